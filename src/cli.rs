@@ -1,0 +1,41 @@
+//! The command line, as the SPEC defines it. Parsing only: `lib::run` decides what to do.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+/// Keeps Cloudflare A/AAAA records pointed at this host's public address, gently.
+#[derive(Debug, Parser)]
+#[command(name = "flaredns", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file [default: $FLAREDNS_CONFIG, else /etc/flaredns/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Run one detect → check → plan → apply cycle, then exit (for cron and timers)
+    #[arg(long)]
+    pub once: bool,
+    /// Print what would change and change nothing (only GET requests are sent)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// More log output (-v debug, -vv trace)
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors in the log
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands besides the default run.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnose the setup and change nothing
+    Doctor {
+        /// Print one JSON document instead of lines
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse and validate the config, print the effective config (token redacted)
+    CheckConfig,
+}

@@ -1,0 +1,69 @@
+//! The serde mirror of the TOML file, exactly as written, with spans so that validation errors
+//! can name the line. Unknown keys are rejected here (`deny_unknown_fields`). Nothing outside
+//! `config` sees these types: `Config` is what the rest of the program uses.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    #[serde(default)]
+    pub cloudflare: RawCloudflare,
+    #[serde(default)]
+    pub detect: RawDetect,
+    #[serde(default)]
+    pub check: RawCheck,
+    #[serde(default)]
+    pub daemon: RawDaemon,
+    #[serde(default)]
+    pub records: Vec<RawRecord>,
+}
+
+/// `[cloudflare]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCloudflare {
+    pub api_token: Option<Spanned<String>>,
+    pub api_token_file: Option<Spanned<String>>,
+    pub api_url: Option<Spanned<String>>,
+}
+
+/// `[detect]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDetect {
+    pub ipv4: Option<Vec<Spanned<String>>>,
+    pub ipv6: Option<Vec<Spanned<String>>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+/// `[check]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub nameservers: Option<Spanned<toml::Value>>,
+}
+
+/// `[daemon]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDaemon {
+    pub interval: Option<Spanned<String>>,
+    pub max_requests_per_cycle: Option<Spanned<i64>>,
+    pub max_requests_per_hour: Option<Spanned<i64>>,
+}
+
+/// One `[[records]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRecord {
+    pub name: Spanned<String>,
+    pub zone: Option<Spanned<String>>,
+    pub types: Option<Vec<Spanned<String>>>,
+    pub proxied: Option<Spanned<toml::Value>>,
+    pub ttl: Option<Spanned<toml::Value>>,
+    pub comment: Option<Spanned<String>>,
+    pub replace_cname: Option<bool>,
+}

@@ -1,0 +1,311 @@
+//! One pass of the pipeline: detect → observe (authoritative DNS) → plan → apply. It returns a
+//! `CycleReport` and prints nothing, so `--once`, the daemon and the demo all share it. A
+//! record that fails (no address, no zone, a refusal, an API error) is reported and never
+//! stops the other records or zones.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::apply;
+use crate::cloudflare::Client;
+use crate::config::{CheckMode, Config, RecordConfig};
+use crate::detect::Detector;
+use crate::model::{DesiredRecord, DomainName, Family, Zone};
+use crate::observe::{self, DnsCheck, DnsVerdict};
+use crate::plan::{self, Action, Outcome};
+use crate::zones::ZoneDirectory;
+
+/// No cycle waits (for Retry-After or backoff) past this.
+pub const CYCLE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// What happened to one managed record (one family, or all families of a CNAME replacement).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordStatus {
+    InSync,
+    Changed(Action),
+    WouldChange(Action),
+    Failed(String),
+}
+
+/// One line of the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordReport {
+    pub name: DomainName,
+    pub families: Vec<Family>,
+    pub zone: Option<String>,
+    pub status: RecordStatus,
+}
+
+/// Everything a cycle did, for printing, exit codes and systemd status.
+#[derive(Clone, Debug, Default)]
+pub struct CycleReport {
+    pub addresses: BTreeMap<Family, IpAddr>,
+    pub detect_errors: Vec<String>,
+    pub records: Vec<RecordReport>,
+    pub api_requests: u32,
+    pub dry_run: bool,
+}
+
+impl CycleReport {
+    /// True when every managed record is in sync (or, in a dry run, was planned).
+    pub fn success(&self) -> bool {
+        self.detect_errors.is_empty() && !self.records.iter().any(|record| matches!(record.status, RecordStatus::Failed(_)))
+    }
+
+    /// Logs the outcome: one line per change and per problem; records in sync only at debug.
+    pub fn log(&self) {
+        for error in &self.detect_errors {
+            tracing::error!("{error}");
+        }
+        for record in &self.records {
+            let zone = record.zone.as_deref().unwrap_or("?");
+            match &record.status {
+                RecordStatus::InSync => tracing::debug!("{} {} is in sync", types(&record.families), record.name),
+                RecordStatus::Changed(action) => tracing::info!("{} in zone {zone}: {action}", action.done()),
+                RecordStatus::WouldChange(action) => tracing::info!("dry run, would {} in zone {zone}: {action}", action.verb()),
+                RecordStatus::Failed(message) => tracing::error!("{message}"),
+            }
+        }
+        tracing::debug!(api_requests = self.api_requests, "cycle finished");
+    }
+
+    /// The plan as printed by `--dry-run`, one line per record, then a summary.
+    pub fn render_plan(&self) -> String {
+        let mut out = String::new();
+        let mut changes = 0;
+        for record in &self.records {
+            let line = match &record.status {
+                RecordStatus::InSync => format!("in sync  {} {}", record.name, types(&record.families)),
+                RecordStatus::WouldChange(action) | RecordStatus::Changed(action) => {
+                    changes += 1;
+                    format!("{:<8} {action}", action.verb())
+                }
+                RecordStatus::Failed(message) => format!("error    {message}"),
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        for error in &self.detect_errors {
+            out.push_str(&format!("error    {error}\n"));
+        }
+        let verb = if self.dry_run { "dry run: nothing was changed" } else { "applied" };
+        out.push_str(&format!("{changes} change(s) planned, {} record(s) in sync; {verb}\n", self.records.iter().filter(|r| r.status == RecordStatus::InSync).count()));
+        out
+    }
+
+    /// A one-line summary for systemd's STATUS= and logs.
+    pub fn summary(&self) -> String {
+        let in_sync = self.records.iter().filter(|record| record.status == RecordStatus::InSync).count();
+        let changed = self.records.iter().filter(|record| matches!(record.status, RecordStatus::Changed(_))).count();
+        let failed = self.records.iter().filter(|record| matches!(record.status, RecordStatus::Failed(_))).count();
+        let addresses: Vec<String> = self.addresses.values().map(ToString::to_string).collect();
+        let mut text = format!("{in_sync} in sync, {changed} changed, {failed} failed");
+        if !addresses.is_empty() {
+            text.push_str(&format!(" at {}", addresses.join(" and ")));
+        }
+        text
+    }
+}
+
+fn types(families: &[Family]) -> String {
+    families.iter().map(|family| family.record_type()).collect::<Vec<_>>().join("/")
+}
+
+/// The long-lived parts a cycle needs: config, API client (with its budget), detector, zones.
+pub struct Engine {
+    pub config: Config,
+    client: Client,
+    detector: Detector,
+    zones: ZoneDirectory,
+}
+
+impl Engine {
+    /// Builds the clients for a config.
+    pub fn new(config: Config) -> Result<Engine, reqwest::Error> {
+        let client = Client::new(&config.api_url, config.token.clone(), config.daemon.max_requests_per_cycle, config.daemon.max_requests_per_hour)?;
+        let detector = Detector::new(config.detect.timeout)?;
+        let zones = ZoneDirectory::new(&config);
+        Ok(Engine { config, client, detector, zones })
+    }
+
+    /// The API client, for doctor and reports.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The detector, for doctor.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The zone directory, for doctor.
+    pub fn zones_mut(&mut self) -> (&mut ZoneDirectory, &Client) {
+        (&mut self.zones, &self.client)
+    }
+
+    /// Runs one cycle. With `dry_run`, stops after the plan and sends only GET requests.
+    pub async fn run_cycle(&mut self, dry_run: bool) -> CycleReport {
+        let requests_before = self.client.requests_sent();
+        self.client.start_cycle(Instant::now() + CYCLE_DEADLINE);
+        self.zones.start_cycle();
+        let mut report = CycleReport { dry_run, ..CycleReport::default() };
+
+        let families: BTreeSet<Family> = self.config.records.iter().flat_map(|record| record.families.iter().copied()).collect();
+        for family in families {
+            match self.detector.detect(family, self.config.detect.providers(family)).await {
+                Ok(ip) => {
+                    report.addresses.insert(family, ip);
+                }
+                Err(error) => report.detect_errors.push(error.to_string()),
+            }
+        }
+
+        // Desired records, each with the index of its config entry.
+        let mut desired: Vec<(usize, DesiredRecord)> = Vec::new();
+        for (index, record) in self.config.records.iter().enumerate() {
+            for family in &record.families {
+                match report.addresses.get(family) {
+                    Some(ip) => desired.push((index, desired_record(record, *family, *ip))),
+                    None => report.records.push(RecordReport {
+                        name: record.name.clone(),
+                        families: vec![*family],
+                        zone: None,
+                        status: RecordStatus::Failed(format!("{family} {} was not checked: this host's {} address is unknown (see the detection error)", record.name, family.describe())),
+                    }),
+                }
+            }
+        }
+
+        let in_sync = self.check_dns(&desired).await;
+
+        let mut by_zone: BTreeMap<String, (Zone, Vec<DesiredRecord>)> = BTreeMap::new();
+        for ((index, record), synced) in desired.into_iter().zip(in_sync) {
+            if synced {
+                report.records.push(RecordReport { name: record.name.clone(), families: vec![record.family], zone: None, status: RecordStatus::InSync });
+                continue;
+            }
+            match self.zones.zone_for(&self.config.records[index], &self.client).await {
+                Ok(zone) => by_zone.entry(zone.id.clone()).or_insert_with(|| (zone, Vec::new())).1.push(record),
+                Err(error) => report.records.push(RecordReport {
+                    name: record.name.clone(),
+                    families: vec![record.family],
+                    zone: None,
+                    status: RecordStatus::Failed(format!("cannot manage {} {}: {error}", record.family, record.name)),
+                }),
+            }
+        }
+
+        for (zone, records) in by_zone.into_values() {
+            self.reconcile_zone(&zone, &records, dry_run, &mut report).await;
+        }
+
+        report.records.sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
+        report.api_requests = self.client.requests_sent() - requests_before;
+        report
+    }
+
+    /// Which desired records DNS already shows in sync. DNS failures only mean "ask the API".
+    async fn check_dns(&mut self, desired: &[(usize, DesiredRecord)]) -> Vec<bool> {
+        let mut in_sync = vec![false; desired.len()];
+        let mut groups: BTreeMap<Vec<SocketAddr>, Vec<usize>> = BTreeMap::new();
+        for (position, (index, _)) in desired.iter().enumerate() {
+            let servers = match &self.config.check {
+                CheckMode::Api => return in_sync,
+                CheckMode::Servers(servers) => servers.clone(),
+                CheckMode::Auto => match self.zones.zone_for(&self.config.records[*index], &self.client).await {
+                    Ok(zone) => self.zones.nameservers(&zone).await,
+                    // The API phase reports the zone problem for this record.
+                    Err(_) => Vec::new(),
+                },
+            };
+            if !servers.is_empty() {
+                groups.entry(servers).or_default().push(position);
+            }
+        }
+        let mut warned = false;
+        for (servers, positions) in groups {
+            let checks: Vec<DnsCheck> = positions
+                .iter()
+                .map(|position| {
+                    let record = &desired[*position].1;
+                    DnsCheck { name: record.name.clone(), family: record.family, expected: record.content, proxied: record.proxied, ttl: record.ttl }
+                })
+                .collect();
+            let verdicts = observe::check_all(&servers, &checks, self.config.detect.timeout.min(Duration::from_secs(3))).await;
+            for (position, verdict) in positions.into_iter().zip(verdicts) {
+                let record = &desired[position].1;
+                match verdict {
+                    DnsVerdict::InSync => in_sync[position] = true,
+                    DnsVerdict::NeedsApi(reason) => tracing::debug!("{} {}: {reason}; comparing through the API", record.family, record.name),
+                    DnsVerdict::Unreachable(error) => {
+                        if !warned {
+                            let shown: Vec<String> = servers.iter().map(ToString::to_string).collect();
+                            tracing::warn!("DNS servers {} did not answer ({error}); comparing through the API instead", shown.join(", "));
+                            warned = true;
+                        }
+                    }
+                }
+            }
+        }
+        in_sync
+    }
+
+    /// Lists one zone's records, plans, and applies (unless a dry run).
+    async fn reconcile_zone(&mut self, zone: &Zone, records: &[DesiredRecord], dry_run: bool, report: &mut CycleReport) {
+        let observed = match self.client.list_records(&zone.id).await {
+            Ok(observed) => observed,
+            Err(error) => {
+                for record in records {
+                    report.records.push(RecordReport {
+                        name: record.name.clone(),
+                        families: vec![record.family],
+                        zone: Some(zone.name.clone()),
+                        status: RecordStatus::Failed(format!("cannot check {} {}: listing the records of zone {} failed: {error}", record.family, record.name, zone.name)),
+                    });
+                }
+                return;
+            }
+        };
+        let plan = plan::plan(records, &observed);
+        let mut changes: Vec<(DomainName, Vec<Family>, Action)> = Vec::new();
+        for step in plan.steps {
+            let status = match step.outcome {
+                Outcome::InSync => RecordStatus::InSync,
+                Outcome::Refused(refusal) => RecordStatus::Failed(format!("{} (zone {})", refusal.describe(&step.name, &step.families), zone.name)),
+                Outcome::Change(action) if dry_run => RecordStatus::WouldChange(action),
+                Outcome::Change(action) => {
+                    changes.push((step.name, step.families, action));
+                    continue;
+                }
+            };
+            report.records.push(RecordReport { name: step.name, families: step.families, zone: Some(zone.name.clone()), status });
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let actions: Vec<&Action> = changes.iter().map(|(_, _, action)| action).collect();
+        let applied = apply::apply_zone(&self.client, zone, &actions).await;
+        for ((name, families, action), outcome) in changes.iter().zip(applied) {
+            let status = match outcome.result {
+                Ok(()) => RecordStatus::Changed(action.clone()),
+                Err(message) => RecordStatus::Failed(message),
+            };
+            report.records.push(RecordReport { name: name.clone(), families: families.clone(), zone: Some(zone.name.clone()), status });
+        }
+    }
+}
+
+fn desired_record(record: &RecordConfig, family: Family, content: IpAddr) -> DesiredRecord {
+    DesiredRecord {
+        name: record.name.clone(),
+        family,
+        content,
+        proxied: record.proxied,
+        ttl: record.ttl,
+        comment: record.comment.clone(),
+        replace_cname: record.replace_cname,
+    }
+}

@@ -1,0 +1,91 @@
+//! Finds this host's public address for one family by trying the configured providers in
+//! order. Every answer passes through `filter::publishable`; a refusal is logged with the
+//! provider, the address and the reason, and the next provider is tried. Nothing non-global
+//! ever leaves this module.
+
+pub mod filter;
+mod providers;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::model::Family;
+pub use providers::{parse_plain, parse_trace, Provider};
+
+/// Detection failed for a family: every provider's attempt, in order.
+#[derive(Debug, thiserror::Error)]
+#[error("could not detect this host's public {} address: {}; check the network, or add a provider to [detect].{}", family.describe(), attempts.join("; "), if *family == Family::V4 { "ipv4" } else { "ipv6" })]
+pub struct DetectError {
+    pub family: Family,
+    pub attempts: Vec<String>,
+}
+
+/// Asks providers for addresses. Holds one HTTP client per family, each bound to that family.
+pub struct Detector {
+    client_v4: reqwest::Client,
+    client_v6: reqwest::Client,
+}
+
+impl Detector {
+    /// Builds the per-family clients with the `[detect].timeout`.
+    pub fn new(timeout: Duration) -> Result<Detector, reqwest::Error> {
+        Ok(Detector {
+            client_v4: crate::http::client(timeout, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))?,
+            client_v6: crate::http::client(timeout, Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)))?,
+        })
+    }
+
+    /// The first publishable address any provider gives, in order.
+    pub async fn detect(&self, family: Family, providers: &[Provider]) -> Result<IpAddr, DetectError> {
+        let mut attempts = Vec::new();
+        for provider in providers {
+            let answer = self.ask(family, provider).await.and_then(|ip| {
+                if Family::of(ip) != family {
+                    return Err(format!("answered {ip}, which is not an {} address", family.describe()));
+                }
+                filter::publishable(ip).map(|()| ip).map_err(|reason| format!("answered {ip}, refused: {reason}"))
+            });
+            match answer {
+                Ok(ip) => {
+                    tracing::debug!(%provider, %ip, "detected {} address", family.describe());
+                    return Ok(ip);
+                }
+                Err(reason) => {
+                    tracing::warn!("{} provider {provider} {reason}; trying the next one", family.describe());
+                    attempts.push(format!("{provider} {reason}"));
+                }
+            }
+        }
+        if providers.is_empty() {
+            attempts.push("no providers are configured".to_string());
+        }
+        Err(DetectError { family, attempts })
+    }
+
+    async fn ask(&self, family: Family, provider: &Provider) -> Result<IpAddr, String> {
+        match provider {
+            Provider::Static(ip) => Ok(*ip),
+            Provider::CloudflareTrace | Provider::Trace(_) => {
+                let url = provider.trace_url(family).unwrap_or_default();
+                parse_trace(&self.get(family, url).await?)
+            }
+            Provider::Url(url) => parse_plain(&self.get(family, url).await?),
+            Provider::CloudflareDns | Provider::Iface(_) => Err("is not available in this version of flaredns yet".to_string()),
+        }
+    }
+
+    async fn get(&self, family: Family, url: &str) -> Result<String, String> {
+        let client = match family {
+            Family::V4 => &self.client_v4,
+            Family::V6 => &self.client_v6,
+        };
+        let response = client.get(url).send().await.map_err(|error| format!("failed: {}", crate::cloudflare::describe_transport(&error)))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("answered HTTP {status}"));
+        }
+        // Bodies are tiny; cap what we keep so a misbehaving provider cannot fill memory.
+        let body = response.text().await.map_err(|error| format!("failed reading the answer: {error}"))?;
+        Ok(body.chars().take(4096).collect())
+    }
+}

@@ -1,0 +1,142 @@
+//! The IP providers of the SPEC table, one function each. A provider returns whatever address
+//! it was told; deciding whether that address may be published is `filter`'s job.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::model::Family;
+
+/// One entry of `[detect].ipv4` / `[detect].ipv6`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Provider {
+    /// Cloudflare's trace endpoint at 1.1.1.1 / 2606:4700:4700::1111.
+    CloudflareTrace,
+    /// A trace endpoint at another URL (`trace:URL`).
+    Trace(String),
+    /// TXT whoami.cloudflare in class CH, asked of 1.1.1.1 / 2606:4700:4700::1111.
+    CloudflareDns,
+    /// Any URL whose trimmed body is the address (`url:URL`).
+    Url(String),
+    /// An interface's global address (`iface:NAME`).
+    Iface(String),
+    /// A fixed address (`static:ADDR`).
+    Static(IpAddr),
+}
+
+impl Provider {
+    /// Parses the provider syntax of the SPEC. The error is a sentence fragment for the user.
+    pub fn parse(text: &str) -> Result<Provider, String> {
+        let text = text.trim();
+        let url = |rest: &str| -> Result<String, String> {
+            if rest.starts_with("https://") || rest.starts_with("http://") {
+                Ok(rest.to_string())
+            } else {
+                Err(format!("`{text}`: the URL must start with https:// or http://"))
+            }
+        };
+        match text {
+            "cloudflare.trace" => return Ok(Provider::CloudflareTrace),
+            "cloudflare.dns" => return Ok(Provider::CloudflareDns),
+            _ => {}
+        }
+        let Some((kind, rest)) = text.split_once(':') else {
+            return Err(unknown(text));
+        };
+        match kind {
+            "trace" => url(rest).map(Provider::Trace),
+            "url" => url(rest).map(Provider::Url),
+            "iface" if !rest.is_empty() => Ok(Provider::Iface(rest.to_string())),
+            "static" => rest
+                .parse::<IpAddr>()
+                .map(Provider::Static)
+                .map_err(|_| format!("`{text}`: `{rest}` is not an IP address")),
+            _ => Err(unknown(text)),
+        }
+    }
+
+    /// The trace URL this provider reads, for a family.
+    pub fn trace_url(&self, family: Family) -> Option<&str> {
+        match (self, family) {
+            (Provider::CloudflareTrace, Family::V4) => Some("https://1.1.1.1/cdn-cgi/trace"),
+            (Provider::CloudflareTrace, Family::V6) => Some("https://[2606:4700:4700::1111]/cdn-cgi/trace"),
+            (Provider::Trace(url), _) => Some(url),
+            _ => None,
+        }
+    }
+}
+
+fn unknown(text: &str) -> String {
+    format!("`{text}` is not a provider; use cloudflare.trace, cloudflare.dns, trace:URL, url:URL, iface:NAME or static:ADDR")
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Provider::CloudflareTrace => f.write_str("cloudflare.trace"),
+            Provider::Trace(url) => write!(f, "trace:{url}"),
+            Provider::CloudflareDns => f.write_str("cloudflare.dns"),
+            Provider::Url(url) => write!(f, "url:{url}"),
+            Provider::Iface(name) => write!(f, "iface:{name}"),
+            Provider::Static(ip) => write!(f, "static:{ip}"),
+        }
+    }
+}
+
+/// Reads the `ip=` line of a Cloudflare trace body. A body that says `warp=on` or `warp=plus`
+/// came through WARP, so its address is WARP's and is refused.
+pub fn parse_trace(body: &str) -> Result<IpAddr, String> {
+    let mut ip = None;
+    for line in body.lines() {
+        if let Some(value) = line.strip_prefix("ip=") {
+            ip = Some(value.trim());
+        }
+        if let Some(value) = line.strip_prefix("warp=") {
+            let value = value.trim();
+            if value == "on" || value == "plus" {
+                return Err(format!("the trace says warp={value}: the address seen is WARP's, not this host's; turn WARP off for this host or use another provider"));
+            }
+        }
+    }
+    let ip = ip.ok_or_else(|| "the trace body has no `ip=` line".to_string())?;
+    ip.parse().map_err(|_| format!("the trace's `ip={}` is not an IP address", truncate(ip)))
+}
+
+/// Reads a body that should be nothing but an address.
+pub fn parse_plain(body: &str) -> Result<IpAddr, String> {
+    let trimmed = body.trim();
+    trimmed.parse().map_err(|_| format!("the answer `{}` is not an IP address", truncate(trimmed)))
+}
+
+/// Cuts outside text to a length fit for a log line.
+fn truncate(text: &str) -> String {
+    let mut out: String = text.chars().take(40).filter(|c| !c.is_control()).collect();
+    if text.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_syntax_round_trips() {
+        for text in ["cloudflare.trace", "cloudflare.dns", "trace:https://example.net/cdn-cgi/trace", "url:https://ip.example.net", "iface:eth0", "static:81.23.45.99", "static:2a01:4f8::1"] {
+            assert_eq!(Provider::parse(text).map(|p| p.to_string()), Ok(text.to_string()));
+        }
+        for bad in ["", "carrier-pigeon", "url:ftp://x", "static:nope", "iface:"] {
+            assert!(Provider::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trace_bodies() {
+        assert_eq!(parse_trace("fl=1\nh=1.1.1.1\nip=81.23.45.99\nts=1\nwarp=off\n"), Ok("81.23.45.99".parse().expect("valid")));
+        assert!(parse_trace("ip=81.23.45.99\nwarp=on\n").is_err());
+        assert!(parse_trace("<html>blocked</html>").is_err());
+        assert!(parse_trace("ip=garbage").is_err());
+        assert_eq!(parse_plain(" 81.23.45.99\n"), Ok("81.23.45.99".parse().expect("valid")));
+        assert!(parse_plain("<html>").is_err());
+    }
+}

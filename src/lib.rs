@@ -1,0 +1,95 @@
+//! flaredns keeps Cloudflare A/AAAA records equal to this host's public address.
+//!
+//! One cycle is: `detect` the address → ask authoritative DNS (`observe`) whether the records
+//! already answer it, so an unchanged address costs no API request → for the rest, list the
+//! zone through the API and `plan` (a pure function) → `apply` the plan as one batch per zone.
+//! `cycle` runs that pipeline; `daemon` repeats it; `doctor` explains what is wrong.
+//!
+//! Modules, in reading order:
+//! - `model`: the vocabulary (names, families, desired and observed records, zones).
+//! - `plan`: desired vs observed → create / update / replace-cname / nothing. Start here.
+//! - `config`: the TOML file and the environment, validated once into `Config`.
+//! - `detect`: providers and the filter that refuses every non-global address.
+//! - `observe`: authoritative DNS checks with hickory-resolver.
+//! - `cloudflare`: the typed API client and the request budget every request passes.
+//! - `zones`: which zone holds a name; the zone-id cache on disk.
+//! - `apply`: a zone's actions as batches, with per-record failures.
+//! - `cycle`, `daemon`, `doctor`: the three things the binary does.
+
+pub mod apply;
+pub mod cli;
+pub mod cloudflare;
+pub mod config;
+pub mod cycle;
+pub mod daemon;
+pub mod detect;
+pub mod doctor;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod model;
+pub mod observe;
+pub mod plan;
+pub mod zones;
+
+use cli::{Cli, Command};
+use error::{Error, EXIT_CONFIG, EXIT_FAILED, EXIT_OK};
+
+/// Runs what the command line asks for and returns the process exit code. Plans and doctor
+/// reports go to stdout; everything else is logged to stderr.
+pub async fn run(cli: &Cli) -> u8 {
+    let path = config::resolve_path(cli.config.as_deref());
+    let config = match config::load(&path, &config::process_env) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!("{error}");
+            return EXIT_CONFIG;
+        }
+    };
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    match run_with(cli, config).await {
+        Ok(code) => code,
+        Err(error) => {
+            tracing::error!("{error}");
+            error.exit_code()
+        }
+    }
+}
+
+async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
+    match &cli.command {
+        Some(Command::CheckConfig) => {
+            print!("{config}");
+            Ok(EXIT_OK)
+        }
+        Some(Command::Doctor { json }) => {
+            let findings = doctor::run(config).await?;
+            if *json {
+                let document = serde_json::json!({
+                    "problems": findings.iter().filter(|f| f.status == doctor::Status::Problem).count(),
+                    "findings": findings,
+                });
+                println!("{document:#}");
+            } else {
+                print!("{}", doctor::render(&findings));
+            }
+            let problem = findings.iter().any(|finding| finding.status == doctor::Status::Problem);
+            Ok(if problem { EXIT_FAILED } else { EXIT_OK })
+        }
+        None if cli.once => {
+            let mut engine = cycle::Engine::new(config)?;
+            let report = engine.run_cycle(cli.dry_run).await;
+            report.log();
+            if cli.dry_run {
+                print!("{}", report.render_plan());
+            }
+            Ok(if report.success() { EXIT_OK } else { EXIT_FAILED })
+        }
+        None => {
+            let engine = cycle::Engine::new(config)?;
+            Ok(daemon::run(engine, cli.dry_run).await)
+        }
+    }
+}

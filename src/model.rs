@@ -1,0 +1,222 @@
+//! The vocabulary every other module speaks: record names, record types, families and the
+//! per-record settings a user can pin. These are plain values with no I/O, so the planner and
+//! the tests can build them freely; parsing user text into them happens once, in `config`.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// An IP family. Each family is detected, checked and applied on its own, so an IPv6 failure
+/// never blocks the IPv4 update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// The DNS record type that carries an address of this family.
+    pub fn record_type(self) -> &'static str {
+        match self {
+            Family::V4 => "A",
+            Family::V6 => "AAAA",
+        }
+    }
+
+    /// The family of an address.
+    pub fn of(ip: IpAddr) -> Family {
+        match ip {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+
+    /// Parses "A" or "AAAA" (any case).
+    pub fn from_record_type(text: &str) -> Option<Family> {
+        match text.to_ascii_uppercase().as_str() {
+            "A" => Some(Family::V4),
+            "AAAA" => Some(Family::V6),
+            _ => None,
+        }
+    }
+
+    /// "IPv4" or "IPv6", for sentences.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Family::V4 => "IPv4",
+            Family::V6 => "IPv6",
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.record_type())
+    }
+}
+
+/// A fully qualified DNS name in canonical form: lowercase, no trailing dot.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// Validates and canonicalises a name. The error is a phrase fit to follow "invalid name".
+    pub fn parse(text: &str) -> Result<DomainName, String> {
+        let trimmed = text.trim().trim_end_matches('.').to_ascii_lowercase();
+        if trimmed.is_empty() {
+            return Err("the name is empty".to_string());
+        }
+        if trimmed.len() > 253 {
+            return Err("the name is longer than 253 characters".to_string());
+        }
+        if !trimmed.contains('.') {
+            return Err(format!("`{trimmed}` is not fully qualified (write it with its zone, e.g. `{trimmed}.example.com`)"));
+        }
+        for label in trimmed.split('.') {
+            if label.is_empty() {
+                return Err(format!("`{trimmed}` has an empty label"));
+            }
+            if label.len() > 63 {
+                return Err(format!("label `{label}` is longer than 63 characters"));
+            }
+            let valid = label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*');
+            if !valid {
+                return Err(format!("label `{label}` may hold only letters, digits, `-`, `_` and `*` (write internationalised names in their xn-- form)"));
+            }
+            if label.starts_with('-') || label.ends_with('-') {
+                return Err(format!("label `{label}` starts or ends with `-`"));
+            }
+        }
+        Ok(DomainName(trimmed))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// True when `self` equals `zone` or lies below it.
+    pub fn is_within(&self, zone: &str) -> bool {
+        let zone = zone.trim_end_matches('.');
+        self.0.eq_ignore_ascii_case(zone)
+            || (self.0.len() > zone.len()
+                && self.0.as_bytes()[self.0.len() - zone.len() - 1] == b'.'
+                && self.0[self.0.len() - zone.len()..].eq_ignore_ascii_case(zone))
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `proxied` as configured: leave existing records alone, or force a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ProxiedSetting {
+    #[default]
+    Keep,
+    Set(bool),
+}
+
+/// `ttl` as configured. `Auto` is Cloudflare's TTL 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TtlSetting {
+    #[default]
+    Keep,
+    Auto,
+    Seconds(u32),
+}
+
+impl TtlSetting {
+    /// The wire value Cloudflare uses, when the config pins one.
+    pub fn pinned(self) -> Option<u32> {
+        match self {
+            TtlSetting::Keep => None,
+            TtlSetting::Auto => Some(1),
+            TtlSetting::Seconds(seconds) => Some(seconds),
+        }
+    }
+}
+
+/// Cloudflare's TTL value meaning "automatic".
+pub const TTL_AUTO: u32 = 1;
+
+/// What the user asked for at one name, in one family, once the address is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DesiredRecord {
+    pub name: DomainName,
+    pub family: Family,
+    pub content: IpAddr,
+    pub proxied: ProxiedSetting,
+    pub ttl: TtlSetting,
+    pub comment: Option<String>,
+    pub replace_cname: bool,
+}
+
+/// A record as the API reports it. `record_type` is any type Cloudflare knows (the planner
+/// must see CNAME, TXT and the rest to leave them alone), so it stays a string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObservedRecord {
+    pub id: String,
+    pub name: DomainName,
+    pub record_type: String,
+    pub content: String,
+    pub proxied: bool,
+    pub ttl: u32,
+    pub comment: Option<String>,
+}
+
+/// A zone of the account: its id, apex name and authoritative nameservers.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Zone {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_servers: Vec<String>,
+}
+
+/// Picks the zone for a name: the longest zone name that the name lies within.
+pub fn longest_suffix_zone<'z>(name: &DomainName, zones: &'z [Zone]) -> Option<&'z Zone> {
+    zones
+        .iter()
+        .filter(|zone| name.is_within(&zone.name))
+        .max_by_key(|zone| zone.name.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(name: &str) -> Zone {
+        Zone { id: format!("id-{name}"), name: name.to_string(), name_servers: vec![] }
+    }
+
+    #[test]
+    fn names_are_canonicalised() {
+        assert_eq!(DomainName::parse("Home.Example.COM.").map(|n| n.0), Ok("home.example.com".to_string()));
+        assert!(DomainName::parse("localhost").is_err());
+        assert!(DomainName::parse("a..b").is_err());
+        assert!(DomainName::parse("bad name.example.com").is_err());
+        assert!(DomainName::parse("-a.example.com").is_err());
+    }
+
+    #[test]
+    fn within_respects_label_boundaries() {
+        let name = DomainName::parse("home.example.com").expect("valid");
+        assert!(name.is_within("example.com"));
+        assert!(name.is_within("home.example.com"));
+        assert!(!name.is_within("ample.com"));
+        assert!(!name.is_within("other.com"));
+    }
+
+    #[test]
+    fn longest_suffix_wins_for_nested_zones() {
+        let zones = vec![zone("example.net"), zone("lab.example.net"), zone("example.com")];
+        let name = DomainName::parse("nas.lab.example.net").expect("valid");
+        assert_eq!(longest_suffix_zone(&name, &zones).map(|z| z.name.as_str()), Some("lab.example.net"));
+        let name = DomainName::parse("www.example.net").expect("valid");
+        assert_eq!(longest_suffix_zone(&name, &zones).map(|z| z.name.as_str()), Some("example.net"));
+        let name = DomainName::parse("www.example.org").expect("valid");
+        assert_eq!(longest_suffix_zone(&name, &zones), None);
+    }
+}
