@@ -16,19 +16,32 @@ pub struct Applied<'a> {
 }
 
 /// Applies `actions` in `zone`. Every action gets a result.
-pub async fn apply_zone<'a>(client: &Client, zone: &Zone, actions: &[&'a Action]) -> Vec<Applied<'a>> {
+pub async fn apply_zone<'a>(
+    client: &Client,
+    zone: &Zone,
+    actions: &[&'a Action],
+) -> Vec<Applied<'a>> {
     let mut results = Vec::with_capacity(actions.len());
     for chunk in chunks(actions) {
         match client.apply_batch(&zone.id, &chunk).await {
-            Ok(()) => results.extend(chunk.iter().map(|action| Applied { action, result: Ok(()) })),
+            Ok(()) => results.extend(chunk.iter().map(|action| Applied {
+                action,
+                result: Ok(()),
+            })),
             Err(error) if chunk.len() > 1 && is_rejection(&error) => {
                 tracing::info!(zone = %zone.name, "Cloudflare rejected a batch of {} changes ({error}); sending each record on its own to find the one at fault", chunk.len());
                 for action in chunk {
-                    let result = client.apply_batch(&zone.id, &[action]).await.map_err(|error| describe_failure(action, zone, &error));
+                    let result = client
+                        .apply_batch(&zone.id, &[action])
+                        .await
+                        .map_err(|error| describe_failure(action, zone, &error));
                     results.push(Applied { action, result });
                 }
             }
-            Err(error) => results.extend(chunk.iter().map(|action| Applied { action, result: Err(describe_failure(action, zone, &error)) })),
+            Err(error) => results.extend(chunk.iter().map(|action| Applied {
+                action,
+                result: Err(describe_failure(action, zone, &error)),
+            })),
         }
     }
     results

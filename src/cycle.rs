@@ -52,7 +52,11 @@ pub struct CycleReport {
 impl CycleReport {
     /// True when every managed record is in sync (or, in a dry run, was planned).
     pub fn success(&self) -> bool {
-        self.detect_errors.is_empty() && !self.records.iter().any(|record| matches!(record.status, RecordStatus::Failed(_)))
+        self.detect_errors.is_empty()
+            && !self
+                .records
+                .iter()
+                .any(|record| matches!(record.status, RecordStatus::Failed(_)))
     }
 
     /// Logs the outcome: one line per change and per problem; records in sync only at debug.
@@ -63,9 +67,16 @@ impl CycleReport {
         for record in &self.records {
             let zone = record.zone.as_deref().unwrap_or("?");
             match &record.status {
-                RecordStatus::InSync => tracing::debug!("{} {} is in sync", types(&record.families), record.name),
-                RecordStatus::Changed(action) => tracing::info!("{} in zone {zone}: {action}", action.done()),
-                RecordStatus::WouldChange(action) => tracing::info!("dry run, would {} in zone {zone}: {action}", action.verb()),
+                RecordStatus::InSync => {
+                    tracing::debug!("{} {} is in sync", types(&record.families), record.name)
+                }
+                RecordStatus::Changed(action) => {
+                    tracing::info!("zone {zone}: {} {action}", action.done())
+                }
+                // The plan itself goes to stdout; the log only notes it.
+                RecordStatus::WouldChange(action) => {
+                    tracing::debug!("zone {zone}: would {} {action}", action.verb())
+                }
                 RecordStatus::Failed(message) => tracing::error!("{message}"),
             }
         }
@@ -78,29 +89,56 @@ impl CycleReport {
         let mut changes = 0;
         for record in &self.records {
             let line = match &record.status {
-                RecordStatus::InSync => format!("in sync  {} {}", record.name, types(&record.families)),
+                RecordStatus::InSync => format!(
+                    "{:<13} {} {}",
+                    "in sync",
+                    record.name,
+                    types(&record.families)
+                ),
                 RecordStatus::WouldChange(action) | RecordStatus::Changed(action) => {
                     changes += 1;
-                    format!("{:<8} {action}", action.verb())
+                    format!("{:<13} {action}", action.verb())
                 }
-                RecordStatus::Failed(message) => format!("error    {message}"),
+                RecordStatus::Failed(message) => format!("{:<13} {message}", "error"),
             };
             out.push_str(&line);
             out.push('\n');
         }
         for error in &self.detect_errors {
-            out.push_str(&format!("error    {error}\n"));
+            out.push_str(&format!("{:<13} {error}\n", "error"));
         }
-        let verb = if self.dry_run { "dry run: nothing was changed" } else { "applied" };
-        out.push_str(&format!("{changes} change(s) planned, {} record(s) in sync; {verb}\n", self.records.iter().filter(|r| r.status == RecordStatus::InSync).count()));
+        let verb = if self.dry_run {
+            "dry run: nothing was changed"
+        } else {
+            "applied"
+        };
+        out.push_str(&format!(
+            "{changes} change(s) planned, {} record(s) in sync; {verb}\n",
+            self.records
+                .iter()
+                .filter(|r| r.status == RecordStatus::InSync)
+                .count()
+        ));
         out
     }
 
     /// A one-line summary for systemd's STATUS= and logs.
     pub fn summary(&self) -> String {
-        let in_sync = self.records.iter().filter(|record| record.status == RecordStatus::InSync).count();
-        let changed = self.records.iter().filter(|record| matches!(record.status, RecordStatus::Changed(_))).count();
-        let failed = self.records.iter().filter(|record| matches!(record.status, RecordStatus::Failed(_))).count();
+        let in_sync = self
+            .records
+            .iter()
+            .filter(|record| record.status == RecordStatus::InSync)
+            .count();
+        let changed = self
+            .records
+            .iter()
+            .filter(|record| matches!(record.status, RecordStatus::Changed(_)))
+            .count();
+        let failed = self
+            .records
+            .iter()
+            .filter(|record| matches!(record.status, RecordStatus::Failed(_)))
+            .count();
         let addresses: Vec<String> = self.addresses.values().map(ToString::to_string).collect();
         let mut text = format!("{in_sync} in sync, {changed} changed, {failed} failed");
         if !addresses.is_empty() {
@@ -111,7 +149,11 @@ impl CycleReport {
 }
 
 fn types(families: &[Family]) -> String {
-    families.iter().map(|family| family.record_type()).collect::<Vec<_>>().join("/")
+    families
+        .iter()
+        .map(|family| family.record_type())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The long-lived parts a cycle needs: config, API client (with its budget), detector, zones.
@@ -125,10 +167,20 @@ pub struct Engine {
 impl Engine {
     /// Builds the clients for a config.
     pub fn new(config: Config) -> Result<Engine, reqwest::Error> {
-        let client = Client::new(&config.api_url, config.token.clone(), config.daemon.max_requests_per_cycle, config.daemon.max_requests_per_hour)?;
+        let client = Client::new(
+            &config.api_url,
+            config.token.clone(),
+            config.daemon.max_requests_per_cycle,
+            config.daemon.max_requests_per_hour,
+        )?;
         let detector = Detector::new(config.detect.timeout)?;
         let zones = ZoneDirectory::new(&config);
-        Ok(Engine { config, client, detector, zones })
+        Ok(Engine {
+            config,
+            client,
+            detector,
+            zones,
+        })
     }
 
     /// The API client, for doctor and reports.
@@ -151,11 +203,23 @@ impl Engine {
         let requests_before = self.client.requests_sent();
         self.client.start_cycle(Instant::now() + CYCLE_DEADLINE);
         self.zones.start_cycle();
-        let mut report = CycleReport { dry_run, ..CycleReport::default() };
+        let mut report = CycleReport {
+            dry_run,
+            ..CycleReport::default()
+        };
 
-        let families: BTreeSet<Family> = self.config.records.iter().flat_map(|record| record.families.iter().copied()).collect();
+        let families: BTreeSet<Family> = self
+            .config
+            .records
+            .iter()
+            .flat_map(|record| record.families.iter().copied())
+            .collect();
         for family in families {
-            match self.detector.detect(family, self.config.detect.providers(family)).await {
+            match self
+                .detector
+                .detect(family, self.config.detect.providers(family))
+                .await
+            {
                 Ok(ip) => {
                     report.addresses.insert(family, ip);
                 }
@@ -184,25 +248,44 @@ impl Engine {
         let mut by_zone: BTreeMap<String, (Zone, Vec<DesiredRecord>)> = BTreeMap::new();
         for ((index, record), synced) in desired.into_iter().zip(in_sync) {
             if synced {
-                report.records.push(RecordReport { name: record.name.clone(), families: vec![record.family], zone: None, status: RecordStatus::InSync });
+                report.records.push(RecordReport {
+                    name: record.name.clone(),
+                    families: vec![record.family],
+                    zone: None,
+                    status: RecordStatus::InSync,
+                });
                 continue;
             }
-            match self.zones.zone_for(&self.config.records[index], &self.client).await {
-                Ok(zone) => by_zone.entry(zone.id.clone()).or_insert_with(|| (zone, Vec::new())).1.push(record),
+            match self
+                .zones
+                .zone_for(&self.config.records[index], &self.client)
+                .await
+            {
+                Ok(zone) => by_zone
+                    .entry(zone.id.clone())
+                    .or_insert_with(|| (zone, Vec::new()))
+                    .1
+                    .push(record),
                 Err(error) => report.records.push(RecordReport {
                     name: record.name.clone(),
                     families: vec![record.family],
                     zone: None,
-                    status: RecordStatus::Failed(format!("cannot manage {} {}: {error}", record.family, record.name)),
+                    status: RecordStatus::Failed(format!(
+                        "cannot manage {} {}: {error}",
+                        record.family, record.name
+                    )),
                 }),
             }
         }
 
         for (zone, records) in by_zone.into_values() {
-            self.reconcile_zone(&zone, &records, dry_run, &mut report).await;
+            self.reconcile_zone(&zone, &records, dry_run, &mut report)
+                .await;
         }
 
-        report.records.sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
+        report
+            .records
+            .sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
         report.api_requests = self.client.requests_sent() - requests_before;
         report
     }
@@ -215,7 +298,11 @@ impl Engine {
             let servers = match &self.config.check {
                 CheckMode::Api => return in_sync,
                 CheckMode::Servers(servers) => servers.clone(),
-                CheckMode::Auto => match self.zones.zone_for(&self.config.records[*index], &self.client).await {
+                CheckMode::Auto => match self
+                    .zones
+                    .zone_for(&self.config.records[*index], &self.client)
+                    .await
+                {
                     Ok(zone) => self.zones.nameservers(&zone).await,
                     // The API phase reports the zone problem for this record.
                     Err(_) => Vec::new(),
@@ -231,18 +318,34 @@ impl Engine {
                 .iter()
                 .map(|position| {
                     let record = &desired[*position].1;
-                    DnsCheck { name: record.name.clone(), family: record.family, expected: record.content, proxied: record.proxied, ttl: record.ttl }
+                    DnsCheck {
+                        name: record.name.clone(),
+                        family: record.family,
+                        expected: record.content,
+                        proxied: record.proxied,
+                        ttl: record.ttl,
+                    }
                 })
                 .collect();
-            let verdicts = observe::check_all(&servers, &checks, self.config.detect.timeout.min(Duration::from_secs(3))).await;
+            let verdicts = observe::check_all(
+                &servers,
+                &checks,
+                self.config.detect.timeout.min(Duration::from_secs(3)),
+            )
+            .await;
             for (position, verdict) in positions.into_iter().zip(verdicts) {
                 let record = &desired[position].1;
                 match verdict {
                     DnsVerdict::InSync => in_sync[position] = true,
-                    DnsVerdict::NeedsApi(reason) => tracing::debug!("{} {}: {reason}; comparing through the API", record.family, record.name),
+                    DnsVerdict::NeedsApi(reason) => tracing::debug!(
+                        "{} {}: {reason}; comparing through the API",
+                        record.family,
+                        record.name
+                    ),
                     DnsVerdict::Unreachable(error) => {
                         if !warned {
-                            let shown: Vec<String> = servers.iter().map(ToString::to_string).collect();
+                            let shown: Vec<String> =
+                                servers.iter().map(ToString::to_string).collect();
                             tracing::warn!("DNS servers {} did not answer ({error}); comparing through the API instead", shown.join(", "));
                             warned = true;
                         }
@@ -254,7 +357,13 @@ impl Engine {
     }
 
     /// Lists one zone's records, plans, and applies (unless a dry run).
-    async fn reconcile_zone(&mut self, zone: &Zone, records: &[DesiredRecord], dry_run: bool, report: &mut CycleReport) {
+    async fn reconcile_zone(
+        &mut self,
+        zone: &Zone,
+        records: &[DesiredRecord],
+        dry_run: bool,
+        report: &mut CycleReport,
+    ) {
         let observed = match self.client.list_records(&zone.id).await {
             Ok(observed) => observed,
             Err(error) => {
@@ -263,7 +372,10 @@ impl Engine {
                         name: record.name.clone(),
                         families: vec![record.family],
                         zone: Some(zone.name.clone()),
-                        status: RecordStatus::Failed(format!("cannot check {} {}: listing the records of zone {} failed: {error}", record.family, record.name, zone.name)),
+                        status: RecordStatus::Failed(format!(
+                            "cannot check {} {}: listing the records of zone {} failed: {error}",
+                            record.family, record.name, zone.name
+                        )),
                     });
                 }
                 return;
@@ -274,14 +386,23 @@ impl Engine {
         for step in plan.steps {
             let status = match step.outcome {
                 Outcome::InSync => RecordStatus::InSync,
-                Outcome::Refused(refusal) => RecordStatus::Failed(format!("{} (zone {})", refusal.describe(&step.name, &step.families), zone.name)),
+                Outcome::Refused(refusal) => RecordStatus::Failed(format!(
+                    "{} (zone {})",
+                    refusal.describe(&step.name, &step.families),
+                    zone.name
+                )),
                 Outcome::Change(action) if dry_run => RecordStatus::WouldChange(action),
                 Outcome::Change(action) => {
                     changes.push((step.name, step.families, action));
                     continue;
                 }
             };
-            report.records.push(RecordReport { name: step.name, families: step.families, zone: Some(zone.name.clone()), status });
+            report.records.push(RecordReport {
+                name: step.name,
+                families: step.families,
+                zone: Some(zone.name.clone()),
+                status,
+            });
         }
         if changes.is_empty() {
             return;
@@ -293,7 +414,12 @@ impl Engine {
                 Ok(()) => RecordStatus::Changed(action.clone()),
                 Err(message) => RecordStatus::Failed(message),
             };
-            report.records.push(RecordReport { name: name.clone(), families: families.clone(), zone: Some(zone.name.clone()), status });
+            report.records.push(RecordReport {
+                name: name.clone(),
+                families: families.clone(),
+                zone: Some(zone.name.clone()),
+                status,
+            });
         }
     }
 }

@@ -12,7 +12,11 @@ pub async fn run(mut engine: Engine, dry_run: bool) -> u8 {
     let interval = engine.config.daemon.interval;
     let mut ticker = tokio::time::interval_at(Instant::now(), interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    tracing::info!("flaredns started: {} record(s), checking every {}", engine.config.records.len(), humantime::format_duration(interval));
+    tracing::info!(
+        "flaredns started: {} record(s), checking every {}",
+        engine.config.records.len(),
+        humantime::format_duration(interval)
+    );
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -41,7 +45,10 @@ async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
             (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
                 _ = terminate.recv() => "SIGTERM",
                 _ = interrupt.recv() => "SIGINT",

@@ -27,30 +27,74 @@ pub struct Finding {
     pub fix: Option<String>,
 }
 
-fn finding(check: impl Into<String>, status: Status, found: impl Into<String>, fix: Option<&str>) -> Finding {
-    Finding { check: check.into(), status, found: found.into(), fix: fix.map(str::to_string) }
+fn finding(
+    check: impl Into<String>,
+    status: Status,
+    found: impl Into<String>,
+    fix: Option<&str>,
+) -> Finding {
+    Finding {
+        check: check.into(),
+        status,
+        found: found.into(),
+        fix: fix.map(str::to_string),
+    }
 }
 
 /// Runs every check.
 pub async fn run(config: Config) -> Result<Vec<Finding>, crate::error::Error> {
-    let mut findings = vec![finding("config", Status::Ok, format!("{} is valid; token from {}", config.path.display(), config.token_source), None)];
+    let mut findings = vec![finding(
+        "config",
+        Status::Ok,
+        format!(
+            "{} is valid; token from {}",
+            config.path.display(),
+            config.token_source
+        ),
+        None,
+    )];
     for warning in &config.warnings {
-        findings.push(finding("token file", Status::Warning, warning.clone(), Some("chmod 600 the file, or use systemd's LoadCredential=")));
+        findings.push(finding(
+            "token file",
+            Status::Warning,
+            warning.clone(),
+            Some("chmod 600 the file, or use systemd's LoadCredential="),
+        ));
     }
     if matches!(config.token_source, TokenSource::ConfigFile) {
-        findings.push(finding("token source", Status::Warning, "the token is written in the config file", Some("move it to a file with mode 0600 (api_token_file) or a systemd credential")));
+        findings.push(finding(
+            "token source",
+            Status::Warning,
+            "the token is written in the config file",
+            Some("move it to a file with mode 0600 (api_token_file) or a systemd credential"),
+        ));
     }
     let mut engine = Engine::new(config.clone())?;
-    engine.client().start_cycle(tokio::time::Instant::now() + crate::cycle::CYCLE_DEADLINE);
+    engine
+        .client()
+        .start_cycle(tokio::time::Instant::now() + crate::cycle::CYCLE_DEADLINE);
 
     let token_ok = match engine.client().verify_token().await {
         Ok(status) if status.status == "active" => {
-            let expiry = status.expires_on.map(|date| format!(", expires {date}")).unwrap_or_default();
-            findings.push(finding("token", Status::Ok, format!("the API token is active{expiry}"), None));
+            let expiry = status
+                .expires_on
+                .map(|date| format!(", expires {date}"))
+                .unwrap_or_default();
+            findings.push(finding(
+                "token",
+                Status::Ok,
+                format!("the API token is active{expiry}"),
+                None,
+            ));
             true
         }
         Ok(status) => {
-            findings.push(finding("token", Status::Problem, format!("the API token is {}", status.status), Some("create a new token with Zone:Read and DNS:Edit")));
+            findings.push(finding(
+                "token",
+                Status::Problem,
+                format!("the API token is {}", status.status),
+                Some("create a new token with Zone:Read and DNS:Edit"),
+            ));
             false
         }
         Err(error) => {
@@ -65,8 +109,18 @@ pub async fn run(config: Config) -> Result<Vec<Finding>, crate::error::Error> {
             continue;
         }
         match engine.detector().detect(family, providers).await {
-            Ok(ip) => findings.push(finding(format!("{} address", family.describe()), Status::Ok, format!("this host's public {} address is {ip}", family.describe()), None)),
-            Err(error) => findings.push(finding(format!("{} address", family.describe()), Status::Problem, error.to_string(), Some("check the network or the providers in [detect]"))),
+            Ok(ip) => findings.push(finding(
+                format!("{} address", family.describe()),
+                Status::Ok,
+                format!("this host's public {} address is {ip}", family.describe()),
+                None,
+            )),
+            Err(error) => findings.push(finding(
+                format!("{} address", family.describe()),
+                Status::Problem,
+                error.to_string(),
+                Some("check the network or the providers in [detect]"),
+            )),
         }
     }
 
@@ -77,15 +131,38 @@ pub async fn run(config: Config) -> Result<Vec<Finding>, crate::error::Error> {
             let zone = match zones.zone_for(record, client).await {
                 Ok(zone) => zone,
                 Err(error) => {
-                    findings.push(finding(format!("record {}", record.name), Status::Problem, error.to_string(), None));
+                    findings.push(finding(
+                        format!("record {}", record.name),
+                        Status::Problem,
+                        error.to_string(),
+                        None,
+                    ));
                     continue;
                 }
             };
             match engine.client().list_records(&zone.id).await {
                 Ok(observed) => {
-                    let here: Vec<String> = observed.iter().filter(|r| r.name == record.name).map(|r| format!("{} {}{}", r.record_type, r.content, if r.proxied { " (proxied)" } else { "" })).collect();
-                    if let Some(cname) = observed.iter().find(|r| r.name == record.name && r.record_type == "CNAME") {
-                        let fix = if record.replace_cname { "flaredns will replace it in one batch on the next run" } else { "set replace_cname = true on this record to replace the CNAME with A/AAAA records in one atomic batch" };
+                    let here: Vec<String> = observed
+                        .iter()
+                        .filter(|r| r.name == record.name)
+                        .map(|r| {
+                            format!(
+                                "{} {}{}",
+                                r.record_type,
+                                r.content,
+                                if r.proxied { " (proxied)" } else { "" }
+                            )
+                        })
+                        .collect();
+                    if let Some(cname) = observed
+                        .iter()
+                        .find(|r| r.name == record.name && r.record_type == "CNAME")
+                    {
+                        let fix = if record.replace_cname {
+                            "flaredns will replace it in one batch on the next run"
+                        } else {
+                            "set replace_cname = true on this record to replace the CNAME with A/AAAA records in one atomic batch"
+                        };
                         findings.push(finding(
                             format!("record {}", record.name),
                             Status::Problem,
@@ -93,11 +170,22 @@ pub async fn run(config: Config) -> Result<Vec<Finding>, crate::error::Error> {
                             Some(fix),
                         ));
                     } else {
-                        let shown = if here.is_empty() { "no records yet (flaredns will create them)".to_string() } else { here.join(", ") };
-                        findings.push(finding(format!("record {}", record.name), Status::Ok, format!("zone {}: {shown}", zone.name), None));
+                        let shown = if here.is_empty() {
+                            "no records yet (flaredns will create them)".to_string()
+                        } else {
+                            here.join(", ")
+                        };
+                        findings.push(finding(
+                            format!("record {}", record.name),
+                            Status::Ok,
+                            format!("zone {}: {shown}", zone.name),
+                            None,
+                        ));
                     }
                 }
-                Err(error) => findings.push(api_finding(&format!("record {}", record.name), &error)),
+                Err(error) => {
+                    findings.push(api_finding(&format!("record {}", record.name), &error))
+                }
             }
             if !zones_seen.contains(&zone.id) {
                 zones_seen.push(zone.id.clone());

@@ -75,7 +75,9 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             } else {
                 print!("{}", doctor::render(&findings));
             }
-            let problem = findings.iter().any(|finding| finding.status == doctor::Status::Problem);
+            let problem = findings
+                .iter()
+                .any(|finding| finding.status == doctor::Status::Problem);
             Ok(if problem { EXIT_FAILED } else { EXIT_OK })
         }
         None if cli.once => {
@@ -85,7 +87,11 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             if cli.dry_run {
                 print!("{}", report.render_plan());
             }
-            Ok(if report.success() { EXIT_OK } else { EXIT_FAILED })
+            Ok(if report.success() {
+                EXIT_OK
+            } else {
+                EXIT_FAILED
+            })
         }
         None => {
             let engine = cycle::Engine::new(config)?;

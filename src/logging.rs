@@ -8,7 +8,17 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 /// Crates that could log request details at debug or trace level.
-const QUIET_CRATES: &[&str] = &["hyper", "hyper_util", "reqwest", "h2", "rustls", "hickory_proto", "hickory_resolver", "hickory_net", "tower"];
+const QUIET_CRATES: &[&str] = &[
+    "hyper",
+    "hyper_util",
+    "reqwest",
+    "h2",
+    "rustls",
+    "hickory_proto",
+    "hickory_resolver",
+    "hickory_net",
+    "tower",
+];
 
 /// The filter for a verbosity: -q errors, default info, -v debug, -vv trace; `RUST_LOG` wins
 /// for flaredns's own lines.
@@ -19,7 +29,10 @@ pub fn filter(verbosity: i8) -> EnvFilter {
         1 => "debug",
         _ => "trace",
     };
-    let base = std::env::var("RUST_LOG").ok().filter(|value| !value.is_empty()).unwrap_or_else(|| level.to_string());
+    let base = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| !value.is_empty())
+        .unwrap_or_else(|| level.to_string());
     let mut filter = EnvFilter::try_new(&base).unwrap_or_else(|_| EnvFilter::new(level));
     for name in QUIET_CRATES {
         if let Ok(directive) = format!("{name}=warn").parse() {

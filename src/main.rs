@@ -10,10 +10,17 @@ use flaredns::error::{Error, EXIT_FAILED};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let verbosity = if cli.quiet { -1 } else { cli.verbose.min(2) as i8 };
+    let verbosity = if cli.quiet {
+        -1
+    } else {
+        cli.verbose.min(2) as i8
+    };
     flaredns::logging::init(verbosity);
     // One thread is plenty for a DDNS updater and keeps the footprint small.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             tracing::error!("{}", Error::Runtime(error));

@@ -78,7 +78,9 @@ impl DomainName {
             if label.len() > 63 {
                 return Err(format!("label `{label}` is longer than 63 characters"));
             }
-            let valid = label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*');
+            let valid = label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*');
             if !valid {
                 return Err(format!("label `{label}` may hold only letters, digits, `-`, `_` and `*` (write internationalised names in their xn-- form)"));
             }
@@ -188,12 +190,19 @@ mod tests {
     use super::*;
 
     fn zone(name: &str) -> Zone {
-        Zone { id: format!("id-{name}"), name: name.to_string(), name_servers: vec![] }
+        Zone {
+            id: format!("id-{name}"),
+            name: name.to_string(),
+            name_servers: vec![],
+        }
     }
 
     #[test]
     fn names_are_canonicalised() {
-        assert_eq!(DomainName::parse("Home.Example.COM.").map(|n| n.0), Ok("home.example.com".to_string()));
+        assert_eq!(
+            DomainName::parse("Home.Example.COM.").map(|n| n.0),
+            Ok("home.example.com".to_string())
+        );
         assert!(DomainName::parse("localhost").is_err());
         assert!(DomainName::parse("a..b").is_err());
         assert!(DomainName::parse("bad name.example.com").is_err());
@@ -211,11 +220,21 @@ mod tests {
 
     #[test]
     fn longest_suffix_wins_for_nested_zones() {
-        let zones = vec![zone("example.net"), zone("lab.example.net"), zone("example.com")];
+        let zones = vec![
+            zone("example.net"),
+            zone("lab.example.net"),
+            zone("example.com"),
+        ];
         let name = DomainName::parse("nas.lab.example.net").expect("valid");
-        assert_eq!(longest_suffix_zone(&name, &zones).map(|z| z.name.as_str()), Some("lab.example.net"));
+        assert_eq!(
+            longest_suffix_zone(&name, &zones).map(|z| z.name.as_str()),
+            Some("lab.example.net")
+        );
         let name = DomainName::parse("www.example.net").expect("valid");
-        assert_eq!(longest_suffix_zone(&name, &zones).map(|z| z.name.as_str()), Some("example.net"));
+        assert_eq!(
+            longest_suffix_zone(&name, &zones).map(|z| z.name.as_str()),
+            Some("example.net")
+        );
         let name = DomainName::parse("www.example.org").expect("valid");
         assert_eq!(longest_suffix_zone(&name, &zones), None);
     }

@@ -7,7 +7,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::TokioResolver;
@@ -42,10 +44,19 @@ pub enum DnsVerdict {
 }
 
 /// Asks `servers` every check, concurrently (bounded). Verdicts come back in input order.
-pub async fn check_all(servers: &[SocketAddr], checks: &[DnsCheck], timeout: Duration) -> Vec<DnsVerdict> {
+pub async fn check_all(
+    servers: &[SocketAddr],
+    checks: &[DnsCheck],
+    timeout: Duration,
+) -> Vec<DnsVerdict> {
     let resolver = match build_resolver(servers, timeout) {
         Ok(resolver) => resolver,
-        Err(error) => return checks.iter().map(|_| DnsVerdict::Unreachable(format!("cannot set up DNS: {error}"))).collect(),
+        Err(error) => {
+            return checks
+                .iter()
+                .map(|_| DnsVerdict::Unreachable(format!("cannot set up DNS: {error}")))
+                .collect()
+        }
     };
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT));
     let mut tasks = tokio::task::JoinSet::new();
@@ -57,7 +68,10 @@ pub async fn check_all(servers: &[SocketAddr], checks: &[DnsCheck], timeout: Dur
             (index, check_one(&resolver, &check).await)
         });
     }
-    let mut verdicts: Vec<DnsVerdict> = checks.iter().map(|_| DnsVerdict::Unreachable("the check did not run".to_string())).collect();
+    let mut verdicts: Vec<DnsVerdict> = checks
+        .iter()
+        .map(|_| DnsVerdict::Unreachable("the check did not run".to_string()))
+        .collect();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((index, verdict)) = joined {
             verdicts[index] = verdict;
@@ -83,10 +97,13 @@ fn build_resolver(servers: &[SocketAddr], timeout: Duration) -> Result<TokioReso
     options.ndots = 0;
     options.use_hosts_file = ResolveHosts::Never;
     options.preserve_intermediates = true;
-    TokioResolver::builder_with_config(ResolverConfig::from_name_servers(name_servers), TokioRuntimeProvider::default())
-        .with_options(options)
-        .build()
-        .map_err(|error| error.to_string())
+    TokioResolver::builder_with_config(
+        ResolverConfig::from_name_servers(name_servers),
+        TokioRuntimeProvider::default(),
+    )
+    .with_options(options)
+    .build()
+    .map_err(|error| error.to_string())
 }
 
 async fn check_one(resolver: &TokioResolver, check: &DnsCheck) -> DnsVerdict {
@@ -100,14 +117,18 @@ async fn check_one(resolver: &TokioResolver, check: &DnsCheck) -> DnsVerdict {
     };
     let lookup = match resolver.lookup(name, record_type).await {
         Ok(lookup) => lookup,
-        Err(error) if error.is_no_records_found() => return DnsVerdict::NeedsApi(format!("no {} record in DNS", check.family)),
+        Err(error) if error.is_no_records_found() => {
+            return DnsVerdict::NeedsApi(format!("no {} record in DNS", check.family))
+        }
         Err(error) => return DnsVerdict::Unreachable(error.to_string()),
     };
     let mut addresses = Vec::new();
     let mut ttls = Vec::new();
     for record in lookup.answers() {
         match &record.data {
-            RData::CNAME(target) => return DnsVerdict::NeedsApi(format!("DNS answers a CNAME to {}", target.0)),
+            RData::CNAME(target) => {
+                return DnsVerdict::NeedsApi(format!("DNS answers a CNAME to {}", target.0))
+            }
             RData::A(a) => {
                 addresses.push(IpAddr::V4(a.0));
                 ttls.push(record.ttl);
@@ -127,7 +148,10 @@ pub fn verdict(check: &DnsCheck, addresses: &[IpAddr], ttls: &[u32]) -> DnsVerdi
     if addresses.is_empty() {
         return DnsVerdict::NeedsApi(format!("no {} record in DNS", check.family));
     }
-    let Some(position) = addresses.iter().position(|address| *address == check.expected) else {
+    let Some(position) = addresses
+        .iter()
+        .position(|address| *address == check.expected)
+    else {
         if addresses.iter().all(|address| is_cloudflare(*address)) {
             return DnsVerdict::NeedsApi("proxied: DNS shows Cloudflare's addresses, so the origin is compared through the API".to_string());
         }
@@ -135,7 +159,9 @@ pub fn verdict(check: &DnsCheck, addresses: &[IpAddr], ttls: &[u32]) -> DnsVerdi
         return DnsVerdict::NeedsApi(format!("DNS answers {}", shown.join(", ")));
     };
     if check.proxied == ProxiedSetting::Set(true) {
-        return DnsVerdict::NeedsApi("DNS answers the origin address but the config wants the record proxied".to_string());
+        return DnsVerdict::NeedsApi(
+            "DNS answers the origin address but the config wants the record proxied".to_string(),
+        );
     }
     let answered_ttl = ttls.get(position).copied().unwrap_or(0);
     let wanted_ttl = match check.ttl {
@@ -144,7 +170,9 @@ pub fn verdict(check: &DnsCheck, addresses: &[IpAddr], ttls: &[u32]) -> DnsVerdi
         TtlSetting::Seconds(seconds) => Some(seconds),
     };
     if let Some(wanted) = wanted_ttl.filter(|wanted| *wanted != answered_ttl) {
-        return DnsVerdict::NeedsApi(format!("DNS TTL is {answered_ttl}s, the config wants {wanted}s"));
+        return DnsVerdict::NeedsApi(format!(
+            "DNS TTL is {answered_ttl}s, the config wants {wanted}s"
+        ));
     }
     DnsVerdict::InSync
 }
@@ -154,7 +182,13 @@ mod tests {
     use super::*;
 
     fn check(proxied: ProxiedSetting, ttl: TtlSetting) -> DnsCheck {
-        DnsCheck { name: DomainName::parse("home.example.com").expect("valid"), family: Family::V4, expected: "81.23.45.99".parse().expect("valid"), proxied, ttl }
+        DnsCheck {
+            name: DomainName::parse("home.example.com").expect("valid"),
+            family: Family::V4,
+            expected: "81.23.45.99".parse().expect("valid"),
+            proxied,
+            ttl,
+        }
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -164,15 +198,35 @@ mod tests {
     #[test]
     fn table() {
         let keep = check(ProxiedSetting::Keep, TtlSetting::Keep);
-        assert_eq!(verdict(&keep, &[ip("81.23.45.99")], &[300]), DnsVerdict::InSync);
-        assert_eq!(verdict(&keep, &[ip("9.9.9.9"), ip("81.23.45.99")], &[300, 300]), DnsVerdict::InSync);
-        assert!(matches!(verdict(&keep, &[ip("81.23.45.10")], &[300]), DnsVerdict::NeedsApi(_)));
+        assert_eq!(
+            verdict(&keep, &[ip("81.23.45.99")], &[300]),
+            DnsVerdict::InSync
+        );
+        assert_eq!(
+            verdict(&keep, &[ip("9.9.9.9"), ip("81.23.45.99")], &[300, 300]),
+            DnsVerdict::InSync
+        );
+        assert!(matches!(
+            verdict(&keep, &[ip("81.23.45.10")], &[300]),
+            DnsVerdict::NeedsApi(_)
+        ));
         assert!(matches!(verdict(&keep, &[], &[]), DnsVerdict::NeedsApi(_)));
-        assert!(matches!(verdict(&keep, &[ip("104.16.0.1")], &[300]), DnsVerdict::NeedsApi(reason) if reason.starts_with("proxied")));
+        assert!(
+            matches!(verdict(&keep, &[ip("104.16.0.1")], &[300]), DnsVerdict::NeedsApi(reason) if reason.starts_with("proxied"))
+        );
         let proxied = check(ProxiedSetting::Set(true), TtlSetting::Keep);
-        assert!(matches!(verdict(&proxied, &[ip("81.23.45.99")], &[300]), DnsVerdict::NeedsApi(_)));
+        assert!(matches!(
+            verdict(&proxied, &[ip("81.23.45.99")], &[300]),
+            DnsVerdict::NeedsApi(_)
+        ));
         let ttl = check(ProxiedSetting::Keep, TtlSetting::Seconds(120));
-        assert!(matches!(verdict(&ttl, &[ip("81.23.45.99")], &[300]), DnsVerdict::NeedsApi(_)));
-        assert_eq!(verdict(&ttl, &[ip("81.23.45.99")], &[120]), DnsVerdict::InSync);
+        assert!(matches!(
+            verdict(&ttl, &[ip("81.23.45.99")], &[300]),
+            DnsVerdict::NeedsApi(_)
+        ));
+        assert_eq!(
+            verdict(&ttl, &[ip("81.23.45.99")], &[120]),
+            DnsVerdict::InSync
+        );
     }
 }

@@ -38,7 +38,12 @@ pub enum Action {
         ttl: Option<u32>,
     },
     /// Delete the CNAME and create address records at the same name, in one batch.
-    ReplaceCname { cname_id: String, name: DomainName, target: String, creates: Vec<NewRecord> },
+    ReplaceCname {
+        cname_id: String,
+        name: DomainName,
+        target: String,
+        creates: Vec<NewRecord>,
+    },
 }
 
 /// Why the planner will not act on a record. These are the user's decisions to make.
@@ -83,7 +88,9 @@ impl Plan {
 
     /// True when nothing needs to change and nothing was refused.
     pub fn is_in_sync(&self) -> bool {
-        self.steps.iter().all(|step| step.outcome == Outcome::InSync)
+        self.steps
+            .iter()
+            .all(|step| step.outcome == Outcome::InSync)
     }
 }
 
@@ -97,14 +104,25 @@ pub fn plan(desired: &[DesiredRecord], observed: &[ObservedRecord]) -> Plan {
     let mut steps = Vec::new();
     for (name, mut wanted) in by_name {
         wanted.sort_by_key(|record| record.family);
-        let here: Vec<&ObservedRecord> = observed.iter().filter(|record| &record.name == name).collect();
+        let here: Vec<&ObservedRecord> = observed
+            .iter()
+            .filter(|record| &record.name == name)
+            .collect();
         plan_name(name, &wanted, &here, &mut steps);
     }
     Plan { steps }
 }
 
-fn plan_name(name: &DomainName, wanted: &[&DesiredRecord], here: &[&ObservedRecord], steps: &mut Vec<Step>) {
-    if let Some(cname) = here.iter().find(|record| record.record_type.eq_ignore_ascii_case("CNAME")) {
+fn plan_name(
+    name: &DomainName,
+    wanted: &[&DesiredRecord],
+    here: &[&ObservedRecord],
+    steps: &mut Vec<Step>,
+) {
+    if let Some(cname) = here
+        .iter()
+        .find(|record| record.record_type.eq_ignore_ascii_case("CNAME"))
+    {
         if wanted.iter().all(|record| record.replace_cname) {
             let creates = wanted
                 .iter()
@@ -147,9 +165,17 @@ fn plan_name(name: &DomainName, wanted: &[&DesiredRecord], here: &[&ObservedReco
         let same_type: Vec<&ObservedRecord> = here
             .iter()
             .copied()
-            .filter(|observed| observed.record_type.eq_ignore_ascii_case(record.family.record_type()))
+            .filter(|observed| {
+                observed
+                    .record_type
+                    .eq_ignore_ascii_case(record.family.record_type())
+            })
             .collect();
-        steps.push(Step { name: name.clone(), families: vec![record.family], outcome: plan_record(record, &same_type) });
+        steps.push(Step {
+            name: name.clone(),
+            families: vec![record.family],
+            outcome: plan_record(record, &same_type),
+        });
     }
 }
 
@@ -166,14 +192,24 @@ fn plan_record(desired: &DesiredRecord, same_type: &[&ObservedRecord]) -> Outcom
     }
     // Which existing record is ours: one that already holds the address, else the only one,
     // else the one carrying our comment. Anything else would be a guess.
-    let holds_address = |observed: &&&ObservedRecord| observed.content.parse::<IpAddr>().ok() == Some(desired.content);
+    let holds_address = |observed: &&&ObservedRecord| {
+        observed.content.parse::<IpAddr>().ok() == Some(desired.content)
+    };
     let ours = same_type
         .iter()
         .find(holds_address)
-        .or_else(|| if same_type.len() == 1 { same_type.first() } else { None })
+        .or_else(|| {
+            if same_type.len() == 1 {
+                same_type.first()
+            } else {
+                None
+            }
+        })
         .or_else(|| {
             let comment = desired.comment.as_deref()?;
-            let mut carrying = same_type.iter().filter(|observed| observed.comment.as_deref() == Some(comment));
+            let mut carrying = same_type
+                .iter()
+                .filter(|observed| observed.comment.as_deref() == Some(comment));
             match (carrying.next(), carrying.next()) {
                 (Some(only), None) => Some(only),
                 _ => None,
@@ -181,7 +217,10 @@ fn plan_record(desired: &DesiredRecord, same_type: &[&ObservedRecord]) -> Outcom
         });
     let Some(observed) = ours else {
         return Outcome::Refused(Refusal::Ambiguous {
-            contents: same_type.iter().map(|observed| observed.content.clone()).collect(),
+            contents: same_type
+                .iter()
+                .map(|observed| observed.content.clone())
+                .collect(),
         });
     };
     let content_differs = observed.content.parse::<IpAddr>().ok() != Some(desired.content);
@@ -251,33 +290,62 @@ impl Action {
 }
 
 impl fmt::Display for Action {
-    /// One line: record, type, old → new, and the action.
+    /// One line: record, type, old → new, and what else changes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Action::Create(new) => {
-                write!(f, "{} {}: (none) → {} [create; proxied {}, ttl {}", new.name, new.family, new.content, new.proxied, ttl_text(new.ttl))?;
+                write!(
+                    f,
+                    "{} {}: (none) → {} (proxied {}, ttl {}",
+                    new.name,
+                    new.family,
+                    new.content,
+                    new.proxied,
+                    ttl_text(new.ttl)
+                )?;
                 if let Some(comment) = &new.comment {
                     write!(f, ", comment \"{comment}\"")?;
                 }
-                f.write_str("]")
+                f.write_str(")")
             }
-            Action::Update { name, family, old_content, content, old_proxied, proxied, old_ttl, ttl, .. } => {
-                write!(f, "{name} {family}: {old_content} → {content} [update")?;
-                if let Some(proxied) = proxied {
-                    write!(f, "; proxied {old_proxied} → {proxied}")?;
+            Action::Update {
+                name,
+                family,
+                old_content,
+                content,
+                old_proxied,
+                proxied,
+                old_ttl,
+                ttl,
+                ..
+            } => {
+                write!(f, "{name} {family}: {old_content} → {content}")?;
+                match (proxied, ttl) {
+                    (Some(proxied), Some(ttl)) => write!(
+                        f,
+                        " (proxied {old_proxied} → {proxied}, ttl {} → {})",
+                        ttl_text(*old_ttl),
+                        ttl_text(*ttl)
+                    ),
+                    (Some(proxied), None) => write!(f, " (proxied {old_proxied} → {proxied})"),
+                    (None, Some(ttl)) => {
+                        write!(f, " (ttl {} → {})", ttl_text(*old_ttl), ttl_text(*ttl))
+                    }
+                    (None, None) => Ok(()),
                 }
-                if let Some(ttl) = ttl {
-                    write!(f, "; ttl {} → {}", ttl_text(*old_ttl), ttl_text(*ttl))?;
-                }
-                f.write_str("]")
             }
-            Action::ReplaceCname { name, target, creates, .. } => {
-                write!(f, "{name} CNAME: replace CNAME → {target} with")?;
+            Action::ReplaceCname {
+                name,
+                target,
+                creates,
+                ..
+            } => {
+                write!(f, "{name}: replace CNAME → {target} with")?;
                 for (index, new) in creates.iter().enumerate() {
                     let separator = if index == 0 { " " } else { " and " };
                     write!(f, "{separator}{} {}", new.family, new.content)?;
                 }
-                f.write_str(" [replace-cname]")
+                Ok(())
             }
         }
     }
@@ -356,6 +424,14 @@ mod tests {
         })
     }
 
+    /// A table row: label, desired, observed, expected outcomes.
+    type Case = (
+        &'static str,
+        Vec<DesiredRecord>,
+        Vec<ObservedRecord>,
+        Vec<Outcome>,
+    );
+
     /// Plans and compares the outcomes, in plan order.
     fn check(desired: &[DesiredRecord], observed: &[ObservedRecord], expect: &[Outcome]) {
         let plan = plan(desired, observed);
@@ -372,9 +448,19 @@ mod tests {
         ttl_pinned.ttl = TtlSetting::Seconds(120);
         let mut proxied_observed = observed("r1", h, "A", OLD_V4);
         proxied_observed.proxied = true;
-        let cases: Vec<(&str, Vec<DesiredRecord>, Vec<ObservedRecord>, Vec<Outcome>)> = vec![
-            ("in sync", vec![desired(h, NEW_V4)], vec![observed("r1", h, "A", NEW_V4)], vec![Outcome::InSync]),
-            ("content differs: update only content", vec![desired(h, NEW_V4)], vec![observed("r1", h, "A", OLD_V4)], vec![update("r1", h, OLD_V4, NEW_V4)]),
+        let cases: Vec<Case> = vec![
+            (
+                "in sync",
+                vec![desired(h, NEW_V4)],
+                vec![observed("r1", h, "A", NEW_V4)],
+                vec![Outcome::InSync],
+            ),
+            (
+                "content differs: update only content",
+                vec![desired(h, NEW_V4)],
+                vec![observed("r1", h, "A", OLD_V4)],
+                vec![update("r1", h, OLD_V4, NEW_V4)],
+            ),
             (
                 "missing: create with comment, unproxied, ttl auto",
                 vec![desired(h, NEW_V4)],
@@ -439,26 +525,40 @@ mod tests {
             (
                 "a second A set by hand is left alone when ours holds the address",
                 vec![desired(h, NEW_V4)],
-                vec![observed("r1", h, "A", "9.9.9.9"), observed("r2", h, "A", NEW_V4)],
+                vec![
+                    observed("r1", h, "A", "9.9.9.9"),
+                    observed("r2", h, "A", NEW_V4),
+                ],
                 vec![Outcome::InSync],
             ),
             (
                 "two A records, none ours: refused, nothing touched",
                 vec![desired(h, NEW_V4)],
-                vec![observed("r1", h, "A", "9.9.9.9"), observed("r2", h, "A", OLD_V4)],
-                vec![Outcome::Refused(Refusal::Ambiguous { contents: vec!["9.9.9.9".into(), OLD_V4.into()] })],
+                vec![
+                    observed("r1", h, "A", "9.9.9.9"),
+                    observed("r2", h, "A", OLD_V4),
+                ],
+                vec![Outcome::Refused(Refusal::Ambiguous {
+                    contents: vec!["9.9.9.9".into(), OLD_V4.into()],
+                })],
             ),
             (
                 "records at other names and types are never planned",
                 vec![desired(h, NEW_V4)],
-                vec![observed("r1", "other.example.com", "A", OLD_V4), observed("r2", h, "AAAA", "2001:db8::1"), observed("r3", h, "A", NEW_V4)],
+                vec![
+                    observed("r1", "other.example.com", "A", OLD_V4),
+                    observed("r2", h, "AAAA", "2001:db8::1"),
+                    observed("r3", h, "A", NEW_V4),
+                ],
                 vec![Outcome::InSync],
             ),
             (
                 "CNAME without opt-in: refused with its target",
                 vec![desired(h, NEW_V4)],
                 vec![observed("c1", h, "CNAME", "myhome.duckdns.org")],
-                vec![Outcome::Refused(Refusal::CnameAtName { target: "myhome.duckdns.org".into() })],
+                vec![Outcome::Refused(Refusal::CnameAtName {
+                    target: "myhome.duckdns.org".into(),
+                })],
             ),
             (
                 "IPv6 compared as addresses, not text",
@@ -478,7 +578,11 @@ mod tests {
         let h = "home.example.com";
         let mut ours = observed("r2", h, "A", OLD_V4);
         ours.comment = Some("managed by flaredns".to_string());
-        check(&[desired(h, NEW_V4)], &[observed("r1", h, "A", "9.9.9.9"), ours], &[update("r2", h, OLD_V4, NEW_V4)]);
+        check(
+            &[desired(h, NEW_V4)],
+            &[observed("r1", h, "A", "9.9.9.9"), ours],
+            &[update("r2", h, OLD_V4, NEW_V4)],
+        );
     }
 
     #[test]
@@ -493,26 +597,50 @@ mod tests {
         cname.ttl = 1;
         let plan = plan(&[v6, v4], &[cname, observed("t1", h, "TXT", "v=spf1")]);
         assert_eq!(plan.steps.len(), 1);
-        let Outcome::Change(Action::ReplaceCname { cname_id, target, creates, .. }) = &plan.steps[0].outcome else {
+        let Outcome::Change(Action::ReplaceCname {
+            cname_id,
+            target,
+            creates,
+            ..
+        }) = &plan.steps[0].outcome
+        else {
             panic!("expected a replacement, got {:?}", plan.steps[0].outcome);
         };
         assert_eq!(cname_id, "c1");
         assert_eq!(target, "myhome.duckdns.org");
-        assert_eq!(creates.iter().map(|new| new.family).collect::<Vec<_>>(), vec![Family::V4, Family::V6]);
+        assert_eq!(
+            creates.iter().map(|new| new.family).collect::<Vec<_>>(),
+            vec![Family::V4, Family::V6]
+        );
         assert!(creates.iter().all(|new| new.proxied && new.ttl == 1));
         assert_eq!(
             plan.steps[0].outcome.to_string_for_test(),
-            "home.example.com CNAME: replace CNAME → myhome.duckdns.org with A 81.23.45.99 and AAAA 2a01:4f8::1 [replace-cname]"
+            "home.example.com: replace CNAME → myhome.duckdns.org with A 81.23.45.99 and AAAA 2a01:4f8::1"
         );
     }
 
     #[test]
     fn plan_is_sorted_by_name_then_family() {
-        let plan = plan(&[desired("b.example.com", "2a01:4f8::1"), desired("b.example.com", NEW_V4), desired("a.example.com", NEW_V4)], &[]);
-        let order: Vec<(String, Vec<Family>)> = plan.steps.iter().map(|step| (step.name.to_string(), step.families.clone())).collect();
+        let plan = plan(
+            &[
+                desired("b.example.com", "2a01:4f8::1"),
+                desired("b.example.com", NEW_V4),
+                desired("a.example.com", NEW_V4),
+            ],
+            &[],
+        );
+        let order: Vec<(String, Vec<Family>)> = plan
+            .steps
+            .iter()
+            .map(|step| (step.name.to_string(), step.families.clone()))
+            .collect();
         assert_eq!(
             order,
-            vec![("a.example.com".into(), vec![Family::V4]), ("b.example.com".into(), vec![Family::V4]), ("b.example.com".into(), vec![Family::V6])]
+            vec![
+                ("a.example.com".into(), vec![Family::V4]),
+                ("b.example.com".into(), vec![Family::V4]),
+                ("b.example.com".into(), vec![Family::V6])
+            ]
         );
     }
 

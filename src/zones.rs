@@ -48,7 +48,10 @@ pub enum ZoneError {
     #[error("{0}")]
     Api(#[from] ApiError),
     #[error("no zone of this account holds {name}{}; check the name, and that the API token can read the zone (Zone:Read)", pinned.as_ref().map(|zone| format!(" (the record pins zone {zone})")).unwrap_or_default())]
-    NotFound { name: String, pinned: Option<String> },
+    NotFound {
+        name: String,
+        pinned: Option<String>,
+    },
 }
 
 impl ZoneDirectory {
@@ -74,7 +77,11 @@ impl ZoneDirectory {
     }
 
     /// The zone that holds this record, listing zones through the API only when needed.
-    pub async fn zone_for(&mut self, record: &RecordConfig, client: &Client) -> Result<Zone, ZoneError> {
+    pub async fn zone_for(
+        &mut self,
+        record: &RecordConfig,
+        client: &Client,
+    ) -> Result<Zone, ZoneError> {
         if self.zones.is_none() {
             self.zones = self.read_cache();
         }
@@ -90,7 +97,10 @@ impl ZoneDirectory {
                 return Ok(zone);
             }
         }
-        Err(ZoneError::NotFound { name: record.name.to_string(), pinned: record.zone.as_ref().map(ToString::to_string) })
+        Err(ZoneError::NotFound {
+            name: record.name.to_string(),
+            pinned: record.zone.as_ref().map(ToString::to_string),
+        })
     }
 
     /// The addresses of a zone's authoritative nameservers (resolved once per process).
@@ -119,7 +129,10 @@ impl ZoneDirectory {
     fn find(&self, record: &RecordConfig) -> Option<Zone> {
         let (zones, _) = self.zones.as_ref()?;
         match &record.zone {
-            Some(pinned) => zones.iter().find(|zone| zone.name.eq_ignore_ascii_case(pinned.as_str())).cloned(),
+            Some(pinned) => zones
+                .iter()
+                .find(|zone| zone.name.eq_ignore_ascii_case(pinned.as_str()))
+                .cloned(),
             None => longest_suffix_zone(&record.name, zones).cloned(),
         }
     }
@@ -148,12 +161,20 @@ impl ZoneDirectory {
         let text = std::fs::read_to_string(path).ok()?;
         let cache: CacheFile = serde_json::from_str(&text).ok()?;
         let fresh = unix_now().saturating_sub(cache.fetched_at) < MAX_AGE.as_secs();
-        (fresh && cache.api_url == self.api_url && cache.token_fingerprint == self.token_fingerprint).then_some((cache.zones, cache.fetched_at))
+        (fresh
+            && cache.api_url == self.api_url
+            && cache.token_fingerprint == self.token_fingerprint)
+            .then_some((cache.zones, cache.fetched_at))
     }
 
     fn write_cache(&self, zones: &[Zone], fetched_at: u64) {
         let Some(path) = &self.cache_path else { return };
-        let cache = CacheFile { api_url: self.api_url.clone(), token_fingerprint: self.token_fingerprint.clone(), fetched_at, zones: zones.to_vec() };
+        let cache = CacheFile {
+            api_url: self.api_url.clone(),
+            token_fingerprint: self.token_fingerprint.clone(),
+            fetched_at,
+            zones: zones.to_vec(),
+        };
         let result = (|| -> std::io::Result<()> {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
@@ -170,5 +191,8 @@ impl ZoneDirectory {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
 }

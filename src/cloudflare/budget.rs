@@ -40,7 +40,14 @@ pub struct Budget {
 impl Budget {
     /// A budget with the configured caps.
     pub fn new(per_cycle: u32, per_hour: u32) -> Budget {
-        Budget { per_cycle, per_hour, used_this_cycle: 0, sent: VecDeque::new(), consecutive_failures: 0, not_before: None }
+        Budget {
+            per_cycle,
+            per_hour,
+            used_this_cycle: 0,
+            sent: VecDeque::new(),
+            consecutive_failures: 0,
+            not_before: None,
+        }
     }
 
     /// Starts a new cycle's count. Backoff and the hourly window carry over.
@@ -59,14 +66,23 @@ impl Budget {
             return Err(Refused::NotBefore { until });
         }
         if self.used_this_cycle >= self.per_cycle {
-            return Err(Refused::CycleSpent { limit: self.per_cycle });
+            return Err(Refused::CycleSpent {
+                limit: self.per_cycle,
+            });
         }
-        while self.sent.front().is_some_and(|sent| now.duration_since(*sent) >= HOUR) {
+        while self
+            .sent
+            .front()
+            .is_some_and(|sent| now.duration_since(*sent) >= HOUR)
+        {
             self.sent.pop_front();
         }
         if self.sent.len() >= self.per_hour as usize {
             let oldest = self.sent.front().copied().unwrap_or(now);
-            return Err(Refused::HourSpent { limit: self.per_hour, until: oldest + HOUR });
+            return Err(Refused::HourSpent {
+                limit: self.per_hour,
+                until: oldest + HOUR,
+            });
         }
         self.used_this_cycle += 1;
         self.sent.push_back(now);
@@ -92,14 +108,19 @@ impl Budget {
 
     /// How many requests went out in the last hour.
     pub fn sent_last_hour(&self, now: Instant) -> usize {
-        self.sent.iter().filter(|sent| now.duration_since(**sent) < HOUR).count()
+        self.sent
+            .iter()
+            .filter(|sent| now.duration_since(**sent) < HOUR)
+            .count()
     }
 }
 
 /// The upper bound of the jittered wait after `failures` consecutive failures.
 pub fn backoff_ceiling(failures: u32) -> Duration {
     let exponent = failures.saturating_sub(1).min(20);
-    BACKOFF_BASE.saturating_mul(1u32 << exponent).min(BACKOFF_CAP)
+    BACKOFF_BASE
+        .saturating_mul(1u32 << exponent)
+        .min(BACKOFF_CAP)
 }
 
 #[cfg(test)]
@@ -126,7 +147,13 @@ mod tests {
             assert_eq!(budget.acquire(start + Duration::from_secs(second)), Ok(()));
         }
         let later = start + Duration::from_secs(60);
-        assert_eq!(budget.acquire(later), Err(Refused::HourSpent { limit: 5, until: start + HOUR }));
+        assert_eq!(
+            budget.acquire(later),
+            Err(Refused::HourSpent {
+                limit: 5,
+                until: start + HOUR
+            })
+        );
         assert_eq!(budget.acquire(start + HOUR), Ok(()));
     }
 
@@ -139,7 +166,10 @@ mod tests {
         let mut budget = Budget::new(100, 100);
         let wait = budget.failed(now, None);
         assert!(wait <= Duration::from_secs(1));
-        assert!(matches!(budget.acquire(now), Err(Refused::NotBefore { .. })));
+        assert!(matches!(
+            budget.acquire(now),
+            Err(Refused::NotBefore { .. })
+        ));
         assert_eq!(budget.acquire(now + wait), Ok(()));
         budget.succeeded();
         assert_eq!(budget.consecutive_failures, 0);
@@ -149,7 +179,10 @@ mod tests {
     fn retry_after_is_honoured_exactly() {
         let now = Instant::now();
         let mut budget = Budget::new(100, 100);
-        assert_eq!(budget.failed(now, Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(
+            budget.failed(now, Some(Duration::from_secs(2))),
+            Duration::from_secs(2)
+        );
         assert_eq!(budget.not_before(now), Some(now + Duration::from_secs(2)));
     }
 }

@@ -30,9 +30,15 @@ pub enum ApiError {
     #[error("Cloudflare answered with a challenge page (HTTP {status}{}) instead of the API; the usual cause is Under Attack mode or a WAF rule matching this host: turn Under Attack mode off for the zone, or add a WAF skip rule for this host's address", if *mitigated { ", cf-mitigated: challenge" } else { ", HTML body" })]
     Challenge { status: u16, mitigated: bool },
     #[error("{}", describe_auth(*status, messages))]
-    Auth { status: u16, messages: Vec<CloudflareMessage> },
+    Auth {
+        status: u16,
+        messages: Vec<CloudflareMessage>,
+    },
     #[error("Cloudflare refused the request (HTTP {status}): {}", join(messages))]
-    Api { status: u16, messages: Vec<CloudflareMessage> },
+    Api {
+        status: u16,
+        messages: Vec<CloudflareMessage>,
+    },
     #[error("Cloudflare answered HTTP {status} with {what} instead of JSON")]
     NotJson { status: u16, what: String },
     #[error("Cloudflare's answer (HTTP {status}) could not be read: {detail}")]
@@ -51,14 +57,22 @@ impl ApiError {
         match self {
             ApiError::RateLimited { .. } => true,
             ApiError::Transport { .. } => true,
-            ApiError::Api { status, .. } | ApiError::NotJson { status, .. } | ApiError::Malformed { status, .. } => *status >= 500,
+            ApiError::Api { status, .. }
+            | ApiError::NotJson { status, .. }
+            | ApiError::Malformed { status, .. } => *status >= 500,
             _ => false,
         }
     }
 
     /// True when a write may have reached Cloudflare although we did not get the answer.
     pub fn maybe_applied(&self) -> bool {
-        matches!(self, ApiError::Transport { maybe_applied: true, .. })
+        matches!(
+            self,
+            ApiError::Transport {
+                maybe_applied: true,
+                ..
+            }
+        )
     }
 }
 
@@ -66,7 +80,11 @@ fn join(messages: &[CloudflareMessage]) -> String {
     if messages.is_empty() {
         return "no error message given".to_string();
     }
-    messages.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    messages
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn describe_auth(status: u16, messages: &[CloudflareMessage]) -> String {
@@ -84,5 +102,8 @@ fn describe_auth(status: u16, messages: &[CloudflareMessage]) -> String {
 
 /// Cloudflare's codes that mean "this token cannot do this".
 pub(crate) fn is_auth_code(code: u64) -> bool {
-    matches!(code, 1000 | 6003 | 6111 | 9103 | 9106 | 9109 | 10000 | 10001)
+    matches!(
+        code,
+        1000 | 6003 | 6111 | 9103 | 9106 | 9109 | 10000 | 10001
+    )
 }

@@ -62,7 +62,12 @@ enum Retry {
 
 impl Client {
     /// A client for `base_url` (e.g. `https://api.cloudflare.com/client/v4`).
-    pub fn new(base_url: &str, token: ApiToken, per_cycle: u32, per_hour: u32) -> Result<Client, reqwest::Error> {
+    pub fn new(
+        base_url: &str,
+        token: ApiToken,
+        per_cycle: u32,
+        per_hour: u32,
+    ) -> Result<Client, reqwest::Error> {
         Ok(Client {
             http: crate::http::client(REQUEST_TIMEOUT, None)?,
             base_url: base_url.trim_end_matches('/').to_string(),
@@ -91,39 +96,71 @@ impl Client {
 
     /// Every record in a zone, all pages, all types.
     pub async fn list_records(&self, zone_id: &str) -> Result<Vec<ObservedRecord>, ApiError> {
-        let records = self.list_all::<WireRecord>(&format!("/zones/{zone_id}/dns_records"), RECORDS_PER_PAGE).await?;
-        Ok(records.into_iter().filter_map(WireRecord::into_observed).collect())
+        let records = self
+            .list_all::<WireRecord>(&format!("/zones/{zone_id}/dns_records"), RECORDS_PER_PAGE)
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter_map(WireRecord::into_observed)
+            .collect())
     }
 
     /// Sends `actions` as one batch: Cloudflare applies all of them or none.
     pub async fn apply_batch(&self, zone_id: &str, actions: &[&Action]) -> Result<(), ApiError> {
         let body = batch_request(actions);
-        let body = serde_json::to_value(&body).map_err(|error| ApiError::Malformed { status: 0, detail: error.to_string() })?;
-        self.call::<serde_json::Value>(Method::POST, &format!("/zones/{zone_id}/dns_records/batch"), Some(body), Retry::Write).await?;
+        let body = serde_json::to_value(&body).map_err(|error| ApiError::Malformed {
+            status: 0,
+            detail: error.to_string(),
+        })?;
+        self.call::<serde_json::Value>(
+            Method::POST,
+            &format!("/zones/{zone_id}/dns_records/batch"),
+            Some(body),
+            Retry::Write,
+        )
+        .await?;
         Ok(())
     }
 
     /// `GET /user/tokens/verify`.
     pub async fn verify_token(&self) -> Result<TokenStatus, ApiError> {
-        let (verify, _) = self.call::<wire::TokenVerify>(Method::GET, "/user/tokens/verify", None, Retry::Read).await?;
-        Ok(TokenStatus { status: verify.status, expires_on: verify.expires_on })
+        let (verify, _) = self
+            .call::<wire::TokenVerify>(Method::GET, "/user/tokens/verify", None, Retry::Read)
+            .await?;
+        Ok(TokenStatus {
+            status: verify.status,
+            expires_on: verify.expires_on,
+        })
     }
 
     /// `GET /zones/{id}/settings/{name}`: the setting's value as text.
     pub async fn zone_setting(&self, zone_id: &str, name: &str) -> Result<String, ApiError> {
-        let (setting, _) = self.call::<wire::Setting>(Method::GET, &format!("/zones/{zone_id}/settings/{name}"), None, Retry::Read).await?;
+        let (setting, _) = self
+            .call::<wire::Setting>(
+                Method::GET,
+                &format!("/zones/{zone_id}/settings/{name}"),
+                None,
+                Retry::Read,
+            )
+            .await?;
         Ok(match setting.value {
             serde_json::Value::String(text) => text,
             other => other.to_string(),
         })
     }
 
-    async fn list_all<T: DeserializeOwned>(&self, path: &str, per_page: u32) -> Result<Vec<T>, ApiError> {
+    async fn list_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        per_page: u32,
+    ) -> Result<Vec<T>, ApiError> {
         let mut all = Vec::new();
         let mut page = 1;
         loop {
             let url = format!("{path}?per_page={per_page}&page={page}");
-            let (items, info) = self.call::<Vec<T>>(Method::GET, &url, None, Retry::Read).await?;
+            let (items, info) = self
+                .call::<Vec<T>>(Method::GET, &url, None, Retry::Read)
+                .await?;
             let got = items.len();
             all.extend(items);
             let total_pages = info.and_then(|info| info.total_pages).unwrap_or(1);
@@ -135,14 +172,22 @@ impl Client {
     }
 
     /// Sends one logical request through the budget, retrying what may be retried.
-    async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<serde_json::Value>, retry: Retry) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        retry: Retry,
+    ) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.wait_for_gate().await?;
             self.n_requests.fetch_add(1, Ordering::Relaxed);
             tracing::trace!(%method, path, attempt, "cloudflare request");
-            let result = self.send_once::<T>(method.clone(), path, body.as_ref()).await;
+            let result = self
+                .send_once::<T>(method.clone(), path, body.as_ref())
+                .await;
             let error = match result {
                 Ok(answer) => {
                     lock(&self.budget).succeeded();
@@ -154,14 +199,24 @@ impl Client {
                 ApiError::RateLimited { retry_after } => *retry_after,
                 _ => None,
             };
-            let health_problem = error.is_transient() || matches!(error, ApiError::Challenge { .. } | ApiError::Auth { .. });
+            let health_problem = error.is_transient()
+                || matches!(error, ApiError::Challenge { .. } | ApiError::Auth { .. });
             if health_problem {
                 let wait = lock(&self.budget).failed(Instant::now(), retry_after);
                 tracing::debug!(%method, path, attempt, wait = ?wait, "cloudflare request failed: {error}");
             }
             let may_retry = match retry {
                 Retry::Read => error.is_transient(),
-                Retry::Write => matches!(error, ApiError::RateLimited { .. }) || matches!(error, ApiError::Transport { maybe_applied: false, .. }),
+                Retry::Write => {
+                    matches!(error, ApiError::RateLimited { .. })
+                        || matches!(
+                            error,
+                            ApiError::Transport {
+                                maybe_applied: false,
+                                ..
+                            }
+                        )
+                }
             };
             if !may_retry || attempt >= MAX_ATTEMPTS {
                 return Err(error);
@@ -180,18 +235,32 @@ impl Client {
             }
             tokio::time::sleep_until(until).await;
         }
-        lock(&self.budget).acquire(Instant::now()).map_err(|refused| ApiError::Budget {
-            detail: match refused {
-                Refused::CycleSpent { limit } => format!("{limit} requests this cycle, [daemon].max_requests_per_cycle"),
-                Refused::HourSpent { limit, .. } => format!("{limit} requests in the last hour, [daemon].max_requests_per_hour"),
-                Refused::NotBefore { .. } => "backing off after failures".to_string(),
-            },
-        })
+        lock(&self.budget)
+            .acquire(Instant::now())
+            .map_err(|refused| ApiError::Budget {
+                detail: match refused {
+                    Refused::CycleSpent { limit } => {
+                        format!("{limit} requests this cycle, [daemon].max_requests_per_cycle")
+                    }
+                    Refused::HourSpent { limit, .. } => {
+                        format!("{limit} requests in the last hour, [daemon].max_requests_per_hour")
+                    }
+                    Refused::NotBefore { .. } => "backing off after failures".to_string(),
+                },
+            })
     }
 
-    async fn send_once<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&serde_json::Value>) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
         let url = format!("{}{}", self.base_url, path);
-        let mut request = self.http.request(method, &url).bearer_auth(self.token.expose());
+        let mut request = self
+            .http
+            .request(method, &url)
+            .bearer_auth(self.token.expose());
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -200,50 +269,103 @@ impl Client {
             maybe_applied: !error.is_connect(),
         })?;
         let status = response.status();
-        let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_string);
-        let mitigated = header("cf-mitigated").is_some_and(|value| value.eq_ignore_ascii_case("challenge"));
-        let retry_after = header("retry-after").and_then(|value| parse_retry_after(&value, SystemTime::now()));
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let mitigated =
+            header("cf-mitigated").is_some_and(|value| value.eq_ignore_ascii_case("challenge"));
+        let retry_after =
+            header("retry-after").and_then(|value| parse_retry_after(&value, SystemTime::now()));
         let html = header("content-type").is_some_and(|value| value.contains("text/html"));
-        let bytes = response.bytes().await.map_err(|error| ApiError::Transport { detail: describe_transport(&error), maybe_applied: true })?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|error| ApiError::Transport {
+                detail: describe_transport(&error),
+                maybe_applied: true,
+            })?;
         classify(status, mitigated, retry_after, html, &bytes)
     }
 }
 
 /// Turns a response into the envelope's result or a classified error.
-fn classify<T: DeserializeOwned>(status: StatusCode, mitigated: bool, retry_after: Option<Duration>, html: bool, bytes: &[u8]) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
+fn classify<T: DeserializeOwned>(
+    status: StatusCode,
+    mitigated: bool,
+    retry_after: Option<Duration>,
+    html: bool,
+    bytes: &[u8],
+) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
     let code = status.as_u16();
     if status == StatusCode::TOO_MANY_REQUESTS {
         return Err(ApiError::RateLimited { retry_after });
     }
     if mitigated {
-        return Err(ApiError::Challenge { status: code, mitigated: true });
+        return Err(ApiError::Challenge {
+            status: code,
+            mitigated: true,
+        });
     }
     let looks_html = html || bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'<');
     if looks_html {
         if code == 403 || code == 503 {
-            return Err(ApiError::Challenge { status: code, mitigated: false });
+            return Err(ApiError::Challenge {
+                status: code,
+                mitigated: false,
+            });
         }
-        return Err(ApiError::NotJson { status: code, what: "an HTML page".to_string() });
+        return Err(ApiError::NotJson {
+            status: code,
+            what: "an HTML page".to_string(),
+        });
     }
     let envelope: Envelope<T> = match serde_json::from_slice(bytes) {
         Ok(envelope) => envelope,
         Err(error) => {
             if serde_json::from_slice::<serde_json::Value>(bytes).is_err() {
-                return Err(ApiError::NotJson { status: code, what: "a body that is not JSON".to_string() });
+                return Err(ApiError::NotJson {
+                    status: code,
+                    what: "a body that is not JSON".to_string(),
+                });
             }
-            return Err(ApiError::Malformed { status: code, detail: error.to_string() });
+            return Err(ApiError::Malformed {
+                status: code,
+                detail: error.to_string(),
+            });
         }
     };
-    let messages: Vec<CloudflareMessage> = envelope.errors.into_iter().map(|WireMessage { code, message }| CloudflareMessage { code, message }).collect();
+    let messages: Vec<CloudflareMessage> = envelope
+        .errors
+        .into_iter()
+        .map(|WireMessage { code, message }| CloudflareMessage { code, message })
+        .collect();
     if !status.is_success() || !envelope.success {
-        if code == 401 || code == 403 || messages.iter().any(|message| error::is_auth_code(message.code)) {
-            return Err(ApiError::Auth { status: code, messages });
+        if code == 401
+            || code == 403
+            || messages
+                .iter()
+                .any(|message| error::is_auth_code(message.code))
+        {
+            return Err(ApiError::Auth {
+                status: code,
+                messages,
+            });
         }
-        return Err(ApiError::Api { status: code, messages });
+        return Err(ApiError::Api {
+            status: code,
+            messages,
+        });
     }
     match envelope.result {
         Some(result) => Ok((result, envelope.result_info)),
-        None => Err(ApiError::Malformed { status: code, detail: "the answer has no `result`".to_string() }),
+        None => Err(ApiError::Malformed {
+            status: code,
+            detail: "the answer has no `result`".to_string(),
+        }),
     }
 }
 
@@ -289,9 +411,24 @@ fn batch_request(actions: &[&Action]) -> BatchRequest {
     for action in actions {
         match action {
             Action::Create(new) => request.posts.push(post(new)),
-            Action::Update { id, content, proxied, ttl, .. } => request.patches.push(BatchPatch { id: id.clone(), content: content.to_string(), proxied: *proxied, ttl: *ttl }),
-            Action::ReplaceCname { cname_id, creates, .. } => {
-                request.deletes.push(BatchDelete { id: cname_id.clone() });
+            Action::Update {
+                id,
+                content,
+                proxied,
+                ttl,
+                ..
+            } => request.patches.push(BatchPatch {
+                id: id.clone(),
+                content: content.to_string(),
+                proxied: *proxied,
+                ttl: *ttl,
+            }),
+            Action::ReplaceCname {
+                cname_id, creates, ..
+            } => {
+                request.deletes.push(BatchDelete {
+                    id: cname_id.clone(),
+                });
                 request.posts.extend(creates.iter().map(post));
             }
         }
@@ -302,35 +439,70 @@ fn batch_request(actions: &[&Action]) -> BatchRequest {
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: the budget's state
 /// stays meaningful whatever a panic interrupted, since every update is a single assignment.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn classify_json(status: u16, body: &str) -> Result<(serde_json::Value, Option<wire::ResultInfo>), ApiError> {
-        classify(StatusCode::from_u16(status).expect("status"), false, None, false, body.as_bytes())
+    fn classify_json(
+        status: u16,
+        body: &str,
+    ) -> Result<(serde_json::Value, Option<wire::ResultInfo>), ApiError> {
+        classify(
+            StatusCode::from_u16(status).expect("status"),
+            false,
+            None,
+            false,
+            body.as_bytes(),
+        )
     }
 
     #[test]
     fn five_digit_codes_are_kept() {
         let error = classify_json(400, r#"{"success":false,"errors":[{"code":81057,"message":"Record already exists."}],"result":null}"#).expect_err("error");
-        assert_eq!(error.to_string(), "Cloudflare refused the request (HTTP 400): 81057: Record already exists.");
+        assert_eq!(
+            error.to_string(),
+            "Cloudflare refused the request (HTTP 400): 81057: Record already exists."
+        );
     }
 
     #[test]
     fn ip_restricted_token_is_explained() {
         let error = classify_json(403, r#"{"success":false,"errors":[{"code":9109,"message":"Cannot use the access token from location: 81.23.45.99"}]}"#).expect_err("error");
-        assert!(error.to_string().contains("restricted to other IP addresses"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("restricted to other IP addresses"),
+            "{error}"
+        );
     }
 
     #[test]
     fn html_and_garbage_are_reported_not_misparsed() {
-        assert_eq!(classify_json(403, "<!DOCTYPE html><title>Just a moment...</title>").expect_err("challenge"), ApiError::Challenge { status: 403, mitigated: false });
-        assert!(matches!(classify_json(502, "<html>bad gateway</html>"), Err(ApiError::NotJson { status: 502, .. })));
-        assert!(matches!(classify_json(200, "ip=1.2.3.4"), Err(ApiError::NotJson { .. })));
-        assert!(matches!(classify_json(200, r#"{"success":true}"#), Err(ApiError::Malformed { .. })));
+        assert_eq!(
+            classify_json(403, "<!DOCTYPE html><title>Just a moment...</title>")
+                .expect_err("challenge"),
+            ApiError::Challenge {
+                status: 403,
+                mitigated: false
+            }
+        );
+        assert!(matches!(
+            classify_json(502, "<html>bad gateway</html>"),
+            Err(ApiError::NotJson { status: 502, .. })
+        ));
+        assert!(matches!(
+            classify_json(200, "ip=1.2.3.4"),
+            Err(ApiError::NotJson { .. })
+        ));
+        assert!(matches!(
+            classify_json(200, r#"{"success":true}"#),
+            Err(ApiError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -338,7 +510,10 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
         let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(90)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(90))
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -95,15 +95,31 @@ pub struct RecordConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {}: {source}; pass --config PATH or set FLAREDNS_CONFIG", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}:{line}:{column}: {message}", path.display())]
-    Syntax { path: PathBuf, line: usize, column: usize, message: String },
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{}:{line}: `{key}`: {message}", path.display())]
-    Invalid { path: PathBuf, line: usize, key: String, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
     #[error("{}: no API token: set CLOUDFLARE_API_TOKEN, or `api_token_file` in [cloudflare], or use systemd's LoadCredential={CREDENTIAL_NAME}:PATH", path.display())]
     NoToken { path: PathBuf },
     #[error("cannot read the API token from {}: {source}; check the path and that this user may read it", token_path.display())]
-    TokenFile { token_path: PathBuf, source: std::io::Error },
+    TokenFile {
+        token_path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the API token in {token_source} is empty; put the token there, or set CLOUDFLARE_API_TOKEN")]
     EmptyToken { token_source: TokenSource },
     #[error("{}: no [[records]]: add at least one record to manage, e.g. [[records]] name = \"home.example.com\"", path.display())]
@@ -112,7 +128,10 @@ pub enum ConfigError {
 
 /// Loads the config at `path`, taking the token and state directory from `env`.
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse(path, &text, env)
 }
 
@@ -129,10 +148,22 @@ pub fn resolve_path(flag: Option<&Path>) -> PathBuf {
 }
 
 /// Parses and validates config text; `path` is used for messages and relative token files.
-pub fn parse(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub fn parse(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     let raw: RawConfig = toml::from_str(text).map_err(|error| {
-        let (line, column) = error.span().map(|span| line_column(text, span.start)).unwrap_or((1, 1));
-        ConfigError::Syntax { path: path.to_path_buf(), line, column, message: error.message().trim().to_string() }
+        let (line, column) = error
+            .span()
+            .map(|span| line_column(text, span.start))
+            .unwrap_or((1, 1));
+        ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: error.message().trim().to_string(),
+        }
     })?;
     Validator { path, text }.validate(raw, env)
 }
@@ -140,7 +171,10 @@ pub fn parse(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> R
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map(|newline| before.len() - newline).unwrap_or(before.len() + 1);
+    let column = before
+        .rfind('\n')
+        .map(|newline| before.len() - newline)
+        .unwrap_or(before.len() + 1);
     (line, column)
 }
 
@@ -150,11 +184,25 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn invalid(&self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError::Invalid { path: self.path.to_path_buf(), line: line_column(self.text, span.start).0, key: key.to_string(), message: message.into() }
+    fn invalid(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: line_column(self.text, span.start).0,
+            key: key.to_string(),
+            message: message.into(),
+        }
     }
 
-    fn validate(&self, raw: RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    fn validate(
+        &self,
+        raw: RawConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
         let (token, token_source) = self.token(&raw, env, &mut warnings)?;
 
@@ -163,19 +211,44 @@ impl Validator<'_> {
             Some(url) => {
                 let value = url.get_ref().trim().trim_end_matches('/');
                 if !(value.starts_with("https://") || value.starts_with("http://")) {
-                    return Err(self.invalid(url.span(), "cloudflare.api_url", "must start with https:// (or http:// for a local stand-in)"));
+                    return Err(self.invalid(
+                        url.span(),
+                        "cloudflare.api_url",
+                        "must start with https:// (or http:// for a local stand-in)",
+                    ));
                 }
                 value.to_string()
             }
         };
 
-        let timeout = self.duration(raw.detect.timeout.as_ref(), "detect.timeout", Duration::from_secs(5))?;
-        let ipv4 = self.providers(raw.detect.ipv4.as_deref(), Family::V4, vec![Provider::CloudflareTrace])?;
+        let timeout = self.duration(
+            raw.detect.timeout.as_ref(),
+            "detect.timeout",
+            Duration::from_secs(5),
+        )?;
+        let ipv4 = self.providers(
+            raw.detect.ipv4.as_deref(),
+            Family::V4,
+            vec![Provider::CloudflareTrace],
+        )?;
         let ipv6 = self.providers(raw.detect.ipv6.as_deref(), Family::V6, vec![])?;
-        let detect = DetectConfig { ipv4, ipv6, timeout };
-        let enabled: Vec<Family> = [Family::V4, Family::V6].into_iter().filter(|family| !detect.providers(*family).is_empty()).collect();
+        let detect = DetectConfig {
+            ipv4,
+            ipv6,
+            timeout,
+        };
+        let enabled: Vec<Family> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter(|family| !detect.providers(*family).is_empty())
+            .collect();
         if enabled.is_empty() {
-            let span = raw.detect.ipv4.as_ref().and_then(|list| list.first()).map(Spanned::span).unwrap_or(0..0);
+            let span = raw
+                .detect
+                .ipv4
+                .as_ref()
+                .and_then(|list| list.first())
+                .map(Spanned::span)
+                .unwrap_or(0..0);
             return Err(self.invalid(span, "detect.ipv4", "both [detect].ipv4 and [detect].ipv6 are empty, so there is no address to publish; list at least one provider"));
         }
 
@@ -184,12 +257,26 @@ impl Validator<'_> {
             Some(value) => self.check_mode(value)?,
         };
 
-        let interval = self.duration(raw.daemon.interval.as_ref(), "daemon.interval", Duration::from_secs(300))?;
-        let max_requests_per_cycle = self.count(raw.daemon.max_requests_per_cycle.as_ref(), "daemon.max_requests_per_cycle", 250)?;
-        let max_requests_per_hour = self.count(raw.daemon.max_requests_per_hour.as_ref(), "daemon.max_requests_per_hour", 1200)?;
+        let interval = self.duration(
+            raw.daemon.interval.as_ref(),
+            "daemon.interval",
+            Duration::from_secs(300),
+        )?;
+        let max_requests_per_cycle = self.count(
+            raw.daemon.max_requests_per_cycle.as_ref(),
+            "daemon.max_requests_per_cycle",
+            250,
+        )?;
+        let max_requests_per_hour = self.count(
+            raw.daemon.max_requests_per_hour.as_ref(),
+            "daemon.max_requests_per_hour",
+            1200,
+        )?;
 
         if raw.records.is_empty() {
-            return Err(ConfigError::NoRecords { path: self.path.to_path_buf() });
+            return Err(ConfigError::NoRecords {
+                path: self.path.to_path_buf(),
+            });
         }
         let mut records: Vec<RecordConfig> = Vec::with_capacity(raw.records.len());
         for raw_record in &raw.records {
@@ -200,8 +287,14 @@ impl Validator<'_> {
             records.push(record);
         }
 
-        let state_dir = env("STATE_DIRECTORY")
-            .and_then(|dirs| dirs.split(':').next().map(PathBuf::from))
+        let state_dir = raw
+            .daemon
+            .state_dir
+            .as_ref()
+            .map(|dir| PathBuf::from(dir.get_ref()))
+            .or_else(|| {
+                env("STATE_DIRECTORY").and_then(|dirs| dirs.split(':').next().map(PathBuf::from))
+            })
             .or_else(|| env("HOME").map(|home| Path::new(&home).join(".local/state/flaredns")));
 
         Ok(Config {
@@ -211,17 +304,30 @@ impl Validator<'_> {
             api_url,
             detect,
             check,
-            daemon: DaemonConfig { interval, max_requests_per_cycle, max_requests_per_hour },
+            daemon: DaemonConfig {
+                interval,
+                max_requests_per_cycle,
+                max_requests_per_hour,
+            },
             records,
             state_dir,
             warnings,
         })
     }
 
-    fn token(&self, raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> Result<(ApiToken, TokenSource), ConfigError> {
+    fn token(
+        &self,
+        raw: &RawConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        warnings: &mut Vec<String>,
+    ) -> Result<(ApiToken, TokenSource), ConfigError> {
         if let Some(value) = env("CLOUDFLARE_API_TOKEN") {
             let source = TokenSource::Environment;
-            return ApiToken::new(&value).map(|token| (token, source.clone())).ok_or(ConfigError::EmptyToken { token_source: source });
+            return ApiToken::new(&value)
+                .map(|token| (token, source.clone()))
+                .ok_or(ConfigError::EmptyToken {
+                    token_source: source,
+                });
         }
         if let Some(directory) = env("CREDENTIALS_DIRECTORY") {
             let credential = Path::new(&directory).join(CREDENTIAL_NAME);
@@ -232,7 +338,11 @@ impl Validator<'_> {
         if let Some(file) = &raw.cloudflare.api_token_file {
             let mut token_path = PathBuf::from(file.get_ref());
             if token_path.is_relative() {
-                token_path = self.path.parent().unwrap_or(Path::new(".")).join(token_path);
+                token_path = self
+                    .path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(token_path);
             }
             if let Some(warning) = loose_permissions(&token_path) {
                 warnings.push(warning);
@@ -244,30 +354,63 @@ impl Validator<'_> {
                 warnings.push(warning);
             }
             let source = TokenSource::ConfigFile;
-            return ApiToken::new(value.get_ref()).map(|token| (token, source.clone())).ok_or(ConfigError::EmptyToken { token_source: source });
+            return ApiToken::new(value.get_ref())
+                .map(|token| (token, source.clone()))
+                .ok_or(ConfigError::EmptyToken {
+                    token_source: source,
+                });
         }
-        Err(ConfigError::NoToken { path: self.path.to_path_buf() })
+        Err(ConfigError::NoToken {
+            path: self.path.to_path_buf(),
+        })
     }
 
-    fn duration(&self, value: Option<&Spanned<String>>, key: &str, default: Duration) -> Result<Duration, ConfigError> {
-        let Some(value) = value else { return Ok(default) };
-        let duration = humantime::parse_duration(value.get_ref().trim())
-            .map_err(|error| self.invalid(value.span(), key, format!("`{}` is not a duration ({error}); write e.g. \"30s\", \"5m\" or \"1h\"", value.get_ref())))?;
+    fn duration(
+        &self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let duration = humantime::parse_duration(value.get_ref().trim()).map_err(|error| {
+            self.invalid(
+                value.span(),
+                key,
+                format!(
+                    "`{}` is not a duration ({error}); write e.g. \"30s\", \"5m\" or \"1h\"",
+                    value.get_ref()
+                ),
+            )
+        })?;
         if duration < Duration::from_secs(1) {
             return Err(self.invalid(value.span(), key, "must be at least 1s"));
         }
         Ok(duration)
     }
 
-    fn count(&self, value: Option<&Spanned<i64>>, key: &str, default: u32) -> Result<u32, ConfigError> {
-        let Some(value) = value else { return Ok(default) };
+    fn count(
+        &self,
+        value: Option<&Spanned<i64>>,
+        key: &str,
+        default: u32,
+    ) -> Result<u32, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
         u32::try_from(*value.get_ref())
             .ok()
             .filter(|count| *count >= 1)
             .ok_or_else(|| self.invalid(value.span(), key, "must be a whole number of at least 1"))
     }
 
-    fn providers(&self, list: Option<&[Spanned<String>]>, family: Family, default: Vec<Provider>) -> Result<Vec<Provider>, ConfigError> {
+    fn providers(
+        &self,
+        list: Option<&[Spanned<String>]>,
+        family: Family,
+        default: Vec<Provider>,
+    ) -> Result<Vec<Provider>, ConfigError> {
         let key = match family {
             Family::V4 => "detect.ipv4",
             Family::V6 => "detect.ipv6",
@@ -275,10 +418,15 @@ impl Validator<'_> {
         let Some(list) = list else { return Ok(default) };
         list.iter()
             .map(|entry| {
-                let provider = Provider::parse(entry.get_ref()).map_err(|message| self.invalid(entry.span(), key, message))?;
+                let provider = Provider::parse(entry.get_ref())
+                    .map_err(|message| self.invalid(entry.span(), key, message))?;
                 if let Provider::Static(ip) = provider {
                     if Family::of(ip) != family {
-                        return Err(self.invalid(entry.span(), key, format!("{ip} is not an {} address", family.describe())));
+                        return Err(self.invalid(
+                            entry.span(),
+                            key,
+                            format!("{ip} is not an {} address", family.describe()),
+                        ));
                     }
                 }
                 Ok(provider)
@@ -305,14 +453,29 @@ impl Validator<'_> {
     }
 
     fn record(&self, raw: &RawRecord, enabled: &[Family]) -> Result<RecordConfig, ConfigError> {
-        let name = DomainName::parse(raw.name.get_ref())
-            .map_err(|message| self.invalid(raw.name.span(), "records.name", format!("invalid name: {message}")))?;
+        let name = DomainName::parse(raw.name.get_ref()).map_err(|message| {
+            self.invalid(
+                raw.name.span(),
+                "records.name",
+                format!("invalid name: {message}"),
+            )
+        })?;
         let zone = match &raw.zone {
             None => None,
             Some(zone) => {
-                let parsed = DomainName::parse(zone.get_ref()).map_err(|message| self.invalid(zone.span(), "records.zone", format!("invalid zone: {message}")))?;
+                let parsed = DomainName::parse(zone.get_ref()).map_err(|message| {
+                    self.invalid(
+                        zone.span(),
+                        "records.zone",
+                        format!("invalid zone: {message}"),
+                    )
+                })?;
                 if !name.is_within(parsed.as_str()) {
-                    return Err(self.invalid(zone.span(), "records.zone", format!("{name} is not inside zone {parsed}")));
+                    return Err(self.invalid(
+                        zone.span(),
+                        "records.zone",
+                        format!("{name} is not inside zone {parsed}"),
+                    ));
                 }
                 Some(parsed)
             }
@@ -322,8 +485,16 @@ impl Validator<'_> {
             Some(types) => {
                 let mut families = Vec::new();
                 for entry in types {
-                    let family = Family::from_record_type(entry.get_ref())
-                        .ok_or_else(|| self.invalid(entry.span(), "records.types", format!("`{}` is not a type flaredns manages; use \"A\" and/or \"AAAA\"", entry.get_ref())))?;
+                    let family = Family::from_record_type(entry.get_ref()).ok_or_else(|| {
+                        self.invalid(
+                            entry.span(),
+                            "records.types",
+                            format!(
+                                "`{}` is not a type flaredns manages; use \"A\" and/or \"AAAA\"",
+                                entry.get_ref()
+                            ),
+                        )
+                    })?;
                     if !enabled.contains(&family) {
                         return Err(self.invalid(
                             entry.span(),
@@ -336,7 +507,11 @@ impl Validator<'_> {
                     }
                 }
                 if families.is_empty() {
-                    return Err(self.invalid(raw.name.span(), "records.types", format!("{name} has an empty `types` list")));
+                    return Err(self.invalid(
+                        raw.name.span(),
+                        "records.types",
+                        format!("{name} has an empty `types` list"),
+                    ));
                 }
                 families.sort();
                 families
@@ -347,7 +522,13 @@ impl Validator<'_> {
             Some(value) => match value.get_ref() {
                 toml::Value::Boolean(flag) => ProxiedSetting::Set(*flag),
                 toml::Value::String(text) if text == "keep" => ProxiedSetting::Keep,
-                _ => return Err(self.invalid(value.span(), "records.proxied", "must be \"keep\", true or false")),
+                _ => {
+                    return Err(self.invalid(
+                        value.span(),
+                        "records.proxied",
+                        "must be \"keep\", true or false",
+                    ))
+                }
             },
         };
         let ttl = match &raw.ttl {
@@ -356,28 +537,62 @@ impl Validator<'_> {
                 toml::Value::String(text) if text == "keep" => TtlSetting::Keep,
                 toml::Value::String(text) if text == "auto" => TtlSetting::Auto,
                 toml::Value::Integer(1) => TtlSetting::Auto,
-                toml::Value::Integer(seconds) if (60..=86400).contains(seconds) => TtlSetting::Seconds(*seconds as u32),
-                _ => return Err(self.invalid(value.span(), "records.ttl", "must be \"keep\", \"auto\", or a number of seconds from 60 to 86400")),
+                toml::Value::Integer(seconds) if (60..=86400).contains(seconds) => {
+                    TtlSetting::Seconds(*seconds as u32)
+                }
+                _ => {
+                    return Err(self.invalid(
+                        value.span(),
+                        "records.ttl",
+                        "must be \"keep\", \"auto\", or a number of seconds from 60 to 86400",
+                    ))
+                }
             },
         };
         let comment = match &raw.comment {
             None => None,
             Some(text) if text.get_ref().chars().count() > 100 => {
-                return Err(self.invalid(text.span(), "records.comment", "is longer than 100 characters, Cloudflare's limit on the Free plan"))
+                return Err(self.invalid(
+                    text.span(),
+                    "records.comment",
+                    "is longer than 100 characters, Cloudflare's limit on the Free plan",
+                ))
             }
             Some(text) => Some(text.get_ref().clone()),
         };
-        Ok(RecordConfig { name, zone, families, proxied, ttl, comment, replace_cname: raw.replace_cname.unwrap_or(false) })
+        Ok(RecordConfig {
+            name,
+            zone,
+            families,
+            proxied,
+            ttl,
+            comment,
+            replace_cname: raw.replace_cname.unwrap_or(false),
+        })
     }
 }
 
 fn parse_server(text: &str) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>().ok().or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
 }
 
-fn read_token_file(token_path: &Path, source: TokenSource) -> Result<(ApiToken, TokenSource), ConfigError> {
-    let text = std::fs::read_to_string(token_path).map_err(|error| ConfigError::TokenFile { token_path: token_path.to_path_buf(), source: error })?;
-    ApiToken::new(&text).map(|token| (token, source.clone())).ok_or(ConfigError::EmptyToken { token_source: source })
+fn read_token_file(
+    token_path: &Path,
+    source: TokenSource,
+) -> Result<(ApiToken, TokenSource), ConfigError> {
+    let text = std::fs::read_to_string(token_path).map_err(|error| ConfigError::TokenFile {
+        token_path: token_path.to_path_buf(),
+        source: error,
+    })?;
+    ApiToken::new(&text)
+        .map(|token| (token, source.clone()))
+        .ok_or(ConfigError::EmptyToken {
+            token_source: source,
+        })
 }
 
 #[cfg(unix)]
@@ -397,35 +612,75 @@ fn loose_permissions(_path: &Path) -> Option<String> {
 impl fmt::Display for Config {
     /// The effective config as TOML, token redacted, defaults filled in.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let quoted = |items: &[Provider]| items.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ");
+        let quoted = |items: &[Provider]| {
+            items
+                .iter()
+                .map(|p| format!("\"{p}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         writeln!(f, "# effective configuration of {}", self.path.display())?;
         writeln!(f, "[cloudflare]")?;
-        writeln!(f, "api_token = \"<redacted>\"   # from {}", self.token_source)?;
+        writeln!(
+            f,
+            "api_token = \"<redacted>\"   # from {}",
+            self.token_source
+        )?;
         writeln!(f, "api_url = \"{}\"", self.api_url)?;
         writeln!(f, "\n[detect]")?;
         writeln!(f, "ipv4 = [{}]", quoted(&self.detect.ipv4))?;
         writeln!(f, "ipv6 = [{}]", quoted(&self.detect.ipv6))?;
-        writeln!(f, "timeout = \"{}\"", humantime::format_duration(self.detect.timeout))?;
+        writeln!(
+            f,
+            "timeout = \"{}\"",
+            humantime::format_duration(self.detect.timeout)
+        )?;
         writeln!(f, "\n[check]")?;
         match &self.check {
             CheckMode::Auto => writeln!(f, "nameservers = \"auto\"")?,
             CheckMode::Api => writeln!(f, "nameservers = \"api\"")?,
             CheckMode::Servers(servers) => {
-                let list: Vec<String> = servers.iter().map(|server| format!("\"{server}\"")).collect();
+                let list: Vec<String> = servers
+                    .iter()
+                    .map(|server| format!("\"{server}\""))
+                    .collect();
                 writeln!(f, "nameservers = [{}]", list.join(", "))?
             }
         }
         writeln!(f, "\n[daemon]")?;
-        writeln!(f, "interval = \"{}\"", humantime::format_duration(self.daemon.interval))?;
-        writeln!(f, "max_requests_per_cycle = {}", self.daemon.max_requests_per_cycle)?;
-        writeln!(f, "max_requests_per_hour = {}", self.daemon.max_requests_per_hour)?;
+        writeln!(
+            f,
+            "interval = \"{}\"",
+            humantime::format_duration(self.daemon.interval)
+        )?;
+        writeln!(
+            f,
+            "max_requests_per_cycle = {}",
+            self.daemon.max_requests_per_cycle
+        )?;
+        writeln!(
+            f,
+            "max_requests_per_hour = {}",
+            self.daemon.max_requests_per_hour
+        )?;
+        if let Some(dir) = &self.state_dir {
+            writeln!(
+                f,
+                "state_dir = {}",
+                toml::Value::String(dir.display().to_string())
+            )?;
+        }
         for record in &self.records {
             writeln!(f, "\n[[records]]")?;
             writeln!(f, "name = \"{}\"", record.name)?;
             if let Some(zone) = &record.zone {
                 writeln!(f, "zone = \"{zone}\"")?;
             }
-            let types: Vec<String> = record.families.iter().map(|family| format!("\"{family}\"")).collect();
+            let types: Vec<String> = record
+                .families
+                .iter()
+                .map(|family| format!("\"{family}\""))
+                .collect();
             writeln!(f, "types = [{}]", types.join(", "))?;
             match record.proxied {
                 ProxiedSetting::Keep => writeln!(f, "proxied = \"keep\"")?,
@@ -454,7 +709,11 @@ mod tests {
     }
 
     fn parse_text(text: &str) -> Result<Config, ConfigError> {
-        parse(Path::new("/etc/flaredns/config.toml"), text, &env_with_token)
+        parse(
+            Path::new("/etc/flaredns/config.toml"),
+            text,
+            &env_with_token,
+        )
     }
 
     #[test]
@@ -479,12 +738,32 @@ mod tests {
     #[test]
     fn invalid_values_name_key_and_line() {
         let cases = [
-            ("[daemon]\ninterval = \"soon\"\n[[records]]\nname = \"a.example.com\"\n", "daemon.interval", 2),
-            ("[[records]]\nname = \"a.example.com\"\nttl = 5\n", "records.ttl", 3),
+            (
+                "[daemon]\ninterval = \"soon\"\n[[records]]\nname = \"a.example.com\"\n",
+                "daemon.interval",
+                2,
+            ),
+            (
+                "[[records]]\nname = \"a.example.com\"\nttl = 5\n",
+                "records.ttl",
+                3,
+            ),
             ("[[records]]\nname = \"localhost\"\n", "records.name", 2),
-            ("[detect]\nipv4 = [\"carrier-pigeon\"]\n[[records]]\nname = \"a.example.com\"\n", "detect.ipv4", 2),
-            ("[[records]]\nname = \"a.example.com\"\ntypes = [\"AAAA\"]\n", "records.types", 3),
-            ("[check]\nnameservers = [\"not-an-ip\"]\n[[records]]\nname = \"a.example.com\"\n", "check.nameservers", 2),
+            (
+                "[detect]\nipv4 = [\"carrier-pigeon\"]\n[[records]]\nname = \"a.example.com\"\n",
+                "detect.ipv4",
+                2,
+            ),
+            (
+                "[[records]]\nname = \"a.example.com\"\ntypes = [\"AAAA\"]\n",
+                "records.types",
+                3,
+            ),
+            (
+                "[check]\nnameservers = [\"not-an-ip\"]\n[[records]]\nname = \"a.example.com\"\n",
+                "check.nameservers",
+                2,
+            ),
         ];
         for (text, key, line) in cases {
             let error = parse_text(text).expect_err(key).to_string();
@@ -501,23 +780,33 @@ mod tests {
         std::fs::write(dir.join("token"), "from-file\n").expect("write");
         let text = format!("[cloudflare]\napi_token = \"inline\"\napi_token_file = \"{}\"\n[[records]]\nname = \"a.example.com\"\n", dir.join("token").display());
         let credentials = dir.display().to_string();
-        let with_credentials = move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| credentials.clone());
+        let with_credentials =
+            move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| credentials.clone());
         let config = parse(Path::new("c.toml"), &text, &with_credentials).expect("valid");
         assert_eq!(config.token.expose(), "from-credential");
         let config = parse(Path::new("c.toml"), &text, &|_| None).expect("valid");
         assert_eq!(config.token.expose(), "from-file");
         let config = parse(Path::new("c.toml"), &text, &env_with_token).expect("valid");
         assert_eq!(config.token.expose(), "test-token");
-        let inline_only = "[cloudflare]\napi_token = \"inline\"\n[[records]]\nname = \"a.example.com\"\n";
+        let inline_only =
+            "[cloudflare]\napi_token = \"inline\"\n[[records]]\nname = \"a.example.com\"\n";
         let config = parse(Path::new("c.toml"), inline_only, &|_| None).expect("valid");
         assert_eq!(config.token.expose(), "inline");
-        assert!(matches!(parse(Path::new("c.toml"), "[[records]]\nname = \"a.example.com\"\n", &|_| None), Err(ConfigError::NoToken { .. })));
+        assert!(matches!(
+            parse(
+                Path::new("c.toml"),
+                "[[records]]\nname = \"a.example.com\"\n",
+                &|_| None
+            ),
+            Err(ConfigError::NoToken { .. })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn effective_config_never_shows_the_token() {
-        let text = "[cloudflare]\napi_token = \"sup3r-secret\"\n[[records]]\nname = \"a.example.com\"\n";
+        let text =
+            "[cloudflare]\napi_token = \"sup3r-secret\"\n[[records]]\nname = \"a.example.com\"\n";
         let config = parse(Path::new("c.toml"), text, &|_| None).expect("valid");
         let shown = format!("{config}\n{config:?}");
         assert!(!shown.contains("sup3r-secret"), "{shown}");

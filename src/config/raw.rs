@@ -53,6 +53,7 @@ pub(crate) struct RawDaemon {
     pub interval: Option<Spanned<String>>,
     pub max_requests_per_cycle: Option<Spanned<i64>>,
     pub max_requests_per_hour: Option<Spanned<i64>>,
+    pub state_dir: Option<Spanned<String>>,
 }
 
 /// One `[[records]]` entry.

@@ -43,38 +43,87 @@ const CLOUDFLARE_V6: &[(Ipv6Addr, u8)] = &[
 const REFUSED_V4: &[(Ipv4Addr, u8, &str)] = &[
     (Ipv4Addr::new(0, 0, 0, 0), 8, "in 0.0.0.0/8 (this network)"),
     (Ipv4Addr::new(10, 0, 0, 0), 8, "private (10.0.0.0/8)"),
-    (Ipv4Addr::new(100, 64, 0, 0), 10, "carrier-grade NAT (100.64.0.0/10): the provider sees your ISP's NAT, not a public address"),
+    (
+        Ipv4Addr::new(100, 64, 0, 0),
+        10,
+        "carrier-grade NAT (100.64.0.0/10): the provider sees your ISP's NAT, not a public address",
+    ),
     (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback"),
     (Ipv4Addr::new(169, 254, 0, 0), 16, "link-local"),
     (Ipv4Addr::new(172, 16, 0, 0), 12, "private (172.16.0.0/12)"),
-    (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignment (192.0.0.0/24)"),
-    (Ipv4Addr::new(192, 0, 2, 0), 24, "documentation (192.0.2.0/24)"),
-    (Ipv4Addr::new(192, 88, 99, 0), 24, "6to4 relay anycast (192.88.99.0/24)"),
-    (Ipv4Addr::new(192, 168, 0, 0), 16, "private (192.168.0.0/16)"),
-    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking (198.18.0.0/15)"),
-    (Ipv4Addr::new(198, 51, 100, 0), 24, "documentation (198.51.100.0/24)"),
-    (Ipv4Addr::new(203, 0, 113, 0), 24, "documentation (203.0.113.0/24)"),
+    (
+        Ipv4Addr::new(192, 0, 0, 0),
+        24,
+        "IETF protocol assignment (192.0.0.0/24)",
+    ),
+    (
+        Ipv4Addr::new(192, 0, 2, 0),
+        24,
+        "documentation (192.0.2.0/24)",
+    ),
+    (
+        Ipv4Addr::new(192, 88, 99, 0),
+        24,
+        "6to4 relay anycast (192.88.99.0/24)",
+    ),
+    (
+        Ipv4Addr::new(192, 168, 0, 0),
+        16,
+        "private (192.168.0.0/16)",
+    ),
+    (
+        Ipv4Addr::new(198, 18, 0, 0),
+        15,
+        "benchmarking (198.18.0.0/15)",
+    ),
+    (
+        Ipv4Addr::new(198, 51, 100, 0),
+        24,
+        "documentation (198.51.100.0/24)",
+    ),
+    (
+        Ipv4Addr::new(203, 0, 113, 0),
+        24,
+        "documentation (203.0.113.0/24)",
+    ),
     (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast"),
-    (Ipv4Addr::new(240, 0, 0, 0), 4, "reserved (240.0.0.0/4) or broadcast"),
+    (
+        Ipv4Addr::new(240, 0, 0, 0),
+        4,
+        "reserved (240.0.0.0/4) or broadcast",
+    ),
 ];
 
 fn in_v4(ip: Ipv4Addr, net: Ipv4Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(prefix)) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix))
+    };
     u32::from(ip) & mask == u32::from(net) & mask
 }
 
 fn in_v6(ip: Ipv6Addr, net: Ipv6Addr, prefix: u8) -> bool {
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix))
+    };
     u128::from(ip) & mask == u128::from(net) & mask
 }
 
 /// True when the address lies in Cloudflare's own ranges: what a proxied record answers.
 pub fn is_cloudflare(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => CLOUDFLARE_V4.iter().any(|(net, prefix)| in_v4(v4, *net, *prefix)),
+        IpAddr::V4(v4) => CLOUDFLARE_V4
+            .iter()
+            .any(|(net, prefix)| in_v4(v4, *net, *prefix)),
         IpAddr::V6(v6) => {
-            v6.to_ipv4_mapped().is_some_and(|v4| is_cloudflare(IpAddr::V4(v4)))
-                || CLOUDFLARE_V6.iter().any(|(net, prefix)| in_v6(v6, *net, *prefix))
+            v6.to_ipv4_mapped()
+                .is_some_and(|v4| is_cloudflare(IpAddr::V4(v4)))
+                || CLOUDFLARE_V6
+                    .iter()
+                    .any(|(net, prefix)| in_v6(v6, *net, *prefix))
         }
     }
 }
@@ -97,21 +146,72 @@ fn publishable_v6(v6: Ipv6Addr) -> Result<(), String> {
     let refused: &[(Ipv6Addr, u8, &str)] = &[
         (Ipv6Addr::UNSPECIFIED, 128, "unspecified"),
         (Ipv6Addr::LOCALHOST, 128, "loopback"),
-        (Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0), 96, "an IPv4-mapped address, not an IPv6 one"),
-        (Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96, "NAT64 (64:ff9b::/96)"),
-        (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48, "NAT64 (64:ff9b:1::/48)"),
-        (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64, "discard-only (100::/64)"),
-        (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32, "Teredo (2001::/32)"),
-        (Ipv6Addr::new(0x2001, 0x2, 0, 0, 0, 0, 0, 0), 48, "benchmarking (2001:2::/48)"),
-        (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32, "documentation (2001:db8::/32)"),
-        (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20, "documentation (3fff::/20)"),
-        (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16, "6to4 (2002::/16)"),
-        (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7, "unique-local (fc00::/7)"),
-        (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, "link-local (fe80::/10)"),
-        (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10, "site-local (deprecated, fec0::/10)"),
+        (
+            Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0),
+            96,
+            "an IPv4-mapped address, not an IPv6 one",
+        ),
+        (
+            Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0),
+            96,
+            "NAT64 (64:ff9b::/96)",
+        ),
+        (
+            Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
+            48,
+            "NAT64 (64:ff9b:1::/48)",
+        ),
+        (
+            Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
+            64,
+            "discard-only (100::/64)",
+        ),
+        (
+            Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+            32,
+            "Teredo (2001::/32)",
+        ),
+        (
+            Ipv6Addr::new(0x2001, 0x2, 0, 0, 0, 0, 0, 0),
+            48,
+            "benchmarking (2001:2::/48)",
+        ),
+        (
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
+            32,
+            "documentation (2001:db8::/32)",
+        ),
+        (
+            Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
+            20,
+            "documentation (3fff::/20)",
+        ),
+        (
+            Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0),
+            16,
+            "6to4 (2002::/16)",
+        ),
+        (
+            Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+            7,
+            "unique-local (fc00::/7)",
+        ),
+        (
+            Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0),
+            10,
+            "link-local (fe80::/10)",
+        ),
+        (
+            Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0),
+            10,
+            "site-local (deprecated, fec0::/10)",
+        ),
         (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast"),
     ];
-    if let Some((_, _, reason)) = refused.iter().find(|(net, prefix, _)| in_v6(v6, *net, *prefix)) {
+    if let Some((_, _, reason)) = refused
+        .iter()
+        .find(|(net, prefix, _)| in_v6(v6, *net, *prefix))
+    {
         return Err((*reason).to_string());
     }
     // Global unicast is 2000::/3; everything else is reserved.
@@ -167,7 +267,12 @@ mod tests {
         ];
         for (text, ok) in cases {
             let ip: IpAddr = text.parse().expect("valid test address");
-            assert_eq!(publishable(ip).is_ok(), *ok, "{text}: {:?}", publishable(ip));
+            assert_eq!(
+                publishable(ip).is_ok(),
+                *ok,
+                "{text}: {:?}",
+                publishable(ip)
+            );
         }
     }
 

@@ -36,14 +36,23 @@ impl Detector {
     }
 
     /// The first publishable address any provider gives, in order.
-    pub async fn detect(&self, family: Family, providers: &[Provider]) -> Result<IpAddr, DetectError> {
+    pub async fn detect(
+        &self,
+        family: Family,
+        providers: &[Provider],
+    ) -> Result<IpAddr, DetectError> {
         let mut attempts = Vec::new();
         for provider in providers {
             let answer = self.ask(family, provider).await.and_then(|ip| {
                 if Family::of(ip) != family {
-                    return Err(format!("answered {ip}, which is not an {} address", family.describe()));
+                    return Err(format!(
+                        "answered {ip}, which is not an {} address",
+                        family.describe()
+                    ));
                 }
-                filter::publishable(ip).map(|()| ip).map_err(|reason| format!("answered {ip}, refused: {reason}"))
+                filter::publishable(ip)
+                    .map(|()| ip)
+                    .map_err(|reason| format!("answered {ip}, refused: {reason}"))
             });
             match answer {
                 Ok(ip) => {
@@ -51,7 +60,10 @@ impl Detector {
                     return Ok(ip);
                 }
                 Err(reason) => {
-                    tracing::warn!("{} provider {provider} {reason}; trying the next one", family.describe());
+                    tracing::warn!(
+                        "{} provider {provider} {reason}; trying the next one",
+                        family.describe()
+                    );
                     attempts.push(format!("{provider} {reason}"));
                 }
             }
@@ -70,7 +82,9 @@ impl Detector {
                 parse_trace(&self.get(family, url).await?)
             }
             Provider::Url(url) => parse_plain(&self.get(family, url).await?),
-            Provider::CloudflareDns | Provider::Iface(_) => Err("is not available in this version of flaredns yet".to_string()),
+            Provider::CloudflareDns | Provider::Iface(_) => {
+                Err("is not available in this version of flaredns yet".to_string())
+            }
         }
     }
 
@@ -79,13 +93,18 @@ impl Detector {
             Family::V4 => &self.client_v4,
             Family::V6 => &self.client_v6,
         };
-        let response = client.get(url).send().await.map_err(|error| format!("failed: {}", crate::cloudflare::describe_transport(&error)))?;
+        let response = client.get(url).send().await.map_err(|error| {
+            format!("failed: {}", crate::cloudflare::describe_transport(&error))
+        })?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("answered HTTP {status}"));
         }
         // Bodies are tiny; cap what we keep so a misbehaving provider cannot fill memory.
-        let body = response.text().await.map_err(|error| format!("failed reading the answer: {error}"))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|error| format!("failed reading the answer: {error}"))?;
         Ok(body.chars().take(4096).collect())
     }
 }

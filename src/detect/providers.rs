@@ -31,7 +31,9 @@ impl Provider {
             if rest.starts_with("https://") || rest.starts_with("http://") {
                 Ok(rest.to_string())
             } else {
-                Err(format!("`{text}`: the URL must start with https:// or http://"))
+                Err(format!(
+                    "`{text}`: the URL must start with https:// or http://"
+                ))
             }
         };
         match text {
@@ -58,7 +60,9 @@ impl Provider {
     pub fn trace_url(&self, family: Family) -> Option<&str> {
         match (self, family) {
             (Provider::CloudflareTrace, Family::V4) => Some("https://1.1.1.1/cdn-cgi/trace"),
-            (Provider::CloudflareTrace, Family::V6) => Some("https://[2606:4700:4700::1111]/cdn-cgi/trace"),
+            (Provider::CloudflareTrace, Family::V6) => {
+                Some("https://[2606:4700:4700::1111]/cdn-cgi/trace")
+            }
             (Provider::Trace(url), _) => Some(url),
             _ => None,
         }
@@ -98,13 +102,16 @@ pub fn parse_trace(body: &str) -> Result<IpAddr, String> {
         }
     }
     let ip = ip.ok_or_else(|| "the trace body has no `ip=` line".to_string())?;
-    ip.parse().map_err(|_| format!("the trace's `ip={}` is not an IP address", truncate(ip)))
+    ip.parse()
+        .map_err(|_| format!("the trace's `ip={}` is not an IP address", truncate(ip)))
 }
 
 /// Reads a body that should be nothing but an address.
 pub fn parse_plain(body: &str) -> Result<IpAddr, String> {
     let trimmed = body.trim();
-    trimmed.parse().map_err(|_| format!("the answer `{}` is not an IP address", truncate(trimmed)))
+    trimmed
+        .parse()
+        .map_err(|_| format!("the answer `{}` is not an IP address", truncate(trimmed)))
 }
 
 /// Cuts outside text to a length fit for a log line.
@@ -122,8 +129,19 @@ mod tests {
 
     #[test]
     fn provider_syntax_round_trips() {
-        for text in ["cloudflare.trace", "cloudflare.dns", "trace:https://example.net/cdn-cgi/trace", "url:https://ip.example.net", "iface:eth0", "static:81.23.45.99", "static:2a01:4f8::1"] {
-            assert_eq!(Provider::parse(text).map(|p| p.to_string()), Ok(text.to_string()));
+        for text in [
+            "cloudflare.trace",
+            "cloudflare.dns",
+            "trace:https://example.net/cdn-cgi/trace",
+            "url:https://ip.example.net",
+            "iface:eth0",
+            "static:81.23.45.99",
+            "static:2a01:4f8::1",
+        ] {
+            assert_eq!(
+                Provider::parse(text).map(|p| p.to_string()),
+                Ok(text.to_string())
+            );
         }
         for bad in ["", "carrier-pigeon", "url:ftp://x", "static:nope", "iface:"] {
             assert!(Provider::parse(bad).is_err(), "{bad}");
@@ -132,11 +150,17 @@ mod tests {
 
     #[test]
     fn trace_bodies() {
-        assert_eq!(parse_trace("fl=1\nh=1.1.1.1\nip=81.23.45.99\nts=1\nwarp=off\n"), Ok("81.23.45.99".parse().expect("valid")));
+        assert_eq!(
+            parse_trace("fl=1\nh=1.1.1.1\nip=81.23.45.99\nts=1\nwarp=off\n"),
+            Ok("81.23.45.99".parse().expect("valid"))
+        );
         assert!(parse_trace("ip=81.23.45.99\nwarp=on\n").is_err());
         assert!(parse_trace("<html>blocked</html>").is_err());
         assert!(parse_trace("ip=garbage").is_err());
-        assert_eq!(parse_plain(" 81.23.45.99\n"), Ok("81.23.45.99".parse().expect("valid")));
+        assert_eq!(
+            parse_plain(" 81.23.45.99\n"),
+            Ok("81.23.45.99".parse().expect("valid"))
+        );
         assert!(parse_plain("<html>").is_err());
     }
 }

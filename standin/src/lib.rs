@@ -1,1 +1,411 @@
+//! A local Cloudflare stand-in for flaredns's tests, demo and benchmarks: a subset of API v4
+//! (zones, dns_records with filters and pages, POST/PATCH/PUT/DELETE, an all-or-nothing batch,
+//! token verify, zone settings), an authoritative UDP DNS server answering from the same
+//! records, an IP echo (`/cdn-cgi/trace`, `/ip`), a request log and fault injection. Everything
+//! listens on 127.0.0.1 at ephemeral ports. It is a workspace member that the release binary
+//! never links.
+//!
+//! The stand-in runs on its own runtime thread, so tests can drive it from plain `#[test]`
+//! functions while the real `flaredns` binary talks to it over real sockets.
 
+mod api;
+mod dns;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Serialize;
+
+pub use api::ApiFailure;
+
+/// The token the stand-in accepts unless told otherwise.
+pub const TOKEN: &str = "standin-token-0123456789abcdef";
+/// The public IPv4 address the echo reports unless told otherwise.
+pub const PUBLIC_IPV4: &str = "81.23.45.99";
+/// What a proxied A record answers in DNS (inside Cloudflare's ranges).
+pub const ANYCAST_V4: &str = "104.16.0.1";
+/// What a proxied AAAA record answers in DNS.
+pub const ANYCAST_V6: &str = "2606:4700::6810:1";
+
+/// A DNS record as the stand-in stores it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Record {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    pub content: String,
+    pub proxied: bool,
+    pub ttl: u32,
+    pub comment: Option<String>,
+    pub tags: Vec<String>,
+}
+
+impl Record {
+    /// A record with Cloudflare's defaults (not proxied, TTL auto, no comment or tags).
+    pub fn new(name: &str, record_type: &str, content: &str) -> Record {
+        Record {
+            id: String::new(),
+            name: name.to_ascii_lowercase(),
+            record_type: record_type.to_ascii_uppercase(),
+            content: content.to_string(),
+            proxied: false,
+            ttl: 1,
+            comment: None,
+            tags: Vec::new(),
+        }
+    }
+
+    /// Builder: proxied.
+    pub fn proxied(mut self, proxied: bool) -> Record {
+        self.proxied = proxied;
+        self
+    }
+
+    /// Builder: TTL.
+    pub fn ttl(mut self, ttl: u32) -> Record {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Builder: comment.
+    pub fn comment(mut self, comment: &str) -> Record {
+        self.comment = Some(comment.to_string());
+        self
+    }
+
+    /// Builder: tags.
+    pub fn tags(mut self, tags: &[&str]) -> Record {
+        self.tags = tags.iter().map(|tag| tag.to_string()).collect();
+        self
+    }
+}
+
+/// One zone and its records.
+#[derive(Clone, Debug)]
+pub struct ZoneState {
+    pub id: String,
+    pub name: String,
+    pub security_level: String,
+    pub records: Vec<Record>,
+}
+
+/// One request as received.
+#[derive(Clone, Debug)]
+pub struct LoggedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: String,
+    /// Seconds since the stand-in started, for pacing assertions.
+    pub at: f64,
+}
+
+impl LoggedRequest {
+    /// True for Cloudflare API calls (not the IP echo).
+    pub fn is_api(&self) -> bool {
+        self.path.starts_with("/client/v4/")
+    }
+
+    /// True for anything but GET.
+    pub fn is_write(&self) -> bool {
+        self.method != "GET"
+    }
+}
+
+/// A canned answer for requests that match, instead of the normal one.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    /// Only this method (None: any).
+    pub method: Option<String>,
+    /// Only paths containing this.
+    pub path_contains: String,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// How many requests it answers (None: all).
+    pub remaining: Option<u32>,
+    /// Accept the request and never answer.
+    pub hang: bool,
+}
+
+impl Fault {
+    /// A fault answering every API request with this status and body.
+    pub fn status(status: u16, body: &str) -> Fault {
+        Fault {
+            method: None,
+            path_contains: "/client/v4/".to_string(),
+            status,
+            headers: Vec::new(),
+            body: body.to_string(),
+            remaining: None,
+            hang: false,
+        }
+    }
+
+    /// Cloudflare's challenge page: 403, `cf-mitigated: challenge`, HTML.
+    pub fn challenge() -> Fault {
+        Fault::status(403, "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>")
+            .header("cf-mitigated", "challenge")
+            .header("content-type", "text/html; charset=UTF-8")
+    }
+
+    /// A request that is accepted and never answered.
+    pub fn hang() -> Fault {
+        Fault {
+            hang: true,
+            ..Fault::status(200, "")
+        }
+    }
+
+    /// Builder: only this method.
+    pub fn method(mut self, method: &str) -> Fault {
+        self.method = Some(method.to_string());
+        self
+    }
+
+    /// Builder: only paths containing this.
+    pub fn path(mut self, fragment: &str) -> Fault {
+        self.path_contains = fragment.to_string();
+        self
+    }
+
+    /// Builder: a response header.
+    pub fn header(mut self, name: &str, value: &str) -> Fault {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Builder: answer only this many requests.
+    pub fn times(mut self, count: u32) -> Fault {
+        self.remaining = Some(count);
+        self
+    }
+}
+
+/// Everything the servers share.
+#[derive(Debug)]
+pub struct State {
+    pub token: String,
+    pub zones: Vec<ZoneState>,
+    pub public_ipv4: String,
+    pub public_ipv6: String,
+    pub warp: bool,
+    pub requests: Vec<LoggedRequest>,
+    pub faults: Vec<Fault>,
+    pub dns_up: bool,
+    pub dns_queries: u64,
+    pub dns_port: u16,
+    next_id: u64,
+    started: std::time::Instant,
+}
+
+impl State {
+    fn new_id(&mut self) -> String {
+        self.next_id += 1;
+        format!("{:032x}", 0x5ade_0000_0000_u64 + self.next_id)
+    }
+}
+
+/// A running stand-in. Dropping it stops the servers.
+pub struct Standin {
+    state: Arc<Mutex<State>>,
+    http: SocketAddr,
+    dns: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Standin {
+    /// Starts the servers on 127.0.0.1 at ephemeral ports.
+    pub fn start() -> Standin {
+        let state = Arc::new(Mutex::new(State {
+            token: TOKEN.to_string(),
+            zones: Vec::new(),
+            public_ipv4: PUBLIC_IPV4.to_string(),
+            public_ipv6: "2a01:4f8:c0c:1234::1".to_string(),
+            warp: false,
+            requests: Vec::new(),
+            faults: Vec::new(),
+            dns_up: true,
+            dns_queries: 0,
+            dns_port: 0,
+            next_id: 0,
+            started: std::time::Instant::now(),
+        }));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let shared = state.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("stand-in runtime");
+            runtime.block_on(async move {
+                let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind stand-in HTTP");
+                let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind stand-in DNS");
+                let addresses = (
+                    http.local_addr().expect("http addr"),
+                    udp.local_addr().expect("dns addr"),
+                );
+                shared.lock().expect("state").dns_port = addresses.1.port();
+                ready_tx.send(addresses).expect("report addresses");
+                tokio::select! {
+                    _ = api::serve(http, shared.clone()) => {}
+                    _ = dns::serve(udp, shared.clone()) => {}
+                    _ = stop_rx => {}
+                }
+            });
+            runtime.shutdown_background();
+        });
+        let (http, dns) = ready_rx.recv().expect("stand-in started");
+        Standin {
+            state,
+            http,
+            dns,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Locks the shared state for direct inspection or changes.
+    pub fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The API base URL, for `[cloudflare].api_url`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/client/v4", self.http)
+    }
+
+    /// The trace URL, for `trace:URL`.
+    pub fn trace_url(&self) -> String {
+        format!("http://{}/cdn-cgi/trace", self.http)
+    }
+
+    /// The plain IP echo URL, for `url:URL`.
+    pub fn ip_url(&self) -> String {
+        format!("http://{}/ip", self.http)
+    }
+
+    /// The authoritative DNS server's address.
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns
+    }
+
+    /// Adds a zone and returns its id.
+    pub fn add_zone(&self, name: &str) -> String {
+        let mut state = self.state();
+        let id = state.new_id();
+        state.zones.push(ZoneState {
+            id: id.clone(),
+            name: name.to_ascii_lowercase(),
+            security_level: "medium".to_string(),
+            records: Vec::new(),
+        });
+        id
+    }
+
+    /// Adds a record to the zone named `zone` and returns its id.
+    pub fn add_record(&self, zone: &str, mut record: Record) -> String {
+        let mut state = self.state();
+        let id = state.new_id();
+        record.id = id.clone();
+        let zone = state
+            .zones
+            .iter_mut()
+            .find(|z| z.name == zone)
+            .expect("add_record: no such zone");
+        zone.records.push(record);
+        id
+    }
+
+    /// The records of a zone.
+    pub fn records(&self, zone: &str) -> Vec<Record> {
+        self.state()
+            .zones
+            .iter()
+            .find(|z| z.name == zone)
+            .map(|z| z.records.clone())
+            .unwrap_or_default()
+    }
+
+    /// Records at one name, sorted by type then content.
+    pub fn records_at(&self, zone: &str, name: &str) -> Vec<Record> {
+        let mut found: Vec<Record> = self
+            .records(zone)
+            .into_iter()
+            .filter(|r| r.name == name)
+            .collect();
+        found.sort_by(|a, b| (&a.record_type, &a.content).cmp(&(&b.record_type, &b.content)));
+        found
+    }
+
+    /// Sets what the IP echo reports.
+    pub fn set_public_ipv4(&self, ip: &str) {
+        self.state().public_ipv4 = ip.to_string();
+    }
+
+    /// Sets a zone's security level (e.g. "under_attack").
+    pub fn set_security_level(&self, zone: &str, level: &str) {
+        if let Some(z) = self.state().zones.iter_mut().find(|z| z.name == zone) {
+            z.security_level = level.to_string();
+        }
+    }
+
+    /// Adds a fault.
+    pub fn inject(&self, fault: Fault) {
+        self.state().faults.push(fault);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    /// Makes the DNS server drop queries (false) or answer them (true).
+    pub fn set_dns_up(&self, up: bool) {
+        self.state().dns_up = up;
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.state().requests.clone()
+    }
+
+    /// API requests so far (the IP echo excluded).
+    pub fn api_requests(&self) -> Vec<LoggedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(LoggedRequest::is_api)
+            .collect()
+    }
+
+    /// Forgets the request log.
+    pub fn clear_requests(&self) {
+        self.state().requests.clear();
+    }
+
+    /// How many DNS queries were answered or dropped.
+    pub fn dns_queries(&self) -> u64 {
+        self.state().dns_queries
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,1 +1,12 @@
-fn main(){}
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! End-to-end tests: the real `flaredns` binary against the project's Cloudflare stand-in,
+//! over real sockets on 127.0.0.1. One integration binary, one module per behaviour.
+
+mod harness;
+
+mod cname;
+mod config_errors;
+mod dns_check;
+mod dry_run;
+mod once;
+mod resilience;

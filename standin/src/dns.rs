@@ -1,0 +1,138 @@
+//! The stand-in's authoritative DNS server: answers A, AAAA, CNAME and TXT questions over UDP
+//! from the same records the API serves. Proxied records answer a Cloudflare anycast address,
+//! as at Cloudflare; TTL auto answers 300. With `dns_up = false` queries are dropped, which
+//! looks like an unreachable server.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+
+use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
+use hickory_proto::rr::{Name, RData, Record as DnsRecord, RecordType};
+
+use crate::{State, ANYCAST_V4, ANYCAST_V6};
+
+pub(crate) async fn serve(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>>) {
+    let mut buffer = vec![0u8; 4096];
+    loop {
+        let Ok((length, peer)) = socket.recv_from(&mut buffer).await else {
+            continue;
+        };
+        let reply = {
+            let mut guard = state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            guard.dns_queries += 1;
+            if !guard.dns_up {
+                continue;
+            }
+            answer(&guard, &buffer[..length])
+        };
+        if let Some(bytes) = reply {
+            let _ = socket.send_to(&bytes, peer).await;
+        }
+    }
+}
+
+fn answer(state: &State, packet: &[u8]) -> Option<Vec<u8>> {
+    let request = Message::from_vec(packet).ok()?;
+    let mut response = Message::response(request.metadata.id, OpCode::Query);
+    response.metadata.message_type = MessageType::Response;
+    response.metadata.recursion_desired = request.metadata.recursion_desired;
+    let Some(query) = request.queries.first().cloned() else {
+        response.metadata.response_code = ResponseCode::FormErr;
+        return response.to_vec().ok();
+    };
+    response.add_query(query.clone());
+    let name = query
+        .name()
+        .to_ascii()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let zone = state
+        .zones
+        .iter()
+        .filter(|z| name == z.name || name.ends_with(&format!(".{}", z.name)))
+        .max_by_key(|z| z.name.len());
+    let Some(zone) = zone else {
+        response.metadata.response_code = ResponseCode::Refused;
+        return response.to_vec().ok();
+    };
+    response.metadata.authoritative = true;
+    let here: Vec<&crate::Record> = zone.records.iter().filter(|r| r.name == name).collect();
+    if here.is_empty()
+        && !zone
+            .records
+            .iter()
+            .any(|r| r.name.ends_with(&format!(".{name}")))
+        && name != zone.name
+    {
+        response.metadata.response_code = ResponseCode::NXDomain;
+        return response.to_vec().ok();
+    }
+    let owner = query.name().clone();
+    let ttl = |record: &crate::Record| {
+        if record.ttl == 1 || record.proxied {
+            300
+        } else {
+            record.ttl
+        }
+    };
+    if let Some(cname) = here.iter().find(|r| r.record_type == "CNAME") {
+        if let Ok(target) = Name::from_str(&format!("{}.", cname.content.trim_end_matches('.'))) {
+            response.add_answer(DnsRecord::from_rdata(
+                owner.clone(),
+                ttl(cname),
+                RData::CNAME(CNAME(target)),
+            ));
+        }
+        return response.to_vec().ok();
+    }
+    for record in here
+        .iter()
+        .filter(|r| r.record_type == query.query_type().to_string())
+    {
+        let data = match query.query_type() {
+            RecordType::A => {
+                let ip = if record.proxied {
+                    Ipv4Addr::from_str(ANYCAST_V4).ok()
+                } else {
+                    record
+                        .content
+                        .parse::<IpAddr>()
+                        .ok()
+                        .and_then(|ip| match ip {
+                            IpAddr::V4(v4) => Some(v4),
+                            _ => None,
+                        })
+                };
+                ip.map(|ip| RData::A(A(ip)))
+            }
+            RecordType::AAAA => {
+                let ip = if record.proxied {
+                    Ipv6Addr::from_str(ANYCAST_V6).ok()
+                } else {
+                    record
+                        .content
+                        .parse::<IpAddr>()
+                        .ok()
+                        .and_then(|ip| match ip {
+                            IpAddr::V6(v6) => Some(v6),
+                            _ => None,
+                        })
+                };
+                ip.map(|ip| RData::AAAA(AAAA(ip)))
+            }
+            RecordType::TXT => Some(RData::TXT(TXT::new(vec![record
+                .content
+                .trim_matches('"')
+                .to_string()]))),
+            _ => None,
+        };
+        if let Some(data) = data {
+            response.add_answer(DnsRecord::from_rdata(owner.clone(), ttl(record), data));
+        }
+    }
+    response.to_vec().ok()
+}

@@ -1,0 +1,105 @@
+//! The test harness: a stand-in with a zone, a config written to a temp dir, and the real
+//! `flaredns` binary run against it. `Outcome` carries the exit code, both output streams and
+//! the API requests the run made.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub use flaredns_standin::{Fault, LoggedRequest, Record, Standin, PUBLIC_IPV4, TOKEN};
+
+/// An address the tests treat as "the old one".
+pub const OLD_IPV4: &str = "81.23.45.10";
+
+/// A stand-in plus a scratch directory for config and state.
+pub struct World {
+    pub standin: Standin,
+    pub dir: tempfile::TempDir,
+    pub env: Vec<(String, String)>,
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub api: Vec<LoggedRequest>,
+}
+
+impl Outcome {
+    /// Requests other than GET.
+    pub fn writes(&self) -> Vec<&LoggedRequest> {
+        self.api.iter().filter(|r| r.is_write()).collect()
+    }
+
+    /// stdout and stderr together, for text assertions.
+    pub fn output(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+impl World {
+    /// A stand-in holding zone example.com.
+    pub fn new() -> World {
+        let standin = Standin::start();
+        standin.add_zone("example.com");
+        World {
+            standin,
+            dir: tempfile::tempdir().expect("temp dir"),
+            env: Vec::new(),
+        }
+    }
+
+    /// A full config: the stand-in's API, its trace echo, its DNS server, then `records`.
+    pub fn config(&self, records: &str) -> String {
+        format!(
+            "[cloudflare]\napi_url = \"{}\"\n\n[detect]\nipv4 = [\"trace:{}\"]\ntimeout = \"2s\"\n\n[check]\nnameservers = [\"{}\"]\n\n{records}\n",
+            self.standin.api_url(),
+            self.standin.trace_url(),
+            self.standin.dns_addr()
+        )
+    }
+
+    /// Writes `config` and returns its path.
+    pub fn write_config(&self, config: &str) -> PathBuf {
+        let path = self.dir.path().join("config.toml");
+        std::fs::write(&path, config).expect("write config");
+        path
+    }
+
+    /// Runs `flaredns --config <config> ARGS…` and collects what it did.
+    pub fn run(&self, config: &str, args: &[&str]) -> Outcome {
+        let path = self.write_config(config);
+        self.standin.clear_requests();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flaredns"));
+        command
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CLOUDFLARE_API_TOKEN", TOKEN)
+            .env("STATE_DIRECTORY", self.dir.path().join("state"))
+            .env("HOME", self.dir.path());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let output = command.output().expect("run flaredns");
+        Outcome {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
+            api: self.standin.api_requests(),
+        }
+    }
+
+    /// Runs `--once` with the records given and asserts nothing about it.
+    pub fn once(&self, records: &str) -> Outcome {
+        self.run(&self.config(records), &["--once"])
+    }
+}
+
+/// A `[[records]]` entry for a name.
+pub fn record(name: &str) -> String {
+    format!("[[records]]\nname = \"{name}\"\n")
+}
