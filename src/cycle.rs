@@ -18,9 +18,6 @@ use crate::observe::{self, DnsCheck, DnsVerdict};
 use crate::plan::{self, Action, Outcome};
 use crate::zones::ZoneDirectory;
 
-/// No cycle waits (for Retry-After or backoff) past this.
-pub const CYCLE_DEADLINE: Duration = Duration::from_secs(60);
-
 /// What happened to one managed record (one family, or all families of a CNAME replacement).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RecordStatus {
@@ -43,7 +40,7 @@ pub struct RecordReport {
 #[derive(Clone, Debug, Default)]
 pub struct CycleReport {
     pub addresses: BTreeMap<Family, IpAddr>,
-    pub detect_errors: Vec<String>,
+    pub errors: Vec<String>,
     pub records: Vec<RecordReport>,
     pub api_requests: u32,
     pub dry_run: bool,
@@ -52,7 +49,7 @@ pub struct CycleReport {
 impl CycleReport {
     /// True when every managed record is in sync (or, in a dry run, was planned).
     pub fn success(&self) -> bool {
-        self.detect_errors.is_empty()
+        self.errors.is_empty()
             && !self
                 .records
                 .iter()
@@ -61,7 +58,7 @@ impl CycleReport {
 
     /// Logs the outcome: one line per change and per problem; records in sync only at debug.
     pub fn log(&self) {
-        for error in &self.detect_errors {
+        for error in &self.errors {
             tracing::error!("{error}");
         }
         for record in &self.records {
@@ -104,7 +101,7 @@ impl CycleReport {
             out.push_str(&line);
             out.push('\n');
         }
-        for error in &self.detect_errors {
+        for error in &self.errors {
             out.push_str(&format!("{:<13} {error}\n", "error"));
         }
         let verb = if self.dry_run {
@@ -198,11 +195,44 @@ impl Engine {
         (&mut self.zones, &self.client)
     }
 
-    /// Runs one cycle. With `dry_run`, stops after the plan and sends only GET requests.
+    /// Runs one cycle. With `dry_run`, stops after the plan and sends only GET requests. The
+    /// whole cycle ends by `[daemon].cycle_timeout`, whatever hangs.
     pub async fn run_cycle(&mut self, dry_run: bool) -> CycleReport {
         let requests_before = self.client.requests_sent();
-        self.client.start_cycle(Instant::now() + CYCLE_DEADLINE);
+        let timeout = self.config.daemon.cycle_timeout;
+        let deadline = Instant::now() + timeout;
+        self.client.start_cycle(deadline);
         self.zones.start_cycle();
+        if let Some(until) = self
+            .config
+            .state_dir
+            .as_deref()
+            .and_then(crate::state::read_rate_limit)
+        {
+            self.client.defer_until(until);
+        }
+        // A little grace past the deadline lets requests that end at it report their own error.
+        let grace = Duration::from_millis(500);
+        let mut report = match tokio::time::timeout_at(deadline + grace, self.cycle(dry_run)).await {
+            Ok(report) => report,
+            Err(_) => CycleReport {
+                dry_run,
+                errors: vec![format!(
+                    "the cycle did not finish within {} ([daemon].cycle_timeout) and was abandoned; \
+                     a batch in flight is atomic at Cloudflare, so nothing is half-applied; the next cycle checks again",
+                    humantime::format_duration(timeout)
+                )],
+                ..CycleReport::default()
+            },
+        };
+        if let Some(state_dir) = &self.config.state_dir {
+            crate::state::write_rate_limit(state_dir, self.client.rate_limited_until());
+        }
+        report.api_requests = self.client.requests_sent() - requests_before;
+        report
+    }
+
+    async fn cycle(&mut self, dry_run: bool) -> CycleReport {
         let mut report = CycleReport {
             dry_run,
             ..CycleReport::default()
@@ -223,7 +253,7 @@ impl Engine {
                 Ok(ip) => {
                     report.addresses.insert(family, ip);
                 }
-                Err(error) => report.detect_errors.push(error.to_string()),
+                Err(error) => report.errors.push(error.to_string()),
             }
         }
 
@@ -286,7 +316,6 @@ impl Engine {
         report
             .records
             .sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
-        report.api_requests = self.client.requests_sent() - requests_before;
         report
     }
 

@@ -3,12 +3,20 @@
 //! batch is atomic at Cloudflare, so nothing is half-applied) and exit 0. This is the only
 //! module that knows about signals.
 
+use std::future::Future;
+
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cycle::Engine;
 
-/// Runs cycles until a shutdown signal. Returns the exit code.
-pub async fn run(mut engine: Engine, dry_run: bool) -> u8 {
+/// Runs cycles until `shutdown` resolves (with the signal's name). Returns the exit code.
+/// The shutdown future is passed in so tests can stop the loop after hours of virtual time.
+pub async fn run(
+    engine: &mut Engine,
+    dry_run: bool,
+    shutdown: impl Future<Output = &'static str>,
+) -> u8 {
+    tokio::pin!(shutdown);
     let interval = engine.config.daemon.interval;
     let mut ticker = tokio::time::interval_at(Instant::now(), interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -20,7 +28,7 @@ pub async fn run(mut engine: Engine, dry_run: bool) -> u8 {
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
-            signal = shutdown_signal() => {
+            signal = &mut shutdown => {
                 tracing::info!("received {signal}, stopping");
                 return crate::error::EXIT_OK;
             }
@@ -32,7 +40,7 @@ pub async fn run(mut engine: Engine, dry_run: bool) -> u8 {
                     print!("{}", report.render_plan());
                 }
             }
-            signal = shutdown_signal() => {
+            signal = &mut shutdown => {
                 tracing::info!("received {signal} during a cycle; abandoning it (batches are atomic, nothing is half-applied)");
                 return crate::error::EXIT_OK;
             }
@@ -41,7 +49,7 @@ pub async fn run(mut engine: Engine, dry_run: bool) -> u8 {
 }
 
 /// Waits for SIGTERM or SIGINT and names it.
-async fn shutdown_signal() -> &'static str {
+pub async fn shutdown_signal() -> &'static str {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

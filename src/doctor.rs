@@ -72,7 +72,7 @@ pub async fn run(config: Config) -> Result<Vec<Finding>, crate::error::Error> {
     let mut engine = Engine::new(config.clone())?;
     engine
         .client()
-        .start_cycle(tokio::time::Instant::now() + crate::cycle::CYCLE_DEADLINE);
+        .start_cycle(tokio::time::Instant::now() + config.daemon.cycle_timeout);
 
     let token_ok = match engine.client().verify_token().await {
         Ok(status) if status.status == "active" => {

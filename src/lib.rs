@@ -13,6 +13,7 @@
 //! - `observe`: authoritative DNS checks with hickory-resolver.
 //! - `cloudflare`: the typed API client and the request budget every request passes.
 //! - `zones`: which zone holds a name; the zone-id cache on disk.
+//! - `state`: the Retry-After remembered between `--once` runs.
 //! - `apply`: a zone's actions as batches, with per-record failures.
 //! - `cycle`, `daemon`, `doctor`: the three things the binary does.
 
@@ -30,7 +31,11 @@ pub mod logging;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod state;
 pub mod zones;
+
+#[cfg(test)]
+mod fuzz;
 
 use cli::{Cli, Command};
 use error::{Error, EXIT_CONFIG, EXIT_FAILED, EXIT_OK};
@@ -94,8 +99,8 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             })
         }
         None => {
-            let engine = cycle::Engine::new(config)?;
-            Ok(daemon::run(engine, cli.dry_run).await)
+            let mut engine = cycle::Engine::new(config)?;
+            Ok(daemon::run(&mut engine, cli.dry_run, daemon::shutdown_signal()).await)
         }
     }
 }

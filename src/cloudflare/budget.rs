@@ -106,6 +106,22 @@ impl Budget {
         wait
     }
 
+    /// Pushes the earliest next request out to `until` (never earlier than already set).
+    pub fn defer(&mut self, until: Instant) {
+        self.not_before = Some(self.not_before.map_or(until, |current| current.max(until)));
+    }
+
+    /// Slows down before a 429: Cloudflare's `Ratelimit` header says how many requests remain
+    /// until the window resets. With none left, wait for the reset; with a few left, spread
+    /// them over the rest of the window.
+    pub fn observe_ratelimit(&mut self, now: Instant, remaining: u32, reset: Duration) {
+        if remaining == 0 {
+            self.defer(now + reset);
+        } else if remaining < 10 {
+            self.defer(now + reset / (remaining + 1));
+        }
+    }
+
     /// How many requests went out in the last hour.
     pub fn sent_last_hour(&self, now: Instant) -> usize {
         self.sent
@@ -173,6 +189,18 @@ mod tests {
         assert_eq!(budget.acquire(now + wait), Ok(()));
         budget.succeeded();
         assert_eq!(budget.consecutive_failures, 0);
+    }
+
+    #[test]
+    fn ratelimit_header_slows_down_before_a_429() {
+        let now = Instant::now();
+        let mut budget = Budget::new(100, 100);
+        budget.observe_ratelimit(now, 500, Duration::from_secs(300));
+        assert_eq!(budget.not_before(now), None);
+        budget.observe_ratelimit(now, 4, Duration::from_secs(50));
+        assert_eq!(budget.not_before(now), Some(now + Duration::from_secs(10)));
+        budget.observe_ratelimit(now, 0, Duration::from_secs(120));
+        assert_eq!(budget.not_before(now), Some(now + Duration::from_secs(120)));
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub struct Client {
     token: ApiToken,
     budget: Mutex<Budget>,
     deadline: Mutex<Option<Instant>>,
+    /// A challenge or a rejected token seen this cycle: no further request until the next.
+    halted: Mutex<Option<ApiError>>,
+    /// When Cloudflare last said to come back (Retry-After), as wall-clock time.
+    rate_limited_until: Mutex<Option<SystemTime>>,
     n_requests: AtomicU32,
 }
 
@@ -74,6 +78,8 @@ impl Client {
             token,
             budget: Mutex::new(Budget::new(per_cycle, per_hour)),
             deadline: Mutex::new(None),
+            halted: Mutex::new(None),
+            rate_limited_until: Mutex::new(None),
             n_requests: AtomicU32::new(0),
         })
     }
@@ -82,6 +88,21 @@ impl Client {
     pub fn start_cycle(&self, deadline: Instant) {
         lock(&self.budget).start_cycle();
         *lock(&self.deadline) = Some(deadline);
+        *lock(&self.halted) = None;
+    }
+
+    /// The wall-clock time before which Cloudflare asked not to be called, if in the future.
+    pub fn rate_limited_until(&self) -> Option<SystemTime> {
+        let until = (*lock(&self.rate_limited_until))?;
+        (until > SystemTime::now()).then_some(until)
+    }
+
+    /// Honours a Retry-After remembered from an earlier run (`--once` from cron).
+    pub fn defer_until(&self, until: SystemTime) {
+        if let Ok(wait) = until.duration_since(SystemTime::now()) {
+            lock(&self.budget).defer(Instant::now() + wait);
+            *lock(&self.rate_limited_until) = Some(until);
+        }
     }
 
     /// How many HTTP requests this client has sent, retries included.
@@ -179,46 +200,45 @@ impl Client {
         body: Option<serde_json::Value>,
         retry: Retry,
     ) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
+        // A challenge page or a rejected token will not go away within the cycle: asking
+        // again is exactly the hammering that gets a host blocked.
+        if let Some(error) = lock(&self.halted).clone() {
+            return Err(error);
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
             self.wait_for_gate().await?;
             self.n_requests.fetch_add(1, Ordering::Relaxed);
             tracing::trace!(%method, path, attempt, "cloudflare request");
-            let result = self
+            let error = match self
                 .send_once::<T>(method.clone(), path, body.as_ref())
-                .await;
-            let error = match result {
+                .await
+            {
                 Ok(answer) => {
                     lock(&self.budget).succeeded();
                     return Ok(answer);
                 }
                 Err(error) => error,
             };
-            let retry_after = match &error {
-                ApiError::RateLimited { retry_after } => *retry_after,
-                _ => None,
-            };
-            let health_problem = error.is_transient()
-                || matches!(error, ApiError::Challenge { .. } | ApiError::Auth { .. });
-            if health_problem {
+            if let ApiError::RateLimited {
+                retry_after: Some(wait),
+            } = &error
+            {
+                *lock(&self.rate_limited_until) = Some(SystemTime::now() + *wait);
+            }
+            if matches!(error, ApiError::Challenge { .. } | ApiError::Auth { .. }) {
+                *lock(&self.halted) = Some(error.clone());
+            }
+            if counts_against_health(&error) {
+                let retry_after = match &error {
+                    ApiError::RateLimited { retry_after } => *retry_after,
+                    _ => None,
+                };
                 let wait = lock(&self.budget).failed(Instant::now(), retry_after);
                 tracing::debug!(%method, path, attempt, wait = ?wait, "cloudflare request failed: {error}");
             }
-            let may_retry = match retry {
-                Retry::Read => error.is_transient(),
-                Retry::Write => {
-                    matches!(error, ApiError::RateLimited { .. })
-                        || matches!(
-                            error,
-                            ApiError::Transport {
-                                maybe_applied: false,
-                                ..
-                            }
-                        )
-                }
-            };
-            if !may_retry || attempt >= MAX_ATTEMPTS {
+            if !may_retry(&retry, &error) || attempt >= MAX_ATTEMPTS {
                 return Err(error);
             }
         }
@@ -256,11 +276,24 @@ impl Client {
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
+        // Each request ends by the cycle's deadline at the latest.
+        let now = Instant::now();
+        let timeout = match *lock(&self.deadline) {
+            Some(deadline) if deadline <= now => {
+                return Err(ApiError::Transport {
+                    detail: "the cycle's deadline has passed".to_string(),
+                    maybe_applied: false,
+                })
+            }
+            Some(deadline) => REQUEST_TIMEOUT.min(deadline - now),
+            None => REQUEST_TIMEOUT,
+        };
         let url = format!("{}{}", self.base_url, path);
         let mut request = self
             .http
             .request(method, &url)
-            .bearer_auth(self.token.expose());
+            .bearer_auth(self.token.expose())
+            .timeout(timeout);
         if let Some(body) = body {
             request = request.json(body);
         }
@@ -281,6 +314,11 @@ impl Client {
         let retry_after =
             header("retry-after").and_then(|value| parse_retry_after(&value, SystemTime::now()));
         let html = header("content-type").is_some_and(|value| value.contains("text/html"));
+        if let Some((remaining, reset)) =
+            header("ratelimit").and_then(|value| parse_ratelimit(&value))
+        {
+            lock(&self.budget).observe_ratelimit(Instant::now(), remaining, reset);
+        }
         let bytes = response
             .bytes()
             .await
@@ -290,6 +328,42 @@ impl Client {
             })?;
         classify(status, mitigated, retry_after, html, &bytes)
     }
+}
+
+/// Failures that say something about Cloudflare's health or our standing with it, and so
+/// push backoff out. A 4xx about one record's content says nothing of the kind.
+fn counts_against_health(error: &ApiError) -> bool {
+    error.is_transient() || matches!(error, ApiError::Challenge { .. } | ApiError::Auth { .. })
+}
+
+/// Whether a failed attempt may be repeated within the same call.
+fn may_retry(retry: &Retry, error: &ApiError) -> bool {
+    match retry {
+        Retry::Read => error.is_transient(),
+        Retry::Write => matches!(
+            error,
+            ApiError::RateLimited { .. }
+                | ApiError::Transport {
+                    maybe_applied: false,
+                    ..
+                }
+        ),
+    }
+}
+
+/// Reads the `Ratelimit` header (`"default";r=50;t=30`): requests remaining, seconds to reset.
+pub fn parse_ratelimit(value: &str) -> Option<(u32, Duration)> {
+    let mut remaining = None;
+    let mut reset = None;
+    for part in value.split([';', ',']) {
+        let part = part.trim();
+        if let Some(number) = part.strip_prefix("r=") {
+            remaining = number.trim().parse::<u32>().ok();
+        } else if let Some(number) = part.strip_prefix("t=") {
+            reset = number.trim().parse::<u64>().ok().map(Duration::from_secs);
+        }
+    }
+    Some((remaining?, reset?))
 }
 
 /// Turns a response into the envelope's result or a classified error.
@@ -367,6 +441,21 @@ fn classify<T: DeserializeOwned>(
             detail: "the answer has no `result`".to_string(),
         }),
     }
+}
+
+/// `classify` for the property tests, with the result type fixed.
+#[cfg(test)]
+pub(crate) fn classify_for_tests(
+    status: u16,
+    mitigated: bool,
+    html: bool,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let status = StatusCode::from_u16(status).map_err(|error| ApiError::Malformed {
+        status,
+        detail: error.to_string(),
+    })?;
+    classify::<serde_json::Value>(status, mitigated, None, html, body).map(|_| ())
 }
 
 /// Reads `Retry-After`: delay-seconds or an HTTP-date.
@@ -502,6 +591,52 @@ mod tests {
         assert!(matches!(
             classify_json(200, r#"{"success":true}"#),
             Err(ApiError::Malformed { .. })
+        ));
+    }
+
+    #[test]
+    fn ratelimit_header_is_read() {
+        assert_eq!(
+            parse_ratelimit("\"default\";r=50;t=30"),
+            Some((50, Duration::from_secs(30)))
+        );
+        assert_eq!(
+            parse_ratelimit("r=0, t=12"),
+            Some((0, Duration::from_secs(12)))
+        );
+        assert_eq!(parse_ratelimit("garbage"), None);
+    }
+
+    #[test]
+    fn only_safe_writes_are_retried() {
+        let refused = ApiError::Transport {
+            detail: String::new(),
+            maybe_applied: false,
+        };
+        let lost = ApiError::Transport {
+            detail: String::new(),
+            maybe_applied: true,
+        };
+        let server = ApiError::Api {
+            status: 502,
+            messages: vec![],
+        };
+        let content = ApiError::Api {
+            status: 400,
+            messages: vec![],
+        };
+        assert!(may_retry(&Retry::Write, &refused));
+        assert!(!may_retry(&Retry::Write, &lost));
+        assert!(!may_retry(&Retry::Write, &server));
+        assert!(may_retry(&Retry::Read, &server));
+        assert!(may_retry(&Retry::Read, &lost));
+        assert!(!may_retry(&Retry::Read, &content));
+        assert!(!may_retry(
+            &Retry::Read,
+            &ApiError::Challenge {
+                status: 403,
+                mitigated: true
+            }
         ));
     }
 

@@ -75,6 +75,8 @@ pub enum CheckMode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DaemonConfig {
     pub interval: Duration,
+    /// No cycle runs longer than this: requests, waits and retries included.
+    pub cycle_timeout: Duration,
     pub max_requests_per_cycle: u32,
     pub max_requests_per_hour: u32,
 }
@@ -262,6 +264,11 @@ impl Validator<'_> {
             "daemon.interval",
             Duration::from_secs(300),
         )?;
+        let cycle_timeout = self.duration(
+            raw.daemon.cycle_timeout.as_ref(),
+            "daemon.cycle_timeout",
+            Duration::from_secs(60),
+        )?;
         let max_requests_per_cycle = self.count(
             raw.daemon.max_requests_per_cycle.as_ref(),
             "daemon.max_requests_per_cycle",
@@ -306,6 +313,7 @@ impl Validator<'_> {
             check,
             daemon: DaemonConfig {
                 interval,
+                cycle_timeout,
                 max_requests_per_cycle,
                 max_requests_per_hour,
             },

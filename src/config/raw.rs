@@ -54,6 +54,7 @@ pub(crate) struct RawDaemon {
     pub max_requests_per_cycle: Option<Spanned<i64>>,
     pub max_requests_per_hour: Option<Spanned<i64>>,
     pub state_dir: Option<Spanned<String>>,
+    pub cycle_timeout: Option<Spanned<String>>,
 }
 
 /// One `[[records]]` entry.

@@ -93,6 +93,30 @@ impl World {
         }
     }
 
+    /// Starts `flaredns --config <config> ARGS…` in the background (the daemon).
+    pub fn spawn(&self, config: &str, args: &[&str]) -> Daemon {
+        let path = self.write_config(config);
+        self.standin.clear_requests();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flaredns"));
+        command
+            .arg("--config")
+            .arg(&path)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CLOUDFLARE_API_TOKEN", TOKEN)
+            .env("STATE_DIRECTORY", self.dir.path().join("state"))
+            .env("HOME", self.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        Daemon {
+            child: command.spawn().expect("spawn flaredns"),
+        }
+    }
+
     /// Runs `--once` with the records given and asserts nothing about it.
     pub fn once(&self, records: &str) -> Outcome {
         self.run(&self.config(records), &["--once"])
@@ -102,4 +126,41 @@ impl World {
 /// A `[[records]]` entry for a name.
 pub fn record(name: &str) -> String {
     format!("[[records]]\nname = \"{name}\"\n")
+}
+
+/// A flaredns daemon started by a test. Killed if the test forgets it.
+pub struct Daemon {
+    pub child: std::process::Child,
+}
+
+impl Daemon {
+    /// Sends a signal by name (TERM, HUP, USR1…).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// SIGTERM, then waits (at most 10 s) and returns the exit code.
+    pub fn terminate(&mut self) -> i32 {
+        self.signal("TERM");
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("flaredns did not exit within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

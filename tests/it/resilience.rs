@@ -56,9 +56,174 @@ fn rate_limit_with_retry_after_is_waited_out() {
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
     );
-    world.standin.inject(Fault::status(429, r#"{"success":false,"errors":[{"code":971,"message":"Please wait and consider throttling your request speed"}]}"#).header("retry-after", "1").times(1));
+    world.standin.inject(Fault::status(429, r#"{"success":false,"errors":[{"code":971,"message":"Please wait and consider throttling your request speed"}]}"#).header("retry-after", "2").times(1));
     let outcome = world.once(&record("home.example.com"));
     assert_eq!(outcome.code, 0, "{}", outcome.output());
     let gap = outcome.api[1].at - outcome.api[0].at;
-    assert!(gap >= 0.95, "the retry came {gap}s after the 429");
+    assert!(gap >= 1.95, "the retry came {gap}s after the 429");
+}
+
+#[test]
+fn server_errors_on_every_request_exit_1_after_at_most_six_requests() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world
+        .standin
+        .add_record("example.com", Record::new("www.example.com", "A", OLD_IPV4));
+    world.standin.inject(Fault::status(
+        500,
+        r#"{"success":false,"errors":[{"code":10000,"message":"internal error"}]}"#,
+    ));
+    let outcome = world.once(&format!(
+        "{}{}",
+        record("home.example.com"),
+        record("www.example.com")
+    ));
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(
+        outcome.api.len() <= 6,
+        "{} requests: {:?}",
+        outcome.api.len(),
+        outcome.api
+    );
+    assert!(outcome.stderr.contains("HTTP 500"), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_body_that_is_not_json_is_reported_without_a_panic() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world
+        .standin
+        .inject(Fault::status(200, "this is not json {").path("/zones"));
+    let outcome = world.once(&record("home.example.com"));
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(outcome.stderr.contains("not JSON"), "{}", outcome.stderr);
+    assert!(!outcome.stderr.contains("panicked"), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_server_that_never_answers_ends_within_the_cycle_deadline() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world.standin.inject(Fault::hang());
+    let config = world.config(&format!(
+        "[daemon]\ncycle_timeout = \"2s\"\n\n{}",
+        record("home.example.com")
+    ));
+    let started = std::time::Instant::now();
+    let outcome = world.run(&config, &["--once"]);
+    let elapsed = started.elapsed();
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(
+        elapsed < std::time::Duration::from_secs(6),
+        "took {elapsed:?}"
+    );
+    assert!(
+        outcome.stderr.contains("timed out")
+            || outcome.stderr.contains("deadline")
+            || outcome.stderr.contains("did not finish"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn a_long_retry_after_ends_the_run_and_is_remembered_by_the_next_one() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world.standin.inject(
+        Fault::status(
+            429,
+            r#"{"success":false,"errors":[{"code":971,"message":"Please wait"}]}"#,
+        )
+        .header("retry-after", "600")
+        .times(1),
+    );
+    let first = world.once(&record("home.example.com"));
+    assert_eq!(first.code, 1, "{}", first.output());
+    assert_eq!(first.api.len(), 1, "{:?}", first.api);
+    assert!(first.stderr.contains("wait until"), "{}", first.stderr);
+    // A cron run a minute later does not ask Cloudflare again before the time it gave.
+    let second = world.once(&record("home.example.com"));
+    assert_eq!(second.code, 1, "{}", second.output());
+    assert!(second.api.is_empty(), "{:?}", second.api);
+    assert!(second.stderr.contains("wait until"), "{}", second.stderr);
+}
+
+#[test]
+fn the_daemon_under_a_20_second_outage_at_interval_1s_stays_gentle_and_recovers() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world.standin.inject(Fault::status(
+        503,
+        r#"{"success":false,"errors":[{"code":10000,"message":"unavailable"}]}"#,
+    ));
+    let config = world.config(&format!(
+        "[daemon]\ninterval = \"1s\"\n\n{}",
+        record("home.example.com")
+    ));
+    let mut daemon = world.spawn(&config, &[]);
+    std::thread::sleep(std::time::Duration::from_secs(20));
+    let during_outage = world.standin.api_requests().len();
+    world.standin.clear_faults();
+    let recovered = (0..120).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        world.standin.records_at("example.com", "home.example.com")[0].content
+            == crate::harness::PUBLIC_IPV4
+    });
+    let code = daemon.terminate();
+    assert!(
+        during_outage <= 15,
+        "{during_outage} requests during a 20 s outage"
+    );
+    assert!(
+        during_outage >= 2,
+        "the daemon kept trying: {during_outage}"
+    );
+    assert!(
+        recovered,
+        "the daemon did not recover once the API was back"
+    );
+    assert_eq!(code, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn twenty_four_hours_of_total_api_failure_cost_a_bounded_number_of_requests() {
+    // Virtual time: the loop, its backoff and its budget run for a simulated day in well
+    // under a second. The API is a closed port on loopback, so every request fails.
+    let text = "[cloudflare]\napi_url = \"http://127.0.0.1:1/client/v4\"\napi_token = \"x\"\n\
+                [detect]\nipv4 = [\"static:81.23.45.99\"]\n[check]\nnameservers = \"api\"\n\
+                [daemon]\ninterval = \"1s\"\nstate_dir = \"/nonexistent/flaredns-test\"\n\
+                [[records]]\nname = \"home.example.com\"\n";
+    let config = flaredns::config::parse(std::path::Path::new("virtual.toml"), text, &|_| None)
+        .expect("valid config");
+    let mut engine = flaredns::cycle::Engine::new(config).expect("engine");
+    fastrand::seed(7);
+    let day = async {
+        tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
+        "the end of the simulated day"
+    };
+    let code = flaredns::daemon::run(&mut engine, false, day).await;
+    assert_eq!(code, 0);
+    let requests = engine.client().requests_sent();
+    // The script in the story, at ten a second, would have sent 864,000.
+    assert!(requests <= 1000, "{requests} requests in 24 h of failure");
+    assert!(requests >= 100, "{requests}: the daemon kept trying");
+    eprintln!("24 h of total failure: {requests} requests");
 }
