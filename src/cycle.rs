@@ -180,6 +180,30 @@ impl Engine {
         })
     }
 
+    /// Puts a new config in force. The API client, with its budget and backoff, is kept
+    /// unless the API URL, token or limits changed, so a reload cannot be used to hammer
+    /// Cloudflare; the zone directory is kept unless the API or token changed.
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), reqwest::Error> {
+        let same_api = config.api_url == self.config.api_url && config.token == self.config.token;
+        let same_limits = config.daemon.max_requests_per_cycle
+            == self.config.daemon.max_requests_per_cycle
+            && config.daemon.max_requests_per_hour == self.config.daemon.max_requests_per_hour;
+        if !(same_api && same_limits) {
+            self.client = Client::new(
+                &config.api_url,
+                config.token.clone(),
+                config.daemon.max_requests_per_cycle,
+                config.daemon.max_requests_per_hour,
+            )?;
+        }
+        if !same_api || config.state_dir != self.config.state_dir {
+            self.zones = ZoneDirectory::new(&config);
+        }
+        self.detector = Detector::new(config.detect.timeout)?;
+        self.config = config;
+        Ok(())
+    }
+
     /// The API client, for doctor and reports.
     pub fn client(&self) -> &Client {
         &self.client

@@ -1,75 +1,238 @@
 //! The long-running loop: a cycle at start, then one per `[daemon].interval`. Cycles never
-//! overlap and missed ticks are not bunched. SIGTERM and SIGINT abandon the cycle in flight (a
-//! batch is atomic at Cloudflare, so nothing is half-applied) and exit 0. This is the only
-//! module that knows about signals.
+//! overlap and missed ticks are not bunched. This is the only module that knows signals:
+//! SIGTERM/SIGINT abandon the cycle in flight (a batch is atomic at Cloudflare, so nothing is
+//! half-applied) and exit 0; SIGHUP reloads the config (a broken one is logged and the old one
+//! stays); SIGUSR1 runs a cycle now. It tells systemd when it is ready, what it last did, and
+//! that it is alive (the watchdog ping comes from this loop, so a stuck loop stops it).
 
 use std::future::Future;
+use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::cycle::Engine;
+use crate::cycle::{CycleReport, Engine};
+use crate::systemd;
 
-/// Runs cycles until `shutdown` resolves (with the signal's name). Returns the exit code.
-/// The shutdown future is passed in so tests can stop the loop after hours of virtual time.
-pub async fn run(
-    engine: &mut Engine,
-    dry_run: bool,
-    shutdown: impl Future<Output = &'static str>,
-) -> u8 {
-    tokio::pin!(shutdown);
-    let interval = engine.config.daemon.interval;
-    let mut ticker = tokio::time::interval_at(Instant::now(), interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+/// What woke the loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// SIGTERM or SIGINT: stop.
+    Stop(&'static str),
+    /// SIGHUP: reload the config.
+    Reload,
+    /// SIGUSR1: run a cycle now.
+    RunNow,
+}
+
+/// Runs cycles until a stop event. Returns the exit code. `events` is passed in so tests can
+/// drive the loop, and stop it after hours of virtual time.
+pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) -> u8 {
+    let mut interval = engine.config.daemon.interval;
+    let mut ticker = new_ticker(interval);
+    let mut watchdog = systemd::watchdog_interval().map(|every| {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticker
+    });
     tracing::info!(
         "flaredns started: {} record(s), checking every {}",
         engine.config.records.len(),
         humantime::format_duration(interval)
     );
+    let mut first = true;
     loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            signal = &mut shutdown => {
-                tracing::info!("received {signal}, stopping");
-                return crate::error::EXIT_OK;
+        // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
+        let mut run_now = false;
+        while !run_now {
+            tokio::select! {
+                _ = ticker.tick() => run_now = true,
+                _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
+                event = events.next() => match event {
+                    Event::Stop(signal) => return stop(signal),
+                    Event::RunNow => {
+                        tracing::info!("received SIGUSR1: checking now");
+                        run_now = true;
+                    }
+                    Event::Reload => {
+                        if reload(engine) {
+                            interval = engine.config.daemon.interval;
+                            ticker = new_ticker(interval);
+                        }
+                    }
+                },
             }
         }
-        tokio::select! {
-            report = engine.run_cycle(dry_run) => {
-                report.log();
-                if dry_run {
-                    print!("{}", report.render_plan());
-                }
+
+        let cycle = engine.run_cycle(dry_run);
+        tokio::pin!(cycle);
+        let report = loop {
+            tokio::select! {
+                report = &mut cycle => break report,
+                _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
+                event = events.next() => match event {
+                    Event::Stop(signal) => {
+                        tracing::info!("received {signal} during a cycle; abandoning it (batches are atomic, nothing is half-applied)");
+                        return stop(signal);
+                    }
+                    // Handled once the cycle is over; a cycle never overlaps another.
+                    Event::RunNow | Event::Reload => tracing::info!("a cycle is running; the signal is taken after it"),
+                },
             }
-            signal = &mut shutdown => {
-                tracing::info!("received {signal} during a cycle; abandoning it (batches are atomic, nothing is half-applied)");
-                return crate::error::EXIT_OK;
-            }
+        };
+        report.log();
+        if dry_run {
+            print!("{}", report.render_plan());
+        }
+        let status = status_line(&report, interval);
+        if first {
+            systemd::ready(&status);
+            first = false;
+        } else {
+            systemd::status(&status);
         }
     }
 }
 
-/// Waits for SIGTERM or SIGINT and names it.
-pub async fn shutdown_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
-                _ = terminate.recv() => "SIGTERM",
-                _ = interrupt.recv() => "SIGINT",
-            },
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
+fn new_ticker(interval: Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval_at(Instant::now(), interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    ticker
+}
+
+async fn tick_or_never(ticker: &mut Option<tokio::time::Interval>) {
+    match ticker {
+        Some(ticker) => {
+            ticker.tick().await;
         }
+        None => std::future::pending().await,
     }
-    #[cfg(not(unix))]
-    {
+}
+
+fn stop(signal: &str) -> u8 {
+    tracing::info!("received {signal}, stopping");
+    systemd::stopping();
+    crate::error::EXIT_OK
+}
+
+/// Re-reads the config file. Returns true when the new config is in force.
+fn reload(engine: &mut Engine) -> bool {
+    systemd::reloading();
+    let path = engine.config.path.clone();
+    let result = crate::config::load(&path, &crate::config::process_env)
+        .map_err(crate::error::Error::from)
+        .and_then(|config| {
+            for warning in &config.warnings {
+                tracing::warn!("{warning}");
+            }
+            engine
+                .reconfigure(config)
+                .map_err(crate::error::Error::from)
+        });
+    let in_force = match result {
+        Ok(()) => {
+            tracing::info!(
+                "received SIGHUP: reloaded {} ({} record(s))",
+                path.display(),
+                engine.config.records.len()
+            );
+            true
+        }
+        Err(error) => {
+            tracing::error!("received SIGHUP but the new config is not valid, so the old one stays in force: {error}");
+            false
+        }
+    };
+    systemd::ready("reloaded");
+    in_force
+}
+
+/// "3 in sync, 0 changed, 0 failed at 81.23.45.99; next check 14:05:00".
+fn status_line(report: &CycleReport, interval: Duration) -> String {
+    let next = std::time::SystemTime::now() + interval;
+    let next = humantime::format_rfc3339_seconds(next).to_string();
+    let clock = next.get(11..19).unwrap_or(&next);
+    format!("{}; next check {clock} UTC", report.summary())
+}
+
+/// A source of loop events.
+pub trait Events {
+    /// The next event; pending until there is one.
+    fn next(&mut self) -> impl Future<Output = Event>;
+}
+
+/// The process's signals.
+pub struct Signals {
+    #[cfg(unix)]
+    streams: Option<UnixSignals>,
+}
+
+#[cfg(unix)]
+struct UnixSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+    user1: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers. Call before the first cycle so no signal is lost.
+    pub fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let streams = (|| {
+                Some(UnixSignals {
+                    terminate: signal(SignalKind::terminate()).ok()?,
+                    interrupt: signal(SignalKind::interrupt()).ok()?,
+                    hangup: signal(SignalKind::hangup()).ok()?,
+                    user1: signal(SignalKind::user_defined1()).ok()?,
+                })
+            })();
+            if streams.is_none() {
+                tracing::warn!("cannot install signal handlers; stop flaredns with Ctrl-C");
+            }
+            Signals { streams }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+}
+
+impl Events for Signals {
+    async fn next(&mut self) -> Event {
+        #[cfg(unix)]
+        if let Some(streams) = &mut self.streams {
+            return tokio::select! {
+                _ = streams.terminate.recv() => Event::Stop("SIGTERM"),
+                _ = streams.interrupt.recv() => Event::Stop("SIGINT"),
+                _ = streams.hangup.recv() => Event::Reload,
+                _ = streams.user1.recv() => Event::RunNow,
+            };
+        }
         let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
+        Event::Stop("SIGINT")
+    }
+}
+
+/// Events from a future: stops when it resolves. For tests that run the loop for a while.
+pub struct StopAfter<F>(pub Option<std::pin::Pin<Box<F>>>);
+
+impl<F: Future<Output = ()>> StopAfter<F> {
+    /// Stops the loop when `future` completes.
+    pub fn new(future: F) -> StopAfter<F> {
+        StopAfter(Some(Box::pin(future)))
+    }
+}
+
+impl<F: Future<Output = ()>> Events for StopAfter<F> {
+    async fn next(&mut self) -> Event {
+        match &mut self.0 {
+            Some(future) => {
+                future.await;
+                self.0 = None;
+                Event::Stop("the end of the test")
+            }
+            None => Event::Stop("the end of the test"),
+        }
     }
 }

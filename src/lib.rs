@@ -16,6 +16,7 @@
 //! - `state`: the Retry-After remembered between `--once` runs.
 //! - `apply`: a zone's actions as batches, with per-record failures.
 //! - `cycle`, `daemon`, `doctor`: the three things the binary does.
+//! - `systemd`: sd_notify (ready, status, watchdog), a no-op outside systemd.
 
 pub mod apply;
 pub mod cli;
@@ -32,6 +33,7 @@ pub mod model;
 pub mod observe;
 pub mod plan;
 pub mod state;
+pub mod systemd;
 pub mod zones;
 
 #[cfg(test)]
@@ -100,7 +102,8 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
         }
         None => {
             let mut engine = cycle::Engine::new(config)?;
-            Ok(daemon::run(&mut engine, cli.dry_run, daemon::shutdown_signal()).await)
+            let signals = daemon::Signals::install();
+            Ok(daemon::run(&mut engine, cli.dry_run, signals).await)
         }
     }
 }

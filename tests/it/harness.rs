@@ -144,6 +144,21 @@ impl Daemon {
         assert!(status.success(), "kill -{name} failed");
     }
 
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGTERM, waits, and returns the exit code and everything it wrote to stderr.
+    pub fn terminate_with_stderr(&mut self) -> (i32, String) {
+        let code = self.terminate();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        (code, stderr)
+    }
+
     /// SIGTERM, then waits (at most 10 s) and returns the exit code.
     pub fn terminate(&mut self) -> i32 {
         self.signal("TERM");
@@ -162,5 +177,19 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Polls `condition` every 100 ms for at most `seconds`; true once it holds.
+pub fn eventually(seconds: f64, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

@@ -6,6 +6,7 @@ mod harness;
 
 mod cname;
 mod config_errors;
+mod daemon;
 mod dns_check;
 mod dry_run;
 mod once;

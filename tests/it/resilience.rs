@@ -215,10 +215,9 @@ async fn twenty_four_hours_of_total_api_failure_cost_a_bounded_number_of_request
         .expect("valid config");
     let mut engine = flaredns::cycle::Engine::new(config).expect("engine");
     fastrand::seed(7);
-    let day = async {
-        tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
-        "the end of the simulated day"
-    };
+    let day = flaredns::daemon::StopAfter::new(tokio::time::sleep(std::time::Duration::from_secs(
+        24 * 3600,
+    )));
     let code = flaredns::daemon::run(&mut engine, false, day).await;
     assert_eq!(code, 0);
     let requests = engine.client().requests_sent();

@@ -1,0 +1,225 @@
+//! The daemon: real processes, real signals, a real sd_notify socket.
+
+use std::os::unix::net::UnixDatagram;
+use std::time::{Duration, Instant};
+
+use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4};
+
+const NEW_IPV4: &str = "81.23.45.200";
+
+fn daemon_config(world: &World, interval: &str, records: &str) -> String {
+    world.config(&format!("[daemon]\ninterval = \"{interval}\"\n\n{records}"))
+}
+
+fn content(world: &World, name: &str) -> String {
+    world
+        .standin
+        .records_at("example.com", name)
+        .first()
+        .map(|r| r.content.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn follows_an_address_change_within_one_interval() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let mut daemon = world.spawn(
+        &daemon_config(&world, "1s", &record("home.example.com")),
+        &[],
+    );
+    assert!(
+        eventually(5.0, || content(&world, "home.example.com") == PUBLIC_IPV4),
+        "first cycle"
+    );
+    world.standin.set_public_ipv4(NEW_IPV4);
+    let changed = Instant::now();
+    assert!(
+        eventually(5.0, || content(&world, "home.example.com") == NEW_IPV4),
+        "followed the change"
+    );
+    assert!(
+        changed.elapsed() < Duration::from_millis(2500),
+        "took {:?}",
+        changed.elapsed()
+    );
+    assert_eq!(daemon.terminate(), 0);
+}
+
+#[test]
+fn sends_no_api_request_while_idle_for_several_intervals() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let queries_before = world.standin.dns_queries();
+    let mut daemon = world.spawn(
+        &daemon_config(&world, "1s", &record("home.example.com")),
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(4500));
+    let (code, stderr) = daemon.terminate_with_stderr();
+    assert_eq!(code, 0);
+    assert!(
+        world.standin.api_requests().is_empty(),
+        "{:?}",
+        world.standin.api_requests()
+    );
+    assert!(
+        world.standin.dns_queries() - queries_before >= 4,
+        "a DNS check per interval"
+    );
+    assert_eq!(
+        stderr.lines().count(),
+        2,
+        "start and stop lines only: {stderr}"
+    );
+}
+
+#[test]
+fn sigterm_exits_0_promptly() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let mut daemon = world.spawn(
+        &daemon_config(&world, "5m", &record("home.example.com")),
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    assert_eq!(daemon.terminate(), 0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn sighup_reloads_the_config_and_adds_a_record() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let mut daemon = world.spawn(
+        &daemon_config(&world, "1h", &record("home.example.com")),
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    world.write_config(&daemon_config(
+        &world,
+        "1h",
+        &format!(
+            "{}{}",
+            record("home.example.com"),
+            record("added.example.com")
+        ),
+    ));
+    daemon.signal("HUP");
+    assert!(
+        eventually(5.0, || content(&world, "added.example.com") == PUBLIC_IPV4),
+        "the added record was created"
+    );
+    assert_eq!(daemon.terminate(), 0);
+}
+
+#[test]
+fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let mut daemon = world.spawn(
+        &daemon_config(&world, "1h", &record("home.example.com")),
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    world.write_config("[daemon]\nintervall = \"1s\"\n");
+    daemon.signal("HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(daemon.is_running(), "the daemon died on a broken config");
+    // The old config is still in force: SIGUSR1 runs a cycle with it.
+    world.standin.set_public_ipv4(NEW_IPV4);
+    daemon.signal("USR1");
+    assert!(
+        eventually(5.0, || content(&world, "home.example.com") == NEW_IPV4),
+        "a cycle ran with the old config"
+    );
+    let (code, stderr) = daemon.terminate_with_stderr();
+    assert_eq!(code, 0);
+    assert!(
+        stderr.contains("intervall") && stderr.contains("old one stays in force"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sigusr1_runs_a_cycle_now() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let mut daemon = world.spawn(
+        &daemon_config(&world, "1h", &record("home.example.com")),
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    world.standin.set_public_ipv4(NEW_IPV4);
+    daemon.signal("USR1");
+    assert!(eventually(5.0, || content(&world, "home.example.com") == NEW_IPV4));
+    assert_eq!(daemon.terminate(), 0);
+}
+
+#[test]
+fn tells_systemd_it_is_ready_and_pings_the_watchdog_at_half_the_timeout() {
+    let mut world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let socket_path = world.dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    world
+        .env
+        .push(("NOTIFY_SOCKET".into(), socket_path.display().to_string()));
+    world.env.push(("WATCHDOG_USEC".into(), "1000000".into()));
+    let mut daemon = world.spawn(
+        &daemon_config(&world, "1h", &record("home.example.com")),
+        &[],
+    );
+    let started = Instant::now();
+    let mut messages: Vec<(f64, String)> = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while started.elapsed() < Duration::from_millis(3200) {
+        if let Ok(length) = socket.recv(&mut buffer) {
+            messages.push((
+                started.elapsed().as_secs_f64(),
+                String::from_utf8_lossy(&buffer[..length]).to_string(),
+            ));
+        }
+    }
+    assert_eq!(daemon.terminate(), 0);
+    let ready = messages
+        .iter()
+        .find(|(_, m)| m.contains("READY=1"))
+        .expect("READY=1 arrived");
+    assert!(ready.1.contains("STATUS=1 in sync"), "{ready:?}");
+    let pings: Vec<f64> = messages
+        .iter()
+        .filter(|(_, m)| m.contains("WATCHDOG=1"))
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(pings.len() >= 5, "every 0.5 s for 3 s: {pings:?}");
+    for pair in pings.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!((0.3..0.8).contains(&gap), "watchdog gap {gap}: {pings:?}");
+    }
+}
