@@ -72,20 +72,19 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             Ok(EXIT_OK)
         }
         Some(Command::Doctor { json }) => {
-            let findings = doctor::run(config).await?;
+            let report = doctor::run(config).await?;
             if *json {
-                let document = serde_json::json!({
-                    "problems": findings.iter().filter(|f| f.status == doctor::Status::Problem).count(),
-                    "findings": findings,
-                });
-                println!("{document:#}");
+                let document = serde_json::to_string_pretty(&report)
+                    .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+                println!("{document}");
             } else {
-                print!("{}", doctor::render(&findings));
+                print!("{}", report.render());
             }
-            let problem = findings
-                .iter()
-                .any(|finding| finding.status == doctor::Status::Problem);
-            Ok(if problem { EXIT_FAILED } else { EXIT_OK })
+            Ok(if report.problems > 0 {
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            })
         }
         None if cli.once => {
             let mut engine = cycle::Engine::new(config)?;

@@ -49,7 +49,7 @@ pub async fn check_all(
     checks: &[DnsCheck],
     timeout: Duration,
 ) -> Vec<DnsVerdict> {
-    let resolver = match build_resolver(servers, timeout) {
+    let resolver = match build_resolver(servers, timeout, false) {
         Ok(resolver) => resolver,
         Err(error) => {
             return checks
@@ -80,7 +80,11 @@ pub async fn check_all(
     verdicts
 }
 
-fn build_resolver(servers: &[SocketAddr], timeout: Duration) -> Result<TokioResolver, String> {
+fn build_resolver(
+    servers: &[SocketAddr],
+    timeout: Duration,
+    recursion: bool,
+) -> Result<TokioResolver, String> {
     let name_servers = servers
         .iter()
         .map(|server| {
@@ -91,7 +95,7 @@ fn build_resolver(servers: &[SocketAddr], timeout: Duration) -> Result<TokioReso
         .collect();
     let mut options = ResolverOpts::default();
     options.cache_size = 0;
-    options.recursion_desired = false;
+    options.recursion_desired = recursion;
     options.timeout = timeout;
     options.attempts = 1;
     options.ndots = 0;
@@ -106,41 +110,102 @@ fn build_resolver(servers: &[SocketAddr], timeout: Duration) -> Result<TokioReso
     .map_err(|error| error.to_string())
 }
 
-async fn check_one(resolver: &TokioResolver, check: &DnsCheck) -> DnsVerdict {
-    let fqdn = format!("{}.", check.name);
-    let Ok(name) = Name::from_ascii(&fqdn) else {
-        return DnsVerdict::NeedsApi(format!("{} is not a DNS name hickory accepts", check.name));
-    };
-    let record_type = match check.family {
+/// What a name answers in DNS for one family.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DnsAnswer {
+    /// Address records with their TTLs (empty: the name has no record of this type).
+    Addresses(Vec<(IpAddr, u32)>),
+    /// The name is a CNAME to this target.
+    Cname(String),
+}
+
+/// Asks for one name and family. `Err` means no usable answer (timeout, refused, SERVFAIL).
+pub async fn lookup(
+    resolver: &TokioResolver,
+    name: &DomainName,
+    family: Family,
+) -> Result<DnsAnswer, String> {
+    let fqdn = format!("{name}.");
+    let name = Name::from_ascii(&fqdn)
+        .map_err(|error| format!("{name} is not a DNS name hickory accepts: {error}"))?;
+    let record_type = match family {
         Family::V4 => RecordType::A,
         Family::V6 => RecordType::AAAA,
     };
     let lookup = match resolver.lookup(name, record_type).await {
         Ok(lookup) => lookup,
-        Err(error) if error.is_no_records_found() => {
-            return DnsVerdict::NeedsApi(format!("no {} record in DNS", check.family))
-        }
-        Err(error) => return DnsVerdict::Unreachable(error.to_string()),
+        Err(error) if error.is_no_records_found() => return Ok(DnsAnswer::Addresses(Vec::new())),
+        Err(error) => return Err(error.to_string()),
     };
     let mut addresses = Vec::new();
-    let mut ttls = Vec::new();
     for record in lookup.answers() {
         match &record.data {
             RData::CNAME(target) => {
-                return DnsVerdict::NeedsApi(format!("DNS answers a CNAME to {}", target.0))
+                return Ok(DnsAnswer::Cname(
+                    target.0.to_string().trim_end_matches('.').to_string(),
+                ))
             }
-            RData::A(a) => {
-                addresses.push(IpAddr::V4(a.0));
-                ttls.push(record.ttl);
-            }
-            RData::AAAA(aaaa) => {
-                addresses.push(IpAddr::V6(aaaa.0));
-                ttls.push(record.ttl);
-            }
+            RData::A(a) => addresses.push((IpAddr::V4(a.0), record.ttl)),
+            RData::AAAA(aaaa) => addresses.push((IpAddr::V6(aaaa.0), record.ttl)),
             _ => {}
         }
     }
-    verdict(check, &addresses, &ttls)
+    Ok(DnsAnswer::Addresses(addresses))
+}
+
+/// A resolver that asks `servers` directly: no cache, no recursion.
+pub fn authoritative_resolver(
+    servers: &[SocketAddr],
+    timeout: Duration,
+) -> Result<TokioResolver, String> {
+    build_resolver(servers, timeout, false)
+}
+
+/// Resolves any name to addresses, as a client on the internet would: through `servers` with
+/// recursion when given, else through the system resolver. Bounded by `timeout`.
+pub async fn resolves(
+    name: &str,
+    servers: Option<&[SocketAddr]>,
+    timeout: Duration,
+) -> Result<Vec<IpAddr>, String> {
+    let query = async {
+        match servers {
+            Some(servers) => {
+                let resolver = build_resolver(servers, timeout, true)?;
+                let lookup = resolver
+                    .lookup_ip(format!("{}.", name.trim_end_matches('.')))
+                    .await
+                    .map_err(|error| error.to_string())?;
+                Ok(lookup.iter().collect())
+            }
+            None => tokio::net::lookup_host((name, 0))
+                .await
+                .map(|found| found.map(|address| address.ip()).collect())
+                .map_err(|error| error.to_string()),
+        }
+    };
+    tokio::time::timeout(timeout, query)
+        .await
+        .unwrap_or_else(|_| {
+            Err(format!(
+                "no answer within {}",
+                humantime::format_duration(timeout)
+            ))
+        })
+}
+
+async fn check_one(resolver: &TokioResolver, check: &DnsCheck) -> DnsVerdict {
+    match lookup(resolver, &check.name, check.family).await {
+        Err(error) => DnsVerdict::Unreachable(error),
+        Ok(DnsAnswer::Cname(target)) => {
+            DnsVerdict::NeedsApi(format!("DNS answers a CNAME to {target}"))
+        }
+        Ok(DnsAnswer::Addresses(answers)) => {
+            let addresses: Vec<IpAddr> = answers.iter().map(|(ip, _)| *ip).collect();
+            let ttls: Vec<u32> = answers.iter().map(|(_, ttl)| *ttl).collect();
+            verdict(check, &addresses, &ttls)
+        }
+    }
 }
 
 /// The pure part: what the answer means for this check.

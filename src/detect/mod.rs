@@ -43,18 +43,7 @@ impl Detector {
     ) -> Result<IpAddr, DetectError> {
         let mut attempts = Vec::new();
         for provider in providers {
-            let answer = self.ask(family, provider).await.and_then(|ip| {
-                if Family::of(ip) != family {
-                    return Err(format!(
-                        "answered {ip}, which is not an {} address",
-                        family.describe()
-                    ));
-                }
-                filter::publishable(ip)
-                    .map(|()| ip)
-                    .map_err(|reason| format!("answered {ip}, refused: {reason}"))
-            });
-            match answer {
+            match self.probe(family, provider).await {
                 Ok(ip) => {
                     tracing::debug!(%provider, %ip, "detected {} address", family.describe());
                     return Ok(ip);
@@ -72,6 +61,21 @@ impl Detector {
             attempts.push("no providers are configured".to_string());
         }
         Err(DetectError { family, attempts })
+    }
+
+    /// Asks one provider and filters its answer: a publishable address, or why not (a phrase
+    /// that follows the provider's name).
+    pub async fn probe(&self, family: Family, provider: &Provider) -> Result<IpAddr, String> {
+        let ip = self.ask(family, provider).await?;
+        if Family::of(ip) != family {
+            return Err(format!(
+                "answered {ip}, which is not an {} address",
+                family.describe()
+            ));
+        }
+        filter::publishable(ip)
+            .map(|()| ip)
+            .map_err(|reason| format!("answered {ip}, refused: {reason}"))
     }
 
     async fn ask(&self, family: Family, provider: &Provider) -> Result<IpAddr, String> {

@@ -8,6 +8,7 @@ mod cname;
 mod config_errors;
 mod daemon;
 mod dns_check;
+mod doctor;
 mod dry_run;
 mod once;
 mod resilience;
