@@ -4,7 +4,9 @@
 //! ever leaves this module.
 
 pub mod filter;
+mod iface;
 mod providers;
+mod whoami;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -22,6 +24,7 @@ pub struct DetectError {
 
 /// Asks providers for addresses. Holds one HTTP client per family, each bound to that family.
 pub struct Detector {
+    timeout: Duration,
     client_v4: reqwest::Client,
     client_v6: reqwest::Client,
 }
@@ -30,6 +33,7 @@ impl Detector {
     /// Builds the per-family clients with the `[detect].timeout`.
     pub fn new(timeout: Duration) -> Result<Detector, reqwest::Error> {
         Ok(Detector {
+            timeout,
             client_v4: crate::http::client(timeout, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))?,
             client_v6: crate::http::client(timeout, Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)))?,
         })
@@ -86,9 +90,13 @@ impl Detector {
                 parse_trace(&self.get(family, url).await?)
             }
             Provider::Url(url) => parse_plain(&self.get(family, url).await?),
-            Provider::CloudflareDns | Provider::Iface(_) => {
-                Err("is not available in this version of flaredns yet".to_string())
+            Provider::CloudflareDns | Provider::Dns(_) => {
+                let server = provider
+                    .whoami_server(family)
+                    .ok_or("has no server for this family")?;
+                whoami::ask(server, family, self.timeout).await
             }
+            Provider::Iface(name) => iface::interface_address(name, family),
         }
     }
 

@@ -15,6 +15,8 @@ pub enum Provider {
     Trace(String),
     /// TXT whoami.cloudflare in class CH, asked of 1.1.1.1 / 2606:4700:4700::1111.
     CloudflareDns,
+    /// The same question asked of another server (`dns:IP[:PORT]`).
+    Dns(std::net::SocketAddr),
     /// Any URL whose trimmed body is the address (`url:URL`).
     Url(String),
     /// An interface's global address (`iface:NAME`).
@@ -48,11 +50,31 @@ impl Provider {
             "trace" => url(rest).map(Provider::Trace),
             "url" => url(rest).map(Provider::Url),
             "iface" if !rest.is_empty() => Ok(Provider::Iface(rest.to_string())),
+            "dns" => rest
+                .parse::<std::net::SocketAddr>()
+                .or_else(|_| rest.parse::<IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                .map(Provider::Dns)
+                .map_err(|_| format!("`{text}`: `{rest}` is not an address; write dns:IP or dns:IP:PORT ([IPv6]:PORT)")),
             "static" => rest
                 .parse::<IpAddr>()
                 .map(Provider::Static)
                 .map_err(|_| format!("`{text}`: `{rest}` is not an IP address")),
             _ => Err(unknown(text)),
+        }
+    }
+
+    /// The DNS server this provider asks whoami.cloudflare, for a family.
+    pub fn whoami_server(&self, family: Family) -> Option<std::net::SocketAddr> {
+        match (self, family) {
+            (Provider::CloudflareDns, Family::V4) => {
+                Some(std::net::SocketAddr::from(([1, 1, 1, 1], 53)))
+            }
+            (Provider::CloudflareDns, Family::V6) => Some(std::net::SocketAddr::from((
+                [0x2606, 0x4700, 0x4700, 0, 0, 0, 0, 0x1111],
+                53,
+            ))),
+            (Provider::Dns(server), _) => Some(*server),
+            _ => None,
         }
     }
 
@@ -70,7 +92,7 @@ impl Provider {
 }
 
 fn unknown(text: &str) -> String {
-    format!("`{text}` is not a provider; use cloudflare.trace, cloudflare.dns, trace:URL, url:URL, iface:NAME or static:ADDR")
+    format!("`{text}` is not a provider; use cloudflare.trace, cloudflare.dns, trace:URL, url:URL, dns:IP[:PORT], iface:NAME or static:ADDR")
 }
 
 impl fmt::Display for Provider {
@@ -79,6 +101,7 @@ impl fmt::Display for Provider {
             Provider::CloudflareTrace => f.write_str("cloudflare.trace"),
             Provider::Trace(url) => write!(f, "trace:{url}"),
             Provider::CloudflareDns => f.write_str("cloudflare.dns"),
+            Provider::Dns(server) => write!(f, "dns:{server}"),
             Provider::Url(url) => write!(f, "url:{url}"),
             Provider::Iface(name) => write!(f, "iface:{name}"),
             Provider::Static(ip) => write!(f, "static:{ip}"),
@@ -143,7 +166,18 @@ mod tests {
                 Ok(text.to_string())
             );
         }
-        for bad in ["", "carrier-pigeon", "url:ftp://x", "static:nope", "iface:"] {
+        assert_eq!(
+            Provider::parse("dns:1.1.1.1").map(|p| p.to_string()),
+            Ok("dns:1.1.1.1:53".to_string())
+        );
+        for bad in [
+            "",
+            "carrier-pigeon",
+            "url:ftp://x",
+            "static:nope",
+            "iface:",
+            "dns:nope",
+        ] {
             assert!(Provider::parse(bad).is_err(), "{bad}");
         }
     }

@@ -33,13 +33,18 @@ fn failure(status: u16, code: u64, message: &str) -> ApiFailure {
 type Answer = Response<Full<Bytes>>;
 
 pub(crate) async fn serve(listener: tokio::net::TcpListener, state: Arc<Mutex<State>>) {
+    let v6 = listener
+        .local_addr()
+        .map(|address| address.is_ipv6())
+        .unwrap_or(false);
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let state = state.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request| handle(state.clone(), request));
+            let service =
+                hyper::service::service_fn(move |request| handle(state.clone(), request, v6));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
@@ -50,6 +55,7 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: Arc<Mutex<St
 async fn handle(
     state: Arc<Mutex<State>>,
     request: Request<Incoming>,
+    v6: bool,
 ) -> Result<Answer, Infallible> {
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
@@ -103,7 +109,15 @@ async fn handle(
     let mut guard = state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let answer = route(&mut guard, &method, &path, &query, &authorization, &body);
+    let answer = route(
+        &mut guard,
+        &method,
+        &path,
+        &query,
+        &authorization,
+        &body,
+        v6,
+    );
     Ok(answer)
 }
 
@@ -203,14 +217,32 @@ fn route(
     query: &str,
     authorization: &str,
     body: &str,
+    v6: bool,
 ) -> Answer {
     // The IP echo needs no token.
     if path == "/cdn-cgi/trace" {
         let warp = if state.warp { "on" } else { "off" };
-        return text(200, format!("fl=1f1\nh=standin\nip={}\nts=0\nvisit_scheme=http\nuag=flaredns\ncolo=LHR\nhttp=http/1.1\nloc=GB\ntls=off\nsni=off\nwarp={warp}\ngateway=off\n", state.public_ipv4));
+        // Like Cloudflare, the trace reports the address the request came from: IPv6 on the
+        // IPv6 listener.
+        let ip = if v6 {
+            &state.public_ipv6
+        } else {
+            &state.public_ipv4
+        };
+        return text(200, format!("fl=1f1\nh=standin\nip={ip}\nts=0\nvisit_scheme=http\nuag=flaredns\ncolo=LHR\nhttp=http/1.1\nloc=GB\ntls=off\nsni=off\nwarp={warp}\ngateway=off\n"));
     }
     if path == "/ip" {
-        return text(200, format!("{}\n", state.public_ipv4));
+        return text(
+            200,
+            format!(
+                "{}\n",
+                if v6 {
+                    &state.public_ipv6
+                } else {
+                    &state.public_ipv4
+                }
+            ),
+        );
     }
     if path == "/ip6" {
         return text(200, format!("{}\n", state.public_ipv6));

@@ -9,11 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
-use hickory_proto::rr::{Name, RData, Record as DnsRecord, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record as DnsRecord, RecordType};
 
 use crate::{State, ANYCAST_V4, ANYCAST_V6};
 
 pub(crate) async fn serve(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>>) {
+    let v6 = socket
+        .local_addr()
+        .map(|address| address.is_ipv6())
+        .unwrap_or(false);
     let mut buffer = vec![0u8; 4096];
     loop {
         let Ok((length, peer)) = socket.recv_from(&mut buffer).await else {
@@ -27,7 +31,7 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>
             if !guard.dns_up {
                 continue;
             }
-            answer(&guard, &buffer[..length])
+            answer(&guard, &buffer[..length], v6)
         };
         if let Some(bytes) = reply {
             let _ = socket.send_to(&bytes, peer).await;
@@ -35,7 +39,7 @@ pub(crate) async fn serve(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>
     }
 }
 
-fn answer(state: &State, packet: &[u8]) -> Option<Vec<u8>> {
+fn answer(state: &State, packet: &[u8], v6: bool) -> Option<Vec<u8>> {
     let request = Message::from_vec(packet).ok()?;
     let mut response = Message::response(request.metadata.id, OpCode::Query);
     response.metadata.message_type = MessageType::Response;
@@ -50,6 +54,25 @@ fn answer(state: &State, packet: &[u8]) -> Option<Vec<u8>> {
         .to_ascii()
         .trim_end_matches('.')
         .to_ascii_lowercase();
+    // Cloudflare's "who am I": the client's address, as 1.1.1.1 answers it.
+    if name == "whoami.cloudflare"
+        && query.query_class() == DNSClass::CH
+        && query.query_type() == RecordType::TXT
+    {
+        let ip = if v6 {
+            &state.public_ipv6
+        } else {
+            &state.public_ipv4
+        };
+        let mut record = DnsRecord::from_rdata(
+            query.name().clone(),
+            0,
+            RData::TXT(TXT::new(vec![ip.clone()])),
+        );
+        record.dns_class = DNSClass::CH;
+        response.add_answer(record);
+        return response.to_vec().ok();
+    }
     let zone = state
         .zones
         .iter()

@@ -22,6 +22,8 @@ pub use api::ApiFailure;
 pub const TOKEN: &str = "standin-token-0123456789abcdef";
 /// The public IPv4 address the echo reports unless told otherwise.
 pub const PUBLIC_IPV4: &str = "81.23.45.99";
+/// The public IPv6 address the echo reports (over IPv6) unless told otherwise.
+pub const PUBLIC_IPV6: &str = "2a01:4f8:c0c:1234::1";
 /// What a proxied A record answers in DNS (inside Cloudflare's ranges).
 pub const ANYCAST_V4: &str = "104.16.0.1";
 /// What a proxied AAAA record answers in DNS.
@@ -212,6 +214,8 @@ pub struct Standin {
     state: Arc<Mutex<State>>,
     http: SocketAddr,
     dns: SocketAddr,
+    http_v6: Option<SocketAddr>,
+    dns_v6: Option<SocketAddr>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -223,7 +227,7 @@ impl Standin {
             token: TOKEN.to_string(),
             zones: Vec::new(),
             public_ipv4: PUBLIC_IPV4.to_string(),
-            public_ipv6: "2a01:4f8:c0c:1234::1".to_string(),
+            public_ipv6: PUBLIC_IPV6.to_string(),
             warp: false,
             requests: Vec::new(),
             faults: Vec::new(),
@@ -249,25 +253,46 @@ impl Standin {
                 let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
                     .await
                     .expect("bind stand-in DNS");
+                // IPv6 loopback is optional: tests that need it skip without it.
+                let http_v6 = tokio::net::TcpListener::bind("[::1]:0").await.ok();
+                let udp_v6 = tokio::net::UdpSocket::bind("[::1]:0").await.ok();
                 let addresses = (
                     http.local_addr().expect("http addr"),
                     udp.local_addr().expect("dns addr"),
+                    http_v6.as_ref().and_then(|l| l.local_addr().ok()),
+                    udp_v6.as_ref().and_then(|s| s.local_addr().ok()),
                 );
                 shared.lock().expect("state").dns_port = addresses.1.port();
                 ready_tx.send(addresses).expect("report addresses");
+                let optional_http = async {
+                    match http_v6 {
+                        Some(listener) => api::serve(listener, shared.clone()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let optional_dns = async {
+                    match udp_v6 {
+                        Some(socket) => dns::serve(socket, shared.clone()).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     _ = api::serve(http, shared.clone()) => {}
                     _ = dns::serve(udp, shared.clone()) => {}
+                    _ = optional_http => {}
+                    _ = optional_dns => {}
                     _ = stop_rx => {}
                 }
             });
             runtime.shutdown_background();
         });
-        let (http, dns) = ready_rx.recv().expect("stand-in started");
+        let (http, dns, http_v6, dns_v6) = ready_rx.recv().expect("stand-in started");
         Standin {
             state,
             http,
             dns,
+            http_v6,
+            dns_v6,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
@@ -293,6 +318,27 @@ impl Standin {
     /// The plain IP echo URL, for `url:URL`.
     pub fn ip_url(&self) -> String {
         format!("http://{}/ip", self.http)
+    }
+
+    /// The trace URL on IPv6 loopback, when the machine has it.
+    pub fn trace_url_v6(&self) -> Option<String> {
+        self.http_v6
+            .map(|address| format!("http://{address}/cdn-cgi/trace"))
+    }
+
+    /// The plain IP echo on IPv6 loopback, when the machine has it.
+    pub fn ip_url_v6(&self) -> Option<String> {
+        self.http_v6.map(|address| format!("http://{address}/ip"))
+    }
+
+    /// The DNS server on IPv6 loopback, when the machine has it.
+    pub fn dns_addr_v6(&self) -> Option<SocketAddr> {
+        self.dns_v6
+    }
+
+    /// Sets what the IP echo reports over IPv6.
+    pub fn set_public_ipv6(&self, ip: &str) {
+        self.state().public_ipv6 = ip.to_string();
     }
 
     /// The authoritative DNS server's address.

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-pub use flaredns_standin::{Fault, LoggedRequest, Record, Standin, PUBLIC_IPV4, TOKEN};
+pub use flaredns_standin::{
+    Fault, LoggedRequest, Record, Standin, PUBLIC_IPV4, PUBLIC_IPV6, TOKEN,
+};
 
 /// An address the tests treat as "the old one".
 pub const OLD_IPV4: &str = "81.23.45.10";
@@ -56,6 +58,15 @@ impl World {
             "[cloudflare]\napi_url = \"{}\"\n\n[detect]\nipv4 = [\"trace:{}\"]\ntimeout = \"2s\"\n\n[check]\nnameservers = [\"{}\"]\n\n{records}\n",
             self.standin.api_url(),
             self.standin.trace_url(),
+            self.standin.dns_addr()
+        )
+    }
+
+    /// A full config with a `[detect]` section of the test's own (`ipv4 = …`, `ipv6 = …`).
+    pub fn config_detect(&self, detect: &str, records: &str) -> String {
+        format!(
+            "[cloudflare]\napi_url = \"{}\"\n\n[detect]\n{detect}\ntimeout = \"2s\"\n\n[check]\nnameservers = [\"{}\"]\n\n{records}\n",
+            self.standin.api_url(),
             self.standin.dns_addr()
         )
     }

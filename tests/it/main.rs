@@ -10,5 +10,6 @@ mod daemon;
 mod dns_check;
 mod doctor;
 mod dry_run;
+mod ipv6;
 mod once;
 mod resilience;

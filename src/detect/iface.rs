@@ -1,0 +1,101 @@
+//! `iface:NAME`: an address of this host's own interface. For IPv6 the kernel's flags matter:
+//! temporary (privacy) addresses change every day, and deprecated, tentative or DAD-failed
+//! ones must not be published, so on Linux the flags are read from /proc/net/if_inet6 and the
+//! stable address wins. The filter in `filter` still decides whether the address is global.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use crate::detect::filter::publishable;
+use crate::model::Family;
+
+const IFA_F_TEMPORARY: u32 = 0x01;
+const IFA_F_DADFAILED: u32 = 0x08;
+const IFA_F_DEPRECATED: u32 = 0x20;
+const IFA_F_TENTATIVE: u32 = 0x40;
+
+/// The best address of `name` in `family`: a publishable one if there is any, else the first
+/// (so that the refusal can say why).
+pub fn interface_address(name: &str, family: Family) -> Result<IpAddr, String> {
+    let candidates = match family {
+        Family::V6 => match std::fs::read_to_string("/proc/net/if_inet6") {
+            Ok(table) => stable_ipv6(&table, name),
+            Err(_) => from_getifaddrs(name, family)?,
+        },
+        Family::V4 => from_getifaddrs(name, family)?,
+    };
+    candidates
+        .iter()
+        .copied()
+        .find(|ip| publishable(*ip).is_ok())
+        .or_else(|| candidates.first().copied())
+        .ok_or_else(|| {
+            format!(
+                "found no usable {} address on interface {name} (is it up, and is the name right?)",
+                family.describe()
+            )
+        })
+}
+
+fn from_getifaddrs(name: &str, family: Family) -> Result<Vec<IpAddr>, String> {
+    let interfaces =
+        if_addrs::get_if_addrs().map_err(|error| format!("cannot list interfaces: {error}"))?;
+    Ok(interfaces
+        .into_iter()
+        .filter(|interface| interface.name == name)
+        .map(|interface| interface.ip())
+        .filter(|ip| Family::of(*ip) == family)
+        .collect())
+}
+
+/// Parses /proc/net/if_inet6 (`address index prefix scope flags name`) and returns the
+/// interface's addresses that are neither temporary, deprecated, tentative nor DAD-failed.
+pub fn stable_ipv6(table: &str, name: &str) -> Vec<IpAddr> {
+    table
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [hex, _index, _prefix, _scope, flags, interface] = fields.as_slice() else {
+                return None;
+            };
+            if *interface != name {
+                return None;
+            }
+            let flags = u32::from_str_radix(flags, 16).ok()?;
+            if flags & (IFA_F_TEMPORARY | IFA_F_DADFAILED | IFA_F_DEPRECATED | IFA_F_TENTATIVE) != 0
+            {
+                return None;
+            }
+            let bits = u128::from_str_radix(hex, 16).ok()?;
+            Some(IpAddr::V6(Ipv6Addr::from(bits)))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_deprecated_and_tentative_addresses_are_skipped() {
+        let table = "\
+2a0104f8c0c123450000000000000099 02 40 00 01     eth0
+2a0104f8c0c123450000000000000055 02 40 00 80     eth0
+2a0104f8c0c123450000000000000066 02 40 00 a0     eth0
+2a0104f8c0c123450000000000000077 02 40 00 c0     eth0
+fe8000000000000000fc00fffe000001 02 40 20 80     eth0
+2a0104f8c0c123450000000000000011 03 40 00 80     wg0
+";
+        let found: Vec<String> = stable_ipv6(table, "eth0")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(found, vec!["2a01:4f8:c0c:1234::55", "fe80::fc:ff:fe00:1"]);
+    }
+
+    #[test]
+    fn loopback_is_found_and_left_for_the_filter_to_refuse() {
+        let ip = interface_address("lo", Family::V4).expect("lo has 127.0.0.1");
+        assert!(ip.is_loopback());
+        assert!(publishable(ip).is_err());
+    }
+}
