@@ -25,8 +25,10 @@ pub struct DetectError {
 /// Asks providers for addresses. Holds one HTTP client per family, each bound to that family.
 pub struct Detector {
     timeout: Duration,
-    client_v4: reqwest::Client,
-    client_v6: reqwest::Client,
+    // Built on first use: a host with only static, iface or dns providers never needs one,
+    // and one without IPv6 never builds the IPv6 client.
+    client_v4: std::sync::OnceLock<reqwest::Client>,
+    client_v6: std::sync::OnceLock<reqwest::Client>,
 }
 
 impl Detector {
@@ -34,8 +36,8 @@ impl Detector {
     pub fn new(timeout: Duration) -> Result<Detector, reqwest::Error> {
         Ok(Detector {
             timeout,
-            client_v4: crate::http::client(timeout, Some(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))?,
-            client_v6: crate::http::client(timeout, Some(IpAddr::V6(Ipv6Addr::UNSPECIFIED)))?,
+            client_v4: std::sync::OnceLock::new(),
+            client_v6: std::sync::OnceLock::new(),
         })
     }
 
@@ -100,11 +102,22 @@ impl Detector {
         }
     }
 
-    async fn get(&self, family: Family, url: &str) -> Result<String, String> {
-        let client = match family {
-            Family::V4 => &self.client_v4,
-            Family::V6 => &self.client_v6,
+    fn client(&self, family: Family) -> Result<&reqwest::Client, reqwest::Error> {
+        let (cell, bind) = match family {
+            Family::V4 => (&self.client_v4, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            Family::V6 => (&self.client_v6, IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
         };
+        if let Some(client) = cell.get() {
+            return Ok(client);
+        }
+        let client = crate::http::client(self.timeout, Some(bind))?;
+        Ok(cell.get_or_init(|| client))
+    }
+
+    async fn get(&self, family: Family, url: &str) -> Result<String, String> {
+        let client = self
+            .client(family)
+            .map_err(|error| format!("failed: cannot set up HTTP ({error})"))?;
         let response = client.get(url).send().await.map_err(|error| {
             format!("failed: {}", crate::cloudflare::describe_transport(&error))
         })?;

@@ -2,7 +2,8 @@
 //! - `demo`: runs the real flaredns job end to end against the stand-in (no Cloudflare
 //!   account needed): detection, the dry-run plan, the update, and the quiet second run.
 //! - `serve`: keeps a stand-in with a demo zone running and prints its addresses.
-//! - `bench`: counts API requests and wall time per cycle for the README's table.
+//! - `bench`: runs the release binary through the README's scenarios: API requests, wall
+//!   time and peak RSS per cycle, the idle daemon's RSS, and the binary's size.
 
 use std::path::Path;
 use std::time::Instant;
@@ -183,69 +184,227 @@ fn serve() -> i32 {
     }
 }
 
-/// Runs the request-count scenarios in-process and prints a table.
+/// The release `flaredns` binary: `$FLAREDNS_BIN`, else the one beside this program.
+fn flaredns_binary() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("FLAREDNS_BIN") {
+        return Some(path.into());
+    }
+    let sibling = std::env::current_exe().ok()?.parent()?.join("flaredns");
+    sibling.exists().then_some(sibling)
+}
+
+/// What one run of the binary cost.
+struct Measured {
+    code: i32,
+    wall: std::time::Duration,
+    peak_rss_kib: i64,
+}
+
+/// Runs the binary to completion and reads its peak RSS from wait4's rusage.
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot see
+fn measure(binary: &Path, args: &[&str]) -> Measured {
+    let started = Instant::now();
+    let child = std::process::Command::new(binary)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start flaredns");
+    let mut status = 0;
+    // SAFETY: rusage is plain old data that wait4 fills in; the pid is our own child, which
+    // std never waits for, so it is reaped exactly once, here.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    let code = if pid > 0 && libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Measured {
+        code,
+        wall,
+        peak_rss_kib: usage.ru_maxrss,
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_string());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!(
+        "{cores} cores, {cpu}, {} {}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+fn mib(kib: i64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// Runs the release binary through the scenarios against the stand-in and prints a table:
+/// API requests, writes, wall time and peak RSS per scenario, then the daemon's idle RSS and
+/// the binary's size.
 fn bench() -> i32 {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    println!("| scenario | API requests | writes | wall time |");
-    println!("|---|---:|---:|---:|");
+    let Some(binary) = flaredns_binary() else {
+        eprintln!("no release flaredns binary: run scripts/bench (or cargo build --release), or set FLAREDNS_BIN");
+        return 1;
+    };
+    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    println!("machine: {}", machine());
+    let name = binary
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    println!(
+        "binary: {name}, {:.2} MiB stripped, release profile\n",
+        size as f64 / 1048576.0
+    );
+    println!("| scenario | API requests | writes | wall time | peak RSS |");
+    println!("|---|---:|---:|---:|---:|");
     let scenarios: &[(&str, usize, usize, bool)] = &[
-        ("1 record in sync, zone ids cached", 1, 1, true),
-        ("1 record changed, cold start", 1, 1, false),
-        ("10 records changed in 1 zone, cold start", 10, 1, false),
-        ("10 records in sync, zone ids cached", 10, 1, true),
+        ("`--once`, 1 record in sync, zone ids cached", 1, 1, true),
+        ("`--once`, 1 record changed, cold start", 1, 1, false),
         (
-            "1000 records changed in 20 zones, cold start",
+            "`--once`, 10 records changed in 1 zone, cold start",
+            10,
+            1,
+            false,
+        ),
+        (
+            "`--once`, 1000 records changed in 20 zones, cold start",
             1000,
             20,
             false,
         ),
         (
-            "1000 records in 20 zones in sync, zone ids cached",
+            "`--once`, 1000 records in 20 zones in sync, zone ids cached",
             1000,
             20,
             true,
         ),
     ];
+    let mut failed = false;
     for (label, n_records, n_zones, in_sync) in scenarios {
-        let standin = Standin::start();
-        let dir = std::env::temp_dir().join(format!(
-            "flaredns-bench-{}-{n_records}-{n_zones}-{in_sync}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("bench directory");
-        let mut records = String::new();
-        for zone in 0..*n_zones {
-            standin.add_zone(&format!("zone{zone}.example.net"));
-        }
-        for index in 0..*n_records {
-            let zone = format!("zone{}.example.net", index % n_zones);
-            let name = format!("host{index}.{zone}");
-            standin.add_record(&zone, Record::new(&name, "A", "81.23.45.10"));
-            records.push_str(&format!("[[records]]\nname = \"{name}\"\n"));
-        }
-        let config = write_config(&standin, &dir, &records)
-            .to_string_lossy()
-            .to_string();
+        let (standin, dir, config) = scenario(*n_records, *n_zones);
         if *in_sync {
             // Warm up: bring everything in sync and fill the zone cache.
-            run_flaredns(&runtime, &["--config", &config, "--once", "-q"]);
+            measure(&binary, &["--config", &config, "--once"]);
         }
         standin.clear_requests();
-        let started = Instant::now();
-        let code = run_flaredns(&runtime, &["--config", &config, "--once", "-q"]);
-        let elapsed = started.elapsed();
+        let run = measure(&binary, &["--config", &config, "--once"]);
         let api = standin.api_requests();
         let writes = api.iter().filter(|r| r.is_write()).count();
-        let ok = if code == 0 { "" } else { " (failed)" };
+        let note = if run.code == 0 { "" } else { " (failed)" };
+        failed |= run.code != 0;
         println!(
-            "| {label}{ok} | {} | {writes} | {:.0} ms |",
+            "| {label}{note} | {} | {writes} | {:.0} ms | {} |",
             api.len(),
-            elapsed.as_secs_f64() * 1000.0
+            run.wall.as_secs_f64() * 1000.0,
+            mib(run.peak_rss_kib)
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
-    0
+
+    // The daemon, idle: records in sync, a cycle a second, measured after several cycles.
+    let (standin, dir, config) = scenario(3, 1);
+    measure(&binary, &["--config", &config, "--once"]);
+    std::fs::write(
+        Path::new(&config),
+        std::fs::read_to_string(&config)
+            .unwrap_or_default()
+            .replace("[daemon]\n", "[daemon]\ninterval = \"1s\"\n"),
+    )
+    .expect("rewrite config");
+    standin.clear_requests();
+    let mut daemon = std::process::Command::new(&binary)
+        .args(["--config", &config])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let (rss, hwm) = (field("VmRSS:"), field("VmHWM:"));
+    let rollup =
+        std::fs::read_to_string(format!("/proc/{}/smaps_rollup", daemon.id())).unwrap_or_default();
+    let rollup_field = |name: &str| {
+        rollup
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let (anonymous, file) = (rollup_field("Anonymous:"), field("RssFile:"));
+    let dns = standin.dns_queries();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    println!(
+        "| daemon, 3 records in sync, `interval = \"1s\"`, after 6 s | {} | 0 | — | {} now ({} peak) |",
+        standin.api_requests().len(),
+        mib(rss),
+        mib(hwm)
+    );
+    println!(
+        "\nThe idle daemon asked DNS {dns} times in those 6 s and Cloudflare's API {} times. Of its RSS, {} is anonymous memory (heap, stacks) and {} is file-backed (the mapped binary and libc).",
+        standin.api_requests().len(),
+        mib(anonymous),
+        mib(file)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    i32::from(failed)
+}
+
+/// A stand-in with `n_zones` zones and `n_records` records holding an old address, and a
+/// config managing all of them. Returns the stand-in, the scratch directory and the config path.
+fn scenario(n_records: usize, n_zones: usize) -> (Standin, std::path::PathBuf, String) {
+    let standin = Standin::start();
+    let dir = std::env::temp_dir().join(format!(
+        "flaredns-bench-{}-{n_records}-{n_zones}-{}",
+        std::process::id(),
+        fastrand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).expect("bench directory");
+    let mut records = String::new();
+    for zone in 0..n_zones {
+        standin.add_zone(&format!("zone{zone}.example.net"));
+    }
+    for index in 0..n_records {
+        let zone = format!("zone{}.example.net", index % n_zones);
+        let name = format!("host{index}.{zone}");
+        standin.add_record(&zone, Record::new(&name, "A", "81.23.45.10"));
+        records.push_str(&format!("[[records]]\nname = \"{name}\"\n"));
+    }
+    let config = write_config(&standin, &dir, &records)
+        .to_string_lossy()
+        .to_string();
+    (standin, dir, config)
+}
+
+fn fastrand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
