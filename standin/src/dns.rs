@@ -3,7 +3,7 @@
 //! as at Cloudflare; TTL auto answers 300. With `dns_up = false` queries are dropped, which
 //! looks like an unreachable server.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
@@ -117,35 +117,22 @@ fn answer(state: &State, packet: &[u8], v6: bool) -> Option<Vec<u8>> {
         .filter(|r| r.record_type == query.query_type().to_string())
     {
         let data = match query.query_type() {
-            RecordType::A => {
-                let ip = if record.proxied {
-                    Ipv4Addr::from_str(ANYCAST_V4).ok()
+            RecordType::A | RecordType::AAAA => {
+                // A proxied record answers Cloudflare's anycast address, as at Cloudflare.
+                let shown = if record.proxied {
+                    if query.query_type() == RecordType::A {
+                        ANYCAST_V4
+                    } else {
+                        ANYCAST_V6
+                    }
                 } else {
-                    record
-                        .content
-                        .parse::<IpAddr>()
-                        .ok()
-                        .and_then(|ip| match ip {
-                            IpAddr::V4(v4) => Some(v4),
-                            _ => None,
-                        })
+                    record.content.as_str()
                 };
-                ip.map(|ip| RData::A(A(ip)))
-            }
-            RecordType::AAAA => {
-                let ip = if record.proxied {
-                    Ipv6Addr::from_str(ANYCAST_V6).ok()
-                } else {
-                    record
-                        .content
-                        .parse::<IpAddr>()
-                        .ok()
-                        .and_then(|ip| match ip {
-                            IpAddr::V6(v6) => Some(v6),
-                            _ => None,
-                        })
-                };
-                ip.map(|ip| RData::AAAA(AAAA(ip)))
+                match shown.parse::<IpAddr>() {
+                    Ok(IpAddr::V4(v4)) => Some(RData::A(A(v4))),
+                    Ok(IpAddr::V6(v6)) => Some(RData::AAAA(AAAA(v6))),
+                    Err(_) => None,
+                }
             }
             RecordType::TXT => Some(RData::TXT(TXT::new(vec![record
                 .content

@@ -248,6 +248,15 @@ fn machine() -> String {
     )
 }
 
+/// A `Name:  123 kB` field of a /proc file, in KiB (0 when absent).
+fn proc_field(text: &str, name: &str) -> i64 {
+    text.lines()
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|value| value.parse::<i64>().ok())
+        .unwrap_or(0)
+}
+
 fn mib(kib: i64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -337,25 +346,11 @@ fn bench() -> i32 {
     std::thread::sleep(std::time::Duration::from_secs(6));
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let field = |name: &str| proc_field(&status, name);
     let (rss, hwm) = (field("VmRSS:"), field("VmHWM:"));
     let rollup =
         std::fs::read_to_string(format!("/proc/{}/smaps_rollup", daemon.id())).unwrap_or_default();
-    let rollup_field = |name: &str| {
-        rollup
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
+    let rollup_field = |name: &str| proc_field(&rollup, name);
     let (anonymous, file) = (rollup_field("Anonymous:"), field("RssFile:"));
     let dns = standin.dns_queries();
     let _ = daemon.kill();

@@ -78,8 +78,10 @@ impl World {
         path
     }
 
-    /// Runs `flaredns --config <config> ARGS…` and collects what it did.
-    pub fn run(&self, config: &str, args: &[&str]) -> Outcome {
+    /// `flaredns --config <config> ARGS…` with a clean environment: the stand-in's token, a
+    /// scratch state directory, and the test's own `env`. Writes the config and clears the
+    /// request log first.
+    fn command(&self, config: &str, args: &[&str]) -> Command {
         let path = self.write_config(config);
         self.standin.clear_requests();
         let mut command = Command::new(env!("CARGO_BIN_EXE_flaredns"));
@@ -95,7 +97,12 @@ impl World {
         for (key, value) in &self.env {
             command.env(key, value);
         }
-        let output = command.output().expect("run flaredns");
+        command
+    }
+
+    /// Runs `flaredns --config <config> ARGS…` and collects what it did.
+    pub fn run(&self, config: &str, args: &[&str]) -> Outcome {
+        let output = self.command(config, args).output().expect("run flaredns");
         Outcome {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).to_string(),
@@ -106,23 +113,10 @@ impl World {
 
     /// Starts `flaredns --config <config> ARGS…` in the background (the daemon).
     pub fn spawn(&self, config: &str, args: &[&str]) -> Daemon {
-        let path = self.write_config(config);
-        self.standin.clear_requests();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flaredns"));
+        let mut command = self.command(config, args);
         command
-            .arg("--config")
-            .arg(&path)
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CLOUDFLARE_API_TOKEN", TOKEN)
-            .env("STATE_DIRECTORY", self.dir.path().join("state"))
-            .env("HOME", self.dir.path())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
-        for (key, value) in &self.env {
-            command.env(key, value);
-        }
         Daemon {
             child: command.spawn().expect("spawn flaredns"),
         }
