@@ -58,8 +58,41 @@ impl CycleReport {
 
     /// Logs the outcome: one line per change and per problem; records in sync only at debug.
     pub fn log(&self) {
-        for error in &self.errors {
-            tracing::error!("{error}");
+        self.log_since(&BTreeSet::new());
+    }
+
+    /// Every problem of this cycle, as the sentences that are logged.
+    pub fn problems(&self) -> BTreeSet<String> {
+        let failed = self
+            .records
+            .iter()
+            .filter_map(|record| match &record.status {
+                RecordStatus::Failed(message) => Some(message.clone()),
+                _ => None,
+            });
+        self.errors.iter().cloned().chain(failed).collect()
+    }
+
+    /// The problems with their numbers blanked out: "backing off until 16:20:05" and "until
+    /// 16:25:40" are the same problem, and should be logged once.
+    pub fn problem_keys(&self) -> BTreeSet<String> {
+        self.problems()
+            .iter()
+            .map(|problem| problem_key(problem))
+            .collect()
+    }
+
+    /// Logs like `log`, but a problem already logged last cycle (its key in `previous`, from
+    /// `problem_keys`) drops to debug,
+    /// so a daemon waiting out an outage does not repeat the same error every interval; and
+    /// says so when problems of the last cycle are gone.
+    pub fn log_since(&self, previous: &BTreeSet<String>) {
+        for problem in self.problems() {
+            if previous.contains(&problem_key(&problem)) {
+                tracing::debug!("still: {problem}");
+            } else {
+                tracing::error!("{problem}");
+            }
         }
         for record in &self.records {
             let zone = record.zone.as_deref().unwrap_or("?");
@@ -74,8 +107,11 @@ impl CycleReport {
                 RecordStatus::WouldChange(action) => {
                     tracing::debug!("zone {zone}: would {} {action}", action.verb())
                 }
-                RecordStatus::Failed(message) => tracing::error!("{message}"),
+                RecordStatus::Failed(_) => {}
             }
+        }
+        if !previous.is_empty() && self.success() {
+            tracing::info!("all records are in sync again ({})", self.summary());
         }
         tracing::debug!(api_requests = self.api_requests, "cycle finished");
     }
@@ -143,6 +179,21 @@ impl CycleReport {
         }
         text
     }
+}
+
+/// A problem sentence with every run of digits replaced by `#`.
+fn problem_key(problem: &str) -> String {
+    let mut key = String::with_capacity(problem.len());
+    for character in problem.chars() {
+        if character.is_ascii_digit() {
+            if !key.ends_with('#') {
+                key.push('#');
+            }
+        } else {
+            key.push(character);
+        }
+    }
+    key
 }
 
 fn types(families: &[Family]) -> String {
@@ -486,5 +537,22 @@ fn desired_record(record: &RecordConfig, family: Family, content: IpAddr) -> Des
         ttl: record.ttl,
         comment: record.comment.clone(),
         replace_cname: record.replace_cname,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_that_differ_only_in_numbers_share_a_key() {
+        assert_eq!(
+            problem_key("backing off until 2026-11-25T16:20:05Z (HTTP 503)"),
+            problem_key("backing off until 2026-11-25T16:25:40Z (HTTP 503)")
+        );
+        assert_ne!(
+            problem_key("no zone holds a.example.com"),
+            problem_key("no zone holds b.example.com")
+        );
     }
 }

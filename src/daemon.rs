@@ -40,6 +40,7 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
         humantime::format_duration(interval)
     );
     let mut first = true;
+    let mut previous_problems = std::collections::BTreeSet::new();
     loop {
         // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
         let mut run_now = false;
@@ -79,7 +80,8 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
                 },
             }
         };
-        report.log();
+        report.log_since(&previous_problems);
+        previous_problems = report.problem_keys();
         if dry_run {
             print!("{}", report.render_plan());
         }

@@ -47,8 +47,11 @@ pub enum ApiError {
     Transport { detail: String, maybe_applied: bool },
     #[error("flaredns's own request budget is spent ({detail}); it protects your Cloudflare rate limit, and the next cycle will try again")]
     Budget { detail: String },
-    #[error("Cloudflare asked flaredns to wait until {}, beyond this cycle's deadline; the next cycle will try again", humantime::format_rfc3339_seconds(*until))]
-    WaitTooLong { until: std::time::SystemTime },
+    #[error("{} until {}, beyond this cycle's deadline; no request was sent, and a later cycle will try again", if *asked_by_cloudflare { "Cloudflare asked flaredns to wait (Retry-After)" } else { "flaredns is backing off after failed requests" }, humantime::format_rfc3339_seconds(*until))]
+    WaitTooLong {
+        until: std::time::SystemTime,
+        asked_by_cloudflare: bool,
+    },
 }
 
 impl ApiError {

@@ -251,7 +251,13 @@ impl Client {
             let deadline = *lock(&self.deadline);
             if deadline.is_some_and(|deadline| until > deadline) {
                 let wall = SystemTime::now() + until.saturating_duration_since(Instant::now());
-                return Err(ApiError::WaitTooLong { until: wall });
+                // Retry-After and our own backoff both land here; say which it is.
+                let asked_by_cloudflare = lock(&self.rate_limited_until)
+                    .is_some_and(|asked| asked + Duration::from_secs(1) >= wall);
+                return Err(ApiError::WaitTooLong {
+                    until: wall,
+                    asked_by_cloudflare,
+                });
             }
             tokio::time::sleep_until(until).await;
         }

@@ -155,12 +155,24 @@ fn a_long_retry_after_ends_the_run_and_is_remembered_by_the_next_one() {
     let first = world.once(&record("home.example.com"));
     assert_eq!(first.code, 1, "{}", first.output());
     assert_eq!(first.api.len(), 1, "{:?}", first.api);
-    assert!(first.stderr.contains("wait until"), "{}", first.stderr);
+    assert!(
+        first
+            .stderr
+            .contains("Cloudflare asked flaredns to wait (Retry-After) until"),
+        "{}",
+        first.stderr
+    );
     // A cron run a minute later does not ask Cloudflare again before the time it gave.
     let second = world.once(&record("home.example.com"));
     assert_eq!(second.code, 1, "{}", second.output());
     assert!(second.api.is_empty(), "{:?}", second.api);
-    assert!(second.stderr.contains("wait until"), "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("Cloudflare asked flaredns to wait (Retry-After) until"),
+        "{}",
+        second.stderr
+    );
 }
 
 #[test]
