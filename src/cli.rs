@@ -6,7 +6,15 @@ use clap::{ArgAction, Parser, Subcommand};
 
 /// Keeps Cloudflare A/AAAA records pointed at this host's public address, gently.
 #[derive(Debug, Parser)]
-#[command(name = "flaredns", version, about, long_about = None)]
+#[command(
+    name = "flaredns",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 all managed records in sync (or the dry-run plan was printed); \
+                  1 a record could not be synced, or the address could not be detected; \
+                  2 usage or configuration error."
+)]
 pub struct Cli {
     /// Config file [default: $FLAREDNS_CONFIG, else /etc/flaredns/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
