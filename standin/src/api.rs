@@ -457,36 +457,25 @@ fn batch(state: &mut State, zone_id: &str, body: &Value) -> Answer {
     }
     let mut copy = state.zones[index].clone();
     let mut results = json!({"deletes": [], "patches": [], "puts": [], "posts": []});
-    let steps: Result<(), ApiFailure> = (|| {
-        for item in &deletes {
-            let id = item.get("id").and_then(Value::as_str).unwrap_or("");
-            let value = delete(&mut copy, id)?;
-            push(&mut results, "deletes", value);
-        }
-        for item in &patches {
-            let id = item
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let value = patch(&mut copy, &id, item)?;
-            push(&mut results, "patches", value);
-        }
-        for item in &puts {
-            let id = item
-                .get("id")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let value = put(&mut copy, &id, item)?;
-            push(&mut results, "puts", value);
-        }
-        for item in &posts {
-            let value = create(&mut copy, item)?;
-            push(&mut results, "posts", value);
-        }
-        Ok(())
-    })();
+    // Cloudflare's order: deletes, patches, puts, posts; the first failure voids them all.
+    type Step = fn(&mut ZoneState, &Value) -> Result<Value, ApiFailure>;
+    let phases: [(&str, &Vec<Value>, Step); 4] = [
+        ("deletes", &deletes, |zone, item| {
+            delete(zone, item_id(item))
+        }),
+        ("patches", &patches, |zone, item| {
+            patch(zone, item_id(item), item)
+        }),
+        ("puts", &puts, |zone, item| put(zone, item_id(item), item)),
+        ("posts", &posts, create),
+    ];
+    let steps: Result<(), ApiFailure> = phases.iter().try_for_each(|(key, items, step)| {
+        items.iter().try_for_each(|item| {
+            let value = step(&mut copy, item)?;
+            push(&mut results, key, value);
+            Ok(())
+        })
+    });
     match steps {
         Ok(()) => {
             for record in copy.records.iter_mut().filter(|r| r.id.is_empty()) {
@@ -507,6 +496,10 @@ fn batch(state: &mut State, zone_id: &str, body: &Value) -> Answer {
         }
         Err(e) => err(e),
     }
+}
+
+fn item_id(item: &Value) -> &str {
+    item.get("id").and_then(Value::as_str).unwrap_or("")
 }
 
 fn push(results: &mut Value, key: &str, value: Value) {

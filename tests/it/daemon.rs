@@ -11,6 +11,21 @@ fn daemon_config(world: &World, interval: &str, records: &str) -> String {
     world.config(&format!("[daemon]\ninterval = \"{interval}\"\n\n{records}"))
 }
 
+/// A world whose home.example.com is in sync, and a daemon managing it, past its first cycle.
+fn in_sync_daemon(interval: &str) -> (World, crate::harness::Daemon) {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let daemon = world.spawn(
+        &daemon_config(&world, interval, &record("home.example.com")),
+        &[],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    (world, daemon)
+}
+
 fn content(world: &World, name: &str) -> String {
     world
         .standin
@@ -82,16 +97,7 @@ fn sends_no_api_request_while_idle_for_several_intervals() {
 
 #[test]
 fn sigterm_exits_0_promptly() {
-    let world = World::new();
-    world.standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", PUBLIC_IPV4),
-    );
-    let mut daemon = world.spawn(
-        &daemon_config(&world, "5m", &record("home.example.com")),
-        &[],
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    let (_world, mut daemon) = in_sync_daemon("5m");
     let started = Instant::now();
     assert_eq!(daemon.terminate(), 0);
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -99,16 +105,7 @@ fn sigterm_exits_0_promptly() {
 
 #[test]
 fn sighup_reloads_the_config_and_adds_a_record() {
-    let world = World::new();
-    world.standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", PUBLIC_IPV4),
-    );
-    let mut daemon = world.spawn(
-        &daemon_config(&world, "1h", &record("home.example.com")),
-        &[],
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    let (world, mut daemon) = in_sync_daemon("1h");
     world.write_config(&daemon_config(
         &world,
         "1h",
@@ -128,16 +125,7 @@ fn sighup_reloads_the_config_and_adds_a_record() {
 
 #[test]
 fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
-    let world = World::new();
-    world.standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", PUBLIC_IPV4),
-    );
-    let mut daemon = world.spawn(
-        &daemon_config(&world, "1h", &record("home.example.com")),
-        &[],
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    let (world, mut daemon) = in_sync_daemon("1h");
     world.write_config("[daemon]\nintervall = \"1s\"\n");
     daemon.signal("HUP");
     std::thread::sleep(Duration::from_millis(500));
@@ -159,16 +147,7 @@ fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
 
 #[test]
 fn sigusr1_runs_a_cycle_now() {
-    let world = World::new();
-    world.standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", PUBLIC_IPV4),
-    );
-    let mut daemon = world.spawn(
-        &daemon_config(&world, "1h", &record("home.example.com")),
-        &[],
-    );
-    std::thread::sleep(Duration::from_millis(500));
+    let (world, mut daemon) = in_sync_daemon("1h");
     world.standin.set_public_ipv4(NEW_IPV4);
     daemon.signal("USR1");
     assert!(eventually(5.0, || content(&world, "home.example.com") == NEW_IPV4));

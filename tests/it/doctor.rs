@@ -186,9 +186,24 @@ fn a_config_error_exits_2() {
 #[test]
 fn an_account_token_that_cannot_use_user_verify_but_lists_zones_is_ok() {
     let world = World::new();
-    world.standin.add_record("example.com", Record::new("home.example.com", "A", PUBLIC_IPV4));
-    world.standin.inject(Fault::status(401, r#"{"success":false,"errors":[{"code":1000,"message":"Invalid API Token"}]}"#).path("/user/tokens/verify"));
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    world.standin.inject(
+        Fault::status(
+            401,
+            r#"{"success":false,"errors":[{"code":1000,"message":"Invalid API Token"}]}"#,
+        )
+        .path("/user/tokens/verify"),
+    );
     let outcome = world.run(&world.config(&record("home.example.com")), &["doctor"]);
     assert_eq!(outcome.code, 0, "{}", outcome.output());
-    assert!(outcome.stdout.contains("[ok] token: the API token can list zones"), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains("[ok] token: the API token can list zones"),
+        "{}",
+        outcome.stdout
+    );
 }
