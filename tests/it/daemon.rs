@@ -199,6 +199,6 @@ fn tells_systemd_it_is_ready_and_pings_the_watchdog_at_half_the_timeout() {
     assert!(pings.len() >= 5, "every 0.5 s for 3 s: {pings:?}");
     for pair in pings.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!((0.3..0.8).contains(&gap), "watchdog gap {gap}: {pings:?}");
+        assert!((0.25..1.0).contains(&gap), "watchdog gap {gap}: {pings:?}");
     }
 }
