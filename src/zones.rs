@@ -5,7 +5,6 @@
 //! missing, so a newly added zone is found.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -57,12 +56,10 @@ pub enum ZoneError {
 impl ZoneDirectory {
     /// A directory for this config's API and token, reading the disk cache lazily.
     pub fn new(config: &Config) -> ZoneDirectory {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        config.token.expose().hash(&mut hasher);
         ZoneDirectory {
             cache_path: config.state_dir.as_ref().map(|dir| dir.join(CACHE_FILE)),
             api_url: config.api_url.clone(),
-            token_fingerprint: format!("{:016x}", hasher.finish()),
+            token_fingerprint: config.token.fingerprint(),
             zones: None,
             listed_this_cycle: false,
             failed_this_cycle: None,

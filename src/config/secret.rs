@@ -18,6 +18,14 @@ impl ApiToken {
         }
     }
 
+    /// A short, non-reversible tag telling tokens apart (for the zone cache), never the token.
+    pub fn fingerprint(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.0.hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+
     /// The secret itself. Call only to put it on the wire.
     pub fn expose(&self) -> &str {
         &self.0
