@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::apply;
-use crate::cloudflare::Client;
+use crate::cloudflare::{ApiError, Client};
 use crate::config::{CheckMode, Config, RecordConfig};
 use crate::detect::Detector;
 use crate::model::{DesiredRecord, DomainName, Family, Zone};
@@ -471,6 +471,11 @@ impl Engine {
         let observed = match self.client.list_records(&zone.id).await {
             Ok(observed) => observed,
             Err(error) => {
+                // A zone that is gone (deleted, moved to another account) must not stay in
+                // the cache for a day: forget the list, and the next cycle asks again.
+                if matches!(error, ApiError::Api { status: 404, .. }) {
+                    self.zones.forget();
+                }
                 for record in records {
                     report.records.push(RecordReport {
                         name: record.name.clone(),

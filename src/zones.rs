@@ -100,6 +100,15 @@ impl ZoneDirectory {
         })
     }
 
+    /// Drops the zone list, in memory and on disk, so the next lookup lists zones afresh.
+    pub fn forget(&mut self) {
+        self.zones = None;
+        self.nameservers.clear();
+        if let Some(path) = &self.cache_path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// The addresses of a zone's authoritative nameservers (resolved once per process).
     pub async fn nameservers(&mut self, zone: &Zone) -> Vec<SocketAddr> {
         if let Some(known) = self.nameservers.get(&zone.id) {

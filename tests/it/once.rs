@@ -312,3 +312,28 @@ fn zone_ids_are_cached_on_disk_for_the_next_run() {
     assert_eq!(second.api.len(), 2, "list + batch: {:?}", second.api);
     assert!(world.dir.path().join("state/zones.json").exists());
 }
+
+#[test]
+fn a_cached_zone_that_is_gone_is_listed_again_next_run() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    assert_eq!(world.once(&record("home.example.com")).code, 0);
+    // The zone is deleted and added again: same name, new id, stale cache.
+    world.standin.state().zones.clear();
+    world.standin.add_zone("example.com");
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let stale = world.once(&record("home.example.com"));
+    assert_eq!(stale.code, 1, "{}", stale.output());
+    let fresh = world.once(&record("home.example.com"));
+    assert_eq!(fresh.code, 0, "{}", fresh.output());
+    assert_eq!(
+        world.standin.records_at("example.com", "home.example.com")[0].content,
+        PUBLIC_IPV4
+    );
+}
