@@ -350,7 +350,7 @@ impl Engine {
 
         let in_sync = self.check_dns(&desired).await;
 
-        let mut by_zone: BTreeMap<String, (Zone, Vec<DesiredRecord>)> = BTreeMap::new();
+        let mut pending: Vec<(usize, DesiredRecord)> = Vec::new();
         for ((index, record), synced) in desired.into_iter().zip(in_sync) {
             if synced {
                 report.records.push(RecordReport {
@@ -359,8 +359,46 @@ impl Engine {
                     zone: None,
                     status: RecordStatus::InSync,
                 });
-                continue;
+            } else {
+                pending.push((index, record));
             }
+        }
+
+        // A zone from the cache that answers 404 was deleted or re-created: list the zones
+        // again and retry its records once, in this same cycle.
+        for attempt in 0..2 {
+            let mut gone = Vec::new();
+            for (zone, records) in self.group_by_zone(pending, &mut report).await.into_values() {
+                let may_retry = attempt == 0 && !self.zones.listed_this_cycle();
+                if let Some(back) = self
+                    .reconcile_zone(&zone, records, dry_run, may_retry, &mut report)
+                    .await
+                {
+                    gone.extend(back);
+                }
+            }
+            if gone.is_empty() {
+                break;
+            }
+            tracing::debug!("a cached zone is gone; listing the zones again");
+            self.zones.forget();
+            pending = gone;
+        }
+
+        report
+            .records
+            .sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
+        report
+    }
+
+    /// Finds each pending record's zone; a record without one is reported as failed.
+    async fn group_by_zone(
+        &mut self,
+        pending: Vec<(usize, DesiredRecord)>,
+        report: &mut CycleReport,
+    ) -> BTreeMap<String, (Zone, Vec<(usize, DesiredRecord)>)> {
+        let mut by_zone: BTreeMap<String, (Zone, Vec<(usize, DesiredRecord)>)> = BTreeMap::new();
+        for (index, record) in pending {
             match self
                 .zones
                 .zone_for(&self.config.records[index], &self.client)
@@ -370,7 +408,7 @@ impl Engine {
                     .entry(zone.id.clone())
                     .or_insert_with(|| (zone, Vec::new()))
                     .1
-                    .push(record),
+                    .push((index, record)),
                 Err(error) => report.records.push(RecordReport {
                     name: record.name.clone(),
                     families: vec![record.family],
@@ -382,16 +420,7 @@ impl Engine {
                 }),
             }
         }
-
-        for (zone, records) in by_zone.into_values() {
-            self.reconcile_zone(&zone, &records, dry_run, &mut report)
-                .await;
-        }
-
-        report
-            .records
-            .sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
-        report
+        by_zone
     }
 
     /// Which desired records DNS already shows in sync. DNS failures only mean "ask the API".
@@ -460,23 +489,28 @@ impl Engine {
         in_sync
     }
 
-    /// Lists one zone's records, plans, and applies (unless a dry run).
+    /// Lists one zone's records, plans, and applies (unless a dry run). When the zone answers
+    /// 404 and `may_retry`, its records come back for another try after a fresh zone list.
     async fn reconcile_zone(
         &mut self,
         zone: &Zone,
-        records: &[DesiredRecord],
+        pending: Vec<(usize, DesiredRecord)>,
         dry_run: bool,
+        may_retry: bool,
         report: &mut CycleReport,
-    ) {
+    ) -> Option<Vec<(usize, DesiredRecord)>> {
         let observed = match self.client.list_records(&zone.id).await {
             Ok(observed) => observed,
             Err(error) => {
-                // A zone that is gone (deleted, moved to another account) must not stay in
-                // the cache for a day: forget the list, and the next cycle asks again.
-                if matches!(error, ApiError::Api { status: 404, .. }) {
+                let zone_gone = matches!(error, ApiError::Api { status: 404, .. });
+                if zone_gone && may_retry {
+                    return Some(pending);
+                }
+                // Gone for good: do not keep it in the cache for a day.
+                if zone_gone {
                     self.zones.forget();
                 }
-                for record in records {
+                for (_, record) in &pending {
                     report.records.push(RecordReport {
                         name: record.name.clone(),
                         families: vec![record.family],
@@ -487,10 +521,11 @@ impl Engine {
                         )),
                     });
                 }
-                return;
+                return None;
             }
         };
-        let plan = plan::plan(records, &observed);
+        let records: Vec<DesiredRecord> = pending.into_iter().map(|(_, record)| record).collect();
+        let plan = plan::plan(&records, &observed);
         let mut changes: Vec<(DomainName, Vec<Family>, Action)> = Vec::new();
         for step in plan.steps {
             let status = match step.outcome {
@@ -514,7 +549,7 @@ impl Engine {
             });
         }
         if changes.is_empty() {
-            return;
+            return None;
         }
         let actions: Vec<&Action> = changes.iter().map(|(_, _, action)| action).collect();
         let applied = apply::apply_zone(&self.client, zone, &actions).await;
@@ -530,6 +565,7 @@ impl Engine {
                 status,
             });
         }
+        None
     }
 }
 

@@ -184,8 +184,9 @@ fn config_findings(config: &Config) -> Vec<Finding> {
         findings.push(finding(
             "config",
             Status::Warning,
+            // Each warning already ends with its next step (chmod 600, use https://).
             warning.clone(),
-            Some("chmod 600 the file, or hand the token over with systemd's LoadCredential="),
+            None,
         ));
     }
     match &config.token_source {
@@ -195,12 +196,19 @@ fn config_findings(config: &Config) -> Vec<Finding> {
             "the token is written in the config file",
             Some("move it to a file of mode 0600 (`api_token_file`) or a systemd credential"),
         )),
-        TokenSource::File(_) if config.warnings.is_empty() => findings.push(finding(
-            "config",
-            Status::Ok,
-            "the token file is readable only by its owner",
-            None,
-        )),
+        TokenSource::File(_)
+            if !config
+                .warnings
+                .iter()
+                .any(|warning| warning.contains("chmod")) =>
+        {
+            findings.push(finding(
+                "config",
+                Status::Ok,
+                "the token file is readable only by its owner",
+                None,
+            ))
+        }
         _ => {}
     }
     findings

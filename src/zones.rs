@@ -100,6 +100,11 @@ impl ZoneDirectory {
         })
     }
 
+    /// True when the zone list was fetched from the API during this cycle (not from a cache).
+    pub fn listed_this_cycle(&self) -> bool {
+        self.listed_this_cycle
+    }
+
     /// Drops the zone list, in memory and on disk, so the next lookup lists zones afresh.
     pub fn forget(&mut self) {
         self.zones = None;

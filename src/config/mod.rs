@@ -219,6 +219,18 @@ impl Validator<'_> {
                         "must start with https:// (or http:// for a local stand-in)",
                     ));
                 }
+                if let Some(rest) = value.strip_prefix("http://") {
+                    let host = rest.split('/').next().unwrap_or("");
+                    let loopback = host.starts_with("127.")
+                        || host.starts_with("localhost")
+                        || host.starts_with("[::1]");
+                    if !loopback {
+                        warnings.push(format!(
+                            "{}: `cloudflare.api_url` is plain http:// to {host}, so the API token travels unencrypted; use https://",
+                            self.path.display()
+                        ));
+                    }
+                }
                 value.to_string()
             }
         };
@@ -809,6 +821,21 @@ mod tests {
             Err(ConfigError::NoToken { .. })
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn plain_http_to_anything_but_loopback_is_warned_about() {
+        let text = |url: &str| {
+            format!("[cloudflare]\napi_url = \"{url}\"\n[[records]]\nname = \"a.example.com\"\n")
+        };
+        let remote = parse_text(&text("http://api.example.net/client/v4")).expect("valid");
+        assert!(
+            remote.warnings.iter().any(|w| w.contains("unencrypted")),
+            "{:?}",
+            remote.warnings
+        );
+        let local = parse_text(&text("http://127.0.0.1:8080/client/v4")).expect("valid");
+        assert!(local.warnings.is_empty(), "{:?}", local.warnings);
     }
 
     #[test]
