@@ -41,9 +41,15 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
     );
     let mut first = true;
     let mut previous_problems = std::collections::BTreeSet::new();
+    // Signals that arrive during a cycle are acted on once it is over.
+    let (mut pending_reload, mut pending_run) = (false, false);
     loop {
+        if std::mem::take(&mut pending_reload) && reload(engine) {
+            interval = engine.config.daemon.interval;
+            ticker = new_ticker(interval);
+        }
         // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
-        let mut run_now = false;
+        let mut run_now = std::mem::take(&mut pending_run);
         while !run_now {
             tokio::select! {
                 _ = ticker.tick() => run_now = true,
@@ -76,7 +82,14 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
                         return stop(signal);
                     }
                     // Handled once the cycle is over; a cycle never overlaps another.
-                    Event::RunNow | Event::Reload => tracing::info!("a cycle is running; the signal is taken after it"),
+                    Event::RunNow => {
+                        tracing::info!("received SIGUSR1 during a cycle; checking again once it is over");
+                        pending_run = true;
+                    }
+                    Event::Reload => {
+                        tracing::info!("received SIGHUP during a cycle; reloading once it is over");
+                        pending_reload = true;
+                    }
                 },
             }
         };

@@ -202,3 +202,37 @@ fn tells_systemd_it_is_ready_and_pings_the_watchdog_at_half_the_timeout() {
         assert!((0.25..1.0).contains(&gap), "watchdog gap {gap}: {pings:?}");
     }
 }
+
+#[test]
+fn a_sighup_during_a_cycle_is_acted_on_once_the_cycle_is_over() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    // The first cycle hangs on the record list until its 3-second deadline.
+    world
+        .standin
+        .inject(crate::harness::Fault::hang().path("/dns_records").times(1));
+    let config = |records: &str| {
+        world.config(&format!(
+            "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"3s\"\n\n{records}"
+        ))
+    };
+    let mut daemon = world.spawn(&config(&record("home.example.com")), &[]);
+    std::thread::sleep(Duration::from_millis(800));
+    world.write_config(&config(&format!(
+        "{}{}",
+        record("home.example.com"),
+        record("added.example.com")
+    )));
+    daemon.signal("HUP");
+    assert!(
+        eventually(10.0, || content(&world, "added.example.com") == PUBLIC_IPV4),
+        "the reload waited for the cycle, then took effect"
+    );
+    assert_eq!(content(&world, "home.example.com"), PUBLIC_IPV4);
+    let (code, stderr) = daemon.terminate_with_stderr();
+    assert_eq!(code, 0);
+    assert!(stderr.contains("reloading once it is over"), "{stderr}");
+}
