@@ -215,13 +215,8 @@ pub struct Engine {
 impl Engine {
     /// Builds the clients for a config.
     pub fn new(config: Config) -> Result<Engine, reqwest::Error> {
-        let client = Client::new(
-            &config.api_url,
-            config.token.clone(),
-            config.daemon.max_requests_per_cycle,
-            config.daemon.max_requests_per_hour,
-        )?;
-        let detector = Detector::new(config.detect.timeout)?;
+        let client = new_client(&config)?;
+        let detector = Detector::new(config.detect.timeout);
         let zones = ZoneDirectory::new(&config);
         Ok(Engine {
             config,
@@ -240,17 +235,12 @@ impl Engine {
             == self.config.daemon.max_requests_per_cycle
             && config.daemon.max_requests_per_hour == self.config.daemon.max_requests_per_hour;
         if !(same_api && same_limits) {
-            self.client = Client::new(
-                &config.api_url,
-                config.token.clone(),
-                config.daemon.max_requests_per_cycle,
-                config.daemon.max_requests_per_hour,
-            )?;
+            self.client = new_client(&config)?;
         }
         if !same_api || config.state_dir != self.config.state_dir {
             self.zones = ZoneDirectory::new(&config);
         }
-        self.detector = Detector::new(config.detect.timeout)?;
+        self.detector = Detector::new(config.detect.timeout);
         self.config = config;
         Ok(())
     }
@@ -278,14 +268,6 @@ impl Engine {
         let deadline = Instant::now() + timeout;
         self.client.start_cycle(deadline);
         self.zones.start_cycle();
-        if let Some(until) = self
-            .config
-            .state_dir
-            .as_deref()
-            .and_then(crate::state::read_rate_limit)
-        {
-            self.client.defer_until(until);
-        }
         // A little grace past the deadline lets requests that end at it report their own error.
         let grace = Duration::from_millis(500);
         let mut report = match tokio::time::timeout_at(deadline + grace, self.cycle(dry_run)).await {
@@ -567,6 +549,24 @@ impl Engine {
         }
         None
     }
+}
+
+/// The API client for a config, honouring a Retry-After that an earlier run remembered.
+fn new_client(config: &Config) -> Result<Client, reqwest::Error> {
+    let client = Client::new(
+        &config.api_url,
+        config.token.clone(),
+        config.daemon.max_requests_per_cycle,
+        config.daemon.max_requests_per_hour,
+    )?;
+    if let Some(until) = config
+        .state_dir
+        .as_deref()
+        .and_then(crate::state::read_rate_limit)
+    {
+        client.defer_until(until);
+    }
+    Ok(client)
 }
 
 fn desired_record(record: &RecordConfig, family: Family, content: IpAddr) -> DesiredRecord {

@@ -32,13 +32,13 @@ pub struct Detector {
 }
 
 impl Detector {
-    /// Builds the per-family clients with the `[detect].timeout`.
-    pub fn new(timeout: Duration) -> Result<Detector, reqwest::Error> {
-        Ok(Detector {
+    /// A detector with the `[detect].timeout`; its per-family clients are built on first use.
+    pub fn new(timeout: Duration) -> Detector {
+        Detector {
             timeout,
             client_v4: std::sync::OnceLock::new(),
             client_v6: std::sync::OnceLock::new(),
-        })
+        }
     }
 
     /// The first publishable address any provider gives, in order.
