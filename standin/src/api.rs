@@ -579,16 +579,20 @@ fn validate(zone: &ZoneState, record: &Record) -> Result<(), ApiFailure> {
     Ok(())
 }
 
-fn create(zone: &mut ZoneState, body: &Value) -> Result<Value, ApiFailure> {
-    let record = Record {
-        id: String::new(),
-        name: text_field(body, "name")
+/// A whole record from a POST or PUT body, with Cloudflare's defaults for what it leaves
+/// out (not proxied, TTL auto, no comment or tags). `name` and `type` fall back to `base`.
+fn record_from_body(body: &Value, id: String, base: Option<&Record>) -> Record {
+    let fallback = |key: &str, value: Option<&String>| {
+        text_field(body, key)
+            .or_else(|| value.cloned())
             .unwrap_or_default()
+    };
+    Record {
+        id,
+        name: fallback("name", base.map(|r| &r.name))
             .trim_end_matches('.')
             .to_ascii_lowercase(),
-        record_type: text_field(body, "type")
-            .unwrap_or_default()
-            .to_ascii_uppercase(),
+        record_type: fallback("type", base.map(|r| &r.record_type)).to_ascii_uppercase(),
         content: text_field(body, "content").unwrap_or_default(),
         proxied: body
             .get("proxied")
@@ -599,14 +603,18 @@ fn create(zone: &mut ZoneState, body: &Value) -> Result<Value, ApiFailure> {
         tags: body
             .get("tags")
             .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
+            .map(|tags| {
+                tags.iter()
                     .filter_map(Value::as_str)
                     .map(str::to_string)
                     .collect()
             })
             .unwrap_or_default(),
-    };
+    }
+}
+
+fn create(zone: &mut ZoneState, body: &Value) -> Result<Value, ApiFailure> {
+    let record = record_from_body(body, String::new(), None);
     if record.name.is_empty() || record.record_type.is_empty() {
         return Err(failure(400, 9000, "DNS name and type are required."));
     }
@@ -651,23 +659,7 @@ fn patch(zone: &mut ZoneState, record_id: &str, body: &Value) -> Result<Value, A
 fn put(zone: &mut ZoneState, record_id: &str, body: &Value) -> Result<Value, ApiFailure> {
     let index = find(zone, record_id)?;
     let old = zone.records[index].clone();
-    let record = Record {
-        id: old.id.clone(),
-        name: text_field(body, "name")
-            .unwrap_or(old.name)
-            .to_ascii_lowercase(),
-        record_type: text_field(body, "type")
-            .unwrap_or(old.record_type)
-            .to_ascii_uppercase(),
-        content: text_field(body, "content").unwrap_or_default(),
-        proxied: body
-            .get("proxied")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        ttl: body.get("ttl").and_then(Value::as_u64).unwrap_or(1) as u32,
-        comment: text_field(body, "comment"),
-        tags: Vec::new(),
-    };
+    let record = record_from_body(body, old.id.clone(), Some(&old));
     validate(zone, &record)?;
     let value = record_json(zone, &record);
     zone.records[index] = record;
