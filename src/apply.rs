@@ -1,50 +1,89 @@
 //! Sends a zone's planned actions to Cloudflare: one batch per zone (split at Cloudflare's
 //! 200-change limit), so that a zone's changes land together or not at all. When Cloudflare
-//! rejects a batch that holds several actions, each action is sent again as its own batch so
-//! that one bad record cannot hold the others back, and the bad one is named. A CNAME
-//! replacement is always one batch of its own kind: delete and creates together.
+//! rejects a batch that holds several actions, the batch is split in halves and each half sent
+//! again (recursively), so one bad record among n costs about 2·log2(n) requests, cannot hold
+//! the others back, and is named with Cloudflare's code and message. A CNAME replacement is
+//! one action, so its delete and creates always travel in the same batch.
 
-use crate::cloudflare::{ApiError, Client, MAX_BATCH_CHANGES};
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::cloudflare::{ApiCycle, ApiError, Batch, Patch, Post, MAX_BATCH_CHANGES};
 use crate::model::Zone;
-use crate::plan::Action;
+use crate::plan::{Action, NewRecord};
 
-/// The outcome of one action.
-#[derive(Debug)]
-pub struct Applied<'a> {
-    pub action: &'a Action,
-    pub result: Result<(), String>,
-}
-
-/// Applies `actions` in `zone`. Every action gets a result.
-pub async fn apply_zone<'a>(
-    client: &Client,
+/// Applies `actions` in `zone`. Every action gets a result, in the same order.
+pub async fn apply_zone(
+    api: &ApiCycle<'_>,
     zone: &Zone,
-    actions: &[&'a Action],
-) -> Vec<Applied<'a>> {
+    actions: &[&Action],
+) -> Vec<Result<(), ApiError>> {
     let mut results = Vec::with_capacity(actions.len());
     for chunk in chunks(actions) {
-        match client.apply_batch(&zone.id, &chunk).await {
-            Ok(()) => results.extend(chunk.iter().map(|action| Applied {
-                action,
-                result: Ok(()),
-            })),
-            Err(error) if chunk.len() > 1 && is_rejection(&error) => {
-                tracing::info!(zone = %zone.name, "Cloudflare rejected a batch of {} changes ({error}); sending each record on its own to find the one at fault", chunk.len());
-                for action in chunk {
-                    let result = client
-                        .apply_batch(&zone.id, &[action])
-                        .await
-                        .map_err(|error| describe_failure(action, zone, &error));
-                    results.push(Applied { action, result });
-                }
-            }
-            Err(error) => results.extend(chunk.iter().map(|action| Applied {
-                action,
-                result: Err(describe_failure(action, zone, &error)),
-            })),
-        }
+        results.extend(send(api, zone, &chunk).await);
     }
     results
+}
+
+/// Each action's result, in order.
+type Results = Vec<Result<(), ApiError>>;
+
+/// Sends one batch; on a rejection of several actions, bisects.
+fn send<'a>(
+    api: &'a ApiCycle<'_>,
+    zone: &'a Zone,
+    actions: &'a [&'a Action],
+) -> Pin<Box<dyn Future<Output = Results> + 'a>> {
+    Box::pin(async move {
+        match api.apply_batch(&zone.id, &batch(actions)).await {
+            Ok(()) => actions.iter().map(|_| Ok(())).collect(),
+            Err(error) if actions.len() > 1 && is_rejection(&error) => {
+                tracing::debug!(zone = %zone.name, "Cloudflare rejected a batch of {} changes ({error}); splitting it to find the record at fault", actions.len());
+                let (first, second) = actions.split_at(actions.len() / 2);
+                let mut results = send(api, zone, first).await;
+                results.extend(send(api, zone, second).await);
+                results
+            }
+            Err(error) => actions.iter().map(|_| Err(error.clone())).collect(),
+        }
+    })
+}
+
+/// The wire batch for some actions.
+pub fn batch(actions: &[&Action]) -> Batch {
+    let post = |new: &NewRecord| Post {
+        name: new.name.clone(),
+        family: new.family,
+        content: new.content,
+        proxied: new.proxied,
+        ttl: new.ttl,
+        comment: new.comment.clone(),
+    };
+    let mut batch = Batch::default();
+    for action in actions {
+        match action {
+            Action::Create(new) => batch.posts.push(post(new)),
+            Action::Update {
+                id,
+                content,
+                proxied,
+                ttl,
+                ..
+            } => batch.patches.push(Patch {
+                id: id.clone(),
+                content: *content,
+                proxied: *proxied,
+                ttl: *ttl,
+            }),
+            Action::ReplaceCname {
+                cname_id, creates, ..
+            } => {
+                batch.deletes.push(cname_id.clone());
+                batch.posts.extend(creates.iter().map(post));
+            }
+        }
+    }
+    batch
 }
 
 /// A 4xx from Cloudflare's API about the content: something one record may have caused.
@@ -67,23 +106,6 @@ fn chunks<'a>(actions: &[&'a Action]) -> Vec<Vec<&'a Action>> {
         }
     }
     batches
-}
-
-/// "failed to update A home.example.com in zone example.com: …; next step".
-pub fn describe_failure(action: &Action, zone: &Zone, error: &ApiError) -> String {
-    let what = match action {
-        Action::Create(new) => format!("create {} {}", new.family, new.name),
-        Action::Update { family, name, .. } => format!("update {family} {name}"),
-        Action::ReplaceCname { name, target, .. } => format!("replace the CNAME {name} → {target}"),
-    };
-    if error.maybe_applied() {
-        return format!("could not confirm the {what} in zone {}: {error}; the change may or may not have been applied, and the next cycle will check again", zone.name);
-    }
-    let next = match error {
-        ApiError::Api { status, .. } if *status < 500 => "; nothing at this name was changed: fix the record in the Cloudflare dashboard or the config, then run again",
-        _ => "",
-    };
-    format!("failed to {what} in zone {}: {error}{next}", zone.name)
 }
 
 #[cfg(test)]

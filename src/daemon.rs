@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::cycle::{CycleReport, Engine};
+use crate::cycle::{render, CycleReport, Engine};
 use crate::systemd;
 
 /// What woke the loop.
@@ -93,10 +93,9 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
                 },
             }
         };
-        report.log_since(&previous_problems);
-        previous_problems = report.problem_keys();
+        previous_problems = render::log_since(&report, &previous_problems);
         if dry_run {
-            print!("{}", report.render_plan());
+            print!("{}", render::plan(&report));
         }
         release_free_memory();
         let status = status_line(&report, interval);
@@ -175,10 +174,11 @@ fn reload(engine: &mut Engine) -> bool {
 
 /// "3 in sync, 0 changed, 0 failed at 81.23.45.99; next check 14:05:00".
 fn status_line(report: &CycleReport, interval: Duration) -> String {
-    let next = std::time::SystemTime::now() + interval;
+    let now = std::time::SystemTime::now();
+    let next = now.checked_add(interval).unwrap_or(now);
     let next = humantime::format_rfc3339_seconds(next).to_string();
     let clock = next.get(11..19).unwrap_or(&next);
-    format!("{}; next check {clock} UTC", report.summary())
+    format!("{}; next check {clock} UTC", render::summary(report))
 }
 
 /// A source of loop events.

@@ -15,8 +15,10 @@ pub const EXIT_CONFIG: u8 = 2;
 pub enum Error {
     #[error("{0}")]
     Config(#[from] ConfigError),
-    #[error("cannot set up the HTTP client: {0}")]
-    Setup(#[from] reqwest::Error),
+    #[error("{0}")]
+    Setup(#[from] crate::http::SetupError),
+    #[error("{0}")]
+    Lock(#[from] crate::state::LockError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -26,7 +28,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) => EXIT_CONFIG,
-            Error::Setup(_) | Error::Runtime(_) => EXIT_FAILED,
+            Error::Setup(_) | Error::Runtime(_) | Error::Lock(_) => EXIT_FAILED,
         }
     }
 }

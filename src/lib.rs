@@ -27,11 +27,13 @@ pub mod daemon;
 pub mod detect;
 pub mod doctor;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod logging;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod secret;
 pub mod state;
 pub mod systemd;
 pub mod zones;
@@ -87,11 +89,16 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             })
         }
         None if cli.once => {
+            // One run at a time per state directory: a second waits, bounded.
+            let _lock = match &config.state_dir {
+                Some(dir) => Some(state::RunLock::acquire(dir, state::LOCK_WAIT).await?),
+                None => None,
+            };
             let mut engine = cycle::Engine::new(config)?;
             let report = engine.run_cycle(cli.dry_run).await;
-            report.log();
+            cycle::render::log(&report);
             if cli.dry_run {
-                print!("{}", report.render_plan());
+                print!("{}", cycle::render::plan(&report));
             }
             Ok(if report.success() {
                 EXIT_OK
@@ -100,6 +107,10 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             })
         }
         None => {
+            let _lock = match &config.state_dir {
+                Some(dir) => Some(state::RunLock::acquire(dir, state::LOCK_WAIT).await?),
+                None => None,
+            };
             let mut engine = cycle::Engine::new(config)?;
             let signals = daemon::Signals::install();
             Ok(daemon::run(&mut engine, cli.dry_run, signals).await)

@@ -27,23 +27,72 @@ const QUIET_CRATES: &[&str] = &[
 ];
 
 /// The filter for a verbosity: -q errors, default info, -v debug, -vv trace; `RUST_LOG`
-/// (a level or directives) wins for flaredns's own lines.
+/// (a level or `target=level` directives) wins for flaredns's own lines. Every other target is
+/// held at `warn` at most, whatever `RUST_LOG` says and however specific its target
+/// (`hyper_util::client=trace` included).
 pub fn filter(verbosity: i8, rust_log: Option<&str>) -> Targets {
-    let level = match verbosity {
+    let mut own = match verbosity {
         i8::MIN..=-1 => LevelFilter::ERROR,
         0 => LevelFilter::INFO,
         1 => LevelFilter::DEBUG,
         _ => LevelFilter::TRACE,
     };
-    let mut targets = rust_log
-        .filter(|value| !value.trim().is_empty())
-        .and_then(|value| Targets::from_str(value).ok())
-        .unwrap_or_else(|| Targets::new().with_default(level));
+    let mut directives: Vec<(String, LevelFilter)> = Vec::new();
+    for directive in rust_log.unwrap_or_default().split(',') {
+        let directive = directive.trim();
+        if directive.is_empty() {
+            continue;
+        }
+        match directive.split_once('=') {
+            None => {
+                if let Ok(level) = LevelFilter::from_str(directive) {
+                    own = level;
+                }
+            }
+            Some((target, level)) => {
+                if let Ok(level) = LevelFilter::from_str(level.trim()) {
+                    directives.push((target.trim().to_string(), level));
+                }
+            }
+        }
+    }
+    let mut targets = Targets::new()
+        .with_default(own.min(LevelFilter::WARN))
+        .with_target("flaredns", own);
+    for (target, level) in directives {
+        let ours = target == "flaredns" || target.starts_with("flaredns");
+        let level = if ours {
+            level
+        } else {
+            level.min(LevelFilter::WARN)
+        };
+        targets = targets.with_target(target, level);
+    }
     for name in QUIET_CRATES {
         let allowed = level_for(&targets, name).min(LevelFilter::WARN);
         targets = targets.with_target(*name, allowed);
     }
     targets
+}
+
+/// Text from outside (a server's message, a provider's answer) made safe for one log line:
+/// line breaks and other control characters are escaped, so a hostile server cannot forge a
+/// log line, and the text is cut at 300 characters.
+pub fn one_line(text: &str) -> String {
+    const MAX_CHARS: usize = 300;
+    let mut out = String::new();
+    for (count, character) in text.chars().enumerate() {
+        if count == MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if character.is_control() {
+            out.extend(character.escape_default());
+        } else {
+            out.push(character);
+        }
+    }
+    out
 }
 
 /// The most verbose level `targets` lets through for `target`.
@@ -83,9 +132,19 @@ mod tests {
 
     #[test]
     fn http_crates_never_log_below_warn() {
-        for rust_log in [Some("trace"), Some("hyper=trace,reqwest=trace,trace"), None] {
+        for rust_log in [
+            Some("trace"),
+            Some("hyper=trace,reqwest=trace,trace"),
+            Some("hyper_util::client=trace,trace"),
+            Some("hyper_util::client::legacy=trace,h2::codec=trace,trace"),
+            None,
+        ] {
             let targets = filter(2, rust_log);
-            for name in QUIET_CRATES {
+            for name in QUIET_CRATES.iter().chain(&[
+                "hyper_util::client",
+                "hyper_util::client::legacy",
+                "h2::codec",
+            ]) {
                 assert!(
                     level_for(&targets, name) <= LevelFilter::WARN,
                     "{name} with {rust_log:?}"
@@ -102,5 +161,19 @@ mod tests {
             level_for(&filter(0, Some("flaredns=debug")), "flaredns"),
             LevelFilter::DEBUG
         );
+    }
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::one_line;
+
+    #[test]
+    fn server_text_cannot_forge_a_log_line() {
+        assert_eq!(
+            one_line("bad\nERROR forged line\r\u{1b}[31m"),
+            "bad\\nERROR forged line\\r\\u{1b}[31m"
+        );
+        assert_eq!(one_line(&"x".repeat(1000)).chars().count(), 301);
     }
 }

@@ -32,6 +32,19 @@ pub struct DnsCheck {
     pub ttl: TtlSetting,
 }
 
+impl DnsCheck {
+    /// The question for a desired record: its name, family, address and pinned settings.
+    pub fn for_record(record: &crate::model::DesiredRecord) -> DnsCheck {
+        DnsCheck {
+            name: record.name.clone(),
+            family: record.family,
+            expected: record.content,
+            proxied: record.proxied,
+            ttl: record.ttl,
+        }
+    }
+}
+
 /// What DNS said about one check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DnsVerdict {

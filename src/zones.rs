@@ -1,22 +1,27 @@
 //! Knows the account's zones: which zone holds a name (longest suffix, or the pinned `zone`),
 //! and whom to ask about it in DNS. Zone ids do not change, so the list is cached in memory and
 //! on disk in the state directory; `--once` from cron then starts without an API request. A
-//! name that no cached zone holds triggers one fresh listing per cycle before it is called
-//! missing, so a newly added zone is found.
+//! name that no cached zone holds triggers one fresh listing before it is called missing, so
+//! a newly added zone is found; a name still missing after that is remembered as missing for
+//! `MISSING_FOR`, so one typo cannot re-list the account's zones every cycle and spend the
+//! hourly budget that the valid records need.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloudflare::{ApiError, Client};
+use crate::cloudflare::{ApiCycle, ApiError};
 use crate::config::{Config, RecordConfig};
 use crate::model::{longest_suffix_zone, Zone};
+use crate::state::StateDir;
 
 /// A cached zone list older than this is fetched again.
 const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// A name that no zone holds is not looked for again (by listing zones) for this long.
+pub const MISSING_FOR: Duration = Duration::from_secs(600);
 const CACHE_FILE: &str = "zones.json";
 
 /// The on-disk cache. It holds zone ids and nameserver names, never the token: the fingerprint
@@ -27,11 +32,15 @@ struct CacheFile {
     token_fingerprint: String,
     fetched_at: u64,
     zones: Vec<Zone>,
+    /// Names no zone held at the last listing, with the unix time until which they are not
+    /// looked for again.
+    #[serde(default)]
+    missing: BTreeMap<String, u64>,
 }
 
 /// The zone directory of one process.
 pub struct ZoneDirectory {
-    cache_path: Option<PathBuf>,
+    state: Option<Arc<StateDir>>,
     api_url: String,
     token_fingerprint: String,
     zones: Option<(Vec<Zone>, u64)>,
@@ -39,10 +48,12 @@ pub struct ZoneDirectory {
     /// A failed listing is not repeated within the cycle: every record would pay for it again.
     failed_this_cycle: Option<ApiError>,
     nameservers: HashMap<String, Vec<SocketAddr>>,
+    /// Names no zone holds, until when (unix seconds) they are not looked for again.
+    missing: BTreeMap<String, u64>,
 }
 
 /// Why a record has no zone.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ZoneError {
     #[error("{0}")]
     Api(#[from] ApiError),
@@ -55,15 +66,16 @@ pub enum ZoneError {
 
 impl ZoneDirectory {
     /// A directory for this config's API and token, reading the disk cache lazily.
-    pub fn new(config: &Config) -> ZoneDirectory {
+    pub fn new(config: &Config, state: Option<Arc<StateDir>>) -> ZoneDirectory {
         ZoneDirectory {
-            cache_path: config.state_dir.as_ref().map(|dir| dir.join(CACHE_FILE)),
+            state,
             api_url: config.api_url.clone(),
             token_fingerprint: config.token.fingerprint(),
             zones: None,
             listed_this_cycle: false,
             failed_this_cycle: None,
             nameservers: HashMap::new(),
+            missing: BTreeMap::new(),
         }
     }
 
@@ -77,22 +89,30 @@ impl ZoneDirectory {
     pub async fn zone_for(
         &mut self,
         record: &RecordConfig,
-        client: &Client,
+        api: &ApiCycle<'_>,
     ) -> Result<Zone, ZoneError> {
         if self.zones.is_none() {
             self.zones = self.read_cache();
         }
         if self.zones.is_none() {
-            self.list(client).await?;
+            self.list(api).await?;
         }
         if let Some(zone) = self.find(record) {
             return Ok(zone);
         }
-        if !self.listed_this_cycle {
-            self.list(client).await?;
+        let key = missing_key(record);
+        let now = unix_now();
+        let known_missing = self
+            .missing
+            .get(&key)
+            .is_some_and(|until| *until > now && *until <= now + MISSING_FOR.as_secs());
+        if !self.listed_this_cycle && !known_missing {
+            self.list(api).await?;
             if let Some(zone) = self.find(record) {
                 return Ok(zone);
             }
+            self.missing.insert(key, now + MISSING_FOR.as_secs());
+            self.write_cache();
         }
         Err(ZoneError::NotFound {
             name: record.name.to_string(),
@@ -109,8 +129,8 @@ impl ZoneDirectory {
     pub fn forget(&mut self) {
         self.zones = None;
         self.nameservers.clear();
-        if let Some(path) = &self.cache_path {
-            let _ = std::fs::remove_file(path);
+        if let Some(state) = &self.state {
+            state.remove(CACHE_FILE);
         }
     }
 
@@ -148,11 +168,11 @@ impl ZoneDirectory {
         }
     }
 
-    async fn list(&mut self, client: &Client) -> Result<(), ApiError> {
+    async fn list(&mut self, api: &ApiCycle<'_>) -> Result<(), ApiError> {
         if let Some(error) = &self.failed_this_cycle {
             return Err(error.clone());
         }
-        let zones = match client.list_zones().await {
+        let zones = match api.list_zones().await {
             Ok(zones) => zones,
             Err(error) => {
                 self.failed_this_cycle = Some(error.clone());
@@ -162,42 +182,47 @@ impl ZoneDirectory {
         let now = unix_now();
         tracing::debug!(count = zones.len(), "listed the account's zones");
         self.listed_this_cycle = true;
-        self.write_cache(&zones, now);
+        // A fresh list answers afresh for every name.
+        self.missing.clear();
         self.zones = Some((zones, now));
+        self.write_cache();
         Ok(())
     }
 
-    fn read_cache(&self) -> Option<(Vec<Zone>, u64)> {
-        let path = self.cache_path.as_ref()?;
-        let text = std::fs::read_to_string(path).ok()?;
-        let cache: CacheFile = serde_json::from_str(&text).ok()?;
-        let fresh = unix_now().saturating_sub(cache.fetched_at) < MAX_AGE.as_secs();
-        (fresh
-            && cache.api_url == self.api_url
-            && cache.token_fingerprint == self.token_fingerprint)
-            .then_some((cache.zones, cache.fetched_at))
+    fn read_cache(&mut self) -> Option<(Vec<Zone>, u64)> {
+        let cache: CacheFile = self.state.as_ref()?.read_json(CACHE_FILE)?;
+        let now = unix_now();
+        // A time in the future (a clock that went back, or a hand-made file) is not fresh.
+        let fresh = cache.fetched_at <= now && now - cache.fetched_at < MAX_AGE.as_secs();
+        let ours =
+            cache.api_url == self.api_url && cache.token_fingerprint == self.token_fingerprint;
+        if !(fresh && ours) {
+            return None;
+        }
+        self.missing = cache.missing;
+        Some((cache.zones, cache.fetched_at))
     }
 
-    fn write_cache(&self, zones: &[Zone], fetched_at: u64) {
-        let Some(path) = &self.cache_path else { return };
+    fn write_cache(&self) {
+        let (Some(state), Some((zones, fetched_at))) = (&self.state, &self.zones) else {
+            return;
+        };
         let cache = CacheFile {
             api_url: self.api_url.clone(),
             token_fingerprint: self.token_fingerprint.clone(),
-            fetched_at,
-            zones: zones.to_vec(),
+            fetched_at: *fetched_at,
+            zones: zones.clone(),
+            missing: self.missing.clone(),
         };
-        let result = (|| -> std::io::Result<()> {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            let text = serde_json::to_string_pretty(&cache).map_err(std::io::Error::other)?;
-            let temporary = path.with_extension("json.tmp");
-            std::fs::write(&temporary, text)?;
-            std::fs::rename(&temporary, path)
-        })();
-        if let Err(error) = result {
-            tracing::debug!(path = %path.display(), "cannot write the zone cache (zones will be listed again next run): {error}");
-        }
+        state.write_json(CACHE_FILE, &cache);
+    }
+}
+
+/// The key under which a missing name is remembered: the name, and the pinned zone if any.
+fn missing_key(record: &RecordConfig) -> String {
+    match &record.zone {
+        Some(zone) => format!("{} in {zone}", record.name),
+        None => record.name.to_string(),
     }
 }
 

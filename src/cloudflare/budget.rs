@@ -5,7 +5,8 @@
 //! tests drive it through days of virtual time.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::fmt;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
@@ -13,7 +14,34 @@ use tokio::time::Instant;
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// Backoff never waits longer than this.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
+/// No wait a server asks for (Retry-After, the Ratelimit header's reset, a remembered
+/// Retry-After) is honoured beyond this: Cloudflare's window is 5 minutes, so a longer wait is
+/// a broken server or a broken clock, and obeying it would silence the tool when it is needed.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
 const HOUR: Duration = Duration::from_secs(3600);
+
+/// Why requests are held back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitReason {
+    /// Cloudflare said so with `Retry-After` on a 429.
+    RetryAfter,
+    /// Our own backoff after failed requests.
+    Backoff,
+    /// Cloudflare's `Ratelimit` header said few or no requests remain in its window.
+    RatelimitHeader,
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            WaitReason::RetryAfter => "Cloudflare asked flaredns to wait (Retry-After)",
+            WaitReason::Backoff => "flaredns is backing off after failed requests",
+            WaitReason::RatelimitHeader => {
+                "Cloudflare's Ratelimit header says this token's requests are used up for now"
+            }
+        })
+    }
+}
 
 /// Why the gate said no.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,8 +50,8 @@ pub enum Refused {
     CycleSpent { limit: u32 },
     /// The rolling hour has used its requests; free again at `until`.
     HourSpent { limit: u32, until: Instant },
-    /// Backoff or Retry-After says not before `until`.
-    NotBefore { until: Instant },
+    /// Backoff, Retry-After or the Ratelimit header says not before `until`.
+    NotBefore { until: Instant, reason: WaitReason },
 }
 
 /// Request accounting and backoff state. One lives as long as the process.
@@ -34,7 +62,20 @@ pub struct Budget {
     used_this_cycle: u32,
     sent: VecDeque<Instant>,
     consecutive_failures: u32,
-    not_before: Option<Instant>,
+    not_before: Option<(Instant, WaitReason)>,
+}
+
+/// `now + wait`, with `wait` capped at `MAX_SERVER_WAIT`: the one place where a wait becomes
+/// an instant, so no wait can overflow the clock or outlast the cap.
+pub fn instant_after(now: Instant, wait: Duration) -> Instant {
+    let wait = wait.min(MAX_SERVER_WAIT);
+    now.checked_add(wait).unwrap_or(now)
+}
+
+/// The wall-clock twin of `instant_after`, for what is remembered on disk and shown to people.
+pub fn wall_after(now: SystemTime, wait: Duration) -> SystemTime {
+    let wait = wait.min(MAX_SERVER_WAIT);
+    now.checked_add(wait).unwrap_or(now)
 }
 
 impl Budget {
@@ -55,15 +96,21 @@ impl Budget {
         self.used_this_cycle = 0;
     }
 
-    /// The earliest instant a request may go out, if that is in the future.
-    pub fn not_before(&self, now: Instant) -> Option<Instant> {
-        self.not_before.filter(|until| *until > now)
+    /// The earliest instant a request may go out, and why, if that is in the future.
+    pub fn not_before(&self, now: Instant) -> Option<(Instant, WaitReason)> {
+        self.not_before.filter(|(until, _)| *until > now)
+    }
+
+    /// How many requests the rolling hour still allows.
+    pub fn remaining_this_hour(&self, now: Instant) -> u32 {
+        let used = self.sent_last_hour(now);
+        (self.per_hour as usize).saturating_sub(used) as u32
     }
 
     /// Takes one request from the budget, or says why not.
     pub fn acquire(&mut self, now: Instant) -> Result<(), Refused> {
-        if let Some(until) = self.not_before(now) {
-            return Err(Refused::NotBefore { until });
+        if let Some((until, reason)) = self.not_before(now) {
+            return Err(Refused::NotBefore { until, reason });
         }
         if self.used_this_cycle >= self.per_cycle {
             return Err(Refused::CycleSpent {
@@ -73,7 +120,7 @@ impl Budget {
         while self
             .sent
             .front()
-            .is_some_and(|sent| now.duration_since(*sent) >= HOUR)
+            .is_some_and(|sent| now.saturating_duration_since(*sent) >= HOUR)
         {
             self.sent.pop_front();
         }
@@ -81,7 +128,7 @@ impl Budget {
             let oldest = self.sent.front().copied().unwrap_or(now);
             return Err(Refused::HourSpent {
                 limit: self.per_hour,
-                until: oldest + HOUR,
+                until: instant_after(oldest, HOUR),
             });
         }
         self.used_this_cycle += 1;
@@ -89,36 +136,51 @@ impl Budget {
         Ok(())
     }
 
-    /// Records a success: backoff resets.
+    /// Records a success: backoff resets (a wait already set is kept).
     pub fn succeeded(&mut self) {
         self.consecutive_failures = 0;
     }
 
-    /// Records a failure and returns how long to wait before the next request: Cloudflare's
-    /// `Retry-After` when it gave one (never less), else full-jitter exponential backoff.
+    /// Records a failure and returns how long to wait before the next request: the longer of
+    /// Cloudflare's `Retry-After` (capped) and full-jitter exponential backoff, so neither a
+    /// `Retry-After: 0` nor a past date can turn backoff off. A longer wait already set (a
+    /// Ratelimit header's reset) is never shortened.
     pub fn failed(&mut self, now: Instant, retry_after: Option<Duration>) -> Duration {
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
         let ceiling = backoff_ceiling(self.consecutive_failures);
-        let jittered = Duration::from_millis(fastrand::u64(0..=ceiling.as_millis() as u64));
+        let ceiling_ms = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+        let jittered = Duration::from_millis(fastrand::u64(0..=ceiling_ms));
         // Full jitter may pick almost zero; keep a floor so a tight loop can never form.
-        let wait = retry_after.unwrap_or(jittered.max(Duration::from_millis(100)));
-        self.not_before = Some(now + wait);
+        let backoff = jittered.max(Duration::from_millis(100));
+        let (wait, reason) = match retry_after.map(|wait| wait.min(MAX_SERVER_WAIT)) {
+            Some(asked) if asked >= backoff => (asked, WaitReason::RetryAfter),
+            _ => (backoff, WaitReason::Backoff),
+        };
+        self.defer(instant_after(now, wait), reason);
         wait
     }
 
-    /// Pushes the earliest next request out to `until` (never earlier than already set).
-    pub fn defer(&mut self, until: Instant) {
-        self.not_before = Some(self.not_before.map_or(until, |current| current.max(until)));
+    /// Pushes the earliest next request out to `until` for `reason`; a later wait already set
+    /// is kept with its own reason.
+    pub fn defer(&mut self, until: Instant, reason: WaitReason) {
+        match self.not_before {
+            Some((current, _)) if current >= until => {}
+            _ => self.not_before = Some((until, reason)),
+        }
     }
 
     /// Slows down before a 429: Cloudflare's `Ratelimit` header says how many requests remain
-    /// until the window resets. With none left, wait for the reset; with a few left, spread
-    /// them over the rest of the window.
+    /// until the window resets (capped at `MAX_SERVER_WAIT`). With none left, wait for the
+    /// reset; with a few left, spread them over the rest of the window.
     pub fn observe_ratelimit(&mut self, now: Instant, remaining: u32, reset: Duration) {
+        let reset = reset.min(MAX_SERVER_WAIT);
         if remaining == 0 {
-            self.defer(now + reset);
+            self.defer(instant_after(now, reset), WaitReason::RatelimitHeader);
         } else if remaining < 10 {
-            self.defer(now + reset / (remaining + 1));
+            self.defer(
+                instant_after(now, reset / (remaining + 1)),
+                WaitReason::RatelimitHeader,
+            );
         }
     }
 
@@ -126,7 +188,7 @@ impl Budget {
     pub fn sent_last_hour(&self, now: Instant) -> usize {
         self.sent
             .iter()
-            .filter(|sent| now.duration_since(**sent) < HOUR)
+            .filter(|sent| now.saturating_duration_since(**sent) < HOUR)
             .count()
     }
 }
@@ -198,9 +260,15 @@ mod tests {
         budget.observe_ratelimit(now, 500, Duration::from_secs(300));
         assert_eq!(budget.not_before(now), None);
         budget.observe_ratelimit(now, 4, Duration::from_secs(50));
-        assert_eq!(budget.not_before(now), Some(now + Duration::from_secs(10)));
+        assert_eq!(
+            budget.not_before(now),
+            Some((now + Duration::from_secs(10), WaitReason::RatelimitHeader))
+        );
         budget.observe_ratelimit(now, 0, Duration::from_secs(120));
-        assert_eq!(budget.not_before(now), Some(now + Duration::from_secs(120)));
+        assert_eq!(
+            budget.not_before(now),
+            Some((now + Duration::from_secs(120), WaitReason::RatelimitHeader))
+        );
     }
 
     #[test]
@@ -211,6 +279,47 @@ mod tests {
             budget.failed(now, Some(Duration::from_secs(2))),
             Duration::from_secs(2)
         );
-        assert_eq!(budget.not_before(now), Some(now + Duration::from_secs(2)));
+        assert_eq!(
+            budget.not_before(now),
+            Some((now + Duration::from_secs(2), WaitReason::RetryAfter))
+        );
+    }
+
+    #[test]
+    fn a_failure_never_shortens_a_longer_wait() {
+        let now = Instant::now();
+        let mut budget = Budget::new(100, 100);
+        budget.observe_ratelimit(now, 0, Duration::from_secs(200));
+        budget.failed(now, None);
+        assert_eq!(
+            budget.not_before(now),
+            Some((now + Duration::from_secs(200), WaitReason::RatelimitHeader))
+        );
+    }
+
+    #[test]
+    fn retry_after_zero_keeps_backoff() {
+        let now = Instant::now();
+        let mut budget = Budget::new(100, 100);
+        for _ in 0..6 {
+            budget.failed(now, Some(Duration::ZERO));
+        }
+        let (until, reason) = budget.not_before(now).expect("a wait");
+        assert_eq!(reason, WaitReason::Backoff);
+        assert!(until > now);
+    }
+
+    #[test]
+    fn huge_server_waits_are_capped() {
+        let now = Instant::now();
+        let mut budget = Budget::new(100, 100);
+        budget.observe_ratelimit(now, 0, Duration::from_secs(u64::MAX));
+        budget.failed(now, Some(Duration::from_secs(u64::MAX)));
+        let (until, _) = budget.not_before(now).expect("a wait");
+        assert_eq!(until, now + MAX_SERVER_WAIT);
+        assert_eq!(
+            wall_after(SystemTime::UNIX_EPOCH, Duration::MAX),
+            SystemTime::UNIX_EPOCH + MAX_SERVER_WAIT
+        );
     }
 }

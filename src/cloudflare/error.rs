@@ -5,6 +5,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use super::budget::WaitReason;
+
 /// One `{code, message}` pair from Cloudflare.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloudflareMessage {
@@ -14,7 +16,9 @@ pub struct CloudflareMessage {
 
 impl fmt::Display for CloudflareMessage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message.trim_end_matches('.'))?;
+        // The message comes from the server: one line, so it cannot forge a log line.
+        let message = crate::logging::one_line(&self.message);
+        write!(f, "{}: {}", self.code, message.trim_end_matches('.'))?;
         if !self.message.is_empty() {
             f.write_str(".")?;
         }
@@ -47,11 +51,24 @@ pub enum ApiError {
     Transport { detail: String, maybe_applied: bool },
     #[error("flaredns's own request budget is spent ({detail}); it protects your Cloudflare rate limit, and the next cycle will try again")]
     Budget { detail: String },
-    #[error("{} until {}, beyond this cycle's deadline; no request was sent, and a later cycle will try again", if *asked_by_cloudflare { "Cloudflare asked flaredns to wait (Retry-After)" } else { "flaredns is backing off after failed requests" }, humantime::format_rfc3339_seconds(*until))]
+    #[error("{reason} until {}, beyond this cycle's deadline; no request was sent, and a later cycle will try again", humantime::format_rfc3339_seconds(*until))]
     WaitTooLong {
+        /// Never more than `budget::MAX_SERVER_WAIT` from when it was set.
         until: std::time::SystemTime,
-        asked_by_cloudflare: bool,
+        reason: WaitReason,
     },
+    #[error("Cloudflare's API answered with a redirect (HTTP {status}{}), which flaredns never follows: a redirected write could be lost or sent elsewhere; check api_url", location.as_ref().map(|host| format!(" to {host}")).unwrap_or_default())]
+    Redirect {
+        status: u16,
+        /// Only the scheme and host of the target: a path could carry anything.
+        location: Option<String>,
+    },
+    #[error("Cloudflare's answer (HTTP {status}) to a write did not confirm it: {detail}")]
+    Unconfirmed { status: u16, detail: String },
+    #[error("Cloudflare's answer is larger than {limit} bytes; flaredns stopped reading it")]
+    TooLarge { limit: usize },
+    #[error("the list at {path} has more than {limit} pages; flaredns stops there rather than act on half a list")]
+    TooManyPages { path: String, limit: u32 },
 }
 
 impl ApiError {
@@ -74,9 +91,36 @@ impl ApiError {
             ApiError::Transport {
                 maybe_applied: true,
                 ..
-            }
+            } | ApiError::Unconfirmed { .. }
         )
     }
+
+    /// What the error stops for the rest of the cycle: a challenge or a rejected token stops
+    /// every request of this token; a 403 about one zone stops only that zone.
+    pub fn halt_scope(&self, zone_in_path: bool) -> Option<HaltScope> {
+        match self {
+            ApiError::Challenge { .. } => Some(HaltScope::Account),
+            ApiError::Auth { status, messages } => {
+                let token_level =
+                    *status == 401 || messages.iter().any(|message| is_token_code(message.code));
+                if zone_in_path && !token_level {
+                    Some(HaltScope::Zone)
+                } else {
+                    Some(HaltScope::Account)
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How far a halt reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HaltScope {
+    /// Every request of this token, until the next cycle.
+    Account,
+    /// Requests about one zone, until the next cycle.
+    Zone,
 }
 
 fn join(messages: &[CloudflareMessage]) -> String {
@@ -101,6 +145,12 @@ fn describe_auth(status: u16, messages: &[CloudflareMessage]) -> String {
         "Cloudflare rejected the API token (HTTP {status}, {}): check that the token is active and not expired, and that it has Zone:Read and DNS:Edit permission for this zone",
         join(messages)
     )
+}
+
+/// Cloudflare's codes that mean the token itself is refused, wherever it is used: invalid,
+/// malformed, expired, or restricted to other addresses.
+fn is_token_code(code: u64) -> bool {
+    matches!(code, 1000 | 6003 | 6111 | 9103 | 9106 | 9109)
 }
 
 /// Cloudflare's codes that mean "this token cannot do this".

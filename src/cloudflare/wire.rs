@@ -3,7 +3,61 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{DomainName, ObservedRecord};
+use crate::model::{DomainName, ObservedRecord, Zone};
+
+/// Items of a paged list carry an id: a page that repeats the previous one is caught by it.
+pub(crate) trait HasId {
+    fn id(&self) -> &str;
+}
+
+/// A zone as listed.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireZone {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_servers: Vec<String>,
+}
+
+impl WireZone {
+    pub fn into_zone(self) -> Zone {
+        Zone {
+            id: self.id,
+            name: self.name,
+            name_servers: self.name_servers,
+        }
+    }
+}
+
+impl HasId for WireZone {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl HasId for WireRecord {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The result of a batch: the records as stored, per phase.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct BatchResult {
+    #[serde(default)]
+    pub patches: Vec<BatchRecordResult>,
+    #[serde(default)]
+    pub posts: Vec<BatchRecordResult>,
+}
+
+/// One record in a batch result; only what is checked is read.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BatchRecordResult {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub content: Option<String>,
+}
 
 /// The envelope every API v4 answer comes in.
 #[derive(Debug, Deserialize)]
@@ -118,4 +172,38 @@ pub(crate) struct TokenVerify {
 #[derive(Debug, Deserialize)]
 pub(crate) struct Setting {
     pub value: serde_json::Value,
+}
+
+impl From<&super::Batch> for BatchRequest {
+    fn from(batch: &super::Batch) -> BatchRequest {
+        BatchRequest {
+            deletes: batch
+                .deletes
+                .iter()
+                .map(|id| BatchDelete { id: id.clone() })
+                .collect(),
+            patches: batch
+                .patches
+                .iter()
+                .map(|patch| BatchPatch {
+                    id: patch.id.clone(),
+                    content: patch.content.to_string(),
+                    proxied: patch.proxied,
+                    ttl: patch.ttl,
+                })
+                .collect(),
+            posts: batch
+                .posts
+                .iter()
+                .map(|post| BatchPost {
+                    name: post.name.to_string(),
+                    record_type: post.family.record_type().to_string(),
+                    content: post.content.to_string(),
+                    proxied: post.proxied,
+                    ttl: post.ttl,
+                    comment: post.comment.clone(),
+                })
+                .collect(),
+        }
+    }
 }

@@ -4,7 +4,6 @@
 //! Every error names the file, the line and the key, and maps to exit code 2.
 
 mod raw;
-pub mod secret;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -15,8 +14,8 @@ use toml::Spanned;
 
 use crate::detect::Provider;
 use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
+pub use crate::secret::{ApiToken, TokenSource};
 use raw::{RawConfig, RawRecord};
-pub use secret::{ApiToken, TokenSource};
 
 /// Where the config lives when neither `--config` nor `$FLAREDNS_CONFIG` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/flaredns/config.toml";
@@ -96,11 +95,8 @@ pub struct RecordConfig {
 /// A configuration problem. Every variant maps to exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {}: {source}; pass --config PATH or set FLAREDNS_CONFIG", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot read config file {source}; pass --config PATH or set FLAREDNS_CONFIG")]
+    Read { source: crate::files::FileError },
     #[error("{}:{line}:{column}: {message}", path.display())]
     Syntax {
         path: PathBuf,
@@ -117,23 +113,27 @@ pub enum ConfigError {
     },
     #[error("{}: no API token: set CLOUDFLARE_API_TOKEN, or `api_token_file` in [cloudflare], or use systemd's LoadCredential={CREDENTIAL_NAME}:PATH", path.display())]
     NoToken { path: PathBuf },
-    #[error("cannot read the API token from {}: {source}; check the path and that this user may read it", token_path.display())]
-    TokenFile {
-        token_path: PathBuf,
-        source: std::io::Error,
+    #[error(
+        "cannot read the API token from {source}; check the path and that this user may read it"
+    )]
+    TokenFile { source: crate::files::FileError },
+    #[error("the API token in {token_source} {problem}; put exactly the token there (one line), or set CLOUDFLARE_API_TOKEN")]
+    BadToken {
+        token_source: TokenSource,
+        problem: crate::secret::TokenProblem,
     },
-    #[error("the API token in {token_source} is empty; put the token there, or set CLOUDFLARE_API_TOKEN")]
-    EmptyToken { token_source: TokenSource },
     #[error("{}: no [[records]]: add at least one record to manage, e.g. [[records]] name = \"home.example.com\"", path.display())]
     NoRecords { path: PathBuf },
 }
 
 /// Loads the config at `path`, taking the token and state directory from `env`.
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = crate::files::read_text(
+        path,
+        crate::files::MAX_CONFIG_BYTES,
+        crate::files::Links::Follow,
+    )
+    .map_err(|source| ConfigError::Read { source })?;
     parse(path, &text, env)
 }
 
@@ -345,8 +345,9 @@ impl Validator<'_> {
             let source = TokenSource::Environment;
             return ApiToken::new(&value)
                 .map(|token| (token, source.clone()))
-                .ok_or(ConfigError::EmptyToken {
+                .map_err(|problem| ConfigError::BadToken {
                     token_source: source,
+                    problem,
                 });
         }
         if let Some(directory) = env("CREDENTIALS_DIRECTORY") {
@@ -376,8 +377,9 @@ impl Validator<'_> {
             let source = TokenSource::ConfigFile;
             return ApiToken::new(value.get_ref())
                 .map(|token| (token, source.clone()))
-                .ok_or(ConfigError::EmptyToken {
+                .map_err(|problem| ConfigError::BadToken {
                     token_source: source,
+                    problem,
                 });
         }
         Err(ConfigError::NoToken {
@@ -604,14 +606,17 @@ fn read_token_file(
     token_path: &Path,
     source: TokenSource,
 ) -> Result<(ApiToken, TokenSource), ConfigError> {
-    let text = std::fs::read_to_string(token_path).map_err(|error| ConfigError::TokenFile {
-        token_path: token_path.to_path_buf(),
-        source: error,
-    })?;
+    let text = crate::files::read_text(
+        token_path,
+        crate::files::MAX_TOKEN_BYTES,
+        crate::files::Links::Follow,
+    )
+    .map_err(|source| ConfigError::TokenFile { source })?;
     ApiToken::new(&text)
         .map(|token| (token, source.clone()))
-        .ok_or(ConfigError::EmptyToken {
+        .map_err(|problem| ConfigError::BadToken {
             token_source: source,
+            problem,
         })
 }
 

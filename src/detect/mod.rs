@@ -11,11 +11,16 @@ mod whoami;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+use crate::http::{BodyError, Redirects};
 use crate::model::Family;
+
+/// A provider's answer larger than this is refused: an address, or a trace page, is a few
+/// hundred bytes.
+pub const MAX_PROVIDER_BODY: usize = 4096;
 pub use providers::{parse_plain, parse_trace, Provider};
 
 /// Detection failed for a family: every provider's attempt, in order.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("could not detect this host's public {} address: {}; check the network, or add a provider to [detect].{}", family.describe(), attempts.join("; "), if *family == Family::V4 { "ipv4" } else { "ipv6" })]
 pub struct DetectError {
     pub family: Family,
@@ -102,7 +107,7 @@ impl Detector {
         }
     }
 
-    fn client(&self, family: Family) -> Result<&reqwest::Client, reqwest::Error> {
+    fn client(&self, family: Family) -> Result<&reqwest::Client, crate::http::SetupError> {
         let (cell, bind) = match family {
             Family::V4 => (&self.client_v4, IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             Family::V6 => (&self.client_v6, IpAddr::V6(Ipv6Addr::UNSPECIFIED)),
@@ -110,26 +115,32 @@ impl Detector {
         if let Some(client) = cell.get() {
             return Ok(client);
         }
-        let client = crate::http::client(self.timeout, Some(bind))?;
+        let client = crate::http::client(self.timeout, Some(bind), Redirects::Few)?;
         Ok(cell.get_or_init(|| client))
     }
 
     async fn get(&self, family: Family, url: &str) -> Result<String, String> {
         let client = self
             .client(family)
-            .map_err(|error| format!("failed: cannot set up HTTP ({error})"))?;
-        let response = client.get(url).send().await.map_err(|error| {
-            format!("failed: {}", crate::cloudflare::describe_transport(&error))
-        })?;
+            .map_err(|error| format!("failed: {error}"))?;
+        let response = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|error| format!("failed: {}", crate::http::describe_transport(&error)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("answered HTTP {status}"));
         }
-        // Bodies are tiny; cap what we keep so a misbehaving provider cannot fill memory.
-        let body = response
-            .text()
+        // Read as a stream and stop at the cap: a hostile provider cannot fill memory.
+        let body = crate::http::read_capped(response, MAX_PROVIDER_BODY)
             .await
-            .map_err(|error| format!("failed reading the answer: {error}"))?;
-        Ok(body.chars().take(4096).collect())
+            .map_err(|error| match error {
+                BodyError::TooLarge { limit } => {
+                    format!("answered with more than {limit} bytes, which is not an address")
+                }
+                BodyError::Transport(detail) => format!("failed: {detail}"),
+            })?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 }

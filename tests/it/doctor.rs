@@ -166,7 +166,7 @@ fn a_proxied_record_is_explained_and_an_old_address_is_a_warning() {
     );
     assert!(
         outcome.stdout.contains(&format!(
-            "out of date: {OLD_IPV4} is not this host's {PUBLIC_IPV4}"
+            "out of date (api.example.com A: {OLD_IPV4} → {PUBLIC_IPV4}); the next run updates it"
         )),
         "{}",
         outcome.stdout

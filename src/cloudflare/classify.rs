@@ -1,0 +1,259 @@
+//! Reading Cloudflare's answers: the envelope into a result or a classified `ApiError`, and
+//! the two headers that say when to come back (`Retry-After`, `Ratelimit`). Pure functions of
+//! the status, headers and body, so every branch is tested without a server, and every wait
+//! they return is capped at `budget::MAX_SERVER_WAIT`.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::budget::MAX_SERVER_WAIT;
+use super::error::{is_auth_code, ApiError, CloudflareMessage};
+use super::wire::{self, Envelope, WireMessage};
+
+/// Reads the `Ratelimit` header (`"default";r=50;t=30`): requests remaining, seconds to reset.
+pub fn parse_ratelimit(value: &str) -> Option<(u32, Duration)> {
+    let mut remaining = None;
+    let mut reset = None;
+    for part in value.split([';', ',']) {
+        let part = part.trim();
+        if let Some(number) = part.strip_prefix("r=") {
+            remaining = number.trim().parse::<u32>().ok();
+        } else if let Some(number) = part.strip_prefix("t=") {
+            // A number too large for u64 is still "very long": it is capped, not dropped.
+            let digits = number.trim();
+            reset = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Some(
+                    Duration::from_secs(digits.parse::<u64>().unwrap_or(u64::MAX))
+                        .min(MAX_SERVER_WAIT),
+                )
+            } else {
+                None
+            };
+        }
+    }
+    Some((remaining?, reset?))
+}
+
+/// Turns a response into the envelope's result or a classified error.
+pub(super) fn classify<T: DeserializeOwned>(
+    status: StatusCode,
+    mitigated: bool,
+    retry_after: Option<Duration>,
+    html: bool,
+    bytes: &[u8],
+) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
+    let code = status.as_u16();
+    if status.is_redirection() {
+        return Err(ApiError::Redirect {
+            status: code,
+            location: None,
+        });
+    }
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(ApiError::RateLimited { retry_after });
+    }
+    if mitigated {
+        return Err(ApiError::Challenge {
+            status: code,
+            mitigated: true,
+        });
+    }
+    let looks_html = html || bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'<');
+    if looks_html {
+        if code == 403 || code == 503 {
+            return Err(ApiError::Challenge {
+                status: code,
+                mitigated: false,
+            });
+        }
+        return Err(ApiError::NotJson {
+            status: code,
+            what: "an HTML page".to_string(),
+        });
+    }
+    let envelope: Envelope<T> = match serde_json::from_slice(bytes) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            if serde_json::from_slice::<serde_json::Value>(bytes).is_err() {
+                return Err(ApiError::NotJson {
+                    status: code,
+                    what: "a body that is not JSON".to_string(),
+                });
+            }
+            return Err(ApiError::Malformed {
+                status: code,
+                detail: error.to_string(),
+            });
+        }
+    };
+    let messages: Vec<CloudflareMessage> = envelope
+        .errors
+        .into_iter()
+        .map(|WireMessage { code, message }| CloudflareMessage { code, message })
+        .collect();
+    if !status.is_success() || !envelope.success {
+        if code == 401 || code == 403 || messages.iter().any(|message| is_auth_code(message.code)) {
+            return Err(ApiError::Auth {
+                status: code,
+                messages,
+            });
+        }
+        return Err(ApiError::Api {
+            status: code,
+            messages,
+        });
+    }
+    match envelope.result {
+        Some(result) => Ok((result, envelope.result_info)),
+        None => Err(ApiError::Malformed {
+            status: code,
+            detail: "the answer has no `result`".to_string(),
+        }),
+    }
+}
+
+/// `classify` for the property tests, with the result type fixed.
+#[cfg(test)]
+pub fn classify_for_tests(
+    status: u16,
+    mitigated: bool,
+    html: bool,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let status = StatusCode::from_u16(status).map_err(|error| ApiError::Malformed {
+        status,
+        detail: error.to_string(),
+    })?;
+    classify::<serde_json::Value>(status, mitigated, None, html, body).map(|_| ())
+}
+
+/// Reads `Retry-After`: delay-seconds or an HTTP-date.
+/// The wait is capped at `MAX_SERVER_WAIT`; zero or a past date gives zero (and backoff
+/// still applies: see `Budget::failed`).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let seconds = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(seconds).min(MAX_SERVER_WAIT));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SERVER_WAIT),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify_json(
+        status: u16,
+        body: &str,
+    ) -> Result<(serde_json::Value, Option<wire::ResultInfo>), ApiError> {
+        classify(
+            StatusCode::from_u16(status).expect("status"),
+            false,
+            None,
+            false,
+            body.as_bytes(),
+        )
+    }
+
+    #[test]
+    fn five_digit_codes_are_kept() {
+        let error = classify_json(400, r#"{"success":false,"errors":[{"code":81057,"message":"Record already exists."}],"result":null}"#).expect_err("error");
+        assert_eq!(
+            error.to_string(),
+            "Cloudflare refused the request (HTTP 400): 81057: Record already exists."
+        );
+    }
+
+    #[test]
+    fn ip_restricted_token_is_explained() {
+        let error = classify_json(403, r#"{"success":false,"errors":[{"code":9109,"message":"Cannot use the access token from location: 81.23.45.99"}]}"#).expect_err("error");
+        assert!(
+            error
+                .to_string()
+                .contains("restricted to other IP addresses"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn html_and_garbage_are_reported_not_misparsed() {
+        assert_eq!(
+            classify_json(403, "<!DOCTYPE html><title>Just a moment...</title>")
+                .expect_err("challenge"),
+            ApiError::Challenge {
+                status: 403,
+                mitigated: false
+            }
+        );
+        assert!(matches!(
+            classify_json(502, "<html>bad gateway</html>"),
+            Err(ApiError::NotJson { status: 502, .. })
+        ));
+        assert!(matches!(
+            classify_json(200, "ip=1.2.3.4"),
+            Err(ApiError::NotJson { .. })
+        ));
+        assert!(matches!(
+            classify_json(200, r#"{"success":true}"#),
+            Err(ApiError::Malformed { .. })
+        ));
+        assert!(matches!(
+            classify_json(301, ""),
+            Err(ApiError::Redirect { status: 301, .. })
+        ));
+    }
+
+    #[test]
+    fn ratelimit_header_is_read() {
+        assert_eq!(
+            parse_ratelimit("\"default\";r=50;t=30"),
+            Some((50, Duration::from_secs(30)))
+        );
+        assert_eq!(
+            parse_ratelimit("r=0, t=12"),
+            Some((0, Duration::from_secs(12)))
+        );
+        assert_eq!(parse_ratelimit("garbage"), None);
+        assert_eq!(
+            parse_ratelimit("\"default\";r=0;t=18446744073709551615"),
+            Some((0, MAX_SERVER_WAIT))
+        );
+        assert_eq!(
+            parse_ratelimit("r=0;t=99999999999999999999999999"),
+            Some((0, MAX_SERVER_WAIT))
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(MAX_SERVER_WAIT)
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(MAX_SERVER_WAIT)
+        );
+        assert_eq!(
+            parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+    }
+}

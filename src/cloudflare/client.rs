@@ -1,0 +1,632 @@
+//! The HTTP side of the API client. `Client` is long-lived: connections, token, budget. Each
+//! cycle borrows it as an `ApiCycle`, which carries what must not outlive the cycle: the
+//! deadline every wait and request must fit in, and the halts (a challenge or a rejected token
+//! stops the token; a 403 about one zone stops that zone). Retries happen only in `call`, and
+//! only through the budget.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+
+use super::budget::{self, Budget, Refused, WaitReason};
+use super::classify::{classify, parse_ratelimit, parse_retry_after};
+use super::error::{ApiError, HaltScope};
+use super::wire::{self, BatchResult, HasId, WireRecord, WireZone};
+use super::{Batch, MAX_API_BODY};
+use crate::http::{BodyError, Redirects};
+use crate::model::{ObservedRecord, Zone};
+use crate::secret::ApiToken;
+
+/// At most this many attempts for one logical request (the first plus retries).
+const MAX_ATTEMPTS: u32 = 3;
+/// Zones per page: Cloudflare's maximum for `GET /zones`.
+const ZONES_PER_PAGE: u32 = 50;
+/// At most this many pages of zones (10 000 zones).
+const MAX_ZONE_PAGES: u32 = 200;
+/// Records per page when listing a zone.
+const RECORDS_PER_PAGE: u32 = 5000;
+/// At most this many pages of one zone's records (500 000 records).
+const MAX_RECORD_PAGES: u32 = 100;
+/// Bounds each HTTP request, connect included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What `GET /user/tokens/verify` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenStatus {
+    pub status: String,
+    pub expires_on: Option<String>,
+}
+
+/// The long-lived client: one per token, kept across cycles and reloads.
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    token: ApiToken,
+    budget: Mutex<Budget>,
+    /// When Cloudflare last said to come back (Retry-After), as wall-clock time.
+    rate_limited_until: Mutex<Option<SystemTime>>,
+    n_requests: AtomicU32,
+    /// Requests by method and HTTP status (0: no answer), for metrics.
+    by_status: Mutex<BTreeMap<(&'static str, u16), u64>>,
+}
+
+/// One cycle's use of a `Client`: its deadline and its halts.
+pub struct ApiCycle<'c> {
+    client: &'c Client,
+    deadline: Instant,
+    /// A challenge or a rejected token: no further request of this token this cycle.
+    halted: Mutex<Option<ApiError>>,
+    /// Zones that answered 403 this cycle, by id: no further request about them.
+    denied_zones: Mutex<BTreeMap<String, ApiError>>,
+    n_requests: AtomicU32,
+}
+
+enum Retry {
+    /// Reads are safe to repeat on transient failures.
+    Read,
+    /// Writes are repeated only when Cloudflare cannot have applied them (429, no connection).
+    Write,
+}
+
+impl Client {
+    /// A client for `base_url` (e.g. `https://api.cloudflare.com/client/v4`).
+    pub fn new(
+        base_url: &str,
+        token: ApiToken,
+        per_cycle: u32,
+        per_hour: u32,
+    ) -> Result<Client, crate::http::SetupError> {
+        Ok(Client {
+            http: crate::http::client(REQUEST_TIMEOUT, None, Redirects::Never)?,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            token,
+            budget: Mutex::new(Budget::new(per_cycle, per_hour)),
+            rate_limited_until: Mutex::new(None),
+            n_requests: AtomicU32::new(0),
+            by_status: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Starts a cycle that must end by `deadline`: resets the per-cycle count.
+    pub fn cycle(&self, deadline: Instant) -> ApiCycle<'_> {
+        lock(&self.budget).start_cycle();
+        ApiCycle {
+            client: self,
+            deadline,
+            halted: Mutex::new(None),
+            denied_zones: Mutex::new(BTreeMap::new()),
+            n_requests: AtomicU32::new(0),
+        }
+    }
+
+    /// The wall-clock time before which Cloudflare asked not to be called, if in the future.
+    pub fn rate_limited_until(&self) -> Option<SystemTime> {
+        let until = (*lock(&self.rate_limited_until))?;
+        (until > SystemTime::now()).then_some(until)
+    }
+
+    /// Honours a Retry-After remembered from an earlier run (`--once` from cron). A time
+    /// further out than `budget::MAX_SERVER_WAIT` is cut to it: a clock that was wrong when it
+    /// was written must not silence the tool.
+    pub fn defer_until(&self, until: SystemTime) {
+        if let Ok(wait) = until.duration_since(SystemTime::now()) {
+            let wait = wait.min(budget::MAX_SERVER_WAIT);
+            lock(&self.budget).defer(
+                budget::instant_after(Instant::now(), wait),
+                WaitReason::RetryAfter,
+            );
+            *lock(&self.rate_limited_until) = Some(budget::wall_after(SystemTime::now(), wait));
+        }
+    }
+
+    /// How many HTTP requests this client has sent, retries included.
+    pub fn requests_sent(&self) -> u32 {
+        self.n_requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent so far by method and HTTP status (0 when no answer came).
+    pub fn requests_by_status(&self) -> BTreeMap<(&'static str, u16), u64> {
+        lock(&self.by_status).clone()
+    }
+
+    /// How many requests the rolling hour still allows.
+    pub fn budget_remaining(&self) -> u32 {
+        lock(&self.budget).remaining_this_hour(Instant::now())
+    }
+}
+
+impl ApiCycle<'_> {
+    /// How many HTTP requests this cycle has sent, retries included.
+    pub fn requests_sent(&self) -> u32 {
+        self.n_requests.load(Ordering::Relaxed)
+    }
+
+    /// Every zone the token can see, all pages.
+    pub async fn list_zones(&self) -> Result<Vec<Zone>, ApiError> {
+        let zones = self
+            .list_all::<WireZone>("/zones", ZONES_PER_PAGE, MAX_ZONE_PAGES)
+            .await?;
+        Ok(zones.into_iter().map(WireZone::into_zone).collect())
+    }
+
+    /// Every record in a zone, all pages, all types.
+    pub async fn list_records(&self, zone_id: &str) -> Result<Vec<ObservedRecord>, ApiError> {
+        let records = self
+            .list_all::<WireRecord>(
+                &format!("/zones/{zone_id}/dns_records"),
+                RECORDS_PER_PAGE,
+                MAX_RECORD_PAGES,
+            )
+            .await?;
+        Ok(records
+            .into_iter()
+            .filter_map(WireRecord::into_observed)
+            .collect())
+    }
+
+    /// Sends one batch: Cloudflare applies all of it or none. A success is believed only when
+    /// the answer holds every patched and posted record; otherwise it "could not confirm".
+    pub async fn apply_batch(&self, zone_id: &str, batch: &Batch) -> Result<(), ApiError> {
+        let body = serde_json::to_value(wire::BatchRequest::from(batch)).map_err(|error| {
+            ApiError::Malformed {
+                status: 0,
+                detail: error.to_string(),
+            }
+        })?;
+        let (result, _) = self
+            .call::<BatchResult>(
+                Method::POST,
+                &format!("/zones/{zone_id}/dns_records/batch"),
+                Some(body),
+                Retry::Write,
+            )
+            .await?;
+        confirm_batch(batch, &result)
+    }
+
+    /// `GET /user/tokens/verify`.
+    pub async fn verify_token(&self) -> Result<TokenStatus, ApiError> {
+        let (verify, _) = self
+            .call::<wire::TokenVerify>(Method::GET, "/user/tokens/verify", None, Retry::Read)
+            .await?;
+        Ok(TokenStatus {
+            status: verify.status,
+            expires_on: verify.expires_on,
+        })
+    }
+
+    /// `GET /zones/{id}/settings/{name}`: the setting's value as text.
+    pub async fn zone_setting(&self, zone_id: &str, name: &str) -> Result<String, ApiError> {
+        let (setting, _) = self
+            .call::<wire::Setting>(
+                Method::GET,
+                &format!("/zones/{zone_id}/settings/{name}"),
+                None,
+                Retry::Read,
+            )
+            .await?;
+        Ok(match setting.value {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        })
+    }
+
+    /// Clears the halts, for a new question within the same cycle (doctor asks whether a
+    /// token that `/user/tokens/verify` rejects can still list zones).
+    pub fn clear_halts(&self) {
+        *lock(&self.halted) = None;
+        lock(&self.denied_zones).clear();
+    }
+
+    async fn list_all<T: DeserializeOwned + HasId>(
+        &self,
+        path: &str,
+        per_page: u32,
+        max_pages: u32,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut all: Vec<T> = Vec::new();
+        let mut page = 1;
+        let mut previous_first: Option<String> = None;
+        loop {
+            let url = format!("{path}?per_page={per_page}&page={page}");
+            let (items, info) = self
+                .call::<Vec<T>>(Method::GET, &url, None, Retry::Read)
+                .await?;
+            let first = items.first().map(|item| item.id().to_string());
+            if first.is_some() && first == previous_first {
+                return Err(ApiError::Malformed {
+                    status: 200,
+                    detail: format!("page {page} of {path} repeats page {}", page - 1),
+                });
+            }
+            let got = items.len();
+            all.extend(items);
+            let total_pages = info.and_then(|info| info.total_pages).unwrap_or(1);
+            if page >= total_pages || got == 0 {
+                return Ok(all);
+            }
+            if page >= max_pages {
+                return Err(ApiError::TooManyPages {
+                    path: path.to_string(),
+                    limit: max_pages,
+                });
+            }
+            previous_first = first;
+            page += 1;
+        }
+    }
+
+    /// Sends one logical request through the budget, retrying what may be retried.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+        retry: Retry,
+    ) -> Result<(T, Option<wire::ResultInfo>), ApiError> {
+        // A challenge page or a rejected token will not go away within the cycle: asking
+        // again is exactly the hammering that gets a host blocked.
+        if let Some(error) = lock(&self.halted).clone() {
+            return Err(error);
+        }
+        let zone = zone_in_path(path);
+        if let Some(error) = zone.and_then(|zone| lock(&self.denied_zones).get(zone).cloned()) {
+            return Err(error);
+        }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.wait_for_gate().await?;
+            self.client.n_requests.fetch_add(1, Ordering::Relaxed);
+            self.n_requests.fetch_add(1, Ordering::Relaxed);
+            tracing::trace!(%method, path, attempt, "cloudflare request");
+            let (status, result) = self
+                .send_once::<T>(method.clone(), path, body.as_ref())
+                .await;
+            *lock(&self.client.by_status)
+                .entry((method_name(&method), status))
+                .or_default() += 1;
+            let error = match result {
+                Ok(answer) => {
+                    lock(&self.client.budget).succeeded();
+                    return Ok(answer);
+                }
+                Err(error) if matches!(retry, Retry::Write) => unconfirmed_if_unknown(error),
+                Err(error) => error,
+            };
+            if let ApiError::RateLimited {
+                retry_after: Some(wait),
+            } = &error
+            {
+                *lock(&self.client.rate_limited_until) =
+                    Some(budget::wall_after(SystemTime::now(), *wait));
+            }
+            match error.halt_scope(zone.is_some()) {
+                Some(HaltScope::Account) => *lock(&self.halted) = Some(error.clone()),
+                Some(HaltScope::Zone) => {
+                    if let Some(zone) = zone {
+                        lock(&self.denied_zones).insert(zone.to_string(), error.clone());
+                    }
+                }
+                None => {}
+            }
+            if counts_against_health(&error) {
+                let retry_after = match &error {
+                    ApiError::RateLimited { retry_after } => *retry_after,
+                    _ => None,
+                };
+                let wait = lock(&self.client.budget).failed(Instant::now(), retry_after);
+                tracing::debug!(%method, path, attempt, wait = ?wait, "cloudflare request failed: {error}");
+            }
+            if !may_retry(&retry, &error) || attempt >= MAX_ATTEMPTS {
+                return Err(error);
+            }
+        }
+    }
+
+    /// Waits out backoff or Retry-After when that fits in the cycle, then takes a request.
+    async fn wait_for_gate(&self) -> Result<(), ApiError> {
+        let waiting = lock(&self.client.budget).not_before(Instant::now());
+        if let Some((until, reason)) = waiting {
+            if until > self.deadline {
+                let wall = budget::wall_after(
+                    SystemTime::now(),
+                    until.saturating_duration_since(Instant::now()),
+                );
+                return Err(ApiError::WaitTooLong {
+                    until: wall,
+                    reason,
+                });
+            }
+            tokio::time::sleep_until(until).await;
+        }
+        lock(&self.client.budget)
+            .acquire(Instant::now())
+            .map_err(|refused| ApiError::Budget {
+                detail: match refused {
+                    Refused::CycleSpent { limit } => {
+                        format!("{limit} requests this cycle, [daemon].max_requests_per_cycle")
+                    }
+                    Refused::HourSpent { limit, .. } => {
+                        format!("{limit} requests in the last hour, [daemon].max_requests_per_hour")
+                    }
+                    Refused::NotBefore { reason, .. } => reason.to_string(),
+                },
+            })
+    }
+
+    /// One HTTP exchange. Returns the status (0 when no answer came) beside the result.
+    async fn send_once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, Result<(T, Option<wire::ResultInfo>), ApiError>) {
+        // Each request ends by the cycle's deadline at the latest.
+        let now = Instant::now();
+        if self.deadline <= now {
+            let error = ApiError::Transport {
+                detail: "the cycle's deadline has passed".to_string(),
+                maybe_applied: false,
+            };
+            return (0, Err(error));
+        }
+        let timeout = REQUEST_TIMEOUT.min(self.deadline - now);
+        let url = format!("{}{}", self.client.base_url, path);
+        let mut request = self
+            .client
+            .http
+            .request(method, &url)
+            .bearer_auth(self.client.token.expose())
+            .timeout(timeout);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let error = ApiError::Transport {
+                    detail: crate::http::describe_transport(&error),
+                    maybe_applied: !error.is_connect(),
+                };
+                return (0, Err(error));
+            }
+        };
+        let status = response.status();
+        let code = status.as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        if status.is_redirection() {
+            let location = header("location").map(|target| redirect_host(&target));
+            return (
+                code,
+                Err(ApiError::Redirect {
+                    status: code,
+                    location,
+                }),
+            );
+        }
+        let mitigated =
+            header("cf-mitigated").is_some_and(|value| value.eq_ignore_ascii_case("challenge"));
+        let retry_after =
+            header("retry-after").and_then(|value| parse_retry_after(&value, SystemTime::now()));
+        let html = header("content-type").is_some_and(|value| value.contains("text/html"));
+        if let Some((remaining, reset)) =
+            header("ratelimit").and_then(|value| parse_ratelimit(&value))
+        {
+            lock(&self.client.budget).observe_ratelimit(Instant::now(), remaining, reset);
+        }
+        let bytes = match crate::http::read_capped(response, MAX_API_BODY).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::TooLarge { limit }) => return (code, Err(ApiError::TooLarge { limit })),
+            Err(BodyError::Transport(detail)) => {
+                let error = ApiError::Transport {
+                    detail,
+                    maybe_applied: true,
+                };
+                return (code, Err(error));
+            }
+        };
+        (code, classify(status, mitigated, retry_after, html, &bytes))
+    }
+}
+
+/// The zone id in a `/zones/{id}/…` path.
+fn zone_in_path(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/zones/")?;
+    let id = rest.split(['/', '?']).next()?;
+    (!id.is_empty()).then_some(id)
+}
+
+/// Only the scheme and host of a redirect target: its path could carry anything.
+fn redirect_host(target: &str) -> String {
+    match target.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            // Drop any user:password@ part.
+            let host = host.rsplit('@').next().unwrap_or_default();
+            crate::logging::one_line(&format!("{scheme}://{host}"))
+        }
+        None => "a relative location".to_string(),
+    }
+}
+
+fn method_name(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
+    }
+}
+
+/// A write whose answer does not say whether it was applied: a 5xx (an edge error in front
+/// of the API), or a 2xx that cannot be read.
+fn unconfirmed_if_unknown(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Api { status, .. } | ApiError::NotJson { status, .. } if status >= 500 => {
+            ApiError::Unconfirmed {
+                status,
+                detail: error.to_string(),
+            }
+        }
+        ApiError::Malformed { status, ref detail } if !(300..500).contains(&status) => {
+            ApiError::Unconfirmed {
+                status,
+                detail: detail.clone(),
+            }
+        }
+        ApiError::NotJson { status, .. } if status < 300 => ApiError::Unconfirmed {
+            status,
+            detail: error.to_string(),
+        },
+        ApiError::TooLarge { .. } => ApiError::Unconfirmed {
+            status: 200,
+            detail: error.to_string(),
+        },
+        other => other,
+    }
+}
+
+/// Believes a batch's success only when the answer holds what was sent.
+fn confirm_batch(batch: &Batch, result: &BatchResult) -> Result<(), ApiError> {
+    let unconfirmed = |detail: String| ApiError::Unconfirmed {
+        status: 200,
+        detail,
+    };
+    if result.patches.len() != batch.patches.len() || result.posts.len() != batch.posts.len() {
+        return Err(unconfirmed(format!(
+            "it reports {} update(s) and {} creation(s), not the {} and {} sent",
+            result.patches.len(),
+            result.posts.len(),
+            batch.patches.len(),
+            batch.posts.len()
+        )));
+    }
+    for patch in &batch.patches {
+        let found = result.patches.iter().find(|stored| stored.id == patch.id);
+        let content_ok = found
+            .and_then(|stored| stored.content.as_deref())
+            .and_then(|content| content.parse::<std::net::IpAddr>().ok())
+            .is_some_and(|content| content == patch.content);
+        if !content_ok {
+            return Err(unconfirmed(format!(
+                "it does not show record {} holding {}",
+                patch.id, patch.content
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Failures that say something about Cloudflare's health or our standing with it, and so
+/// push backoff out. A 4xx about one record's content says nothing of the kind.
+fn counts_against_health(error: &ApiError) -> bool {
+    error.is_transient()
+        || matches!(
+            error,
+            ApiError::Challenge { .. } | ApiError::Auth { .. } | ApiError::Unconfirmed { .. }
+        )
+}
+
+/// Whether a failed attempt may be repeated within the same call.
+fn may_retry(retry: &Retry, error: &ApiError) -> bool {
+    match retry {
+        Retry::Read => error.is_transient(),
+        Retry::Write => matches!(
+            error,
+            ApiError::RateLimited { .. }
+                | ApiError::Transport {
+                    maybe_applied: false,
+                    ..
+                }
+        ),
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: the budget's state
+/// stays meaningful whatever a panic interrupted, since every update is a single assignment.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_safe_writes_are_retried() {
+        let refused = ApiError::Transport {
+            detail: String::new(),
+            maybe_applied: false,
+        };
+        let lost = ApiError::Transport {
+            detail: String::new(),
+            maybe_applied: true,
+        };
+        let server = ApiError::Api {
+            status: 502,
+            messages: vec![],
+        };
+        let content = ApiError::Api {
+            status: 400,
+            messages: vec![],
+        };
+        assert!(may_retry(&Retry::Write, &refused));
+        assert!(!may_retry(&Retry::Write, &lost));
+        assert!(!may_retry(&Retry::Write, &server));
+        assert!(may_retry(&Retry::Read, &server));
+        assert!(may_retry(&Retry::Read, &lost));
+        assert!(!may_retry(&Retry::Read, &content));
+        assert!(!may_retry(
+            &Retry::Read,
+            &ApiError::Challenge {
+                status: 403,
+                mitigated: true
+            }
+        ));
+    }
+
+    #[test]
+    fn unreadable_answers_to_writes_are_unconfirmed() {
+        let gateway = ApiError::NotJson {
+            status: 502,
+            what: "an HTML page".to_string(),
+        };
+        assert!(unconfirmed_if_unknown(gateway).maybe_applied());
+        let garbage = ApiError::Malformed {
+            status: 200,
+            detail: "x".to_string(),
+        };
+        assert!(unconfirmed_if_unknown(garbage).maybe_applied());
+        let refused = ApiError::Api {
+            status: 400,
+            messages: vec![],
+        };
+        assert!(!unconfirmed_if_unknown(refused).maybe_applied());
+    }
+
+    #[test]
+    fn zone_paths_and_redirect_hosts_are_read() {
+        assert_eq!(zone_in_path("/zones/abc/dns_records?page=1"), Some("abc"));
+        assert_eq!(zone_in_path("/zones?per_page=50"), None);
+        assert_eq!(
+            redirect_host("https://user:pw@evil.example/steal?token=1"),
+            "https://evil.example"
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! Doctor's judgement of each managed record, made by the same judges as the cycle: the
+//! planner (`plan::plan`) decides in sync / create / update / replace-cname / refused, and
+//! `observe::verdict` decides whether DNS confirms it. Doctor only adds what is its own: the
+//! words, what the API and DNS hold, and for a CNAME whether its third-party target resolves.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+use super::ddns::ddns_service;
+use super::{finding, Finding, Status, DNS_TIMEOUT};
+use crate::cloudflare::{ApiCycle, ApiError};
+use crate::config::{CheckMode, Config, RecordConfig};
+use crate::cycle::desired_record;
+use crate::detect::filter::is_cloudflare;
+use crate::model::{Family, ObservedRecord, Zone};
+use crate::observe::{self, DnsAnswer, DnsCheck, DnsVerdict};
+use crate::plan::{self, Action, Outcome, Refusal};
+use crate::zones::ZoneDirectory;
+
+/// One finding per managed record and family (one per name for a CNAME), plus the zones seen.
+pub(super) async fn record_findings(
+    config: &Config,
+    api: &ApiCycle<'_>,
+    zones: &mut ZoneDirectory,
+    addresses: &HashMap<Family, IpAddr>,
+) -> (Vec<Finding>, Vec<Zone>) {
+    let mut findings = Vec::new();
+    let mut listings: BTreeMap<String, Result<Vec<ObservedRecord>, ApiError>> = BTreeMap::new();
+    let mut zones_seen: Vec<Zone> = Vec::new();
+    for record in &config.records {
+        let check = format!("record {}", record.name);
+        let zone = match zones.zone_for(record, api).await {
+            Ok(zone) => zone,
+            Err(error) => {
+                findings.push(finding(
+                    &check,
+                    Status::Problem,
+                    error.to_string(),
+                    Some("fix the name, pin `zone`, or give the token access to the zone"),
+                ));
+                continue;
+            }
+        };
+        let servers = match &config.check {
+            CheckMode::Api => Vec::new(),
+            CheckMode::Servers(servers) => servers.clone(),
+            CheckMode::Auto => zones.nameservers(&zone).await,
+        };
+        if !listings.contains_key(&zone.id) {
+            listings.insert(zone.id.clone(), api.list_records(&zone.id).await);
+        }
+        match listings.get(&zone.id) {
+            Some(Ok(observed)) => {
+                let here: Vec<ObservedRecord> = observed
+                    .iter()
+                    .filter(|observed| observed.name == record.name)
+                    .cloned()
+                    .collect();
+                findings.extend(judge(record, &zone, &here, addresses, &servers, config).await);
+            }
+            Some(Err(error)) => findings.push(finding(
+                &check,
+                Status::Problem,
+                format!("cannot list the records of zone {}: {error}", zone.name),
+                Some("give the token DNS:Read (or DNS:Edit) on this zone"),
+            )),
+            None => {}
+        }
+        if !zones_seen.iter().any(|seen| seen.id == zone.id) {
+            zones_seen.push(zone);
+        }
+    }
+    (findings, zones_seen)
+}
+
+/// The planner's verdict on one record, in words.
+async fn judge(
+    record: &RecordConfig,
+    zone: &Zone,
+    here: &[ObservedRecord],
+    addresses: &HashMap<Family, IpAddr>,
+    servers: &[SocketAddr],
+    config: &Config,
+) -> Vec<Finding> {
+    let check = format!("record {}", record.name);
+    let held: Vec<String> = here.iter().map(describe_observed).collect();
+    let held = if held.is_empty() {
+        "nothing".to_string()
+    } else {
+        held.join("; ")
+    };
+    let mut findings = Vec::new();
+    let mut desired = Vec::new();
+    for family in &record.families {
+        match addresses.get(family) {
+            Some(ip) => desired.push(desired_record(record, *family, *ip)),
+            None => findings.push(finding(
+                format!("{check} {family}"),
+                Status::Warning,
+                format!(
+                    "zone {}; the API holds {held}; this host's {} address is unknown, so the record cannot be compared",
+                    zone.name,
+                    family.describe()
+                ),
+                None,
+            )),
+        }
+    }
+    let plan = plan::plan(&desired, here);
+    for step in plan.steps {
+        let subject = if step.families.len() == 1 {
+            format!("{check} {}", step.families[0])
+        } else {
+            check.clone()
+        };
+        let finding = match step.outcome {
+            Outcome::Refused(Refusal::CnameAtName { target }) => {
+                cname_finding(&check, record, zone, &target, config, false).await
+            }
+            Outcome::Change(Action::ReplaceCname { target, .. }) => {
+                cname_finding(&check, record, zone, &target, config, true).await
+            }
+            Outcome::Refused(refusal) => finding(
+                subject,
+                Status::Problem,
+                format!(
+                    "zone {}; {}",
+                    zone.name,
+                    refusal.describe(&step.name, &step.families)
+                ),
+                Some("flaredns --once would fail on this record too; fix it first"),
+            ),
+            Outcome::InSync => {
+                let family = step.families.first().copied().unwrap_or(Family::V4);
+                let dns = dns_text(&desired, family, servers, &step.name).await;
+                let ip = addresses
+                    .get(&family)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                finding(
+                    subject,
+                    Status::Ok,
+                    format!(
+                        "zone {}; the API holds {held}; {dns}; in sync with this host ({ip})",
+                        zone.name
+                    ),
+                    None,
+                )
+            }
+            Outcome::Change(action) => {
+                let family = step.families.first().copied().unwrap_or(Family::V4);
+                let dns = dns_text(&desired, family, servers, &step.name).await;
+                let verdict = match &action {
+                    Action::Create(new) => format!(
+                        "there is no {} record yet; the next run creates one with {}",
+                        new.family, new.content
+                    ),
+                    _ => format!("out of date ({action}); the next run updates it"),
+                };
+                finding(
+                    subject,
+                    Status::Warning,
+                    format!("zone {}; the API holds {held}; {dns}; {verdict}", zone.name),
+                    Some("run `flaredns --once`, or let the daemon do it"),
+                )
+            }
+        };
+        findings.push(finding);
+    }
+    findings
+}
+
+/// What authoritative DNS answers, and what `observe::verdict` makes of it.
+async fn dns_text(
+    desired: &[crate::model::DesiredRecord],
+    family: Family,
+    servers: &[SocketAddr],
+    name: &crate::model::DomainName,
+) -> String {
+    if servers.is_empty() {
+        return "DNS not checked ([check].nameservers = \"api\")".to_string();
+    }
+    let answer = match observe::authoritative_resolver(servers, DNS_TIMEOUT) {
+        Ok(resolver) => observe::lookup(&resolver, name, family).await,
+        Err(error) => Err(error),
+    };
+    let wanted = desired.iter().find(|record| record.family == family);
+    match answer {
+        Err(error) => format!("authoritative DNS did not answer ({error})"),
+        Ok(DnsAnswer::Cname(target)) => format!("DNS answers a CNAME to {target}"),
+        Ok(DnsAnswer::Addresses(answers)) if answers.is_empty() => {
+            format!("DNS has no {family} record")
+        }
+        Ok(DnsAnswer::Addresses(answers)) => {
+            let shown: Vec<String> = answers.iter().map(|(ip, _)| ip.to_string()).collect();
+            let shown = shown.join(", ");
+            let addresses: Vec<IpAddr> = answers.iter().map(|(ip, _)| *ip).collect();
+            let ttls: Vec<u32> = answers.iter().map(|(_, ttl)| *ttl).collect();
+            let verdict = wanted
+                .map(|record| observe::verdict(&DnsCheck::for_record(record), &addresses, &ttls));
+            match verdict {
+                Some(DnsVerdict::InSync) => format!("DNS answers {shown}, which confirms it"),
+                _ if addresses.iter().all(|ip| is_cloudflare(*ip)) => format!("DNS answers {shown} (Cloudflare's own addresses: the record is proxied, so DNS cannot show the origin and flaredns compares it through the API)"),
+                Some(DnsVerdict::NeedsApi(reason)) => format!("DNS answers {shown}, which cannot confirm it ({reason}), so flaredns compares it through the API"),
+                _ => format!("DNS answers {shown}"),
+            }
+        }
+    }
+}
+
+/// A CNAME at a managed name: its target, the DDNS service behind it, whether it resolves
+/// now, and what flaredns will do (replace it when `replace_cname` is set, refuse otherwise).
+async fn cname_finding(
+    check: &str,
+    record: &RecordConfig,
+    zone: &Zone,
+    target: &str,
+    config: &Config,
+    will_replace: bool,
+) -> Finding {
+    let service = ddns_service(target)
+        .map(|service| format!(", a name at {service}, a third-party dynamic DNS service"))
+        .unwrap_or_default();
+    let explicit = match &config.check {
+        CheckMode::Servers(servers) => Some(servers.as_slice()),
+        _ => None,
+    };
+    let resolution = match observe::resolves(target, explicit, DNS_TIMEOUT).await {
+        Ok(found) if !found.is_empty() => format!(
+            "it resolves now ({})",
+            found
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Ok(_) => "it does not resolve now (no addresses)".to_string(),
+        Err(error) => format!("it does not resolve now ({error})"),
+    };
+    let found = format!(
+        "{} in zone {} is a CNAME to {target}{service}; {resolution}. Whenever {target} stops resolving, Cloudflare cannot reach the origin and visitors get error 530 / 1016 (origin DNS error)",
+        record.name, zone.name
+    );
+    if will_replace {
+        finding(
+            check,
+            Status::Warning,
+            found,
+            Some("replace_cname is set: run `flaredns --once` to replace the CNAME with A/AAAA records in one atomic batch"),
+        )
+    } else {
+        finding(
+            check,
+            Status::Problem,
+            found,
+            Some("set `replace_cname = true` on this record and run `flaredns --once`: the CNAME is replaced with A/AAAA records pointing at this host, in one atomic batch"),
+        )
+    }
+}
+
+pub(super) fn describe_observed(observed: &ObservedRecord) -> String {
+    let ttl = if observed.ttl == crate::model::TTL_AUTO {
+        "auto".to_string()
+    } else {
+        format!("{}s", observed.ttl)
+    };
+    let proxied = if observed.proxied {
+        "proxied"
+    } else {
+        "not proxied"
+    };
+    format!(
+        "{} {} ({proxied}, ttl {ttl})",
+        observed.record_type, observed.content
+    )
+}

@@ -1,0 +1,131 @@
+//! The API token, wrapped so that it cannot be printed by accident. `Debug` and `Display` show
+//! a placeholder; only the HTTP client calls `expose`, to build the Authorization header. A
+//! leaf module: config builds tokens, the API client spends them, and neither imports the other
+//! for it. A token that could not be a header value (a second line, a control character) is
+//! refused here, when the config is read, rather than failing three times on the wire.
+
+use std::fmt;
+
+/// A Cloudflare API token. There is deliberately no way to format the secret itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl ApiToken {
+    /// Wraps a token. A UTF-8 byte order mark and the whitespace around the token (the
+    /// newline token files end with) are dropped; anything else that cannot be part of a token
+    /// is refused, named but never shown.
+    pub fn new(text: &str) -> Result<ApiToken, TokenProblem> {
+        let trimmed = text.trim_start_matches('\u{feff}').trim();
+        if trimmed.is_empty() {
+            return Err(TokenProblem::Empty);
+        }
+        if let Some(bad) = trimmed.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(match bad {
+                '\n' | '\r' => TokenProblem::SecondLine,
+                '\0' => TokenProblem::Nul,
+                ' ' | '\t' => TokenProblem::Space,
+                c if c.is_control() => TokenProblem::Control,
+                _ => TokenProblem::NonAscii,
+            });
+        }
+        Ok(ApiToken(trimmed.to_string()))
+    }
+
+    /// A short, non-reversible tag telling tokens apart (for the zone cache), never the token.
+    pub fn fingerprint(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.0.hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
+    }
+
+    /// The secret itself. Call only to put it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+impl fmt::Display for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Why a text cannot be an API token. The token itself is never part of the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    #[error("is empty")]
+    Empty,
+    #[error("contains a line break inside it (more than one line?); a token is one line")]
+    SecondLine,
+    #[error("contains a NUL byte (is this a binary file?)")]
+    Nul,
+    #[error("contains a space or tab inside it")]
+    Space,
+    #[error("contains a control character (DEL or below space)")]
+    Control,
+    #[error(
+        "contains a character outside ASCII; Cloudflare tokens are letters, digits, `-` and `_`"
+    )]
+    NonAscii,
+}
+
+/// Where the token came from, for check-config and doctor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    Environment,
+    Credential(std::path::PathBuf),
+    File(std::path::PathBuf),
+    ConfigFile,
+}
+
+impl fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Environment => f.write_str("environment variable CLOUDFLARE_API_TOKEN"),
+            TokenSource::Credential(path) => write!(f, "systemd credential {}", path.display()),
+            TokenSource::File(path) => write!(f, "file {}", path.display()),
+            TokenSource::ConfigFile => f.write_str("`api_token` in the config file"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_never_formats() {
+        let token = ApiToken::new("s3cr3t-value\n").expect("non-empty");
+        assert_eq!(token.expose(), "s3cr3t-value");
+        assert!(!format!("{token:?} {token}").contains("s3cr3t"));
+        assert_eq!(ApiToken::new("  \n"), Err(TokenProblem::Empty));
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused_and_a_bom_is_dropped() {
+        let cases = [
+            ("abc\ndef\n", Err(TokenProblem::SecondLine)),
+            ("abc\r\ndef", Err(TokenProblem::SecondLine)),
+            ("abc\0def", Err(TokenProblem::Nul)),
+            ("abc\u{7f}def", Err(TokenProblem::Control)),
+            ("abc def", Err(TokenProblem::Space)),
+            ("abcé", Err(TokenProblem::NonAscii)),
+            ("\u{feff}abc-def_1\r\n", Ok("abc-def_1")),
+        ];
+        for (text, expected) in cases {
+            let got = ApiToken::new(text);
+            assert_eq!(
+                got.as_ref().map(ApiToken::expose).map_err(|p| *p),
+                expected,
+                "{text:?}"
+            );
+        }
+    }
+}

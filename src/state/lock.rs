@@ -1,0 +1,73 @@
+//! One run at a time per state directory: `--once` from cron and a manual run, or two timers,
+//! would otherwise race (the loser sees the winner's fresh record and reports a duplicate).
+//! An advisory `flock` on `lock` in the state directory, waited for a bounded time.
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::time::Duration;
+
+/// How long a run waits for another run on the same state directory to finish.
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Held while a run works; released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another flaredns run holds {} and did not finish within {}; is a daemon running with the same state directory?", path.display(), humantime::format_duration(*waited))]
+    Busy {
+        path: std::path::PathBuf,
+        waited: Duration,
+    },
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
+}
+
+impl RunLock {
+    /// Takes the lock on `dir`, polling until `wait` has passed.
+    pub async fn acquire(dir: &Path, wait: Duration) -> Result<RunLock, LockError> {
+        crate::files::ensure_private_dir(dir)?;
+        let path = dir.join("lock");
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        }
+        let file = options
+            .open(&path)
+            .map_err(|source| crate::files::FileError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        let started = tokio::time::Instant::now();
+        loop {
+            if try_lock(&file) {
+                return Ok(RunLock { _file: file });
+            }
+            if started.elapsed() >= wait {
+                return Err(LockError::Busy { path, waited: wait });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[cfg(unix)]
+fn try_lock(file: &File) -> bool {
+    use std::os::unix::io::AsRawFd;
+    // SAFETY: flock on a file descriptor this process owns; it changes no memory.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+#[cfg(not(unix))]
+fn try_lock(_file: &File) -> bool {
+    true
+}
