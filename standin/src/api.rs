@@ -6,8 +6,9 @@ use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::{Body, Bytes, Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -31,6 +32,30 @@ fn failure(status: u16, code: u64, message: &str) -> ApiFailure {
 }
 
 type Answer = Response<Full<Bytes>>;
+
+/// A body of `left` bytes of `a`, produced as it is read: never held in memory at once.
+struct Endless {
+    left: u64,
+}
+
+impl Body for Endless {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        const CHUNK: u64 = 64 * 1024;
+        if self.left == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        let size = self.left.min(CHUNK);
+        self.left -= size;
+        let chunk = Bytes::from(vec![b'a'; size as usize]);
+        std::task::Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+}
 
 pub(crate) async fn serve(listener: tokio::net::TcpListener, state: Arc<Mutex<State>>) {
     let v6 = listener
@@ -56,7 +81,7 @@ async fn handle(
     state: Arc<Mutex<State>>,
     request: Request<Incoming>,
     v6: bool,
-) -> Result<Answer, Infallible> {
+) -> Result<Response<BoxBody<Bytes, Infallible>>, Infallible> {
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
@@ -86,7 +111,7 @@ async fn handle(
             body: body.clone(),
             at,
         });
-        take_fault(&mut guard.faults, &method, &path)
+        take_fault(&mut guard.faults, &method, &path, &body)
     };
     if let Some(fault) = fault {
         if fault.hang {
@@ -101,9 +126,13 @@ async fn handle(
         if !has_type {
             response = response.header("content-type", "application/json");
         }
+        let body = match fault.stream_bytes {
+            Some(bytes) => Endless { left: bytes }.boxed(),
+            None => Full::new(Bytes::from(fault.body)).boxed(),
+        };
         return Ok(response
-            .body(Full::new(Bytes::from(fault.body)))
-            .unwrap_or_default());
+            .body(body)
+            .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed())));
     }
 
     let mut guard = state
@@ -118,15 +147,18 @@ async fn handle(
         &body,
         v6,
     );
-    Ok(answer)
+    Ok(answer.map(BodyExt::boxed))
 }
 
-fn take_fault(faults: &mut Vec<Fault>, method: &str, path: &str) -> Option<Fault> {
+fn take_fault(faults: &mut Vec<Fault>, method: &str, path: &str, body: &str) -> Option<Fault> {
     let index = faults.iter().position(|f| {
         path.contains(&f.path_contains)
             && f.method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && f.body_contains
+                .as_deref()
+                .is_none_or(|fragment| body.contains(fragment))
     })?;
     let fault = faults[index].clone();
     if let Some(remaining) = &mut faults[index].remaining {

@@ -129,6 +129,10 @@ pub struct Fault {
     pub remaining: Option<u32>,
     /// Accept the request and never answer.
     pub hang: bool,
+    /// Only requests whose body contains this (a batch naming one record, say).
+    pub body_contains: Option<String>,
+    /// Instead of `body`, stream this many bytes (a hostile server's endless answer).
+    pub stream_bytes: Option<u64>,
 }
 
 impl Fault {
@@ -142,6 +146,8 @@ impl Fault {
             body: body.to_string(),
             remaining: None,
             hang: false,
+            body_contains: None,
+            stream_bytes: None,
         }
     }
 
@@ -175,6 +181,18 @@ impl Fault {
     /// Builder: a response header.
     pub fn header(mut self, name: &str, value: &str) -> Fault {
         self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Builder: only requests whose body contains `fragment`.
+    pub fn body_contains(mut self, fragment: &str) -> Fault {
+        self.body_contains = Some(fragment.to_string());
+        self
+    }
+
+    /// Builder: stream `bytes` bytes instead of the body (no Content-Length).
+    pub fn stream(mut self, bytes: u64) -> Fault {
+        self.stream_bytes = Some(bytes);
         self
     }
 

@@ -10,6 +10,7 @@ mod daemon;
 mod dns_check;
 mod doctor;
 mod dry_run;
+mod engine;
 mod ipv6;
 mod once;
 mod resilience;
