@@ -13,6 +13,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::cycle::{render, CycleReport, Engine};
 use crate::systemd;
 
+/// Signal-triggered cycles start at most this often.
+const SIGNAL_SPACING: Duration = Duration::from_secs(1);
+
 /// What woke the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -43,22 +46,34 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
     let mut previous_problems = std::collections::BTreeSet::new();
     // Signals that arrive during a cycle are acted on once it is over.
     let (mut pending_reload, mut pending_run) = (false, false);
+    // When the last cycle started: SIGUSR1 starts at most one cycle per second, however many
+    // arrive, so a flood of signals cannot become a flood of requests.
+    let mut last_start: Option<Instant> = None;
     loop {
         if std::mem::take(&mut pending_reload) && reload(engine) {
             interval = engine.config.daemon.interval;
             ticker = new_ticker(interval);
         }
         // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
-        let mut run_now = std::mem::take(&mut pending_run);
+        let mut run_now = false;
+        let mut signal_run: Option<Instant> = None;
+        if std::mem::take(&mut pending_run) {
+            signal_run = Some(earliest_signal_run(last_start));
+        }
         while !run_now {
             tokio::select! {
                 _ = ticker.tick() => run_now = true,
+                _ = sleep_until_or_never(signal_run) => run_now = true,
                 _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
                 event = events.next() => match event {
                     Event::Stop(signal) => return stop(signal),
                     Event::RunNow => {
-                        tracing::info!("received SIGUSR1: checking now");
-                        run_now = true;
+                        if signal_run.is_none() {
+                            tracing::info!("received SIGUSR1: checking now");
+                            signal_run = Some(earliest_signal_run(last_start));
+                        } else {
+                            tracing::debug!("received SIGUSR1 again; one check is already due");
+                        }
                     }
                     Event::Reload => {
                         if reload(engine) {
@@ -70,6 +85,7 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
             }
         }
 
+        last_start = Some(Instant::now());
         let cycle = engine.run_cycle(dry_run);
         tokio::pin!(cycle);
         let report = loop {
@@ -83,7 +99,9 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
                     }
                     // Handled once the cycle is over; a cycle never overlaps another.
                     Event::RunNow => {
-                        tracing::info!("received SIGUSR1 during a cycle; checking again once it is over");
+                        if !pending_run {
+                            tracing::info!("received SIGUSR1 during a cycle; checking again once it is over");
+                        }
                         pending_run = true;
                     }
                     Event::Reload => {
@@ -123,6 +141,21 @@ fn new_ticker(interval: Duration) -> tokio::time::Interval {
     let mut ticker = tokio::time::interval_at(Instant::now(), interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticker
+}
+
+/// A signal-triggered cycle starts no sooner than this: one second after the last start.
+fn earliest_signal_run(last_start: Option<Instant>) -> Instant {
+    let now = Instant::now();
+    last_start
+        .and_then(|start| start.checked_add(SIGNAL_SPACING))
+        .map_or(now, |earliest| earliest.max(now))
+}
+
+async fn sleep_until_or_never(when: Option<Instant>) {
+    match when {
+        Some(when) => tokio::time::sleep_until(when).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn tick_or_never(ticker: &mut Option<tokio::time::Interval>) {

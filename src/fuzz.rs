@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 
+use crate::cloudflare::budget::{Budget, MAX_SERVER_WAIT};
 use crate::cloudflare::{parse_ratelimit, parse_retry_after};
 use crate::detect::{parse_plain, parse_trace, Provider};
 use crate::model::DomainName;
@@ -66,5 +67,30 @@ proptest! {
             text.insert_str(cut, &insert);
         }
         let _ = crate::config::parse(std::path::Path::new("fuzz.toml"), &text, &|_| None);
+    }
+
+    #[test]
+    fn retry_after_of_any_size_or_date_is_capped(seconds in any::<u64>(), digits in "[0-9]{1,40}", year in 1000u32..=9999, noise in "(?s).{0,40}") {
+        let now = std::time::SystemTime::now();
+        for text in [seconds.to_string(), digits.clone(), format!("Fri, 31 Dec {year} 23:59:59 GMT"), noise.clone()] {
+            if let Some(wait) = parse_retry_after(&text, now) {
+                prop_assert!(wait <= MAX_SERVER_WAIT, "{text}: {wait:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ratelimit_of_any_size_is_capped_and_the_budget_never_panics(remaining in any::<u64>(), reset in "[0-9]{1,40}", retry in proptest::option::of(any::<u64>())) {
+        let header = format!("\"default\";r={remaining};t={reset}");
+        let now = tokio::time::Instant::now();
+        let mut budget = Budget::new(10, 100);
+        if let Some((remaining, reset)) = parse_ratelimit(&header) {
+            prop_assert!(reset <= MAX_SERVER_WAIT);
+            budget.observe_ratelimit(now, remaining, reset);
+        }
+        budget.failed(now, retry.map(std::time::Duration::from_secs));
+        if let Some((until, _)) = budget.not_before(now) {
+            prop_assert!(until <= now + MAX_SERVER_WAIT);
+        }
     }
 }

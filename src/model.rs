@@ -71,7 +71,13 @@ impl DomainName {
         if !trimmed.contains('.') {
             return Err(format!("`{trimmed}` is not fully qualified (write it with its zone, e.g. `{trimmed}.example.com`)"));
         }
-        for label in trimmed.split('.') {
+        for (position, label) in trimmed.split('.').enumerate() {
+            // A wildcard is a whole first label, `*.example.com`; `a*b` or `a.*.b` is not.
+            if label.contains('*') && (label != "*" || position != 0) {
+                return Err(format!(
+                    "`{trimmed}` has `*` inside a label or below the first label; only a leading `*.` label makes a wildcard"
+                ));
+            }
             if label.is_empty() {
                 return Err(format!("`{trimmed}` has an empty label"));
             }

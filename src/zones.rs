@@ -111,6 +111,10 @@ impl ZoneDirectory {
             if let Some(zone) = self.find(record) {
                 return Ok(zone);
             }
+        }
+        // Missing from a list fetched this cycle: remember it, so later cycles and runs do
+        // not list the zones again just for this name.
+        if self.listed_this_cycle && !known_missing {
             self.missing.insert(key, now + MISSING_FOR.as_secs());
             self.write_cache();
         }

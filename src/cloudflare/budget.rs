@@ -322,4 +322,25 @@ mod tests {
             SystemTime::UNIX_EPOCH + MAX_SERVER_WAIT
         );
     }
+
+    #[test]
+    fn twenty_seconds_of_429_with_retry_after_zero_cost_few_requests() {
+        fastrand::seed(11);
+        let start = Instant::now();
+        let mut now = start;
+        let mut budget = Budget::new(250, 1200);
+        let mut requests = 0;
+        while now < start + Duration::from_secs(20) {
+            if budget.acquire(now).is_ok() {
+                requests += 1;
+                budget.failed(now, Some(Duration::ZERO));
+            }
+            now = match budget.not_before(now) {
+                Some((until, _)) => until,
+                None => now + Duration::from_millis(1),
+            };
+        }
+        // Before the fix, Retry-After: 0 meant no wait at all: hundreds of requests.
+        assert!(requests <= 12, "{requests} requests");
+    }
 }

@@ -1,7 +1,9 @@
 //! `iface:NAME`: an address of this host's own interface. For IPv6 the kernel's flags matter:
 //! temporary (privacy) addresses change every day, and deprecated, tentative or DAD-failed
-//! ones must not be published, so on Linux the flags are read from /proc/net/if_inet6 and the
-//! stable address wins. The filter in `filter` still decides whether the address is global.
+//! ones must not be published, so on Linux the flags are read from `/proc/self/net/if_inet6`
+//! (which systemd's `ProcSubset=pid` leaves visible, unlike `/proc/net`) and the stable address
+//! wins. Without the flags no IPv6 address is guessed. The filter in `filter` still decides
+//! whether the address is global.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -17,10 +19,7 @@ const IFA_F_TENTATIVE: u32 = 0x40;
 /// (so that the refusal can say why).
 pub fn interface_address(name: &str, family: Family) -> Result<IpAddr, String> {
     let candidates = match family {
-        Family::V6 => match std::fs::read_to_string("/proc/net/if_inet6") {
-            Ok(table) => stable_ipv6(&table, name),
-            Err(_) => from_getifaddrs(name, family)?,
-        },
+        Family::V6 => stable_ipv6(&read_if_inet6()?, name),
         Family::V4 => from_getifaddrs(name, family)?,
     };
     candidates
@@ -34,6 +33,25 @@ pub fn interface_address(name: &str, family: Family) -> Result<IpAddr, String> {
                 family.describe()
             )
         })
+}
+
+/// The kernel's IPv6 address table with flags. Without it, a deprecated or temporary address
+/// could not be told from a stable one, so there is no fallback that ignores flags.
+fn read_if_inet6() -> Result<String, String> {
+    let mut last_error = String::new();
+    for path in ["/proc/self/net/if_inet6", "/proc/net/if_inet6"] {
+        match crate::files::read_text(
+            std::path::Path::new(path),
+            crate::files::MAX_CONFIG_BYTES,
+            crate::files::Links::Follow,
+        ) {
+            Ok(table) => return Ok(table),
+            Err(error) => last_error = error.to_string(),
+        }
+    }
+    Err(format!(
+        "cannot read the kernel's IPv6 address flags ({last_error}), so it cannot tell a stable address from a temporary or deprecated one"
+    ))
 }
 
 fn from_getifaddrs(name: &str, family: Family) -> Result<Vec<IpAddr>, String> {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cloudflare::{ApiCycle, ApiError};
-use crate::config::{Config, TokenSource};
+use crate::config::{Config, ConfigWarning, TokenSource};
 use crate::cycle::Engine;
 use crate::detect::Detector;
 use crate::model::{Family, Zone};
@@ -152,7 +152,7 @@ fn config_findings(config: &Config) -> Vec<Finding> {
             "config",
             Status::Warning,
             // Each warning already ends with its next step (chmod 600, use https://).
-            warning.clone(),
+            warning.to_string(),
             None,
         ));
     }
@@ -167,7 +167,7 @@ fn config_findings(config: &Config) -> Vec<Finding> {
             if !config
                 .warnings
                 .iter()
-                .any(|warning| warning.contains("chmod")) =>
+                .any(|warning| matches!(warning, ConfigWarning::LooseToken { .. })) =>
         {
             findings.push(finding(
                 "config",

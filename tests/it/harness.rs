@@ -102,7 +102,31 @@ impl World {
 
     /// Runs `flaredns --config <config> ARGS…` and collects what it did.
     pub fn run(&self, config: &str, args: &[&str]) -> Outcome {
-        let output = self.command(config, args).output().expect("run flaredns");
+        self.collect(self.command(config, args))
+    }
+
+    /// Like `run`, without the token in the environment (the config names its source).
+    pub fn run_without_token(&self, config: &str, args: &[&str]) -> Outcome {
+        let mut command = self.command(config, args);
+        command.env_remove("CLOUDFLARE_API_TOKEN");
+        self.collect(command)
+    }
+
+    /// `flaredns ARGS…` exactly as given (no config written), with the test environment.
+    pub fn run_raw(&self, args: &[&str]) -> Outcome {
+        self.standin.clear_requests();
+        let mut fresh = Command::new(env!("CARGO_BIN_EXE_flaredns"));
+        fresh
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CLOUDFLARE_API_TOKEN", TOKEN)
+            .env("STATE_DIRECTORY", self.dir.path().join("state"));
+        self.collect(fresh)
+    }
+
+    fn collect(&self, mut command: Command) -> Outcome {
+        let output = command.output().expect("run flaredns");
         Outcome {
             code: output.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&output.stdout).to_string(),

@@ -1,0 +1,98 @@
+//! The effective config as `check-config` prints it: TOML, defaults filled in, the token
+//! shown only as `<redacted>` and where it came from.
+
+use std::fmt;
+
+use super::{CheckMode, Config, Provider};
+use crate::model::{ProxiedSetting, TtlSetting};
+
+impl fmt::Display for Config {
+    /// The effective config as TOML, token redacted, defaults filled in.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let quoted = |items: &[Provider]| {
+            items
+                .iter()
+                .map(|p| format!("\"{p}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(f, "# effective configuration of {}", self.path.display())?;
+        writeln!(f, "[cloudflare]")?;
+        writeln!(
+            f,
+            "api_token = \"<redacted>\"   # from {}",
+            self.token_source
+        )?;
+        writeln!(f, "api_url = \"{}\"", self.api_url)?;
+        writeln!(f, "\n[detect]")?;
+        writeln!(f, "ipv4 = [{}]", quoted(&self.detect.ipv4))?;
+        writeln!(f, "ipv6 = [{}]", quoted(&self.detect.ipv6))?;
+        writeln!(
+            f,
+            "timeout = \"{}\"",
+            humantime::format_duration(self.detect.timeout)
+        )?;
+        writeln!(f, "\n[check]")?;
+        match &self.check {
+            CheckMode::Auto => writeln!(f, "nameservers = \"auto\"")?,
+            CheckMode::Api => writeln!(f, "nameservers = \"api\"")?,
+            CheckMode::Servers(servers) => {
+                let list: Vec<String> = servers
+                    .iter()
+                    .map(|server| format!("\"{server}\""))
+                    .collect();
+                writeln!(f, "nameservers = [{}]", list.join(", "))?
+            }
+        }
+        writeln!(f, "\n[daemon]")?;
+        writeln!(
+            f,
+            "interval = \"{}\"",
+            humantime::format_duration(self.daemon.interval)
+        )?;
+        writeln!(
+            f,
+            "max_requests_per_cycle = {}",
+            self.daemon.max_requests_per_cycle
+        )?;
+        writeln!(
+            f,
+            "max_requests_per_hour = {}",
+            self.daemon.max_requests_per_hour
+        )?;
+        if let Some(dir) = &self.state_dir {
+            writeln!(
+                f,
+                "state_dir = {}",
+                toml::Value::String(dir.display().to_string())
+            )?;
+        }
+        for record in &self.records {
+            writeln!(f, "\n[[records]]")?;
+            writeln!(f, "name = \"{}\"", record.name)?;
+            if let Some(zone) = &record.zone {
+                writeln!(f, "zone = \"{zone}\"")?;
+            }
+            let types: Vec<String> = record
+                .families
+                .iter()
+                .map(|family| format!("\"{family}\""))
+                .collect();
+            writeln!(f, "types = [{}]", types.join(", "))?;
+            match record.proxied {
+                ProxiedSetting::Keep => writeln!(f, "proxied = \"keep\"")?,
+                ProxiedSetting::Set(flag) => writeln!(f, "proxied = {flag}")?,
+            }
+            match record.ttl {
+                TtlSetting::Keep => writeln!(f, "ttl = \"keep\"")?,
+                TtlSetting::Auto => writeln!(f, "ttl = \"auto\"")?,
+                TtlSetting::Seconds(seconds) => writeln!(f, "ttl = {seconds}")?,
+            }
+            if let Some(comment) = &record.comment {
+                writeln!(f, "comment = {}", toml::Value::String(comment.clone()))?;
+            }
+            writeln!(f, "replace_cname = {}", record.replace_cname)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! Where the API token comes from, in order: `CLOUDFLARE_API_TOKEN`, systemd's credential,
+//! `api_token_file`, `api_token`. Files are read through `files` (regular files only, at most
+//! 4 KB), and a token readable by others is a warning.
+
+use std::path::{Path, PathBuf};
+
+use super::raw::RawConfig;
+use super::validate::Validator;
+use super::{ApiToken, ConfigError, ConfigWarning, TokenSource, CREDENTIAL_NAME};
+
+impl Validator<'_> {
+    pub(super) fn token(
+        &self,
+        raw: &RawConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<(ApiToken, TokenSource), ConfigError> {
+        if let Some(value) = env("CLOUDFLARE_API_TOKEN") {
+            let source = TokenSource::Environment;
+            return ApiToken::new(&value)
+                .map(|token| (token, source.clone()))
+                .map_err(|problem| ConfigError::BadToken {
+                    token_source: source,
+                    problem,
+                });
+        }
+        if let Some(directory) = env("CREDENTIALS_DIRECTORY") {
+            let credential = Path::new(&directory).join(CREDENTIAL_NAME);
+            if credential.exists() {
+                return read_token_file(&credential, TokenSource::Credential(credential.clone()));
+            }
+        }
+        if let Some(file) = &raw.cloudflare.api_token_file {
+            let mut token_path = PathBuf::from(file.get_ref());
+            if token_path.is_relative() {
+                token_path = self
+                    .path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(token_path);
+            }
+            if let Some(warning) = loose_permissions(&token_path) {
+                warnings.push(warning);
+            }
+            return read_token_file(&token_path, TokenSource::File(token_path.clone()));
+        }
+        if let Some(value) = &raw.cloudflare.api_token {
+            if let Some(warning) = loose_permissions(self.path) {
+                warnings.push(warning);
+            }
+            let source = TokenSource::ConfigFile;
+            return ApiToken::new(value.get_ref())
+                .map(|token| (token, source.clone()))
+                .map_err(|problem| ConfigError::BadToken {
+                    token_source: source,
+                    problem,
+                });
+        }
+        Err(ConfigError::NoToken {
+            path: self.path.to_path_buf(),
+        })
+    }
+}
+
+fn read_token_file(
+    token_path: &Path,
+    source: TokenSource,
+) -> Result<(ApiToken, TokenSource), ConfigError> {
+    let text = crate::files::read_text(
+        token_path,
+        crate::files::MAX_TOKEN_BYTES,
+        crate::files::Links::Follow,
+    )
+    .map_err(|source| ConfigError::TokenFile { source })?;
+    ApiToken::new(&text)
+        .map(|token| (token, source.clone()))
+        .map_err(|problem| ConfigError::BadToken {
+            token_source: source,
+            problem,
+        })
+}
+
+#[cfg(unix)]
+fn loose_permissions(path: &Path) -> Option<ConfigWarning> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| ConfigWarning::LooseToken {
+        path: path.to_path_buf(),
+        mode: mode & 0o777,
+    })
+}
+
+#[cfg(not(unix))]
+fn loose_permissions(_path: &Path) -> Option<ConfigWarning> {
+    None
+}

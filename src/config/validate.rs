@@ -1,0 +1,418 @@
+//! Raw TOML → typed `Config`, one section at a time. Every error carries the file, the line
+//! and the key (`Spanned`), and every number and duration is bounded here, so nothing later
+//! has to guard against a value of ten billion years.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::raw::{RawConfig, RawRecord};
+use super::{
+    line_column, CheckMode, Config, ConfigError, ConfigWarning, DaemonConfig, DetectConfig,
+    RecordConfig, DEFAULT_API_URL, MAX_CYCLE_TIMEOUT, MAX_DETECT_TIMEOUT, MAX_INTERVAL,
+};
+use crate::detect::Provider;
+use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
+
+/// Validation state: the file's path and text, for error positions.
+pub(super) struct Validator<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+}
+
+impl Validator<'_> {
+    pub(super) fn invalid(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: line_column(self.text, span.start).0,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn validate(
+        &self,
+        raw: RawConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut warnings = Vec::new();
+        let (token, token_source) = self.token(&raw, env, &mut warnings)?;
+
+        let api_url = match &raw.cloudflare.api_url {
+            None => DEFAULT_API_URL.to_string(),
+            Some(url) => {
+                let value = url.get_ref().trim().trim_end_matches('/');
+                if !(value.starts_with("https://") || value.starts_with("http://")) {
+                    return Err(self.invalid(
+                        url.span(),
+                        "cloudflare.api_url",
+                        "must start with https:// (or http:// for a local stand-in)",
+                    ));
+                }
+                let parsed = url::Url::parse(value).map_err(|error| {
+                    self.invalid(
+                        url.span(),
+                        "cloudflare.api_url",
+                        format!("is not a URL ({error})"),
+                    )
+                })?;
+                if !parsed.username().is_empty() || parsed.password().is_some() {
+                    return Err(self.invalid(
+                        url.span(),
+                        "cloudflare.api_url",
+                        "must not carry a user name or password (`user@host`); the token is the only credential",
+                    ));
+                }
+                if parsed.scheme() == "http" && !is_loopback_host(&parsed) {
+                    warnings.push(ConfigWarning::PlainHttp {
+                        config: self.path.to_path_buf(),
+                        host: parsed.host_str().unwrap_or_default().to_string(),
+                    });
+                }
+                value.to_string()
+            }
+        };
+
+        let timeout = self.duration(
+            raw.detect.timeout.as_ref(),
+            "detect.timeout",
+            Duration::from_secs(5),
+            MAX_DETECT_TIMEOUT,
+        )?;
+        let ipv4 = self.providers(
+            raw.detect.ipv4.as_deref(),
+            Family::V4,
+            vec![Provider::CloudflareTrace],
+        )?;
+        let ipv6 = self.providers(raw.detect.ipv6.as_deref(), Family::V6, vec![])?;
+        let detect = DetectConfig {
+            ipv4,
+            ipv6,
+            timeout,
+        };
+        let enabled: Vec<Family> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter(|family| !detect.providers(*family).is_empty())
+            .collect();
+        if enabled.is_empty() {
+            let span = raw
+                .detect
+                .ipv4
+                .as_ref()
+                .and_then(|list| list.first())
+                .map(Spanned::span)
+                .unwrap_or(0..0);
+            return Err(self.invalid(span, "detect.ipv4", "both [detect].ipv4 and [detect].ipv6 are empty, so there is no address to publish; list at least one provider"));
+        }
+
+        let check = match &raw.check.nameservers {
+            None => CheckMode::Auto,
+            Some(value) => self.check_mode(value)?,
+        };
+
+        let interval = self.duration(
+            raw.daemon.interval.as_ref(),
+            "daemon.interval",
+            Duration::from_secs(300),
+            MAX_INTERVAL,
+        )?;
+        let cycle_timeout = self.duration(
+            raw.daemon.cycle_timeout.as_ref(),
+            "daemon.cycle_timeout",
+            Duration::from_secs(60),
+            MAX_CYCLE_TIMEOUT,
+        )?;
+        let max_requests_per_cycle = self.count(
+            raw.daemon.max_requests_per_cycle.as_ref(),
+            "daemon.max_requests_per_cycle",
+            250,
+        )?;
+        let max_requests_per_hour = self.count(
+            raw.daemon.max_requests_per_hour.as_ref(),
+            "daemon.max_requests_per_hour",
+            1200,
+        )?;
+
+        if raw.records.is_empty() {
+            return Err(ConfigError::NoRecords {
+                path: self.path.to_path_buf(),
+            });
+        }
+        let mut records: Vec<RecordConfig> = Vec::with_capacity(raw.records.len());
+        for raw_record in &raw.records {
+            let record = self.record(raw_record, &enabled)?;
+            if records.iter().any(|earlier| earlier.name == record.name) {
+                return Err(self.invalid(raw_record.name.span(), "records.name", format!("{} is listed twice; merge the two entries (use `types` for several record types)", record.name)));
+            }
+            records.push(record);
+        }
+
+        let state_dir = raw
+            .daemon
+            .state_dir
+            .as_ref()
+            .map(|dir| PathBuf::from(dir.get_ref()))
+            .or_else(|| {
+                env("STATE_DIRECTORY").and_then(|dirs| dirs.split(':').next().map(PathBuf::from))
+            })
+            .or_else(|| env("HOME").map(|home| Path::new(&home).join(".local/state/flaredns")));
+
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            token,
+            token_source,
+            api_url,
+            detect,
+            check,
+            daemon: DaemonConfig {
+                interval,
+                cycle_timeout,
+                max_requests_per_cycle,
+                max_requests_per_hour,
+            },
+            records,
+            state_dir,
+            warnings,
+        })
+    }
+
+    fn duration(
+        &self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        default: Duration,
+        max: Duration,
+    ) -> Result<Duration, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        let duration = humantime::parse_duration(value.get_ref().trim()).map_err(|error| {
+            self.invalid(
+                value.span(),
+                key,
+                format!(
+                    "`{}` is not a duration ({error}); write e.g. \"30s\", \"5m\" or \"1h\"",
+                    value.get_ref()
+                ),
+            )
+        })?;
+        if duration < Duration::from_secs(1) {
+            return Err(self.invalid(value.span(), key, "must be at least 1s"));
+        }
+        if duration > max {
+            return Err(self.invalid(
+                value.span(),
+                key,
+                format!("must be at most {}", humantime::format_duration(max)),
+            ));
+        }
+        Ok(duration)
+    }
+
+    fn count(
+        &self,
+        value: Option<&Spanned<i64>>,
+        key: &str,
+        default: u32,
+    ) -> Result<u32, ConfigError> {
+        let Some(value) = value else {
+            return Ok(default);
+        };
+        u32::try_from(*value.get_ref())
+            .ok()
+            .filter(|count| *count >= 1)
+            .ok_or_else(|| self.invalid(value.span(), key, "must be a whole number of at least 1"))
+    }
+
+    fn providers(
+        &self,
+        list: Option<&[Spanned<String>]>,
+        family: Family,
+        default: Vec<Provider>,
+    ) -> Result<Vec<Provider>, ConfigError> {
+        let key = match family {
+            Family::V4 => "detect.ipv4",
+            Family::V6 => "detect.ipv6",
+        };
+        let Some(list) = list else { return Ok(default) };
+        list.iter()
+            .map(|entry| {
+                let provider = Provider::parse(entry.get_ref())
+                    .map_err(|message| self.invalid(entry.span(), key, message))?;
+                if let Provider::Static(ip) = provider {
+                    if Family::of(ip) != family {
+                        return Err(self.invalid(
+                            entry.span(),
+                            key,
+                            format!("{ip} is not an {} address", family.describe()),
+                        ));
+                    }
+                }
+                Ok(provider)
+            })
+            .collect()
+    }
+
+    fn check_mode(&self, value: &Spanned<toml::Value>) -> Result<CheckMode, ConfigError> {
+        let key = "check.nameservers";
+        match value.get_ref() {
+            toml::Value::String(text) if text == "auto" => Ok(CheckMode::Auto),
+            toml::Value::String(text) if text == "api" => Ok(CheckMode::Api),
+            toml::Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .and_then(parse_server)
+                        .ok_or_else(|| self.invalid(value.span(), key, format!("{item} is not an address; write \"ip\" or \"ip:port\" (\"[v6]:port\" for IPv6)")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(CheckMode::Servers),
+            _ => Err(self.invalid(value.span(), key, "must be \"auto\", \"api\", or a non-empty list of \"ip:port\" addresses")),
+        }
+    }
+
+    fn record(&self, raw: &RawRecord, enabled: &[Family]) -> Result<RecordConfig, ConfigError> {
+        let name = DomainName::parse(raw.name.get_ref()).map_err(|message| {
+            self.invalid(
+                raw.name.span(),
+                "records.name",
+                format!("invalid name: {message}"),
+            )
+        })?;
+        let zone = match &raw.zone {
+            None => None,
+            Some(zone) => {
+                let parsed = DomainName::parse(zone.get_ref()).map_err(|message| {
+                    self.invalid(
+                        zone.span(),
+                        "records.zone",
+                        format!("invalid zone: {message}"),
+                    )
+                })?;
+                if !name.is_within(parsed.as_str()) {
+                    return Err(self.invalid(
+                        zone.span(),
+                        "records.zone",
+                        format!("{name} is not inside zone {parsed}"),
+                    ));
+                }
+                Some(parsed)
+            }
+        };
+        let families = match &raw.types {
+            None => enabled.to_vec(),
+            Some(types) => {
+                let mut families = Vec::new();
+                for entry in types {
+                    let family = Family::from_record_type(entry.get_ref()).ok_or_else(|| {
+                        self.invalid(
+                            entry.span(),
+                            "records.types",
+                            format!(
+                                "`{}` is not a type flaredns manages; use \"A\" and/or \"AAAA\"",
+                                entry.get_ref()
+                            ),
+                        )
+                    })?;
+                    if !enabled.contains(&family) {
+                        return Err(self.invalid(
+                            entry.span(),
+                            "records.types",
+                            format!("{name} asks for {family} records but [detect].{} is empty; add a provider there or drop {family} here", if family == Family::V4 { "ipv4" } else { "ipv6" }),
+                        ));
+                    }
+                    if !families.contains(&family) {
+                        families.push(family);
+                    }
+                }
+                if families.is_empty() {
+                    return Err(self.invalid(
+                        raw.name.span(),
+                        "records.types",
+                        format!("{name} has an empty `types` list"),
+                    ));
+                }
+                families.sort();
+                families
+            }
+        };
+        let proxied = match &raw.proxied {
+            None => ProxiedSetting::Keep,
+            Some(value) => match value.get_ref() {
+                toml::Value::Boolean(flag) => ProxiedSetting::Set(*flag),
+                toml::Value::String(text) if text == "keep" => ProxiedSetting::Keep,
+                _ => {
+                    return Err(self.invalid(
+                        value.span(),
+                        "records.proxied",
+                        "must be \"keep\", true or false",
+                    ))
+                }
+            },
+        };
+        let ttl = match &raw.ttl {
+            None => TtlSetting::Keep,
+            Some(value) => match value.get_ref() {
+                toml::Value::String(text) if text == "keep" => TtlSetting::Keep,
+                toml::Value::String(text) if text == "auto" => TtlSetting::Auto,
+                toml::Value::Integer(1) => TtlSetting::Auto,
+                toml::Value::Integer(seconds) if (60..=86400).contains(seconds) => {
+                    TtlSetting::Seconds(*seconds as u32)
+                }
+                _ => {
+                    return Err(self.invalid(
+                        value.span(),
+                        "records.ttl",
+                        "must be \"keep\", \"auto\", or a number of seconds from 60 to 86400",
+                    ))
+                }
+            },
+        };
+        let comment = match &raw.comment {
+            None => None,
+            Some(text) if text.get_ref().chars().count() > 100 => {
+                return Err(self.invalid(
+                    text.span(),
+                    "records.comment",
+                    "is longer than 100 characters, Cloudflare's limit on the Free plan",
+                ))
+            }
+            Some(text) => Some(text.get_ref().clone()),
+        };
+        Ok(RecordConfig {
+            name,
+            zone,
+            families,
+            proxied,
+            ttl,
+            comment,
+            replace_cname: raw.replace_cname.unwrap_or(false),
+        })
+    }
+}
+
+fn parse_server(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
+}
+
+/// True when an http:// URL's host is this machine: `localhost` or a loopback address, read
+/// from the parsed URL (so `localhost.evil.com` and `127.0.0.1.evil.com` are not).
+fn is_loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
