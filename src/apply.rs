@@ -28,6 +28,22 @@ pub async fn apply_zone(
 /// Each action's result, in order.
 type Results = Vec<Result<(), ApiError>>;
 
+/// Applies `actions` without bisecting: each chunk is one batch, and a rejection fails the
+/// chunk. For warm changes, where a rejection most likely means a stale remembered id and the
+/// caller lists the zone instead.
+pub async fn apply_once(
+    api: &ApiCycle<'_>,
+    zone: &Zone,
+    actions: &[&Action],
+) -> Vec<Result<(), ApiError>> {
+    let mut results = Vec::with_capacity(actions.len());
+    for chunk in chunks(actions) {
+        let result = api.apply_batch(&zone.id, &batch(&chunk)).await;
+        results.extend(chunk.iter().map(|_| result.clone()));
+    }
+    results
+}
+
 /// Sends one batch; on a rejection of several actions, bisects.
 fn send<'a>(
     api: &'a ApiCycle<'_>,
@@ -87,7 +103,7 @@ pub fn batch(actions: &[&Action]) -> Batch {
 }
 
 /// A 4xx from Cloudflare's API about the content: something one record may have caused.
-fn is_rejection(error: &ApiError) -> bool {
+pub fn is_rejection(error: &ApiError) -> bool {
     matches!(error, ApiError::Api { status, .. } if (400..500).contains(status) && *status != 429)
 }
 

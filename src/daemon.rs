@@ -45,11 +45,16 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
     let mut first = true;
     let mut previous_problems = std::collections::BTreeSet::new();
     // Signals that arrive during a cycle are acted on once it is over.
-    let (mut pending_reload, mut pending_run) = (false, false);
+    let (mut pending_reload, mut pending_run, mut pending_reread) = (false, false, false);
     // When the last cycle started: SIGUSR1 starts at most one cycle per second, however many
     // arrive, so a flood of signals cannot become a flood of requests.
     let mut last_start: Option<Instant> = None;
+    // A daemon start re-reads at once what DNS cannot confirm.
+    engine.reread_next_cycle();
     loop {
+        if std::mem::take(&mut pending_reread) {
+            engine.reread_next_cycle();
+        }
         if std::mem::take(&mut pending_reload) && reload(engine) {
             interval = engine.config.daemon.interval;
             ticker = new_ticker(interval);
@@ -68,6 +73,7 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
                 event = events.next() => match event {
                     Event::Stop(signal) => return stop(signal),
                     Event::RunNow => {
+                        engine.reread_next_cycle();
                         if signal_run.is_none() {
                             tracing::info!("received SIGUSR1: checking now");
                             signal_run = Some(earliest_signal_run(last_start));
@@ -103,6 +109,7 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
                             tracing::info!("received SIGUSR1 during a cycle; checking again once it is over");
                         }
                         pending_run = true;
+                        pending_reread = true;
                     }
                     Event::Reload => {
                         tracing::info!("received SIGHUP during a cycle; reloading once it is over");

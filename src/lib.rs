@@ -33,6 +33,7 @@ pub mod logging;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod reconcile;
 pub mod secret;
 pub mod state;
 pub mod systemd;

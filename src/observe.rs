@@ -50,10 +50,36 @@ impl DnsCheck {
 pub enum DnsVerdict {
     /// The record answers the expected address with the pinned settings.
     InSync,
-    /// DNS cannot confirm it; the reason is for the debug log.
-    NeedsApi(String),
+    /// DNS cannot confirm it.
+    NeedsApi(Unconfirmed),
     /// No usable answer from any server (timeout, refused, SERVFAIL).
     Unreachable(String),
+}
+
+/// Why DNS did not confirm a record. `Display` is the phrase for the debug log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unconfirmed {
+    /// Only Cloudflare's addresses: a proxied record, whose origin DNS cannot show.
+    #[error("proxied: DNS shows Cloudflare's addresses, so the origin is compared through the API")]
+    Proxied,
+    #[error("DNS answers a CNAME to {0}")]
+    Cname(String),
+    #[error("no {0} record in DNS")]
+    Missing(crate::model::Family),
+    #[error("DNS answers {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))]
+    Different(Vec<IpAddr>),
+    #[error("DNS answers the origin address but the config wants the record proxied")]
+    WantsProxied,
+    #[error("DNS TTL is {answered}s, the config wants {wanted}s")]
+    TtlDiffers { answered: u32, wanted: u32 },
+}
+
+impl Unconfirmed {
+    /// True when DNS has no say (a proxied record): what the API last showed may stand in.
+    /// Any other answer contradicts a belief that the record is in sync.
+    pub fn is_silent(&self) -> bool {
+        matches!(self, Unconfirmed::Proxied)
+    }
 }
 
 /// Asks `servers` every check, concurrently (bounded). Verdicts come back in input order.
@@ -211,7 +237,7 @@ async fn check_one(resolver: &TokioResolver, check: &DnsCheck) -> DnsVerdict {
     match lookup(resolver, &check.name, check.family).await {
         Err(error) => DnsVerdict::Unreachable(error),
         Ok(DnsAnswer::Cname(target)) => {
-            DnsVerdict::NeedsApi(format!("DNS answers a CNAME to {target}"))
+            DnsVerdict::NeedsApi(Unconfirmed::Cname(target.to_string()))
         }
         Ok(DnsAnswer::Addresses(answers)) => {
             let addresses: Vec<IpAddr> = answers.iter().map(|(ip, _)| *ip).collect();
@@ -224,22 +250,19 @@ async fn check_one(resolver: &TokioResolver, check: &DnsCheck) -> DnsVerdict {
 /// The pure part: what the answer means for this check.
 pub fn verdict(check: &DnsCheck, addresses: &[IpAddr], ttls: &[u32]) -> DnsVerdict {
     if addresses.is_empty() {
-        return DnsVerdict::NeedsApi(format!("no {} record in DNS", check.family));
+        return DnsVerdict::NeedsApi(Unconfirmed::Missing(check.family));
     }
     let Some(position) = addresses
         .iter()
         .position(|address| *address == check.expected)
     else {
         if addresses.iter().all(|address| is_cloudflare(*address)) {
-            return DnsVerdict::NeedsApi("proxied: DNS shows Cloudflare's addresses, so the origin is compared through the API".to_string());
+            return DnsVerdict::NeedsApi(Unconfirmed::Proxied);
         }
-        let shown: Vec<String> = addresses.iter().map(ToString::to_string).collect();
-        return DnsVerdict::NeedsApi(format!("DNS answers {}", shown.join(", ")));
+        return DnsVerdict::NeedsApi(Unconfirmed::Different(addresses.to_vec()));
     };
     if check.proxied == ProxiedSetting::Set(true) {
-        return DnsVerdict::NeedsApi(
-            "DNS answers the origin address but the config wants the record proxied".to_string(),
-        );
+        return DnsVerdict::NeedsApi(Unconfirmed::WantsProxied);
     }
     let answered_ttl = ttls.get(position).copied().unwrap_or(0);
     let wanted_ttl = match check.ttl {
@@ -248,9 +271,10 @@ pub fn verdict(check: &DnsCheck, addresses: &[IpAddr], ttls: &[u32]) -> DnsVerdi
         TtlSetting::Seconds(seconds) => Some(seconds),
     };
     if let Some(wanted) = wanted_ttl.filter(|wanted| *wanted != answered_ttl) {
-        return DnsVerdict::NeedsApi(format!(
-            "DNS TTL is {answered_ttl}s, the config wants {wanted}s"
-        ));
+        return DnsVerdict::NeedsApi(Unconfirmed::TtlDiffers {
+            answered: answered_ttl,
+            wanted,
+        });
     }
     DnsVerdict::InSync
 }
@@ -290,7 +314,7 @@ mod tests {
         ));
         assert!(matches!(verdict(&keep, &[], &[]), DnsVerdict::NeedsApi(_)));
         assert!(
-            matches!(verdict(&keep, &[ip("104.16.0.1")], &[300]), DnsVerdict::NeedsApi(reason) if reason.starts_with("proxied"))
+            matches!(verdict(&keep, &[ip("104.16.0.1")], &[300]), DnsVerdict::NeedsApi(Unconfirmed::Proxied))
         );
         let proxied = check(ProxiedSetting::Set(true), TtlSetting::Keep);
         assert!(matches!(

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cloudflare::{ApiCycle, ApiError};
 use crate::config::{Config, RecordConfig};
+use crate::secret::ApiToken;
 use crate::model::{longest_suffix_zone, Zone};
 use crate::state::StateDir;
 
@@ -22,7 +23,6 @@ use crate::state::StateDir;
 const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// A name that no zone holds is not looked for again (by listing zones) for this long.
 pub const MISSING_FOR: Duration = Duration::from_secs(600);
-const CACHE_FILE: &str = "zones.json";
 
 /// The on-disk cache. It holds zone ids and nameserver names, never the token: the fingerprint
 /// only tells whether the cache was written for the same token.
@@ -41,6 +41,8 @@ struct CacheFile {
 /// The zone directory of one process.
 pub struct ZoneDirectory {
     state: Option<Arc<StateDir>>,
+    /// The cache's file name in the state directory (one per token).
+    cache_file: String,
     api_url: String,
     token_fingerprint: String,
     zones: Option<(Vec<Zone>, u64)>,
@@ -66,11 +68,17 @@ pub enum ZoneError {
 
 impl ZoneDirectory {
     /// A directory for this config's API and token, reading the disk cache lazily.
-    pub fn new(config: &Config, state: Option<Arc<StateDir>>) -> ZoneDirectory {
+    pub fn new(
+        config: &Config,
+        token: &ApiToken,
+        cache_file: String,
+        state: Option<Arc<StateDir>>,
+    ) -> ZoneDirectory {
         ZoneDirectory {
             state,
+            cache_file,
             api_url: config.api_url.clone(),
-            token_fingerprint: config.token.fingerprint(),
+            token_fingerprint: token.fingerprint(),
             zones: None,
             listed_this_cycle: false,
             failed_this_cycle: None,
@@ -134,7 +142,7 @@ impl ZoneDirectory {
         self.zones = None;
         self.nameservers.clear();
         if let Some(state) = &self.state {
-            state.remove(CACHE_FILE);
+            state.remove(&self.cache_file);
         }
     }
 
@@ -194,7 +202,7 @@ impl ZoneDirectory {
     }
 
     fn read_cache(&mut self) -> Option<(Vec<Zone>, u64)> {
-        let cache: CacheFile = self.state.as_ref()?.read_json(CACHE_FILE)?;
+        let cache: CacheFile = self.state.as_ref()?.read_json(&self.cache_file)?;
         let now = unix_now();
         // A time in the future (a clock that went back, or a hand-made file) is not fresh.
         let fresh = cache.fetched_at <= now && now - cache.fetched_at < MAX_AGE.as_secs();
@@ -218,7 +226,7 @@ impl ZoneDirectory {
             zones: zones.clone(),
             missing: self.missing.clone(),
         };
-        state.write_json(CACHE_FILE, &cache);
+        state.write_json(&self.cache_file, &cache);
     }
 }
 

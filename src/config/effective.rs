@@ -18,11 +18,9 @@ impl fmt::Display for Config {
         };
         writeln!(f, "# effective configuration of {}", self.path.display())?;
         writeln!(f, "[cloudflare]")?;
-        writeln!(
-            f,
-            "api_token = \"<redacted>\"   # from {}",
-            self.token_source
-        )?;
+        if let Some(main) = self.tokens.first() {
+            writeln!(f, "api_token = \"<redacted>\"   # from {}", main.source)?;
+        }
         writeln!(f, "api_url = \"{}\"", self.api_url)?;
         writeln!(f, "\n[detect]")?;
         writeln!(f, "ipv4 = [{}]", quoted(&self.detect.ipv4))?;
@@ -44,6 +42,11 @@ impl fmt::Display for Config {
                 writeln!(f, "nameservers = [{}]", list.join(", "))?
             }
         }
+        writeln!(
+            f,
+            "reconcile = \"{}\"",
+            humantime::format_duration(self.reconcile)
+        )?;
         writeln!(f, "\n[daemon]")?;
         writeln!(
             f,
@@ -92,6 +95,11 @@ impl fmt::Display for Config {
                 writeln!(f, "comment = {}", toml::Value::String(comment.clone()))?;
             }
             writeln!(f, "replace_cname = {}", record.replace_cname)?;
+            if record.token != 0 {
+                if let Some(entry) = self.tokens.get(record.token) {
+                    writeln!(f, "# this record's token: <redacted>, from {}", entry.source)?;
+                }
+            }
         }
         Ok(())
     }

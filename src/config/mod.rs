@@ -35,17 +35,26 @@ pub const CREDENTIAL_NAME: &str = "cloudflare_api_token";
 #[derive(Clone, Debug)]
 pub struct Config {
     pub path: PathBuf,
-    pub token: ApiToken,
-    pub token_source: TokenSource,
+    /// Every token in use, each once; records point into it with `RecordConfig::token`.
+    pub tokens: Vec<TokenEntry>,
     pub api_url: String,
     pub detect: DetectConfig,
     pub check: CheckMode,
+    /// How long something DNS cannot confirm (a proxied record) is believed from memory.
+    pub reconcile: Duration,
     pub daemon: DaemonConfig,
     pub records: Vec<RecordConfig>,
     /// Where the zone cache lives; `None` when no state directory can be found.
     pub state_dir: Option<PathBuf>,
     /// Things worth a warning that do not stop the program (e.g. a world-readable token file).
     pub warnings: Vec<ConfigWarning>,
+}
+
+/// One API token and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenEntry {
+    pub token: ApiToken,
+    pub source: TokenSource,
 }
 
 /// `[detect]`: providers per family, tried in order. An empty list turns the family off.
@@ -97,6 +106,8 @@ pub struct RecordConfig {
     pub ttl: TtlSetting,
     pub comment: Option<String>,
     pub replace_cname: bool,
+    /// Index into `Config::tokens`.
+    pub token: usize,
 }
 
 /// A configuration problem. Every variant maps to exit code 2.
@@ -147,6 +158,11 @@ pub enum ConfigWarning {
 pub const MAX_INTERVAL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The longest `[daemon].cycle_timeout`.
 pub const MAX_CYCLE_TIMEOUT: Duration = Duration::from_secs(3600);
+/// The default `[check].reconcile`.
+pub const DEFAULT_RECONCILE: Duration = Duration::from_secs(3600);
+/// The shortest and longest `[check].reconcile`.
+pub const MIN_RECONCILE: Duration = Duration::from_secs(60);
+pub const MAX_RECONCILE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The longest `[detect].timeout`.
 pub const MAX_DETECT_TIMEOUT: Duration = Duration::from_secs(300);
 

@@ -44,6 +44,7 @@ pub(crate) struct RawDetect {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawCheck {
     pub nameservers: Option<Spanned<toml::Value>>,
+    pub reconcile: Option<Spanned<String>>,
 }
 
 /// `[daemon]`.
@@ -68,4 +69,5 @@ pub(crate) struct RawRecord {
     pub ttl: Option<Spanned<toml::Value>>,
     pub comment: Option<Spanned<String>>,
     pub replace_cname: Option<bool>,
+    pub api_token_file: Option<Spanned<String>>,
 }

@@ -22,7 +22,7 @@ fn minimal_config_takes_defaults() {
     assert_eq!(config.check, CheckMode::Auto);
     assert_eq!(config.daemon.interval, Duration::from_secs(300));
     assert_eq!(config.records[0].families, vec![Family::V4]);
-    assert_eq!(config.token_source, TokenSource::Environment);
+    assert_eq!(config.tokens[0].source, TokenSource::Environment);
 }
 
 #[test]
@@ -84,15 +84,15 @@ fn token_precedence_env_then_credential_then_file_then_inline() {
     let with_credentials =
         move |key: &str| (key == "CREDENTIALS_DIRECTORY").then(|| credentials.clone());
     let config = parse(Path::new("c.toml"), &text, &with_credentials).expect("valid");
-    assert_eq!(config.token.expose(), "from-credential");
+    assert_eq!(config.tokens[0].token.expose(), "from-credential");
     let config = parse(Path::new("c.toml"), &text, &|_| None).expect("valid");
-    assert_eq!(config.token.expose(), "from-file");
+    assert_eq!(config.tokens[0].token.expose(), "from-file");
     let config = parse(Path::new("c.toml"), &text, &env_with_token).expect("valid");
-    assert_eq!(config.token.expose(), "test-token");
+    assert_eq!(config.tokens[0].token.expose(), "test-token");
     let inline_only =
         "[cloudflare]\napi_token = \"inline\"\n[[records]]\nname = \"a.example.com\"\n";
     let config = parse(Path::new("c.toml"), inline_only, &|_| None).expect("valid");
-    assert_eq!(config.token.expose(), "inline");
+    assert_eq!(config.tokens[0].token.expose(), "inline");
     assert!(matches!(
         parse(
             Path::new("c.toml"),
@@ -197,4 +197,27 @@ fn effective_config_never_shows_the_token() {
     let shown = format!("{config}\n{config:?}");
     assert!(!shown.contains("sup3r-secret"), "{shown}");
     assert!(shown.contains("<redacted>"));
+}
+
+#[test]
+fn a_record_may_name_its_own_token_file_and_shared_tokens_are_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let other = dir.path().join("token-other");
+    std::fs::write(&other, "other-token\n").expect("write");
+    let text = format!(
+        "[check]\nreconcile = \"10m\"\n[[records]]\nname = \"a.example.com\"\n[[records]]\nname = \"b.example.org\"\napi_token_file = \"{}\"\n[[records]]\nname = \"c.example.org\"\napi_token_file = \"{}\"\n",
+        other.display(),
+        other.display()
+    );
+    let config = parse_text(&text).expect("valid");
+    assert_eq!(config.tokens.len(), 2);
+    assert_eq!(config.tokens[1].token.expose(), "other-token");
+    let tokens: Vec<usize> = config.records.iter().map(|record| record.token).collect();
+    assert_eq!(tokens, vec![0, 1, 1]);
+    assert_eq!(config.reconcile, std::time::Duration::from_secs(600));
+    let shown = config.to_string();
+    assert!(!shown.contains("other-token"), "{shown}");
+    assert!(shown.contains("token-other"), "{shown}");
+    let too_short = "[check]\nreconcile = \"5s\"\n[[records]]\nname = \"a.example.com\"\n";
+    assert!(parse_text(too_short).is_err());
 }

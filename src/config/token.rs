@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use super::raw::RawConfig;
 use super::validate::Validator;
-use super::{ApiToken, ConfigError, ConfigWarning, TokenSource, CREDENTIAL_NAME};
+use toml::Spanned;
+
+use super::{ApiToken, ConfigError, ConfigWarning, TokenEntry, TokenSource, CREDENTIAL_NAME};
 
 impl Validator<'_> {
     pub(super) fn token(
@@ -31,14 +33,7 @@ impl Validator<'_> {
             }
         }
         if let Some(file) = &raw.cloudflare.api_token_file {
-            let mut token_path = PathBuf::from(file.get_ref());
-            if token_path.is_relative() {
-                token_path = self
-                    .path
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .join(token_path);
-            }
+            let token_path = self.relative_to_config(file);
             if let Some(warning) = loose_permissions(&token_path) {
                 warnings.push(warning);
             }
@@ -59,6 +54,32 @@ impl Validator<'_> {
         Err(ConfigError::NoToken {
             path: self.path.to_path_buf(),
         })
+    }
+
+    /// A record's own `api_token_file` (its zone belongs to another account or token).
+    pub(super) fn record_token(
+        &self,
+        file: &Spanned<String>,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<TokenEntry, ConfigError> {
+        let token_path = self.relative_to_config(file);
+        if let Some(warning) = loose_permissions(&token_path) {
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+        let (token, source) = read_token_file(&token_path, TokenSource::File(token_path.clone()))?;
+        Ok(TokenEntry { token, source })
+    }
+
+    /// A path from the config, relative to the config file's directory.
+    fn relative_to_config(&self, file: &Spanned<String>) -> PathBuf {
+        let path = PathBuf::from(file.get_ref());
+        if path.is_relative() {
+            self.path.parent().unwrap_or(Path::new(".")).join(path)
+        } else {
+            path
+        }
     }
 }
 

@@ -11,7 +11,8 @@ use toml::Spanned;
 use super::raw::{RawConfig, RawRecord};
 use super::{
     line_column, CheckMode, Config, ConfigError, ConfigWarning, DaemonConfig, DetectConfig,
-    RecordConfig, DEFAULT_API_URL, MAX_CYCLE_TIMEOUT, MAX_DETECT_TIMEOUT, MAX_INTERVAL,
+    RecordConfig, TokenEntry, DEFAULT_API_URL, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT,
+    MAX_DETECT_TIMEOUT, MAX_INTERVAL, MAX_RECONCILE, MIN_RECONCILE,
 };
 use crate::detect::Provider;
 use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
@@ -43,7 +44,6 @@ impl Validator<'_> {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
-        let (token, token_source) = self.token(&raw, env, &mut warnings)?;
 
         let api_url = match &raw.cloudflare.api_url {
             None => DEFAULT_API_URL.to_string(),
@@ -116,6 +116,17 @@ impl Validator<'_> {
             None => CheckMode::Auto,
             Some(value) => self.check_mode(value)?,
         };
+        let reconcile = self.duration(
+            raw.check.reconcile.as_ref(),
+            "check.reconcile",
+            DEFAULT_RECONCILE,
+            MAX_RECONCILE,
+        )?;
+        if let Some(value) = &raw.check.reconcile {
+            if reconcile < MIN_RECONCILE {
+                return Err(self.invalid(value.span(), "check.reconcile", "must be at least 1m"));
+            }
+        }
 
         let interval = self.duration(
             raw.daemon.interval.as_ref(),
@@ -145,9 +156,26 @@ impl Validator<'_> {
                 path: self.path.to_path_buf(),
             });
         }
+        // The main token is read only when a record uses it, so a config whose every record
+        // names its own token file needs no other.
+        let mut tokens: Vec<TokenEntry> = Vec::new();
         let mut records: Vec<RecordConfig> = Vec::with_capacity(raw.records.len());
         for raw_record in &raw.records {
-            let record = self.record(raw_record, &enabled)?;
+            let mut record = self.record(raw_record, &enabled)?;
+            let entry = match &raw_record.api_token_file {
+                Some(file) => self.record_token(file, &mut warnings)?,
+                None => {
+                    let (token, source) = self.token(&raw, env, &mut warnings)?;
+                    TokenEntry { token, source }
+                }
+            };
+            record.token = match tokens.iter().position(|known| known.token == entry.token) {
+                Some(index) => index,
+                None => {
+                    tokens.push(entry);
+                    tokens.len() - 1
+                }
+            };
             if records.iter().any(|earlier| earlier.name == record.name) {
                 return Err(self.invalid(raw_record.name.span(), "records.name", format!("{} is listed twice; merge the two entries (use `types` for several record types)", record.name)));
             }
@@ -166,11 +194,11 @@ impl Validator<'_> {
 
         Ok(Config {
             path: self.path.to_path_buf(),
-            token,
-            token_source,
+            tokens,
             api_url,
             detect,
             check,
+            reconcile,
             daemon: DaemonConfig {
                 interval,
                 cycle_timeout,
@@ -394,6 +422,7 @@ impl Validator<'_> {
             ttl,
             comment,
             replace_cname: raw.replace_cname.unwrap_or(false),
+            token: 0,
         })
     }
 }

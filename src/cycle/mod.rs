@@ -21,37 +21,57 @@ use crate::config::{CheckMode, Config, RecordConfig};
 use crate::detect::{DetectError, Detector};
 use crate::model::{DesiredRecord, Family, Zone};
 use crate::observe::{self, DnsCheck, DnsVerdict};
-use crate::plan::{self, Outcome};
+use crate::plan::{self, Outcome, Plan};
+use crate::reconcile::{from_memory, FromMemory, Trust};
+use crate::state::remembered::{self, Remembered};
 use crate::state::StateDir;
 use crate::zones::{ZoneDirectory, ZoneError};
 pub use report::{
     CycleProblem, CycleReport, FailureKind, ProblemKey, RecordFailure, RecordReport, RecordState,
 };
 
-/// The long-lived parts a cycle needs: config, API client (with its budget), detector, zones.
+/// The long-lived parts a cycle needs: config, one API client (with its budget) and zone
+/// directory per token, the detector, the state directory and what it remembers.
 pub struct Engine {
     pub config: Config,
-    client: Client,
+    accounts: Vec<Account>,
+    directories: Vec<ZoneDirectory>,
     detector: Detector,
-    zones: ZoneDirectory,
     state: Option<Arc<StateDir>>,
+    /// What the API last showed at the managed names; loaded on the first cycle.
+    memory: Option<Remembered>,
+    /// The next cycle re-reads what DNS cannot confirm (daemon start, SIGUSR1).
+    force_reread: bool,
+}
+
+/// One token's client. Records sharing a token share it, and so its budget: Cloudflare's
+/// rate limit is per token.
+pub struct Account {
+    pub client: Client,
+    fingerprint: String,
 }
 
 /// A desired record and the config entry it came from.
 struct Wanted {
     index: usize,
     record: DesiredRecord,
+    /// DNS had no say on it (proxied, unreachable, or not asked): memory may stand in.
+    dns_silent: bool,
 }
 
 /// The borrowed parts one cycle works with.
 struct Stages<'a, 'c> {
     config: &'a Config,
-    api: &'a ApiCycle<'c>,
+    /// One per token, in `Config::tokens` order.
+    apis: &'a [ApiCycle<'c>],
+    fingerprints: Vec<&'a str>,
     detector: &'a Detector,
-    zones: &'a mut ZoneDirectory,
+    zones: &'a mut [ZoneDirectory],
+    memory: &'a mut Remembered,
     /// Each config entry's zone, resolved once per cycle.
     resolved: BTreeMap<usize, Result<Zone, ZoneError>>,
     dry_run: bool,
+    forced: bool,
 }
 
 impl Engine {
@@ -61,46 +81,54 @@ impl Engine {
             .state_dir
             .as_deref()
             .map(|dir| Arc::new(StateDir::new(dir)));
-        let client = new_client(&config, state.as_deref())?;
+        let (accounts, directories) = accounts(&config, state.as_ref())?;
         let detector = Detector::new(config.detect.timeout);
-        let zones = ZoneDirectory::new(&config, state.clone());
         Ok(Engine {
             config,
-            client,
+            accounts,
+            directories,
             detector,
-            zones,
             state,
+            memory: None,
+            force_reread: false,
         })
     }
 
-    /// Puts a new config in force. The API client, with its budget and backoff, is kept
-    /// unless the API URL, token or limits changed, so a reload cannot be used to hammer
-    /// Cloudflare; the zone directory is kept unless the API, token or state directory changed.
+    /// Puts a new config in force. The API clients, with their budgets and backoff, are kept
+    /// unless the API URL, a token or the limits changed, so a reload cannot be used to
+    /// hammer Cloudflare; so are the zone directories.
     pub fn reconfigure(&mut self, config: Config) -> Result<(), crate::http::SetupError> {
-        let same_api = config.api_url == self.config.api_url && config.token == self.config.token;
+        let same_api =
+            config.api_url == self.config.api_url && config.tokens == self.config.tokens;
         let same_limits = config.daemon.max_requests_per_cycle
             == self.config.daemon.max_requests_per_cycle
             && config.daemon.max_requests_per_hour == self.config.daemon.max_requests_per_hour;
-        if config.state_dir != self.config.state_dir {
+        let same_state = config.state_dir == self.config.state_dir;
+        if !same_state {
             self.state = config
                 .state_dir
                 .as_deref()
                 .map(|dir| Arc::new(StateDir::new(dir)));
+            self.memory = None;
         }
-        if !(same_api && same_limits) {
-            self.client = new_client(&config, self.state.as_deref())?;
-        }
-        if !same_api || config.state_dir != self.config.state_dir {
-            self.zones = ZoneDirectory::new(&config, self.state.clone());
+        if !(same_api && same_limits && same_state) {
+            let (accounts, directories) = accounts(&config, self.state.as_ref())?;
+            self.accounts = accounts;
+            self.directories = directories;
         }
         self.detector = Detector::new(config.detect.timeout);
         self.config = config;
         Ok(())
     }
 
-    /// The API client, for doctor and metrics.
+    /// The first token's API client, for tests and benchmarks.
     pub fn client(&self) -> &Client {
-        &self.client
+        &self.accounts[0].client
+    }
+
+    /// Every token's client, in `Config::tokens` order, and the zone directories.
+    pub fn accounts_mut(&mut self) -> (&[Account], &mut [ZoneDirectory]) {
+        (&self.accounts, &mut self.directories)
     }
 
     /// The detector, for doctor.
@@ -108,9 +136,9 @@ impl Engine {
         &self.detector
     }
 
-    /// The zone directory and the client, for doctor.
-    pub fn zones_mut(&mut self) -> (&mut ZoneDirectory, &Client) {
-        (&mut self.zones, &self.client)
+    /// Makes the next cycle re-read through the API what DNS cannot confirm.
+    pub fn reread_next_cycle(&mut self) {
+        self.force_reread = true;
     }
 
     /// Runs one cycle. With `dry_run`, stops after the plan and sends only GET requests. The
@@ -120,15 +148,37 @@ impl Engine {
         let started = Instant::now();
         // The config caps cycle_timeout, so this cannot overflow; stay safe if it did.
         let deadline = started.checked_add(timeout).unwrap_or(started);
-        let api = self.client.cycle(deadline);
-        self.zones.start_cycle();
+        let apis: Vec<ApiCycle> = self
+            .accounts
+            .iter()
+            .map(|account| account.client.cycle(deadline))
+            .collect();
+        for directory in &mut self.directories {
+            directory.start_cycle();
+        }
+        let state = self.state.clone();
+        let memory = self.memory.get_or_insert_with(|| {
+            state
+                .as_deref()
+                .and_then(|state| state.read_json::<Remembered>(remembered::FILE))
+                .and_then(Remembered::checked)
+                .unwrap_or_default()
+        });
+        let remembered_before = memory.clone();
         let stages = Stages {
             config: &self.config,
-            api: &api,
+            apis: &apis,
+            fingerprints: self
+                .accounts
+                .iter()
+                .map(|account| account.fingerprint.as_str())
+                .collect(),
             detector: &self.detector,
-            zones: &mut self.zones,
+            zones: &mut self.directories,
+            memory,
             resolved: BTreeMap::new(),
             dry_run,
+            forced: std::mem::take(&mut self.force_reread),
         };
         // A little grace past the deadline lets requests that end at it report their own error.
         let grace = Duration::from_millis(500);
@@ -141,11 +191,51 @@ impl Engine {
             },
         };
         if let Some(state) = &self.state {
-            state.write_rate_limit(self.client.rate_limited_until());
+            let until = self
+                .accounts
+                .iter()
+                .filter_map(|account| account.client.rate_limited_until())
+                .max();
+            state.write_rate_limit(until);
+            if let Some(memory) = &self.memory {
+                if *memory != remembered_before {
+                    state.write_json(remembered::FILE, memory);
+                }
+            }
         }
-        report.api_requests = api.requests_sent();
+        report.api_requests = apis.iter().map(ApiCycle::requests_sent).sum();
         report
     }
+}
+
+/// One client and zone directory per token. The first token keeps `zones.json`; others get
+/// `zones-<fingerprint>.json`.
+fn accounts(
+    config: &Config,
+    state: Option<&Arc<StateDir>>,
+) -> Result<(Vec<Account>, Vec<ZoneDirectory>), crate::http::SetupError> {
+    let mut accounts = Vec::new();
+    let mut directories = Vec::new();
+    for (index, entry) in config.tokens.iter().enumerate() {
+        let client = new_client(config, &entry.token, state.map(|state| state.as_ref()))?;
+        let fingerprint = entry.token.fingerprint();
+        let cache_file = if index == 0 {
+            "zones.json".to_string()
+        } else {
+            format!("zones-{fingerprint}.json")
+        };
+        directories.push(ZoneDirectory::new(
+            config,
+            &entry.token,
+            cache_file,
+            state.cloned(),
+        ));
+        accounts.push(Account {
+            client,
+            fingerprint,
+        });
+    }
+    Ok((accounts, directories))
 }
 
 impl Stages<'_, '_> {
@@ -163,7 +253,8 @@ impl Stages<'_, '_> {
         report.addresses = addresses;
         report.records.extend(unknown);
 
-        let in_sync = self.observe(&wanted).await;
+        let mut wanted = wanted;
+        let in_sync = self.observe(&mut wanted).await;
         let mut pending = Vec::new();
         for (wanted, synced) in wanted.into_iter().zip(in_sync) {
             if synced {
@@ -183,22 +274,28 @@ impl Stages<'_, '_> {
         for attempt in 0..2 {
             let (by_zone, no_zone) = self.group_by_zone(pending).await;
             report.records.extend(no_zone);
-            let mut gone = Vec::new();
-            for (zone, records) in by_zone.into_values() {
-                let may_retry = attempt == 0 && !self.zones.listed_this_cycle();
-                let before = self.api.requests_sent();
-                match self.reconcile_zone(&zone, records, may_retry).await {
+            let mut gone: Vec<Wanted> = Vec::new();
+            let mut gone_tokens = BTreeSet::new();
+            for ((token, _), (zone, records)) in by_zone {
+                let may_retry = attempt == 0 && !self.zones[token].listed_this_cycle();
+                let before = self.apis[token].requests_sent();
+                match self.reconcile_zone(token, &zone, records, may_retry).await {
                     ZoneOutcome::Done(records) => report.records.extend(records),
-                    ZoneOutcome::Gone(records) => gone.extend(records),
+                    ZoneOutcome::Gone(records) => {
+                        gone.extend(records);
+                        gone_tokens.insert(token);
+                    }
                 }
-                let spent = self.api.requests_sent() - before;
+                let spent = self.apis[token].requests_sent() - before;
                 *report.zone_requests.entry(zone.name.clone()).or_default() += spent;
             }
             if gone.is_empty() {
                 break;
             }
             tracing::debug!("a cached zone is gone; listing the zones again");
-            self.zones.forget();
+            for token in gone_tokens {
+                self.zones[token].forget();
+            }
             self.resolved.clear();
             pending = gone;
         }
@@ -244,6 +341,7 @@ impl Stages<'_, '_> {
                     Some(ip) => wanted.push(Wanted {
                         index,
                         record: desired_record(record, *family, *ip),
+                        dns_silent: true,
                     }),
                     None => unknown.push(RecordReport {
                         name: record.name.clone(),
@@ -265,16 +363,17 @@ impl Stages<'_, '_> {
         if let Some(known) = self.resolved.get(&index) {
             return known.clone();
         }
-        let zone = self
-            .zones
-            .zone_for(&self.config.records[index], self.api)
+        let record = &self.config.records[index];
+        let zone = self.zones[record.token]
+            .zone_for(record, &self.apis[record.token])
             .await;
         self.resolved.insert(index, zone.clone());
         zone
     }
 
-    /// Which desired records DNS already shows in sync. DNS failures only mean "ask the API".
-    async fn observe(&mut self, wanted: &[Wanted]) -> Vec<bool> {
+    /// Which desired records DNS already shows in sync, noting on each whether DNS had a say.
+    /// DNS failures only mean "ask the API".
+    async fn observe(&mut self, wanted: &mut [Wanted]) -> Vec<bool> {
         let mut in_sync = vec![false; wanted.len()];
         let mut groups: BTreeMap<Vec<SocketAddr>, Vec<usize>> = BTreeMap::new();
         for (position, entry) in wanted.iter().enumerate() {
@@ -282,7 +381,10 @@ impl Stages<'_, '_> {
                 CheckMode::Api => return in_sync,
                 CheckMode::Servers(servers) => servers.clone(),
                 CheckMode::Auto => match self.zone_of(entry.index).await {
-                    Ok(zone) => self.zones.nameservers(&zone).await,
+                    Ok(zone) => {
+                        let token = self.config.records[entry.index].token;
+                        self.zones[token].nameservers(&zone).await
+                    }
                     // The API phase reports the zone problem for this record.
                     Err(_) => Vec::new(),
                 },
@@ -304,14 +406,17 @@ impl Stages<'_, '_> {
             )
             .await;
             for (position, verdict) in positions.into_iter().zip(verdicts) {
-                let record = &wanted[position].record;
+                let entry = &mut wanted[position];
                 match verdict {
                     DnsVerdict::InSync => in_sync[position] = true,
-                    DnsVerdict::NeedsApi(reason) => tracing::debug!(
-                        "{} {}: {reason}; comparing through the API",
-                        record.family,
-                        record.name
-                    ),
+                    DnsVerdict::NeedsApi(reason) => {
+                        entry.dns_silent = reason.is_silent();
+                        tracing::debug!(
+                            "{} {}: {reason}; comparing through the API",
+                            entry.record.family,
+                            entry.record.name
+                        )
+                    }
                     DnsVerdict::Unreachable(error) => {
                         if !warned {
                             let shown: Vec<String> =
@@ -326,17 +431,15 @@ impl Stages<'_, '_> {
         in_sync
     }
 
-    /// Groups pending records by zone; a record without one is reported as failed.
-    async fn group_by_zone(
-        &mut self,
-        pending: Vec<Wanted>,
-    ) -> (BTreeMap<String, (Zone, Vec<Wanted>)>, Vec<RecordReport>) {
-        let mut by_zone: BTreeMap<String, (Zone, Vec<Wanted>)> = BTreeMap::new();
+    /// Groups pending records by token and zone; a record without a zone is reported as failed.
+    async fn group_by_zone(&mut self, pending: Vec<Wanted>) -> (ZoneGroups, Vec<RecordReport>) {
+        let mut by_zone: ZoneGroups = BTreeMap::new();
         let mut failed = Vec::new();
         for wanted in pending {
+            let token = self.config.records[wanted.index].token;
             match self.zone_of(wanted.index).await {
                 Ok(zone) => by_zone
-                    .entry(zone.id.clone())
+                    .entry((token, zone.id.clone()))
                     .or_insert_with(|| (zone, Vec::new()))
                     .1
                     .push(wanted),
@@ -355,24 +458,68 @@ impl Stages<'_, '_> {
         (by_zone, failed)
     }
 
-    /// Lists one zone's records, plans, and applies (unless a dry run). When the zone answers
-    /// 404 and `may_retry`, its records come back for another try after a fresh zone list.
+    /// Brings one zone's pending records in sync: from memory when it allows (no request, or
+    /// one batch of updates by id), else list, plan and apply (unless a dry run). When the
+    /// zone answers 404 and `may_retry`, its records come back for another try after a fresh
+    /// zone list.
     async fn reconcile_zone(
         &mut self,
+        token: usize,
         zone: &Zone,
         pending: Vec<Wanted>,
         may_retry: bool,
     ) -> ZoneOutcome {
-        let observed = match self.api.list_records(&zone.id).await {
+        let key = remembered::key(self.fingerprints[token], &zone.id);
+        let desired: Vec<DesiredRecord> = pending.iter().map(|wanted| wanted.record.clone()).collect();
+        let trust = Trust {
+            now: unix_now(),
+            reconcile: self.config.reconcile,
+            forced: self.forced,
+            dry_run: self.dry_run,
+            dns_contradicts: pending.iter().any(|wanted| !wanted.dns_silent),
+        };
+        let remembered = self.memory.records(&key);
+        let decision = from_memory(
+            &desired,
+            remembered
+                .as_ref()
+                .map(|(at, records)| (*at, records.as_slice())),
+            trust,
+        );
+        match decision {
+            FromMemory::InSync(plan) => {
+                tracing::debug!(zone = %zone.name, "in sync by what the API showed within [check].reconcile");
+                return ZoneOutcome::Done(self.outcomes(token, zone, &key, plan, false).await);
+            }
+            FromMemory::Warm(plan) => {
+                let actions: Vec<&plan::Action> = plan.actions().collect();
+                let results = apply::apply_once(&self.apis[token], zone, &actions).await;
+                if results.iter().any(|result| matches!(result, Err(error) if apply::is_rejection(error))) {
+                    // A remembered id is stale (deleted or re-created by hand): forget the
+                    // zone's ids, list it, and plan again, in this same run.
+                    tracing::debug!(zone = %zone.name, "a remembered record id was refused; listing the zone");
+                    self.memory.forget(&key);
+                } else {
+                    return ZoneOutcome::Done(self.record_results(zone, &key, plan, results));
+                }
+            }
+            FromMemory::List(reason) => {
+                tracing::debug!(zone = %zone.name, ?reason, "listing the zone's records");
+            }
+        }
+        let observed = match self.apis[token].list_records(&zone.id).await {
             Ok(observed) => observed,
             Err(error) => {
                 let zone_gone = matches!(error, ApiError::Api { status: 404, .. });
+                if zone_gone {
+                    self.memory.forget(&key);
+                }
                 if zone_gone && may_retry {
                     return ZoneOutcome::Gone(pending);
                 }
                 // Gone for good: do not keep it in the cache for a day.
                 if zone_gone {
-                    self.zones.forget();
+                    self.zones[token].forget();
                 }
                 let records = pending
                     .into_iter()
@@ -391,10 +538,51 @@ impl Stages<'_, '_> {
                 return ZoneOutcome::Done(records);
             }
         };
-        let desired: Vec<DesiredRecord> = pending.into_iter().map(|wanted| wanted.record).collect();
+        let names: Vec<&crate::model::DomainName> =
+            desired.iter().map(|record| &record.name).collect();
+        self.memory
+            .remember_listing(&key, trust.now, &names, &observed);
         let plan = plan::plan(&desired, &observed);
+        ZoneOutcome::Done(self.outcomes(token, zone, &key, plan, true).await)
+    }
+
+    /// Applies a plan's changes (unless a dry run; bisecting a rejected batch when `bisect`)
+    /// and reports every step.
+    async fn outcomes(
+        &mut self,
+        token: usize,
+        zone: &Zone,
+        key: &str,
+        plan: Plan,
+        bisect: bool,
+    ) -> Vec<RecordReport> {
+        let actions: Vec<&plan::Action> = if self.dry_run {
+            Vec::new()
+        } else {
+            plan.actions().collect()
+        };
+        let results = if actions.is_empty() {
+            Vec::new()
+        } else if bisect {
+            apply::apply_zone(&self.apis[token], zone, &actions).await
+        } else {
+            apply::apply_once(&self.apis[token], zone, &actions).await
+        };
+        self.record_results(zone, key, plan, results)
+    }
+
+    /// Turns a plan and the results of its actions (in plan order; none in a dry run) into
+    /// report lines, and tells the memory what was written.
+    fn record_results(
+        &mut self,
+        zone: &Zone,
+        key: &str,
+        plan: Plan,
+        results: Vec<Result<(), ApiError>>,
+    ) -> Vec<RecordReport> {
+        let mut results = results.into_iter();
         let mut records = Vec::new();
-        let mut changes = Vec::new();
+        let mut written = Vec::new();
         for step in plan.steps {
             let state = match step.outcome {
                 Outcome::InSync => RecordState::InSync,
@@ -405,10 +593,18 @@ impl Stages<'_, '_> {
                     refusal,
                 }),
                 Outcome::Change(action) if self.dry_run => RecordState::WouldChange(action),
-                Outcome::Change(action) => {
-                    changes.push((step.name, step.families, action));
-                    continue;
-                }
+                Outcome::Change(action) => match results.next() {
+                    Some(Ok(())) => {
+                        written.push(action.clone());
+                        RecordState::Changed(action)
+                    }
+                    Some(Err(error)) => RecordState::Failed(RecordFailure::Write {
+                        zone: zone.name.clone(),
+                        action,
+                        error,
+                    }),
+                    None => RecordState::WouldChange(action),
+                },
             };
             records.push(RecordReport {
                 name: step.name,
@@ -417,29 +613,20 @@ impl Stages<'_, '_> {
                 state,
             });
         }
-        if changes.is_empty() {
-            return ZoneOutcome::Done(records);
-        }
-        let actions: Vec<&plan::Action> = changes.iter().map(|(_, _, action)| action).collect();
-        let applied = apply::apply_zone(self.api, zone, &actions).await;
-        for ((name, families, action), result) in changes.into_iter().zip(applied) {
-            let state = match result {
-                Ok(()) => RecordState::Changed(action),
-                Err(error) => RecordState::Failed(RecordFailure::Write {
-                    zone: zone.name.clone(),
-                    action,
-                    error,
-                }),
-            };
-            records.push(RecordReport {
-                name,
-                families,
-                zone: Some(zone.name.clone()),
-                state,
-            });
-        }
-        ZoneOutcome::Done(records)
+        let written: Vec<&plan::Action> = written.iter().collect();
+        self.memory.written(key, &written);
+        records
     }
+}
+
+/// Pending records by (token index, zone id), with the zone.
+type ZoneGroups = BTreeMap<(usize, String), (Zone, Vec<Wanted>)>;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
 }
 
 /// What became of one zone's records.
@@ -452,11 +639,12 @@ enum ZoneOutcome {
 /// The API client for a config, honouring a Retry-After that an earlier run remembered.
 fn new_client(
     config: &Config,
+    token: &crate::secret::ApiToken,
     state: Option<&StateDir>,
 ) -> Result<Client, crate::http::SetupError> {
     let client = Client::new(
         &config.api_url,
-        config.token.clone(),
+        token.clone(),
         config.daemon.max_requests_per_cycle,
         config.daemon.max_requests_per_hour,
     )?;

@@ -113,37 +113,61 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
     let deadline = started
         .checked_add(config.daemon.cycle_timeout)
         .unwrap_or(started);
-    let (zones, client) = engine.zones_mut();
-    let api = client.cycle(deadline);
+    let (accounts, zones) = engine.accounts_mut();
+    let apis: Vec<ApiCycle> = accounts
+        .iter()
+        .map(|account| account.client.cycle(deadline))
+        .collect();
     let detector = Detector::new(config.detect.timeout);
 
-    let token_ok = token_finding(&api, &mut findings).await;
+    let mut tokens_ok = Vec::new();
+    for (index, api) in apis.iter().enumerate() {
+        let check = if apis.len() == 1 {
+            "token".to_string()
+        } else {
+            format!("token {} ({})", index + 1, config.tokens[index].source)
+        };
+        tokens_ok.push(token_finding(api, &check, &mut findings).await);
+    }
     let mut addresses: HashMap<Family, IpAddr> = HashMap::new();
     for family in [Family::V4, Family::V6] {
         if let Some(ip) = address_findings(&detector, &config, family, &mut findings).await {
             addresses.insert(family, ip);
         }
     }
-    if token_ok {
-        let (record_findings, zones_seen) =
-            records::record_findings(&config, &api, zones, &addresses).await;
-        findings.extend(record_findings);
-        for zone in &zones_seen {
-            findings.push(security_finding(&api, zone).await);
-        }
+    let (record_findings, zones_seen) =
+        records::record_findings(&config, &apis, &tokens_ok, zones, &addresses).await;
+    findings.extend(record_findings);
+    for (token, zone) in &zones_seen {
+        findings.push(security_finding(&apis[*token], zone).await);
     }
     Ok(Report::new(findings))
 }
 
 fn config_findings(config: &Config) -> Vec<Finding> {
+    let sources: Vec<String> = config
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let used = config
+                .records
+                .iter()
+                .filter(|record| record.token == index)
+                .count();
+            format!("the {} ({used} record(s))", entry.source)
+        })
+        .collect();
     let mut findings = vec![finding(
         "config",
         Status::Ok,
         format!(
-            "{} is valid: {} record(s); the token comes from the {}",
+            "{} is valid: {} record(s); the token{} come{} from {}",
             config.path.display(),
             config.records.len(),
-            config.token_source
+            if sources.len() == 1 { "" } else { "s" },
+            if sources.len() == 1 { "s" } else { "" },
+            sources.join(", ")
         ),
         None,
     )];
@@ -156,7 +180,14 @@ fn config_findings(config: &Config) -> Vec<Finding> {
             None,
         ));
     }
-    match &config.token_source {
+    for entry in &config.tokens {
+        token_source_finding(config, &entry.source, &mut findings);
+    }
+    findings
+}
+
+fn token_source_finding(config: &Config, source: &TokenSource, findings: &mut Vec<Finding>) {
+    match source {
         TokenSource::ConfigFile => findings.push(finding(
             "config",
             Status::Warning,
@@ -172,17 +203,16 @@ fn config_findings(config: &Config) -> Vec<Finding> {
             findings.push(finding(
                 "config",
                 Status::Ok,
-                "the token file is readable only by its owner",
+                format!("{source} is readable only by its owner"),
                 None,
             ))
         }
         _ => {}
     }
-    findings
 }
 
 /// Verifies the token. Returns whether the API checks can go on.
-async fn token_finding(api: &ApiCycle<'_>, findings: &mut Vec<Finding>) -> bool {
+async fn token_finding(api: &ApiCycle<'_>, check: &str, findings: &mut Vec<Finding>) -> bool {
     match api.verify_token().await {
         Ok(status) if status.status == "active" => {
             let expiry = status
@@ -190,7 +220,7 @@ async fn token_finding(api: &ApiCycle<'_>, findings: &mut Vec<Finding>) -> bool 
                 .map(|date| format!(" and expires {date}"))
                 .unwrap_or_else(|| " and does not expire".to_string());
             findings.push(finding(
-                "token",
+                check,
                 Status::Ok,
                 format!("the API token is active{expiry}"),
                 None,
@@ -199,7 +229,7 @@ async fn token_finding(api: &ApiCycle<'_>, findings: &mut Vec<Finding>) -> bool 
         }
         Ok(status) => {
             findings.push(finding(
-                "token",
+                check,
                 Status::Problem,
                 format!("the API token's status is {}", status.status),
                 Some("create a new API token with Zone:Read and DNS:Edit for your zones"),
@@ -213,7 +243,7 @@ async fn token_finding(api: &ApiCycle<'_>, findings: &mut Vec<Finding>) -> bool 
                 && works_for_zones(api).await =>
         {
             findings.push(finding(
-                "token",
+                check,
                 Status::Ok,
                 "the API token can list zones (it is not a user token, so /user/tokens/verify cannot show its status or expiry)",
                 None,
@@ -230,7 +260,7 @@ async fn token_finding(api: &ApiCycle<'_>, findings: &mut Vec<Finding>) -> bool 
                 _ => "check the network and api_url, then run doctor again",
             };
             findings.push(finding(
-                "token",
+                check,
                 Status::Problem,
                 error.to_string(),
                 Some(fix),

@@ -20,14 +20,21 @@ use crate::zones::ZoneDirectory;
 /// One finding per managed record and family (one per name for a CNAME), plus the zones seen.
 pub(super) async fn record_findings(
     config: &Config,
-    api: &ApiCycle<'_>,
-    zones: &mut ZoneDirectory,
+    apis: &[ApiCycle<'_>],
+    tokens_ok: &[bool],
+    directories: &mut [ZoneDirectory],
     addresses: &HashMap<Family, IpAddr>,
-) -> (Vec<Finding>, Vec<Zone>) {
+) -> (Vec<Finding>, Vec<(usize, Zone)>) {
     let mut findings = Vec::new();
-    let mut listings: BTreeMap<String, Result<Vec<ObservedRecord>, ApiError>> = BTreeMap::new();
-    let mut zones_seen: Vec<Zone> = Vec::new();
+    let mut listings: BTreeMap<(usize, String), Result<Vec<ObservedRecord>, ApiError>> =
+        BTreeMap::new();
+    let mut zones_seen: Vec<(usize, Zone)> = Vec::new();
     for record in &config.records {
+        let token = record.token;
+        if !tokens_ok.get(token).copied().unwrap_or(false) {
+            continue;
+        }
+        let (api, zones) = (&apis[token], &mut directories[token]);
         let check = format!("record {}", record.name);
         let zone = match zones.zone_for(record, api).await {
             Ok(zone) => zone,
@@ -46,10 +53,11 @@ pub(super) async fn record_findings(
             CheckMode::Servers(servers) => servers.clone(),
             CheckMode::Auto => zones.nameservers(&zone).await,
         };
-        if !listings.contains_key(&zone.id) {
-            listings.insert(zone.id.clone(), api.list_records(&zone.id).await);
+        let listing_key = (token, zone.id.clone());
+        if !listings.contains_key(&listing_key) {
+            listings.insert(listing_key.clone(), api.list_records(&zone.id).await);
         }
-        match listings.get(&zone.id) {
+        match listings.get(&listing_key) {
             Some(Ok(observed)) => {
                 let here: Vec<ObservedRecord> = observed
                     .iter()
@@ -66,8 +74,8 @@ pub(super) async fn record_findings(
             )),
             None => {}
         }
-        if !zones_seen.iter().any(|seen| seen.id == zone.id) {
-            zones_seen.push(zone);
+        if !zones_seen.iter().any(|(_, seen)| seen.id == zone.id) {
+            zones_seen.push((token, zone));
         }
     }
     (findings, zones_seen)

@@ -6,6 +6,7 @@
 //! API is asked instead; remembered state is a cache, never a reason to write.
 
 mod lock;
+pub mod remembered;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,0 +1,185 @@
+//! What the remembered records allow without a listing: the pure decision between "in sync
+//! from memory" (no request), "warm" (send the updates by remembered id: one batch), and
+//! "list first". It is the planner again, with the memory as the observed records, plus the
+//! rules of trust: "in sync" is believed only while the memory is younger than the reconcile
+//! interval and no re-read was asked for (daemon start, SIGUSR1); an update by id is fine at
+//! any age (a stale id is refused by Cloudflare, and the cycle then lists); a create, a CNAME
+//! replacement or a refusal always needs a listing, so memory never creates a duplicate.
+
+use std::time::Duration;
+
+use crate::model::{DesiredRecord, ObservedRecord};
+use crate::plan::{self, Action, Outcome, Plan};
+use crate::state::remembered::is_fresh;
+
+/// What the memory decides for one zone's pending records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FromMemory {
+    /// Every record is in sync with a fresh memory: no request.
+    InSync(Plan),
+    /// Only updates by remembered id (and records in sync with a fresh memory): one batch.
+    Warm(Plan),
+    /// The zone must be listed first.
+    List(ListReason),
+}
+
+/// Why the zone must be listed (for the debug log).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListReason {
+    NothingRemembered,
+    /// The reconcile interval has passed (or the memory is from the future).
+    ReconcileDue,
+    /// A daemon start or SIGUSR1 asked for a re-read.
+    Forced,
+    /// A record must be created, or a CNAME replaced, or was refused: only a listing may decide.
+    NeedsListing,
+    /// A dry run shows the plan against what Cloudflare holds now.
+    DryRun,
+    /// DNS answered something else than the memory says: the memory is wrong.
+    DnsDisagrees,
+}
+
+/// The rules of trust in memory (see the module comment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trust {
+    pub now: u64,
+    pub reconcile: Duration,
+    pub forced: bool,
+    pub dry_run: bool,
+    /// DNS answered, and not what a record in sync would answer: "in sync" from memory is
+    /// not believed. (A proxied record's DNS is silent: only Cloudflare's addresses.)
+    pub dns_contradicts: bool,
+}
+
+/// Decides from `remembered` (listed at, records) what the pending `desired` records need.
+pub fn from_memory(
+    desired: &[DesiredRecord],
+    remembered: Option<(u64, &[ObservedRecord])>,
+    trust: Trust,
+) -> FromMemory {
+    let Some((listed_at, records)) = remembered else {
+        return FromMemory::List(ListReason::NothingRemembered);
+    };
+    let plan = plan::plan(desired, records);
+    let fresh = is_fresh(listed_at, trust.now, trust.reconcile);
+    let all_in_sync = plan.steps.iter().all(|step| step.outcome == Outcome::InSync);
+    let only_updates = plan.steps.iter().all(|step| {
+        matches!(
+            step.outcome,
+            Outcome::InSync | Outcome::Change(Action::Update { .. })
+        )
+    });
+    let stale = if trust.forced {
+        Some(ListReason::Forced)
+    } else if trust.dns_contradicts {
+        Some(ListReason::DnsDisagrees)
+    } else if !fresh {
+        Some(ListReason::ReconcileDue)
+    } else {
+        None
+    };
+    match (all_in_sync, only_updates, stale) {
+        (true, _, None) => FromMemory::InSync(plan),
+        (true, _, Some(reason)) => FromMemory::List(reason),
+        (false, false, _) => FromMemory::List(ListReason::NeedsListing),
+        (false, true, _) if trust.dry_run => FromMemory::List(ListReason::DryRun),
+        // Records in sync only by stale memory must be re-read: list the zone.
+        (false, true, Some(reason))
+            if plan.steps.iter().any(|step| step.outcome == Outcome::InSync) =>
+        {
+            FromMemory::List(reason)
+        }
+        (false, true, _) => FromMemory::Warm(plan),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
+
+    const HOUR: Duration = Duration::from_secs(3600);
+    const NOW: u64 = 1_800_000_000;
+
+    fn desired(host: &str, content: &str) -> DesiredRecord {
+        DesiredRecord {
+            name: DomainName::parse(host).expect("name"),
+            family: Family::V4,
+            content: content.parse().expect("ip"),
+            proxied: ProxiedSetting::Keep,
+            ttl: TtlSetting::Keep,
+            comment: None,
+            replace_cname: false,
+        }
+    }
+
+    fn held(host: &str, content: &str) -> ObservedRecord {
+        ObservedRecord {
+            id: format!("id-{host}"),
+            name: DomainName::parse(host).expect("name"),
+            record_type: "A".to_string(),
+            content: content.to_string(),
+            proxied: true,
+            ttl: 1,
+            comment: None,
+        }
+    }
+
+    fn trust(forced: bool, dry_run: bool) -> Trust {
+        Trust {
+            now: NOW,
+            reconcile: HOUR,
+            forced,
+            dry_run,
+            dns_contradicts: false,
+        }
+    }
+
+    fn contradicted() -> Trust {
+        Trust {
+            dns_contradicts: true,
+            ..trust(false, false)
+        }
+    }
+
+    fn kind(decision: &FromMemory) -> String {
+        match decision {
+            FromMemory::InSync(_) => "in sync".to_string(),
+            FromMemory::Warm(plan) => format!("warm {}", plan.actions().count()),
+            FromMemory::List(reason) => format!("list {reason:?}"),
+        }
+    }
+
+    #[test]
+    fn table() {
+        let a = "a.example.com";
+        let b = "b.example.com";
+        let new = "81.23.45.99";
+        let old = "81.23.45.10";
+        let minute_ago = NOW - 60;
+        let two_hours_ago = NOW - 7200;
+        let cases: Vec<(&str, Vec<DesiredRecord>, Option<(u64, Vec<ObservedRecord>)>, Trust, &str)> = vec![
+            ("nothing remembered", vec![desired(a, new)], None, trust(false, false), "list NothingRemembered"),
+            ("fresh and in sync: no request", vec![desired(a, new)], Some((minute_ago, vec![held(a, new)])), trust(false, false), "in sync"),
+            ("reconcile due", vec![desired(a, new)], Some((two_hours_ago, vec![held(a, new)])), trust(false, false), "list ReconcileDue"),
+            ("daemon start or SIGUSR1", vec![desired(a, new)], Some((minute_ago, vec![held(a, new)])), trust(true, false), "list Forced"),
+            ("memory from the future", vec![desired(a, new)], Some((NOW + 999, vec![held(a, new)])), trust(false, false), "list ReconcileDue"),
+            ("changed address: warm update by id", vec![desired(a, new), desired(b, new)], Some((minute_ago, vec![held(a, old), held(b, old)])), trust(false, false), "warm 2"),
+            ("changed address, old memory: ids still serve", vec![desired(a, new)], Some((two_hours_ago, vec![held(a, old)])), trust(false, false), "warm 1"),
+            ("a hand edit is trusted until reconcile", vec![desired(a, new)], Some((minute_ago, vec![held(a, new)])), trust(false, false), "in sync"),
+            ("one update beside one stale in-sync: list", vec![desired(a, new), desired(b, new)], Some((two_hours_ago, vec![held(a, old), held(b, new)])), trust(false, false), "list ReconcileDue"),
+            ("a create needs a listing", vec![desired(a, new)], Some((minute_ago, vec![])), trust(false, false), "list NeedsListing"),
+            ("DNS answers another address than memory holds", vec![desired(a, new)], Some((minute_ago, vec![held(a, new)])), contradicted(), "list DnsDisagrees"),
+            ("DNS disagrees but the change is an update by id", vec![desired(a, new)], Some((minute_ago, vec![held(a, old)])), contradicted(), "warm 1"),
+            ("a dry run lists", vec![desired(a, new)], Some((minute_ago, vec![held(a, old)])), trust(false, true), "list DryRun"),
+        ];
+        for (label, desired, remembered, trust, expect) in cases {
+            let decision = from_memory(
+                &desired,
+                remembered.as_ref().map(|(at, records)| (*at, records.as_slice())),
+                trust,
+            );
+            assert_eq!(kind(&decision), expect, "{label}");
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! What the API last showed at the managed names of each zone, remembered between cycles and
+//! runs (`records.json`), so that what DNS cannot confirm (a proxied record answers
+//! Cloudflare's addresses) costs no request while the reconcile interval runs, and a change
+//! of address is one batch addressed by the remembered record ids. It is a cache: the planner
+//! judges against it only for "in sync" while it is fresh, and for updates by id (a stale id
+//! makes Cloudflare refuse, and the cycle lists the zone and plans again); a create always
+//! needs a listing, so a remembered absence never creates a duplicate.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{DomainName, ObservedRecord};
+use crate::plan::Action;
+
+/// The file's name in the state directory.
+pub const FILE: &str = "records.json";
+/// The format this version writes; another version's file is ignored.
+const VERSION: u32 = 1;
+/// At most this many zones are remembered (a config names far fewer).
+const MAX_ZONES: usize = 1000;
+
+/// Everything remembered, by `key(token, zone)`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Remembered {
+    version: u32,
+    zones: BTreeMap<String, ZoneMemory>,
+}
+
+/// One zone's records at the managed names, as last listed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneMemory {
+    /// Unix seconds of the listing the records came from.
+    pub listed_at: u64,
+    records: Vec<RememberedRecord>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct RememberedRecord {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    record_type: String,
+    content: String,
+    proxied: bool,
+    ttl: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    comment: Option<String>,
+}
+
+/// The key of a zone seen through one token.
+pub fn key(token_fingerprint: &str, zone_id: &str) -> String {
+    format!("{token_fingerprint}/{zone_id}")
+}
+
+impl Remembered {
+    /// A file's contents, or nothing when it is another version's.
+    pub fn checked(self) -> Option<Remembered> {
+        (self.version == VERSION && self.zones.len() <= MAX_ZONES).then_some(self)
+    }
+
+    /// The remembered records of a zone, of any age, with the time they were listed.
+    pub fn records(&self, key: &str) -> Option<(u64, Vec<ObservedRecord>)> {
+        let memory = self.zones.get(key)?;
+        let records = memory
+            .records
+            .iter()
+            .filter_map(|record| {
+                Some(ObservedRecord {
+                    id: record.id.clone(),
+                    name: DomainName::parse(&record.name).ok()?,
+                    record_type: record.record_type.clone(),
+                    content: record.content.clone(),
+                    proxied: record.proxied,
+                    ttl: record.ttl,
+                    comment: record.comment.clone(),
+                })
+            })
+            .collect();
+        Some((memory.listed_at, records))
+    }
+
+    /// Remembers a fresh listing: the records at `names`, listed at `now`.
+    pub fn remember_listing(
+        &mut self,
+        key: &str,
+        now: u64,
+        names: &[&DomainName],
+        observed: &[ObservedRecord],
+    ) {
+        let records = observed
+            .iter()
+            .filter(|record| names.contains(&&record.name))
+            .map(|record| RememberedRecord {
+                id: record.id.clone(),
+                name: record.name.to_string(),
+                record_type: record.record_type.clone(),
+                content: record.content.clone(),
+                proxied: record.proxied,
+                ttl: record.ttl,
+                comment: record.comment.clone(),
+            })
+            .collect();
+        self.version = VERSION;
+        self.zones.insert(
+            key.to_string(),
+            ZoneMemory {
+                listed_at: now,
+                records,
+            },
+        );
+        while self.zones.len() > MAX_ZONES {
+            self.zones.pop_first();
+        }
+    }
+
+    /// Applies written actions: updates change the remembered fields; a create or a CNAME
+    /// replacement makes the zone's memory unusable for ids (new ids are unknown), so it is
+    /// forgotten and the next need lists the zone.
+    pub fn written(&mut self, key: &str, actions: &[&Action]) {
+        for action in actions {
+            match action {
+                Action::Update {
+                    id,
+                    content,
+                    proxied,
+                    ttl,
+                    ..
+                } => {
+                    let Some(memory) = self.zones.get_mut(key) else {
+                        continue;
+                    };
+                    if let Some(record) = memory.records.iter_mut().find(|r| &r.id == id) {
+                        record.content = content.to_string();
+                        if let Some(proxied) = proxied {
+                            record.proxied = *proxied;
+                        }
+                        if let Some(ttl) = ttl {
+                            record.ttl = *ttl;
+                        }
+                    }
+                }
+                Action::Create(_) | Action::ReplaceCname { .. } => {
+                    self.zones.remove(key);
+                }
+            }
+        }
+    }
+
+    /// Forgets a zone (a remembered id turned out stale).
+    pub fn forget(&mut self, key: &str) {
+        self.zones.remove(key);
+    }
+}
+
+/// True when a listing made at `listed_at` is still believed at `now` for `reconcile`. A time
+/// in the future (a clock that went back) is not fresh.
+pub fn is_fresh(listed_at: u64, now: u64, reconcile: Duration) -> bool {
+    listed_at <= now && now - listed_at < reconcile.as_secs()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_needs_a_past_time_within_the_interval() {
+        let hour = Duration::from_secs(3600);
+        assert!(is_fresh(1000, 1000, hour));
+        assert!(is_fresh(1000, 4599, hour));
+        assert!(!is_fresh(1000, 4600, hour));
+        assert!(!is_fresh(5000, 1000, hour), "a future listing is not fresh");
+    }
+
+    #[test]
+    fn another_version_is_ignored() {
+        let other = Remembered {
+            version: VERSION + 1,
+            zones: BTreeMap::new(),
+        };
+        assert_eq!(other.checked(), None);
+    }
+}
