@@ -60,7 +60,9 @@ pub enum DnsVerdict {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Unconfirmed {
     /// Only Cloudflare's addresses: a proxied record, whose origin DNS cannot show.
-    #[error("proxied: DNS shows Cloudflare's addresses, so the origin is compared through the API")]
+    #[error(
+        "proxied: DNS shows Cloudflare's addresses, so the origin is compared through the API"
+    )]
     Proxied,
     #[error("DNS answers a CNAME to {0}")]
     Cname(String),
@@ -313,9 +315,10 @@ mod tests {
             DnsVerdict::NeedsApi(_)
         ));
         assert!(matches!(verdict(&keep, &[], &[]), DnsVerdict::NeedsApi(_)));
-        assert!(
-            matches!(verdict(&keep, &[ip("104.16.0.1")], &[300]), DnsVerdict::NeedsApi(Unconfirmed::Proxied))
-        );
+        assert!(matches!(
+            verdict(&keep, &[ip("104.16.0.1")], &[300]),
+            DnsVerdict::NeedsApi(Unconfirmed::Proxied)
+        ));
         let proxied = check(ProxiedSetting::Set(true), TtlSetting::Keep);
         assert!(matches!(
             verdict(&proxied, &[ip("81.23.45.99")], &[300]),

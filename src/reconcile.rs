@@ -62,7 +62,10 @@ pub fn from_memory(
     };
     let plan = plan::plan(desired, records);
     let fresh = is_fresh(listed_at, trust.now, trust.reconcile);
-    let all_in_sync = plan.steps.iter().all(|step| step.outcome == Outcome::InSync);
+    let all_in_sync = plan
+        .steps
+        .iter()
+        .all(|step| step.outcome == Outcome::InSync);
     let only_updates = plan.steps.iter().all(|step| {
         matches!(
             step.outcome,
@@ -85,7 +88,10 @@ pub fn from_memory(
         (false, true, _) if trust.dry_run => FromMemory::List(ListReason::DryRun),
         // Records in sync only by stale memory must be re-read: list the zone.
         (false, true, Some(reason))
-            if plan.steps.iter().any(|step| step.outcome == Outcome::InSync) =>
+            if plan
+                .steps
+                .iter()
+                .any(|step| step.outcome == Outcome::InSync) =>
         {
             FromMemory::List(reason)
         }
@@ -142,6 +148,15 @@ mod tests {
         }
     }
 
+    /// A table row: label, desired, remembered (listed at, records), trust, expected decision.
+    type Case = (
+        &'static str,
+        Vec<DesiredRecord>,
+        Option<(u64, Vec<ObservedRecord>)>,
+        Trust,
+        &'static str,
+    );
+
     fn kind(decision: &FromMemory) -> String {
         match decision {
             FromMemory::InSync(_) => "in sync".to_string(),
@@ -158,25 +173,105 @@ mod tests {
         let old = "81.23.45.10";
         let minute_ago = NOW - 60;
         let two_hours_ago = NOW - 7200;
-        let cases: Vec<(&str, Vec<DesiredRecord>, Option<(u64, Vec<ObservedRecord>)>, Trust, &str)> = vec![
-            ("nothing remembered", vec![desired(a, new)], None, trust(false, false), "list NothingRemembered"),
-            ("fresh and in sync: no request", vec![desired(a, new)], Some((minute_ago, vec![held(a, new)])), trust(false, false), "in sync"),
-            ("reconcile due", vec![desired(a, new)], Some((two_hours_ago, vec![held(a, new)])), trust(false, false), "list ReconcileDue"),
-            ("daemon start or SIGUSR1", vec![desired(a, new)], Some((minute_ago, vec![held(a, new)])), trust(true, false), "list Forced"),
-            ("memory from the future", vec![desired(a, new)], Some((NOW + 999, vec![held(a, new)])), trust(false, false), "list ReconcileDue"),
-            ("changed address: warm update by id", vec![desired(a, new), desired(b, new)], Some((minute_ago, vec![held(a, old), held(b, old)])), trust(false, false), "warm 2"),
-            ("changed address, old memory: ids still serve", vec![desired(a, new)], Some((two_hours_ago, vec![held(a, old)])), trust(false, false), "warm 1"),
-            ("a hand edit is trusted until reconcile", vec![desired(a, new)], Some((minute_ago, vec![held(a, new)])), trust(false, false), "in sync"),
-            ("one update beside one stale in-sync: list", vec![desired(a, new), desired(b, new)], Some((two_hours_ago, vec![held(a, old), held(b, new)])), trust(false, false), "list ReconcileDue"),
-            ("a create needs a listing", vec![desired(a, new)], Some((minute_ago, vec![])), trust(false, false), "list NeedsListing"),
-            ("DNS answers another address than memory holds", vec![desired(a, new)], Some((minute_ago, vec![held(a, new)])), contradicted(), "list DnsDisagrees"),
-            ("DNS disagrees but the change is an update by id", vec![desired(a, new)], Some((minute_ago, vec![held(a, old)])), contradicted(), "warm 1"),
-            ("a dry run lists", vec![desired(a, new)], Some((minute_ago, vec![held(a, old)])), trust(false, true), "list DryRun"),
+        let cases: Vec<Case> = vec![
+            (
+                "nothing remembered",
+                vec![desired(a, new)],
+                None,
+                trust(false, false),
+                "list NothingRemembered",
+            ),
+            (
+                "fresh and in sync: no request",
+                vec![desired(a, new)],
+                Some((minute_ago, vec![held(a, new)])),
+                trust(false, false),
+                "in sync",
+            ),
+            (
+                "reconcile due",
+                vec![desired(a, new)],
+                Some((two_hours_ago, vec![held(a, new)])),
+                trust(false, false),
+                "list ReconcileDue",
+            ),
+            (
+                "daemon start or SIGUSR1",
+                vec![desired(a, new)],
+                Some((minute_ago, vec![held(a, new)])),
+                trust(true, false),
+                "list Forced",
+            ),
+            (
+                "memory from the future",
+                vec![desired(a, new)],
+                Some((NOW + 999, vec![held(a, new)])),
+                trust(false, false),
+                "list ReconcileDue",
+            ),
+            (
+                "changed address: warm update by id",
+                vec![desired(a, new), desired(b, new)],
+                Some((minute_ago, vec![held(a, old), held(b, old)])),
+                trust(false, false),
+                "warm 2",
+            ),
+            (
+                "changed address, old memory: ids still serve",
+                vec![desired(a, new)],
+                Some((two_hours_ago, vec![held(a, old)])),
+                trust(false, false),
+                "warm 1",
+            ),
+            (
+                "a hand edit is trusted until reconcile",
+                vec![desired(a, new)],
+                Some((minute_ago, vec![held(a, new)])),
+                trust(false, false),
+                "in sync",
+            ),
+            (
+                "one update beside one stale in-sync: list",
+                vec![desired(a, new), desired(b, new)],
+                Some((two_hours_ago, vec![held(a, old), held(b, new)])),
+                trust(false, false),
+                "list ReconcileDue",
+            ),
+            (
+                "a create needs a listing",
+                vec![desired(a, new)],
+                Some((minute_ago, vec![])),
+                trust(false, false),
+                "list NeedsListing",
+            ),
+            (
+                "DNS answers another address than memory holds",
+                vec![desired(a, new)],
+                Some((minute_ago, vec![held(a, new)])),
+                contradicted(),
+                "list DnsDisagrees",
+            ),
+            (
+                "DNS disagrees but the change is an update by id",
+                vec![desired(a, new)],
+                Some((minute_ago, vec![held(a, old)])),
+                contradicted(),
+                "warm 1",
+            ),
+            (
+                "a dry run lists",
+                vec![desired(a, new)],
+                Some((minute_ago, vec![held(a, old)])),
+                trust(false, true),
+                "list DryRun",
+            ),
         ];
         for (label, desired, remembered, trust, expect) in cases {
             let decision = from_memory(
                 &desired,
-                remembered.as_ref().map(|(at, records)| (*at, records.as_slice())),
+                remembered
+                    .as_ref()
+                    .map(|(at, records)| (*at, records.as_slice())),
                 trust,
             );
             assert_eq!(kind(&decision), expect, "{label}");

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::cloudflare::{ApiCycle, ApiError};
 use crate::config::{Config, RecordConfig};
-use crate::secret::ApiToken;
 use crate::model::{longest_suffix_zone, Zone};
+use crate::secret::ApiToken;
 use crate::state::StateDir;
 
 /// A cached zone list older than this is fetched again.

@@ -97,7 +97,11 @@ impl fmt::Display for Config {
             writeln!(f, "replace_cname = {}", record.replace_cname)?;
             if record.token != 0 {
                 if let Some(entry) = self.tokens.get(record.token) {
-                    writeln!(f, "# this record's token: <redacted>, from {}", entry.source)?;
+                    writeln!(
+                        f,
+                        "# this record's token: <redacted>, from {}",
+                        entry.source
+                    )?;
                 }
             }
         }

@@ -161,7 +161,7 @@ pub const MAX_CYCLE_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The default `[check].reconcile`.
 pub const DEFAULT_RECONCILE: Duration = Duration::from_secs(3600);
 /// The shortest and longest `[check].reconcile`.
-pub const MIN_RECONCILE: Duration = Duration::from_secs(60);
+pub const MIN_RECONCILE: Duration = Duration::from_secs(1);
 pub const MAX_RECONCILE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The longest `[detect].timeout`.
 pub const MAX_DETECT_TIMEOUT: Duration = Duration::from_secs(300);

@@ -218,6 +218,6 @@ fn a_record_may_name_its_own_token_file_and_shared_tokens_are_one() {
     let shown = config.to_string();
     assert!(!shown.contains("other-token"), "{shown}");
     assert!(shown.contains("token-other"), "{shown}");
-    let too_short = "[check]\nreconcile = \"5s\"\n[[records]]\nname = \"a.example.com\"\n";
+    let too_short = "[check]\nreconcile = \"500ms\"\n[[records]]\nname = \"a.example.com\"\n";
     assert!(parse_text(too_short).is_err());
 }

@@ -122,11 +122,7 @@ impl Validator<'_> {
             DEFAULT_RECONCILE,
             MAX_RECONCILE,
         )?;
-        if let Some(value) = &raw.check.reconcile {
-            if reconcile < MIN_RECONCILE {
-                return Err(self.invalid(value.span(), "check.reconcile", "must be at least 1m"));
-            }
-        }
+        debug_assert!(MIN_RECONCILE <= reconcile);
 
         let interval = self.duration(
             raw.daemon.interval.as_ref(),

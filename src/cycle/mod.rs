@@ -98,8 +98,7 @@ impl Engine {
     /// unless the API URL, a token or the limits changed, so a reload cannot be used to
     /// hammer Cloudflare; so are the zone directories.
     pub fn reconfigure(&mut self, config: Config) -> Result<(), crate::http::SetupError> {
-        let same_api =
-            config.api_url == self.config.api_url && config.tokens == self.config.tokens;
+        let same_api = config.api_url == self.config.api_url && config.tokens == self.config.tokens;
         let same_limits = config.daemon.max_requests_per_cycle
             == self.config.daemon.max_requests_per_cycle
             && config.daemon.max_requests_per_hour == self.config.daemon.max_requests_per_hour;
@@ -470,7 +469,8 @@ impl Stages<'_, '_> {
         may_retry: bool,
     ) -> ZoneOutcome {
         let key = remembered::key(self.fingerprints[token], &zone.id);
-        let desired: Vec<DesiredRecord> = pending.iter().map(|wanted| wanted.record.clone()).collect();
+        let desired: Vec<DesiredRecord> =
+            pending.iter().map(|wanted| wanted.record.clone()).collect();
         let trust = Trust {
             now: unix_now(),
             reconcile: self.config.reconcile,
@@ -494,7 +494,10 @@ impl Stages<'_, '_> {
             FromMemory::Warm(plan) => {
                 let actions: Vec<&plan::Action> = plan.actions().collect();
                 let results = apply::apply_once(&self.apis[token], zone, &actions).await;
-                if results.iter().any(|result| matches!(result, Err(error) if apply::is_rejection(error))) {
+                if results
+                    .iter()
+                    .any(|result| matches!(result, Err(error) if apply::is_rejection(error)))
+                {
                     // A remembered id is stale (deleted or re-created by hand): forget the
                     // zone's ids, list it, and plan again, in this same run.
                     tracing::debug!(zone = %zone.name, "a remembered record id was refused; listing the zone");

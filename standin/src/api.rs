@@ -282,9 +282,18 @@ fn route(
     let Some(rest) = path.strip_prefix("/client/v4") else {
         return text(404, "not found".to_string());
     };
-    if authorization != format!("Bearer {}", state.token) {
+    // The main token sees every zone; a scoped token only its own.
+    let visible: Option<Vec<String>> = if authorization == format!("Bearer {}", state.token) {
+        None
+    } else if let Some((_, zones)) = state
+        .scoped_tokens
+        .iter()
+        .find(|(token, _)| authorization == format!("Bearer {token}"))
+    {
+        Some(zones.clone())
+    } else {
         return err(failure(401, 1000, "Invalid API Token"));
-    }
+    };
     let params = params(query);
     let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
     let body: Value = if body.trim().is_empty() {
@@ -295,11 +304,20 @@ fn route(
             Err(_) => return err(failure(400, 6007, "Malformed JSON in request body")),
         }
     };
+    if let (Some(visible), ["zones", zone_id, ..]) = (&visible, segments.as_slice()) {
+        let allowed = state
+            .zones
+            .iter()
+            .any(|zone| zone.id == *zone_id && visible.contains(&zone.name));
+        if !allowed {
+            return err(failure(403, 10000, "Authentication error"));
+        }
+    }
     match (method, segments.as_slice()) {
         ("GET", ["user", "tokens", "verify"]) => {
             ok(json!({"id": "standin-token-id", "status": "active"}))
         }
-        ("GET", ["zones"]) => list_zones(state, &params),
+        ("GET", ["zones"]) => list_zones(state, &params, visible.as_deref()),
         ("GET", ["zones", zone_id]) => match zone(state, zone_id) {
             Ok(z) => ok(zone_json(z, state.dns_port)),
             Err(e) => err(e),
@@ -380,12 +398,13 @@ fn page<T: Clone>(
     (slice, info)
 }
 
-fn list_zones(state: &State, params: &[(String, String)]) -> Answer {
+fn list_zones(state: &State, params: &[(String, String)], visible: Option<&[String]>) -> Answer {
     let name = param(params, "name");
     let zones: Vec<Value> = state
         .zones
         .iter()
         .filter(|z| name.is_none_or(|n| z.name == n))
+        .filter(|z| visible.is_none_or(|visible| visible.contains(&z.name)))
         .map(|z| zone_json(z, state.dns_port))
         .collect();
     let (slice, info) = page(&zones, params, 20, 50);

@@ -207,6 +207,8 @@ impl Fault {
 #[derive(Debug)]
 pub struct State {
     pub token: String,
+    /// More tokens, each seeing only the zones named beside it (another account, say).
+    pub scoped_tokens: Vec<(String, Vec<String>)>,
     pub zones: Vec<ZoneState>,
     pub public_ipv4: String,
     pub public_ipv6: String,
@@ -243,6 +245,7 @@ impl Standin {
     pub fn start() -> Standin {
         let state = Arc::new(Mutex::new(State {
             token: TOKEN.to_string(),
+            scoped_tokens: Vec::new(),
             zones: Vec::new(),
             public_ipv4: PUBLIC_IPV4.to_string(),
             public_ipv6: PUBLIC_IPV6.to_string(),
@@ -362,6 +365,14 @@ impl Standin {
     /// The authoritative DNS server's address.
     pub fn dns_addr(&self) -> SocketAddr {
         self.dns
+    }
+
+    /// Accepts `token` too, for the zones named in `zones` only.
+    pub fn add_scoped_token(&self, token: &str, zones: &[&str]) {
+        self.state().scoped_tokens.push((
+            token.to_string(),
+            zones.iter().map(|zone| zone.to_string()).collect(),
+        ));
     }
 
     /// Adds a zone and returns its id.

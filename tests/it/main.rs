@@ -11,6 +11,7 @@ mod dns_check;
 mod doctor;
 mod dry_run;
 mod engine;
+mod fewer;
 mod hostile;
 mod ipv6;
 mod once;

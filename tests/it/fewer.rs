@@ -1,0 +1,193 @@
+//! Fewer requests still: a proxied record in sync costs nothing between reconciles, a warm
+//! change is one batch, a stale remembered id costs a listing and never a duplicate, and
+//! records of two tokens are managed side by side without either token showing.
+
+use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4};
+
+#[test]
+fn a_proxied_record_in_sync_costs_no_request_between_reconciles() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("api.example.com", "A", PUBLIC_IPV4).proxied(true),
+    );
+    let records = record("api.example.com");
+    // From cron: the first run lists the zone; the next runs believe what it showed.
+    let first = world.once(&records);
+    assert_eq!(first.code, 0, "{}", first.output());
+    assert!(!first.api.is_empty());
+    for _ in 0..3 {
+        let again = world.once(&records);
+        assert_eq!(again.code, 0, "{}", again.output());
+        assert!(again.api.is_empty(), "{:?}", again.api);
+    }
+    // The daemon re-reads once at start, then nothing while the address holds.
+    let config = world.config(&format!("{records}\n[daemon]\ninterval = \"1s\"\n"));
+    let mut daemon = world.spawn(&config, &[]);
+    assert!(eventually(10.0, || !world
+        .standin
+        .api_requests()
+        .is_empty()));
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let requests = world.standin.api_requests().len();
+    let code = daemon.terminate();
+    assert_eq!(code, 0);
+    assert_eq!(
+        requests,
+        1,
+        "only the start-up re-read: {:?}",
+        world.standin.api_requests()
+    );
+}
+
+#[test]
+fn a_hand_edit_of_a_proxied_record_is_corrected_after_the_reconcile_interval() {
+    let world = World::new();
+    let id = world.standin.add_record(
+        "example.com",
+        Record::new("api.example.com", "A", PUBLIC_IPV4).proxied(true),
+    );
+    let config = world
+        .config(&format!(
+            "{}\n[daemon]\ninterval = \"1s\"\n",
+            record("api.example.com")
+        ))
+        .replace("[check]\n", "[check]\nreconcile = \"3s\"\n");
+    let mut daemon = world.spawn(&config, &[]);
+    assert!(eventually(10.0, || !world
+        .standin
+        .api_requests()
+        .is_empty()));
+    // Someone edits the record in the dashboard.
+    {
+        let mut state = world.standin.state();
+        for zone in &mut state.zones {
+            for record in zone.records.iter_mut().filter(|record| record.id == id) {
+                record.content = OLD_IPV4.to_string();
+            }
+        }
+    }
+    let corrected = eventually(10.0, || {
+        world.standin.records_at("example.com", "api.example.com")[0].content == PUBLIC_IPV4
+    });
+    let (code, stderr) = daemon.terminate_with_stderr();
+    assert!(corrected, "{stderr}");
+    assert_eq!(code, 0);
+    let listings = world
+        .standin
+        .api_requests()
+        .iter()
+        .filter(|request| request.path.ends_with("/dns_records"))
+        .count();
+    assert!(
+        listings <= 4,
+        "{listings} listings in a few seconds at reconcile = 3s"
+    );
+}
+
+#[test]
+fn a_warm_change_of_ten_records_is_one_request() {
+    let world = World::new();
+    let mut records = String::new();
+    for index in 0..10 {
+        let name = format!("h{index}.example.com");
+        world
+            .standin
+            .add_record("example.com", Record::new(&name, "A", OLD_IPV4));
+        records.push_str(&record(&name));
+    }
+    assert_eq!(world.once(&records).code, 0);
+    world.standin.set_public_ipv4("81.23.45.77");
+    let warm = world.once(&records);
+    assert_eq!(warm.code, 0, "{}", warm.output());
+    assert_eq!(warm.api.len(), 1, "{:?}", warm.api);
+    assert!(warm.api[0].path.ends_with("/batch"));
+    let updated = world
+        .standin
+        .records("example.com")
+        .iter()
+        .filter(|record| record.content == "81.23.45.77")
+        .count();
+    assert_eq!(updated, 10);
+}
+
+#[test]
+fn a_remembered_record_deleted_by_hand_is_recreated_once_without_a_duplicate() {
+    let world = World::new();
+    let id = world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    assert_eq!(world.once(&record("home.example.com")).code, 0);
+    // Deleted by hand, and re-created by hand with another id and an old address.
+    {
+        let mut state = world.standin.state();
+        for zone in &mut state.zones {
+            zone.records.retain(|record| record.id != id);
+        }
+    }
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world.standin.set_public_ipv4("81.23.45.77");
+    let outcome = world.once(&record("home.example.com"));
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert!(outcome.api.len() <= 3, "{:?}", outcome.api);
+    let held = world.standin.records_at("example.com", "home.example.com");
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].content, "81.23.45.77");
+}
+
+#[test]
+fn two_tokens_manage_their_own_zones_and_neither_is_ever_shown() {
+    let world = World::new();
+    let other_token = "other-account-token-fedcba9876543210";
+    world.standin.add_zone("example.org");
+    world
+        .standin
+        .add_scoped_token(other_token, &["example.org"]);
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world.standin.add_record(
+        "example.org",
+        Record::new("home.example.org", "A", OLD_IPV4),
+    );
+    let token_file = world.dir.path().join("token-other");
+    std::fs::write(&token_file, format!("{other_token}\n")).expect("token");
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod");
+    let records = format!(
+        "{}{}api_token_file = \"{}\"\n",
+        record("home.example.com"),
+        record("home.example.org"),
+        token_file.display()
+    );
+    let outcome = world.run(&world.config(&records), &["--once", "-vv"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    for zone in ["example.com", "example.org"] {
+        assert_eq!(
+            world.standin.records_at(zone, &format!("home.{zone}"))[0].content,
+            PUBLIC_IPV4
+        );
+    }
+    for args in [
+        &["check-config"][..],
+        &["doctor"][..],
+        &["--once", "-vv"][..],
+    ] {
+        let shown = world.run(&world.config(&records), args);
+        for token in [crate::harness::TOKEN, other_token] {
+            assert!(!shown.output().contains(token), "{args:?} showed a token");
+        }
+        if args == ["check-config"] {
+            assert!(shown.stdout.contains("token-other"), "{}", shown.stdout);
+        }
+    }
+    assert!(!outcome.output().contains(other_token));
+}
