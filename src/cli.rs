@@ -46,4 +46,24 @@ pub enum Command {
     },
     /// Parse and validate the config, print the effective config (token redacted)
     CheckConfig,
+    /// Show what the last cycle did, from the state directory (sends no request)
+    Status {
+        /// Print one JSON document (the state directory's status.json)
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+}
+
+/// Shells that completions are generated for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cycle::{render, CycleReport, Engine};
+use crate::publish::Publisher;
 use crate::systemd;
 
 /// Signal-triggered cycles start at most this often.
@@ -29,7 +30,12 @@ pub enum Event {
 
 /// Runs cycles until a stop event. Returns the exit code. `events` is passed in so tests can
 /// drive the loop, and stop it after hours of virtual time.
-pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) -> u8 {
+pub async fn run(
+    engine: &mut Engine,
+    publisher: &mut Publisher,
+    dry_run: bool,
+    mut events: impl Events,
+) -> u8 {
     let mut interval = engine.config.daemon.interval;
     let mut ticker = new_ticker(interval);
     let mut watchdog = systemd::watchdog_interval().map(|every| {
@@ -51,11 +57,12 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
     let mut last_start: Option<Instant> = None;
     // A daemon start re-reads at once what DNS cannot confirm.
     engine.reread_next_cycle();
+    publisher.write_when_changed();
     loop {
         if std::mem::take(&mut pending_reread) {
             engine.reread_next_cycle();
         }
-        if std::mem::take(&mut pending_reload) && reload(engine) {
+        if std::mem::take(&mut pending_reload) && reload(engine, publisher) {
             interval = engine.config.daemon.interval;
             ticker = new_ticker(interval);
         }
@@ -82,7 +89,7 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
                         }
                     }
                     Event::Reload => {
-                        if reload(engine) {
+                        if reload(engine, publisher) {
                             interval = engine.config.daemon.interval;
                             ticker = new_ticker(interval);
                         }
@@ -92,7 +99,16 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
         }
 
         last_start = Some(Instant::now());
-        let cycle = engine.run_cycle(dry_run);
+        let started = Instant::now();
+        let next_check = std::time::SystemTime::now().checked_add(interval);
+        let cycle = async {
+            let report = engine.run_cycle(dry_run).await;
+            previous_problems = render::log_since(&report, &previous_problems);
+            publisher
+                .after_cycle(&report, started.elapsed(), next_check)
+                .await;
+            report
+        };
         tokio::pin!(cycle);
         let report = loop {
             tokio::select! {
@@ -118,7 +134,6 @@ pub async fn run(engine: &mut Engine, dry_run: bool, mut events: impl Events) ->
                 },
             }
         };
-        previous_problems = render::log_since(&report, &previous_problems);
         if dry_run {
             print!("{}", render::plan(&report));
         }
@@ -181,7 +196,7 @@ fn stop(signal: &str) -> u8 {
 }
 
 /// Re-reads the config file. Returns true when the new config is in force.
-fn reload(engine: &mut Engine) -> bool {
+fn reload(engine: &mut Engine, publisher: &mut Publisher) -> bool {
     systemd::reloading();
     let path = engine.config.path.clone();
     let result = crate::config::load(&path, &crate::config::process_env)
@@ -194,6 +209,9 @@ fn reload(engine: &mut Engine) -> bool {
                 .reconfigure(config)
                 .map_err(crate::error::Error::from)
         });
+    if result.is_ok() {
+        publisher.reconfigure(&engine.config);
+    }
     let in_force = match result {
         Ok(()) => {
             tracing::info!(

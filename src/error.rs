@@ -19,6 +19,11 @@ pub enum Error {
     Setup(#[from] crate::http::SetupError),
     #[error("{0}")]
     Lock(#[from] crate::state::LockError),
+    #[error("cannot serve metrics on {address}: {source}; is another program using the port? change [metrics].listen")]
+    Metrics {
+        address: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -28,7 +33,9 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) => EXIT_CONFIG,
-            Error::Setup(_) | Error::Runtime(_) | Error::Lock(_) => EXIT_FAILED,
+            Error::Setup(_) | Error::Runtime(_) | Error::Lock(_) | Error::Metrics { .. } => {
+                EXIT_FAILED
+            }
         }
     }
 }

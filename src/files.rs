@@ -114,6 +114,11 @@ pub fn read_bytes(path: &Path, limit: u64, links: Links) -> Result<Vec<u8>, File
 /// refuses a directory that other users may write to.
 pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<(), FileError> {
     ensure_private_dir(dir)?;
+    write_in(dir, name, contents, 0o600)
+}
+
+/// The temporary-file-and-rename write, with the new file's mode.
+fn write_in(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<(), FileError> {
     let target = dir.join(name);
     let io_error = |path: &Path, source| FileError::Io {
         path: path.to_path_buf(),
@@ -123,21 +128,41 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<(), FileE
     let (temporary, mut file) = loop {
         attempts += 1;
         let temporary = dir.join(format!(".{name}.{:016x}.tmp", fastrand::u64(..)));
-        match create_new(&temporary) {
+        match create_new(&temporary, mode) {
             Ok(file) => break (temporary, file),
             Err(error) if error.kind() == io::ErrorKind::AlreadyExists && attempts < 8 => continue,
             Err(error) => return Err(io_error(&temporary, error)),
         }
     };
+    // No fsync: these are caches and status, read back with a tolerant reader; a daemon at a
+    // 1 s interval must not wear out a firewall's flash with syncs.
     let written = file
         .write_all(contents)
-        .and_then(|()| file.sync_all())
         .and_then(|()| std::fs::rename(&temporary, &target));
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temporary);
         return Err(io_error(&target, error));
     }
     Ok(())
+}
+
+/// Writes a file others must read (the metrics textfile for node_exporter): atomically, like
+/// `write_atomic`, with mode 0644, into a directory that must already exist and that others
+/// may not write to.
+pub fn write_public(path: &Path, contents: &[u8]) -> Result<(), FileError> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(FileError::Io {
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a file path"),
+        });
+    };
+    let metadata = std::fs::metadata(dir).map_err(|source| FileError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    check_not_world_writable(dir, &metadata)?;
+    let name = name.to_string_lossy();
+    write_in(dir, &name, contents, 0o644)
 }
 
 /// Removes `dir/name` if it exists (a symlink there is removed, never followed).
@@ -196,14 +221,14 @@ fn check_not_world_writable(_dir: &Path, _metadata: &std::fs::Metadata) -> Resul
     Ok(())
 }
 
-fn create_new(path: &Path) -> io::Result<File> {
+fn create_new(path: &Path, mode: u32) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options
-            .mode(0o600)
+            .mode(mode)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
     }
     options.open(path)

@@ -106,3 +106,37 @@ pub fn describe_transport(error: &reqwest::Error) -> String {
     // reqwest's own text carries the URL, which is safe (the token is only in a header).
     format!("{kind} ({})", crate::logging::one_line(&innermost))
 }
+
+/// How a plain request (a webhook, a heartbeat) ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// The receiver answered with this status.
+    Status(u16),
+    /// No answer: the phrase says why (the URL is never part of it).
+    Failed(String),
+}
+
+/// Sends one request with an optional body and reads (and drops) at most 64 KiB of the
+/// answer. For notifications: the URL is a secret, so no error text carries it.
+pub async fn send(
+    client: &reqwest::Client,
+    post: Option<(&'static str, Vec<u8>)>,
+    url: &url::Url,
+    timeout: Duration,
+) -> Sent {
+    let request = match post {
+        Some((content_type, body)) => client
+            .post(url.as_str())
+            .header("content-type", content_type)
+            .body(body),
+        None => client.get(url.as_str()),
+    };
+    match request.timeout(timeout).send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let _ = read_capped(response, 64 * 1024).await;
+            Sent::Status(status)
+        }
+        Err(error) => Sent::Failed(describe_transport(&error.without_url())),
+    }
+}

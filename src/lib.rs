@@ -30,12 +30,16 @@ pub mod error;
 pub mod files;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod model;
+pub mod notify;
 pub mod observe;
 pub mod plan;
+pub mod publish;
 pub mod reconcile;
 pub mod secret;
 pub mod state;
+pub mod status;
 pub mod systemd;
 pub mod zones;
 
@@ -48,6 +52,11 @@ use error::{Error, EXIT_CONFIG, EXIT_FAILED, EXIT_OK};
 /// Runs what the command line asks for and returns the process exit code. Plans and doctor
 /// reports go to stdout; everything else is logged to stderr.
 pub async fn run(cli: &Cli) -> u8 {
+    // Completions need no config.
+    if let Some(Command::Completions { shell }) = &cli.command {
+        print!("{}", completions(*shell));
+        return EXIT_OK;
+    }
     let path = config::resolve_path(cli.config.as_deref());
     let config = match config::load(&path, &config::process_env) {
         Ok(config) => config,
@@ -68,10 +77,58 @@ pub async fn run(cli: &Cli) -> u8 {
     }
 }
 
+/// The completion script for a shell, generated from the clap definition.
+pub fn completions(shell: cli::Shell) -> String {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    match shell {
+        cli::Shell::Bash => clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut command,
+            "flaredns",
+            &mut out,
+        ),
+        cli::Shell::Zsh => clap_complete::generate(
+            clap_complete::Shell::Zsh,
+            &mut command,
+            "flaredns",
+            &mut out,
+        ),
+        cli::Shell::Fish => clap_complete::generate(
+            clap_complete::Shell::Fish,
+            &mut command,
+            "flaredns",
+            &mut out,
+        ),
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
     match &cli.command {
         Some(Command::CheckConfig) => {
             print!("{config}");
+            Ok(EXIT_OK)
+        }
+        Some(Command::Status { json }) => match status::read(&config) {
+            Ok(last) => {
+                if *json {
+                    let document = serde_json::to_string_pretty(&last)
+                        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+                    println!("{document}");
+                } else {
+                    print!("{}", status::render(&last, std::time::SystemTime::now()));
+                }
+                Ok(if last.success { EXIT_OK } else { EXIT_FAILED })
+            }
+            Err(message) => {
+                tracing::error!("{message}");
+                Ok(EXIT_FAILED)
+            }
+        },
+        Some(Command::Completions { shell }) => {
+            print!("{}", completions(*shell));
             Ok(EXIT_OK)
         }
         Some(Command::Doctor { json }) => {
@@ -95,9 +152,14 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
                 Some(dir) => Some(state::RunLock::acquire(dir, state::LOCK_WAIT).await?),
                 None => None,
             };
+            let mut publisher = publish::Publisher::new(&config);
             let mut engine = cycle::Engine::new(config)?;
+            let started = tokio::time::Instant::now();
             let report = engine.run_cycle(cli.dry_run).await;
             cycle::render::log(&report);
+            publisher
+                .after_cycle(&report, started.elapsed(), None)
+                .await;
             if cli.dry_run {
                 print!("{}", cycle::render::plan(&report));
             }
@@ -112,9 +174,16 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
                 Some(dir) => Some(state::RunLock::acquire(dir, state::LOCK_WAIT).await?),
                 None => None,
             };
+            let mut publisher = publish::Publisher::new(&config);
+            if let Some(address) = config.metrics.listen {
+                let bound = metrics::server::start(address, publisher.share())
+                    .await
+                    .map_err(|source| Error::Metrics { address, source })?;
+                tracing::info!("serving /metrics and /healthz on http://{bound}");
+            }
             let mut engine = cycle::Engine::new(config)?;
             let signals = daemon::Signals::install();
-            Ok(daemon::run(&mut engine, cli.dry_run, signals).await)
+            Ok(daemon::run(&mut engine, &mut publisher, cli.dry_run, signals).await)
         }
     }
 }

@@ -129,3 +129,61 @@ mod tests {
         }
     }
 }
+
+/// A URL that carries a secret (a healthchecks.io UUID, an Uptime Kuma push key, a webhook's
+/// token): shown everywhere as its scheme and host only; `expose` is for the request itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(url::Url);
+
+impl SecretUrl {
+    /// Parses an http(s) URL; the error is a phrase fit to follow the key's name.
+    pub fn parse(text: &str) -> Result<SecretUrl, String> {
+        let url =
+            url::Url::parse(text.trim()).map_err(|error| format!("is not a URL ({error})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err("must be an http:// or https:// URL with a host".to_string());
+        }
+        Ok(SecretUrl(url))
+    }
+
+    /// The whole URL, secret included. Call only to send the request.
+    pub fn expose(&self) -> &url::Url {
+        &self.0
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    /// `https://hc-ping.com`: scheme and host (and port), never the path or query.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}://{}",
+            self.0.scheme(),
+            self.0.host_str().unwrap_or("?")
+        )?;
+        if let Some(port) = self.0.port() {
+            write!(f, ":{port}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretUrl({self})")
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::SecretUrl;
+
+    #[test]
+    fn a_secret_url_shows_only_scheme_and_host() {
+        let url = SecretUrl::parse("https://hc-ping.com/3f2a-secret-uuid?x=1").expect("url");
+        assert_eq!(url.to_string(), "https://hc-ping.com");
+        assert!(!format!("{url:?}").contains("secret"));
+        assert!(SecretUrl::parse("ftp://example.com/x").is_err());
+        assert!(SecretUrl::parse("not a url").is_err());
+    }
+}

@@ -105,6 +105,51 @@ impl fmt::Display for Config {
                 }
             }
         }
+        let notify = &self.notify;
+        if notify.healthchecks.is_some()
+            || notify.uptime_kuma.is_some()
+            || !notify.webhooks.is_empty()
+            || !notify.exec.is_empty()
+        {
+            // URLs carry their secret in the path or query: only scheme and host are shown.
+            writeln!(f, "\n[notify]")?;
+            if let Some(url) = &notify.healthchecks {
+                writeln!(f, "healthchecks = \"{url}/<redacted>\"")?;
+            }
+            if let Some(url) = &notify.uptime_kuma {
+                writeln!(f, "uptime_kuma = \"{url}/<redacted>\"")?;
+            }
+            let hooks: Vec<String> = notify
+                .webhooks
+                .iter()
+                .map(|url| format!("\"{url}/<redacted>\""))
+                .collect();
+            writeln!(f, "webhooks = [{}]", hooks.join(", "))?;
+            let exec: Vec<String> = notify
+                .exec
+                .iter()
+                .map(|path| toml::Value::String(path.display().to_string()).to_string())
+                .collect();
+            writeln!(f, "exec = [{}]", exec.join(", "))?;
+            writeln!(
+                f,
+                "timeout = \"{}\"",
+                humantime::format_duration(notify.timeout)
+            )?;
+        }
+        if self.metrics.listen.is_some() || self.metrics.textfile.is_some() {
+            writeln!(f, "\n[metrics]")?;
+            if let Some(listen) = &self.metrics.listen {
+                writeln!(f, "listen = \"{listen}\"")?;
+            }
+            if let Some(path) = &self.metrics.textfile {
+                writeln!(
+                    f,
+                    "textfile = {}",
+                    toml::Value::String(path.display().to_string())
+                )?;
+            }
+        }
         Ok(())
     }
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use crate::detect::Provider;
 use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
-pub use crate::secret::{ApiToken, TokenSource};
+pub use crate::secret::{ApiToken, SecretUrl, TokenSource};
 use raw::RawConfig;
 use validate::Validator;
 
@@ -48,6 +48,27 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// Things worth a warning that do not stop the program (e.g. a world-readable token file).
     pub warnings: Vec<ConfigWarning>,
+    pub notify: NotifyConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[notify]`: who hears about changes and failures. URLs are secrets (`SecretUrl`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifyConfig {
+    pub healthchecks: Option<SecretUrl>,
+    pub uptime_kuma: Option<SecretUrl>,
+    pub webhooks: Vec<SecretUrl>,
+    /// Absolute paths of commands run once per event.
+    pub exec: Vec<PathBuf>,
+    /// Every delivery of a cycle ends by then, retries included.
+    pub timeout: Duration,
+}
+
+/// `[metrics]`: where the daemon serves /metrics and /healthz, and the textfile for cron.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub listen: Option<SocketAddr>,
+    pub textfile: Option<PathBuf>,
 }
 
 /// One API token and where it came from.
@@ -163,6 +184,9 @@ pub const DEFAULT_RECONCILE: Duration = Duration::from_secs(3600);
 /// The shortest and longest `[check].reconcile`.
 pub const MIN_RECONCILE: Duration = Duration::from_secs(1);
 pub const MAX_RECONCILE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The default and longest `[notify].timeout`.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(300);
 /// The longest `[detect].timeout`.
 pub const MAX_DETECT_TIMEOUT: Duration = Duration::from_secs(300);
 

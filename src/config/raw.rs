@@ -19,6 +19,29 @@ pub(crate) struct RawConfig {
     pub daemon: RawDaemon,
     #[serde(default)]
     pub records: Vec<RawRecord>,
+    #[serde(default)]
+    pub notify: RawNotify,
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[notify]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    pub healthchecks: Option<Spanned<String>>,
+    pub uptime_kuma: Option<Spanned<String>>,
+    pub webhooks: Option<Vec<Spanned<String>>>,
+    pub exec: Option<Vec<Spanned<String>>>,
+    pub timeout: Option<Spanned<String>>,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub listen: Option<Spanned<String>>,
+    pub textfile: Option<Spanned<String>>,
 }
 
 /// `[cloudflare]`.

@@ -9,10 +9,12 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::raw::{RawConfig, RawRecord};
+use super::raw::{RawMetrics, RawNotify};
 use super::{
     line_column, CheckMode, Config, ConfigError, ConfigWarning, DaemonConfig, DetectConfig,
-    RecordConfig, TokenEntry, DEFAULT_API_URL, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT,
-    MAX_DETECT_TIMEOUT, MAX_INTERVAL, MAX_RECONCILE, MIN_RECONCILE,
+    MetricsConfig, NotifyConfig, RecordConfig, SecretUrl, TokenEntry, DEFAULT_API_URL,
+    DEFAULT_NOTIFY_TIMEOUT, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT, MAX_DETECT_TIMEOUT, MAX_INTERVAL,
+    MAX_NOTIFY_TIMEOUT, MAX_RECONCILE, MIN_RECONCILE,
 };
 use crate::detect::Provider;
 use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
@@ -204,6 +206,8 @@ impl Validator<'_> {
             records,
             state_dir,
             warnings,
+            notify: self.notify(&raw.notify)?,
+            metrics: self.metrics(&raw.metrics)?,
         })
     }
 
@@ -439,5 +443,90 @@ fn is_loopback_host(url: &url::Url) -> bool {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
+    }
+}
+
+impl Validator<'_> {
+    fn notify(&self, raw: &RawNotify) -> Result<NotifyConfig, ConfigError> {
+        let url = |value: &Spanned<String>, key: &str| {
+            SecretUrl::parse(value.get_ref())
+                .map_err(|message| self.invalid(value.span(), key, message))
+        };
+        let healthchecks = raw
+            .healthchecks
+            .as_ref()
+            .map(|value| url(value, "notify.healthchecks"))
+            .transpose()?;
+        let uptime_kuma = raw
+            .uptime_kuma
+            .as_ref()
+            .map(|value| url(value, "notify.uptime_kuma"))
+            .transpose()?;
+        let webhooks = raw
+            .webhooks
+            .iter()
+            .flatten()
+            .map(|value| url(value, "notify.webhooks"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let exec = raw
+            .exec
+            .iter()
+            .flatten()
+            .map(|value| {
+                let path = PathBuf::from(value.get_ref());
+                if path.is_absolute() {
+                    Ok(path)
+                } else {
+                    Err(self.invalid(
+                        value.span(),
+                        "notify.exec",
+                        format!("`{}` must be an absolute path (a command is run without a shell and without PATH lookup)", value.get_ref()),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let timeout = self.duration(
+            raw.timeout.as_ref(),
+            "notify.timeout",
+            DEFAULT_NOTIFY_TIMEOUT,
+            MAX_NOTIFY_TIMEOUT,
+        )?;
+        Ok(NotifyConfig {
+            healthchecks,
+            uptime_kuma,
+            webhooks,
+            exec,
+            timeout,
+        })
+    }
+
+    fn metrics(&self, raw: &RawMetrics) -> Result<MetricsConfig, ConfigError> {
+        let listen = raw
+            .listen
+            .as_ref()
+            .map(|value| {
+                value.get_ref().trim().parse::<SocketAddr>().map_err(|_| {
+                    self.invalid(
+                        value.span(),
+                        "metrics.listen",
+                        format!("`{}` is not an address and port; write e.g. \"127.0.0.1:9797\" or \"[::1]:9797\"", value.get_ref()),
+                    )
+                })
+            })
+            .transpose()?;
+        let textfile = raw
+            .textfile
+            .as_ref()
+            .map(|value| {
+                let path = PathBuf::from(value.get_ref());
+                let named = path.file_name().is_some() && path.parent().is_some_and(|dir| !dir.as_os_str().is_empty());
+                if path.is_absolute() && named {
+                    Ok(path)
+                } else {
+                    Err(self.invalid(value.span(), "metrics.textfile", "must be an absolute path to a file, e.g. \"/var/lib/prometheus/node-exporter/flaredns.prom\""))
+                }
+            })
+            .transpose()?;
+        Ok(MetricsConfig { listen, textfile })
     }
 }

@@ -42,6 +42,8 @@ pub struct Engine {
     memory: Option<Remembered>,
     /// The next cycle re-reads what DNS cannot confirm (daemon start, SIGUSR1).
     force_reread: bool,
+    /// A Retry-After may be on disk (so a cycle without one removes it).
+    rate_limit_remembered: bool,
 }
 
 /// One token's client. Records sharing a token share it, and so its budget: Cloudflare's
@@ -91,6 +93,7 @@ impl Engine {
             state,
             memory: None,
             force_reread: false,
+            rate_limit_remembered: true,
         })
     }
 
@@ -147,6 +150,7 @@ impl Engine {
         let started = Instant::now();
         // The config caps cycle_timeout, so this cannot overflow; stay safe if it did.
         let deadline = started.checked_add(timeout).unwrap_or(started);
+        let requests_before = self.requests_by_status();
         let apis: Vec<ApiCycle> = self
             .accounts
             .iter()
@@ -195,7 +199,10 @@ impl Engine {
                 .iter()
                 .filter_map(|account| account.client.rate_limited_until())
                 .max();
-            state.write_rate_limit(until);
+            if until.is_some() || self.rate_limit_remembered {
+                state.write_rate_limit(until);
+            }
+            self.rate_limit_remembered = until.is_some();
             if let Some(memory) = &self.memory {
                 if *memory != remembered_before {
                     state.write_json(remembered::FILE, memory);
@@ -203,7 +210,30 @@ impl Engine {
             }
         }
         report.api_requests = apis.iter().map(ApiCycle::requests_sent).sum();
+        drop(apis);
+        for (key, count) in self.requests_by_status() {
+            let before = requests_before.get(&key).copied().unwrap_or(0);
+            if count > before {
+                report.requests_by_status.insert(key, count - before);
+            }
+        }
+        report.budget_remaining = self
+            .accounts
+            .iter()
+            .map(|account| account.client.budget_remaining())
+            .min();
         report
+    }
+
+    /// Requests sent so far by every token's client, by "METHOD STATUS".
+    fn requests_by_status(&self) -> BTreeMap<String, u64> {
+        let mut total = BTreeMap::new();
+        for account in &self.accounts {
+            for ((method, status), count) in account.client.requests_by_status() {
+                *total.entry(format!("{method} {status}")).or_default() += count;
+            }
+        }
+        total
     }
 }
 

@@ -129,6 +129,10 @@ pub struct CycleReport {
     /// API requests spent per zone name (listing and writes; the zone list is not a zone's).
     pub zone_requests: BTreeMap<String, u32>,
     pub api_requests: u32,
+    /// API requests by "METHOD STATUS" (status 0: no answer).
+    pub requests_by_status: BTreeMap<String, u64>,
+    /// The smallest number of requests any token's hourly budget still allows.
+    pub budget_remaining: Option<u32>,
     pub dry_run: bool,
 }
 

@@ -7,6 +7,7 @@
 
 mod lock;
 pub mod remembered;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -221,16 +221,21 @@ async fn twenty_four_hours_of_total_api_failure_cost_a_bounded_number_of_request
     // under a second. The API is a closed port on loopback, so every request fails.
     let text = "[cloudflare]\napi_url = \"http://127.0.0.1:1/client/v4\"\napi_token = \"x\"\n\
                 [detect]\nipv4 = [\"static:81.23.45.99\"]\n[check]\nnameservers = \"api\"\n\
-                [daemon]\ninterval = \"1s\"\nstate_dir = \"/nonexistent/flaredns-test\"\n\
+                [daemon]\ninterval = \"1s\"\n\
                 [[records]]\nname = \"home.example.com\"\n";
-    let config = flaredns::config::parse(std::path::Path::new("virtual.toml"), text, &|_| None)
-        .expect("valid config");
+    let state = tempfile::tempdir().expect("state dir");
+    let state_dir = state.path().display().to_string();
+    let config = flaredns::config::parse(std::path::Path::new("virtual.toml"), text, &|key| {
+        (key == "STATE_DIRECTORY").then(|| state_dir.clone())
+    })
+    .expect("valid config");
     let mut engine = flaredns::cycle::Engine::new(config).expect("engine");
     fastrand::seed(7);
     let day = flaredns::daemon::StopAfter::new(tokio::time::sleep(std::time::Duration::from_secs(
         24 * 3600,
     )));
-    let code = flaredns::daemon::run(&mut engine, false, day).await;
+    let mut publisher = flaredns::publish::Publisher::new(&engine.config);
+    let code = flaredns::daemon::run(&mut engine, &mut publisher, false, day).await;
     assert_eq!(code, 0);
     let requests = engine.client().requests_sent();
     // The script in the story, at ten a second, would have sent 864,000.

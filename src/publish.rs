@@ -1,0 +1,216 @@
+//! After a cycle: advance the remembered status (`status.json`), tell people (events and
+//! heartbeats through `notify`), and export metrics (the daemon's endpoint snapshot and the
+//! textfile). Every reader takes its facts from the `CycleReport` and the status; nothing here
+//! judges a record. A dry run publishes nothing: it changes nothing and tells nobody.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::cycle::CycleReport;
+use crate::metrics::{self, Snapshot};
+use crate::notify::{events, Heartbeat, Notifier};
+use crate::state::status::{self, LastCycle};
+use crate::state::StateDir;
+
+/// The publishing side of one process; it lives across reloads, so counters survive them.
+pub struct Publisher {
+    last: LastCycle,
+    notifier: Notifier,
+    state: Option<StateDir>,
+    textfile: Option<std::path::PathBuf>,
+    /// The daemon's metrics endpoint snapshot, when it serves one.
+    shared: Option<Arc<Mutex<Snapshot>>>,
+    host: String,
+    interval: Duration,
+    /// The daemon writes `status.json` when something besides times and counters changed,
+    /// or every `STATUS_EVERY`; `--once` (which reads it back next run) writes every time.
+    written: Option<(Substance, SystemTime)>,
+    write_always: bool,
+}
+
+/// How often the daemon writes an unchanged status (flash storage on firewalls).
+const STATUS_EVERY: Duration = Duration::from_secs(300);
+
+impl Publisher {
+    /// A publisher for `config`, starting from the status remembered in the state directory.
+    pub fn new(config: &Config) -> Publisher {
+        let state = config.state_dir.as_deref().map(StateDir::new);
+        let last = state
+            .as_ref()
+            .and_then(|state| state.read_json::<LastCycle>(status::FILE))
+            .and_then(|last| {
+                let checked = last.checked();
+                if checked.is_none() {
+                    tracing::warn!(
+                        "ignoring {}: it was written by another version",
+                        status::FILE
+                    );
+                }
+                checked
+            })
+            .unwrap_or_default();
+        Publisher {
+            last,
+            notifier: Notifier::new(config.notify.clone()),
+            state,
+            textfile: config.metrics.textfile.clone(),
+            shared: None,
+            host: hostname(),
+            interval: config.daemon.interval,
+            written: None,
+            write_always: true,
+        }
+    }
+
+    /// The daemon keeps the status in memory and writes it only when it changed in substance
+    /// or every 5 minutes.
+    pub fn write_when_changed(&mut self) {
+        self.write_always = false;
+    }
+
+    /// A new config: new receivers and paths; the status and its counters stay.
+    pub fn reconfigure(&mut self, config: &Config) {
+        self.notifier = Notifier::new(config.notify.clone());
+        self.textfile = config.metrics.textfile.clone();
+        self.interval = config.daemon.interval;
+        if config.state_dir.as_deref() != self.state.as_ref().map(StateDir::path) {
+            self.state = config.state_dir.as_deref().map(StateDir::new);
+        }
+        self.refresh_snapshot(None);
+    }
+
+    /// Serves metrics from this publisher's snapshots (the daemon's endpoint).
+    pub fn share(&mut self) -> Arc<Mutex<Snapshot>> {
+        let shared = Arc::new(Mutex::new(Snapshot::default()));
+        self.shared = Some(shared.clone());
+        self.refresh_snapshot(None);
+        shared
+    }
+
+    /// Publishes one cycle that took `duration`. `next_check` is the daemon's next tick.
+    pub async fn after_cycle(
+        &mut self,
+        report: &CycleReport,
+        duration: Duration,
+        next_check: Option<SystemTime>,
+    ) {
+        if report.dry_run {
+            return;
+        }
+        let now = SystemTime::now();
+        let unix = now
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs())
+            .unwrap_or(0);
+        let previous_failing = self.last.failing.clone();
+        let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        let mut next = self
+            .last
+            .advance(report, unix, duration_ms, &report.requests_by_status);
+        next.next_check_at = next_check.and_then(|at| {
+            at.duration_since(UNIX_EPOCH)
+                .ok()
+                .map(|elapsed| elapsed.as_secs())
+        });
+        self.last = next;
+        if self.write_due(now) {
+            if let Some(state) = &self.state {
+                state.write_json(status::FILE, &self.last);
+            }
+            self.written = Some((substance(&self.last), now));
+        }
+        self.refresh_snapshot(report.budget_remaining);
+        if let Some(path) = &self.textfile {
+            let text = metrics::render(&self.last, report.budget_remaining);
+            if let Err(error) = crate::files::write_public(path, text.as_bytes()) {
+                tracing::warn!("cannot write the metrics textfile: {error}");
+            }
+        }
+        let time = humantime::format_rfc3339_seconds(now).to_string();
+        let events = events::events(&previous_failing, report, &time, &self.host);
+        let heartbeat = if report.success() {
+            Heartbeat::Up
+        } else {
+            Heartbeat::Down(
+                self.last
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "the cycle failed".to_string()),
+            )
+        };
+        self.notifier.deliver(&events, &heartbeat).await;
+    }
+
+    fn write_due(&self, now: SystemTime) -> bool {
+        match &self.written {
+            _ if self.write_always => true,
+            None => true,
+            Some((substance_then, at)) => {
+                *substance_then != substance(&self.last)
+                    || now
+                        .duration_since(*at)
+                        .map_or(true, |age| age >= STATUS_EVERY)
+            }
+        }
+    }
+
+    fn refresh_snapshot(&self, budget_remaining: Option<u32>) {
+        let Some(shared) = &self.shared else { return };
+        let snapshot = Snapshot {
+            text: metrics::render(&self.last, budget_remaining),
+            last_success_at: self.last.last_success_at,
+            interval: self.interval,
+            last_error: self.last.last_error.clone(),
+        };
+        *shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = snapshot;
+    }
+}
+
+/// What of a status is worth a write: the outcome, addresses, each record's state and
+/// address, what is failing and the last changes; not times, counters or sentences (which
+/// carry times).
+type Substance = (
+    bool,
+    std::collections::BTreeMap<String, String>,
+    Vec<(String, String, String, Option<String>)>,
+    std::collections::BTreeSet<status::Subject>,
+    usize,
+);
+
+fn substance(last: &LastCycle) -> Substance {
+    (
+        last.success,
+        last.addresses.clone(),
+        last.records
+            .iter()
+            .map(|record| {
+                (
+                    record.name.clone(),
+                    record.record_type.clone(),
+                    record.state.clone(),
+                    record.address.clone(),
+                )
+            })
+            .collect(),
+        last.failing.clone(),
+        last.last_changes.len(),
+    )
+}
+
+/// This machine's name, for event payloads (`gethostname`, which needs no /proc).
+fn hostname() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
+    let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if result != 0 {
+        return "unknown".to_string();
+    }
+    let end = buffer
+        .iter()
+        .position(|byte| *byte == 0)
+        .unwrap_or(buffer.len());
+    String::from_utf8_lossy(&buffer[..end]).into_owned()
+}

@@ -1,0 +1,290 @@
+//! The last cycle, as remembered in `status.json`: what each record holds and how it ended,
+//! the detected addresses, the last change per record, what is failing, and the counters that
+//! metrics export. The daemon keeps it in memory and writes it after each cycle; `--once`
+//! reads it, advances it and writes it back, so cron runs count and notify like the daemon.
+//! `status` and the metrics textfile render it; none of them judges a record again: the
+//! values come from the `CycleReport` through `advance`, a pure function.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cycle::{CycleProblem, CycleReport, RecordFailure, RecordState};
+use crate::model::Family;
+use crate::plan::Action;
+
+/// The file's name in the state directory.
+pub const FILE: &str = "status.json";
+/// The format this version writes; another version's file is ignored (with a warning).
+pub const VERSION: u32 = 1;
+
+/// What is failing: detection of a family, or a record (one name and type).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Subject {
+    Detection {
+        family: String,
+    },
+    Record {
+        name: String,
+        #[serde(rename = "type")]
+        record_type: String,
+    },
+    /// The cycle as a whole (it was abandoned at its deadline).
+    Cycle,
+}
+
+/// One record's line of the status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordLine {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// `in_sync`, `changed`, `planned`, `failed` or `refused`.
+    pub state: String,
+    /// The address the record holds (as far as this cycle knows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A record's last change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub old: String,
+    pub new: String,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// Counters that only grow (Prometheus `_total`), kept across runs and reloads.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// By result: `success`, `failure`.
+    pub cycles: BTreeMap<String, u64>,
+    /// By family: `ipv4`, `ipv6`.
+    pub address_changes: BTreeMap<String, u64>,
+    /// By "METHOD STATUS" (status 0: no answer).
+    pub api_requests: BTreeMap<String, u64>,
+}
+
+/// The whole `status.json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastCycle {
+    pub version: u32,
+    /// Unix seconds when the last cycle ended (0: none yet).
+    pub finished_at: u64,
+    pub duration_ms: u64,
+    pub success: bool,
+    pub dry_run: bool,
+    /// By family name (`ipv4`, `ipv6`): the detected address.
+    pub addresses: BTreeMap<String, String>,
+    pub records: Vec<RecordLine>,
+    /// Cycle-wide problems, as sentences.
+    pub problems: Vec<String>,
+    /// The first problem of the last failed cycle, kept until a cycle succeeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub failing: BTreeSet<Subject>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<u64>,
+    /// By "name type".
+    pub last_changes: BTreeMap<String, Change>,
+    pub counters: Counters,
+    /// Unix seconds of the daemon's next check (absent for `--once`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_check_at: Option<u64>,
+}
+
+/// The subjects failing in a report. A record not checked because its family's address is
+/// unknown is covered by the detection failure, not counted again.
+pub fn failing(report: &CycleReport) -> BTreeSet<Subject> {
+    let mut subjects = BTreeSet::new();
+    for problem in &report.problems {
+        subjects.insert(match problem {
+            CycleProblem::Detect(error) => Subject::Detection {
+                family: family_name(error.family).to_string(),
+            },
+            CycleProblem::Abandoned { .. } => Subject::Cycle,
+        });
+    }
+    for (record, failure) in report.failures() {
+        if matches!(failure, RecordFailure::NoAddress { .. }) {
+            continue;
+        }
+        for family in &record.families {
+            subjects.insert(Subject::Record {
+                name: record.name.to_string(),
+                record_type: family.record_type().to_string(),
+            });
+        }
+    }
+    subjects
+}
+
+/// The subjects a report shows working: families detected and records in sync or changed.
+pub fn working(report: &CycleReport) -> BTreeSet<Subject> {
+    let mut subjects: BTreeSet<Subject> = report
+        .addresses
+        .keys()
+        .map(|family| Subject::Detection {
+            family: family_name(*family).to_string(),
+        })
+        .collect();
+    for record in &report.records {
+        if matches!(
+            record.state,
+            RecordState::InSync | RecordState::Changed(_) | RecordState::WouldChange(_)
+        ) {
+            for family in &record.families {
+                subjects.insert(Subject::Record {
+                    name: record.name.to_string(),
+                    record_type: family.record_type().to_string(),
+                });
+            }
+        }
+    }
+    if report.problems.is_empty() {
+        subjects.insert(Subject::Cycle);
+    }
+    subjects
+}
+
+/// `ipv4` / `ipv6`.
+pub fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "ipv4",
+        Family::V6 => "ipv6",
+    }
+}
+
+impl LastCycle {
+    /// A file's contents, or nothing when it is another version's.
+    pub fn checked(self) -> Option<LastCycle> {
+        (self.version == VERSION).then_some(self)
+    }
+
+    /// The next state after `report`, which ended at `now` (unix seconds) after `duration_ms`,
+    /// with `requests` (by "METHOD STATUS") sent during it. Pure.
+    pub fn advance(
+        &self,
+        report: &CycleReport,
+        now: u64,
+        duration_ms: u64,
+        requests: &BTreeMap<String, u64>,
+    ) -> LastCycle {
+        let mut next = self.clone();
+        next.version = VERSION;
+        next.finished_at = now;
+        next.duration_ms = duration_ms;
+        next.success = report.success();
+        next.dry_run = report.dry_run;
+        let previous_addresses = std::mem::take(&mut next.addresses);
+        for (family, address) in &report.addresses {
+            let name = family_name(*family).to_string();
+            if previous_addresses
+                .get(&name)
+                .is_some_and(|previous| previous != &address.to_string())
+            {
+                *next
+                    .counters
+                    .address_changes
+                    .entry(name.clone())
+                    .or_default() += 1;
+            }
+            next.addresses.insert(name, address.to_string());
+        }
+        // A family whose detection failed keeps its last known address.
+        for (name, address) in previous_addresses {
+            next.addresses.entry(name).or_insert(address);
+        }
+        next.records = report
+            .records
+            .iter()
+            .flat_map(|record| {
+                record
+                    .families
+                    .iter()
+                    .map(move |family| line(record, *family, report))
+            })
+            .collect();
+        for record in &report.records {
+            if let RecordState::Changed(action) = &record.state {
+                for (family, old, new) in changes_of(action) {
+                    next.last_changes.insert(
+                        format!("{} {}", record.name, family.record_type()),
+                        Change { old, new, at: now },
+                    );
+                }
+            }
+        }
+        next.problems = report.problems.iter().map(ToString::to_string).collect();
+        next.failing = failing(report);
+        let result = if next.success { "success" } else { "failure" };
+        *next.counters.cycles.entry(result.to_string()).or_default() += 1;
+        for (key, count) in requests {
+            *next.counters.api_requests.entry(key.clone()).or_default() += count;
+        }
+        if next.success {
+            next.last_success_at = Some(now);
+            next.last_error = None;
+        } else {
+            next.last_error = report
+                .keyed_problems()
+                .into_iter()
+                .next()
+                .map(|(_, sentence)| sentence);
+        }
+        next
+    }
+}
+
+/// The status line of one record and family.
+fn line(record: &crate::cycle::RecordReport, family: Family, report: &CycleReport) -> RecordLine {
+    let detected = report.addresses.get(&family).map(ToString::to_string);
+    let (state, address, error) = match &record.state {
+        RecordState::InSync => ("in_sync", detected, None),
+        RecordState::Changed(_) => ("changed", detected, None),
+        RecordState::WouldChange(_) => ("planned", None, None),
+        RecordState::Failed(failure @ RecordFailure::Refused { .. }) => {
+            ("refused", None, Some(failure.to_string()))
+        }
+        RecordState::Failed(failure) => ("failed", None, Some(failure.to_string())),
+    };
+    RecordLine {
+        name: record.name.to_string(),
+        record_type: family.record_type().to_string(),
+        zone: record.zone.clone(),
+        state: state.to_string(),
+        address,
+        error,
+    }
+}
+
+/// (family, old, new) for each record an action wrote.
+pub fn changes_of(action: &Action) -> Vec<(Family, String, String)> {
+    match action {
+        Action::Create(new) => vec![(new.family, String::new(), new.content.to_string())],
+        Action::Update {
+            family,
+            old_content,
+            content,
+            ..
+        } => vec![(*family, old_content.clone(), content.to_string())],
+        Action::ReplaceCname {
+            target, creates, ..
+        } => creates
+            .iter()
+            .map(|new| {
+                (
+                    new.family,
+                    format!("CNAME {target}"),
+                    new.content.to_string(),
+                )
+            })
+            .collect(),
+    }
+}
