@@ -77,6 +77,23 @@ pub async fn run(cli: &Cli) -> u8 {
     }
 }
 
+/// Takes the state directory's run lock. Another run holding it is an error (exit 1); a
+/// state directory that cannot hold a lock (missing and not creatable, writable by others)
+/// is a warning, and the run goes on: it only costs the memory between runs.
+async fn run_lock(config: &config::Config) -> Result<Option<state::RunLock>, Error> {
+    let Some(dir) = &config.state_dir else {
+        return Ok(None);
+    };
+    match state::RunLock::acquire(dir, state::LOCK_WAIT).await {
+        Ok(lock) => Ok(Some(lock)),
+        Err(busy @ state::LockError::Busy { .. }) => Err(busy.into()),
+        Err(state::LockError::File(error)) => {
+            tracing::warn!("running without the state directory's lock: {error}");
+            Ok(None)
+        }
+    }
+}
+
 /// The completion script for a shell, generated from the clap definition.
 pub fn completions(shell: cli::Shell) -> String {
     use clap::CommandFactory;
@@ -148,10 +165,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
         }
         None if cli.once => {
             // One run at a time per state directory: a second waits, bounded.
-            let _lock = match &config.state_dir {
-                Some(dir) => Some(state::RunLock::acquire(dir, state::LOCK_WAIT).await?),
-                None => None,
-            };
+            let _lock = run_lock(&config).await?;
             let mut publisher = publish::Publisher::new(&config);
             let mut engine = cycle::Engine::new(config)?;
             let started = tokio::time::Instant::now();
@@ -170,10 +184,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             })
         }
         None => {
-            let _lock = match &config.state_dir {
-                Some(dir) => Some(state::RunLock::acquire(dir, state::LOCK_WAIT).await?),
-                None => None,
-            };
+            let _lock = run_lock(&config).await?;
             let mut publisher = publish::Publisher::new(&config);
             if let Some(address) = config.metrics.listen {
                 let bound = metrics::server::start(address, publisher.share())

@@ -174,7 +174,11 @@ impl ZoneDirectory {
         match &record.zone {
             Some(pinned) => zones
                 .iter()
-                .find(|zone| zone.name.eq_ignore_ascii_case(pinned.as_str()))
+                .find(|zone| {
+                    zone.name
+                        .trim_end_matches('.')
+                        .eq_ignore_ascii_case(pinned.as_str())
+                })
                 .cloned(),
             None => longest_suffix_zone(&record.name, zones).cloned(),
         }

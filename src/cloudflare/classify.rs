@@ -61,30 +61,48 @@ pub(super) fn classify<T: DeserializeOwned>(
         });
     }
     let looks_html = html || bytes.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'<');
-    if looks_html {
-        if code == 403 || code == 503 {
-            return Err(ApiError::Challenge {
-                status: code,
-                mitigated: false,
-            });
-        }
-        return Err(ApiError::NotJson {
-            status: code,
-            what: "an HTML page".to_string(),
-        });
-    }
-    let envelope: Envelope<T> = match serde_json::from_slice(bytes) {
-        Ok(envelope) => envelope,
-        Err(error) => {
-            if serde_json::from_slice::<serde_json::Value>(bytes).is_err() {
-                return Err(ApiError::NotJson {
+    let parsed: Option<Result<Envelope<T>, serde_json::Error>> =
+        (!looks_html).then(|| serde_json::from_slice(bytes));
+    let envelope = match parsed {
+        Some(Ok(envelope)) => envelope,
+        // Not Cloudflare's JSON: what the status says is all there is.
+        not_json => {
+            let what = if looks_html {
+                "an HTML page"
+            } else {
+                "a body that is not JSON"
+            };
+            return Err(match code {
+                // An HTML 403 is the challenge page; any other non-JSON 403 is Cloudflare's
+                // firewall answering in its place ("error code: 1020").
+                403 if looks_html => ApiError::Challenge {
                     status: code,
-                    what: "a body that is not JSON".to_string(),
-                });
-            }
-            return Err(ApiError::Malformed {
-                status: code,
-                detail: error.to_string(),
+                    mitigated: false,
+                },
+                403 => ApiError::Blocked {
+                    status: code,
+                    detail: crate::logging::one_line(&String::from_utf8_lossy(
+                        &bytes[..bytes.len().min(200)],
+                    )),
+                },
+                401 => ApiError::Auth {
+                    status: code,
+                    messages: Vec::new(),
+                },
+                _ => match not_json {
+                    Some(Err(error))
+                        if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() =>
+                    {
+                        ApiError::Malformed {
+                            status: code,
+                            detail: error.to_string(),
+                        }
+                    }
+                    _ => ApiError::NotJson {
+                        status: code,
+                        what: what.to_string(),
+                    },
+                },
             });
         }
     };
@@ -93,8 +111,21 @@ pub(super) fn classify<T: DeserializeOwned>(
         .into_iter()
         .map(|WireMessage { code, message }| CloudflareMessage { code, message })
         .collect();
-    if !status.is_success() || !envelope.success {
-        if code == 401 || code == 403 || messages.iter().any(|message| is_auth_code(message.code)) {
+    if status.is_success() && envelope.success.is_none() {
+        // A 2xx that does not say `success` is not an answer flaredns can act on.
+        return Err(ApiError::Malformed {
+            status: code,
+            detail: "the answer has no `success` field".to_string(),
+        });
+    }
+    if !status.is_success() || envelope.success != Some(true) {
+        // The token is judged only by 4xx answers: a 5xx says the server failed, whatever
+        // code its body carries, and is retried as such.
+        let token_refused = code == 401
+            || code == 403
+            || ((400..500).contains(&code)
+                && messages.iter().any(|message| is_auth_code(message.code)));
+        if token_refused {
             return Err(ApiError::Auth {
                 status: code,
                 messages,
@@ -208,6 +239,32 @@ mod tests {
         assert!(matches!(
             classify_json(301, ""),
             Err(ApiError::Redirect { status: 301, .. })
+        ));
+        // The review's cases: an HTML 401 is a rejected token; a plain-text 403 is the
+        // firewall; an HTML 503 is a server error, not a challenge; a 5xx with an auth code
+        // in its body is a server error; a 2xx without `success` is not believed.
+        assert!(matches!(
+            classify_json(401, "<html>401 Authorization Required</html>"),
+            Err(ApiError::Auth { status: 401, .. })
+        ));
+        assert!(matches!(
+            classify_json(403, "error code: 1020"),
+            Err(ApiError::Blocked { status: 403, .. })
+        ));
+        assert!(matches!(
+            classify_json(503, "<html>Service Unavailable</html>"),
+            Err(ApiError::NotJson { status: 503, .. })
+        ));
+        assert!(matches!(
+            classify_json(
+                500,
+                r#"{"success":false,"errors":[{"code":10000,"message":"x"}]}"#
+            ),
+            Err(ApiError::Api { status: 500, .. })
+        ));
+        assert!(matches!(
+            classify_json(200, r#"{"result":{"patches":[]}}"#),
+            Err(ApiError::Malformed { status: 200, .. })
         ));
     }
 

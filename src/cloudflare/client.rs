@@ -5,7 +5,8 @@
 //! only through the budget.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
@@ -17,7 +18,7 @@ use super::budget::{self, Budget, Refused, WaitReason};
 use super::classify::{classify, parse_ratelimit, parse_retry_after};
 use super::error::{ApiError, HaltScope};
 use super::wire::{self, BatchResult, HasId, WireRecord, WireZone};
-use super::{Batch, MAX_API_BODY};
+use super::{Batch, MAX_API_BODY, MAX_LISTING_BYTES};
 use crate::http::{BodyError, Redirects};
 use crate::model::{ObservedRecord, Zone};
 use crate::secret::ApiToken;
@@ -64,7 +65,16 @@ pub struct ApiCycle<'c> {
     /// Zones that answered 403 this cycle, by id: no further request about them.
     denied_zones: Mutex<BTreeMap<String, ApiError>>,
     n_requests: AtomicU32,
+    /// Bytes of answers read this cycle, so one listing cannot grow without end.
+    body_bytes: AtomicUsize,
 }
+
+/// One exchange: the HTTP status (0: no answer), its `Retry-After`, and the result.
+type Exchange<T> = (
+    u16,
+    Option<Duration>,
+    Result<(T, Option<wire::ResultInfo>), ApiError>,
+);
 
 enum Retry {
     /// Reads are safe to repeat on transient failures.
@@ -101,6 +111,7 @@ impl Client {
             halted: Mutex::new(None),
             denied_zones: Mutex::new(BTreeMap::new()),
             n_requests: AtomicU32::new(0),
+            body_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -195,8 +206,8 @@ impl ApiCycle<'_> {
             .call::<wire::TokenVerify>(Method::GET, "/user/tokens/verify", None, Retry::Read)
             .await?;
         Ok(TokenStatus {
-            status: verify.status,
-            expires_on: verify.expires_on,
+            status: wire::clean(verify.status),
+            expires_on: verify.expires_on.map(wire::clean),
         })
     }
 
@@ -210,10 +221,10 @@ impl ApiCycle<'_> {
                 Retry::Read,
             )
             .await?;
-        Ok(match setting.value {
+        Ok(wire::clean(match setting.value {
             serde_json::Value::String(text) => text,
             other => other.to_string(),
-        })
+        }))
     }
 
     /// Clears the halts, for a new question within the same cycle (doctor asks whether a
@@ -230,18 +241,32 @@ impl ApiCycle<'_> {
         max_pages: u32,
     ) -> Result<Vec<T>, ApiError> {
         let mut all: Vec<T> = Vec::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut page = 1;
-        let mut previous_first: Option<String> = None;
+        let bytes_before = self.body_bytes.load(Ordering::Relaxed);
         loop {
             let url = format!("{path}?per_page={per_page}&page={page}");
             let (items, info) = self
                 .call::<Vec<T>>(Method::GET, &url, None, Retry::Read)
                 .await?;
-            let first = items.first().map(|item| item.id().to_string());
-            if first.is_some() && first == previous_first {
+            // An id seen on an earlier page means the pages repeat (or alternate): a list
+            // that never ends, or one that holds records twice.
+            if let Some(repeated) = items
+                .iter()
+                .find(|item| !seen.insert(item.id().to_string()))
+            {
                 return Err(ApiError::Malformed {
                     status: 200,
-                    detail: format!("page {page} of {path} repeats page {}", page - 1),
+                    detail: format!(
+                        "page {page} of {path} repeats an item of an earlier page ({})",
+                        crate::logging::one_line(repeated.id())
+                    ),
+                });
+            }
+            let read = self.body_bytes.load(Ordering::Relaxed) - bytes_before;
+            if read > MAX_LISTING_BYTES {
+                return Err(ApiError::TooLarge {
+                    limit: MAX_LISTING_BYTES,
                 });
             }
             let got = items.len();
@@ -256,7 +281,6 @@ impl ApiCycle<'_> {
                     limit: max_pages,
                 });
             }
-            previous_first = first;
             page += 1;
         }
     }
@@ -285,7 +309,7 @@ impl ApiCycle<'_> {
             self.client.n_requests.fetch_add(1, Ordering::Relaxed);
             self.n_requests.fetch_add(1, Ordering::Relaxed);
             tracing::trace!(%method, path, attempt, "cloudflare request");
-            let (status, result) = self
+            let (status, retry_after, result) = self
                 .send_once::<T>(method.clone(), path, body.as_ref())
                 .await;
             *lock(&self.client.by_status)
@@ -299,12 +323,13 @@ impl ApiCycle<'_> {
                 Err(error) if matches!(retry, Retry::Write) => unconfirmed_if_unknown(error),
                 Err(error) => error,
             };
-            if let ApiError::RateLimited {
-                retry_after: Some(wait),
-            } = &error
-            {
+            // A server that echoes the request could put the token into its message.
+            let error = error.redact(self.client.token.expose());
+            // Retry-After is honoured on any failure that carries it (a 503 too), and
+            // remembered for the next run.
+            if let (Some(wait), true) = (retry_after, counts_against_health(&error)) {
                 *lock(&self.client.rate_limited_until) =
-                    Some(budget::wall_after(SystemTime::now(), *wait));
+                    Some(budget::wall_after(SystemTime::now(), wait));
             }
             match error.halt_scope(zone.is_some()) {
                 Some(HaltScope::Account) => *lock(&self.halted) = Some(error.clone()),
@@ -316,10 +341,6 @@ impl ApiCycle<'_> {
                 None => {}
             }
             if counts_against_health(&error) {
-                let retry_after = match &error {
-                    ApiError::RateLimited { retry_after } => *retry_after,
-                    _ => None,
-                };
                 let wait = lock(&self.client.budget).failed(Instant::now(), retry_after);
                 tracing::debug!(%method, path, attempt, wait = ?wait, "cloudflare request failed: {error}");
             }
@@ -360,13 +381,14 @@ impl ApiCycle<'_> {
             })
     }
 
-    /// One HTTP exchange. Returns the status (0 when no answer came) beside the result.
+    /// One HTTP exchange. Returns the status (0 when no answer came) and any `Retry-After`
+    /// beside the result.
     async fn send_once<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
-    ) -> (u16, Result<(T, Option<wire::ResultInfo>), ApiError>) {
+    ) -> Exchange<T> {
         // Each request ends by the cycle's deadline at the latest.
         let now = Instant::now();
         if self.deadline <= now {
@@ -374,7 +396,7 @@ impl ApiCycle<'_> {
                 detail: "the cycle's deadline has passed".to_string(),
                 maybe_applied: false,
             };
-            return (0, Err(error));
+            return (0, None, Err(error));
         }
         let timeout = REQUEST_TIMEOUT.min(self.deadline - now);
         let url = format!("{}{}", self.client.base_url, path);
@@ -394,7 +416,7 @@ impl ApiCycle<'_> {
                     detail: crate::http::describe_transport(&error),
                     maybe_applied: !error.is_connect(),
                 };
-                return (0, Err(error));
+                return (0, None, Err(error));
             }
         };
         let status = response.status();
@@ -408,13 +430,11 @@ impl ApiCycle<'_> {
         };
         if status.is_redirection() {
             let location = header("location").map(|target| redirect_host(&target));
-            return (
-                code,
-                Err(ApiError::Redirect {
-                    status: code,
-                    location,
-                }),
-            );
+            let error = ApiError::Redirect {
+                status: code,
+                location,
+            };
+            return (code, None, Err(error));
         }
         let mitigated =
             header("cf-mitigated").is_some_and(|value| value.eq_ignore_ascii_case("challenge"));
@@ -428,16 +448,23 @@ impl ApiCycle<'_> {
         }
         let bytes = match crate::http::read_capped(response, MAX_API_BODY).await {
             Ok(bytes) => bytes,
-            Err(BodyError::TooLarge { limit }) => return (code, Err(ApiError::TooLarge { limit })),
+            Err(BodyError::TooLarge { limit }) => {
+                return (code, retry_after, Err(ApiError::TooLarge { limit }))
+            }
             Err(BodyError::Transport(detail)) => {
                 let error = ApiError::Transport {
                     detail,
                     maybe_applied: true,
                 };
-                return (code, Err(error));
+                return (code, retry_after, Err(error));
             }
         };
-        (code, classify(status, mitigated, retry_after, html, &bytes))
+        self.body_bytes.fetch_add(bytes.len(), Ordering::Relaxed);
+        (
+            code,
+            retry_after,
+            classify(status, mitigated, retry_after, html, &bytes),
+        )
     }
 }
 
@@ -500,31 +527,58 @@ fn unconfirmed_if_unknown(error: ApiError) -> ApiError {
     }
 }
 
-/// Believes a batch's success only when the answer holds what was sent.
+/// Believes a batch's success only when the answer holds what was sent: as many deletes,
+/// every patched record by id with its new content, and every created record with an id,
+/// its name and its content.
 fn confirm_batch(batch: &Batch, result: &BatchResult) -> Result<(), ApiError> {
     let unconfirmed = |detail: String| ApiError::Unconfirmed {
         status: 200,
         detail,
     };
-    if result.patches.len() != batch.patches.len() || result.posts.len() != batch.posts.len() {
+    if result.deletes.len() != batch.deletes.len()
+        || result.patches.len() != batch.patches.len()
+        || result.posts.len() != batch.posts.len()
+    {
         return Err(unconfirmed(format!(
-            "it reports {} update(s) and {} creation(s), not the {} and {} sent",
+            "it reports {} deletion(s), {} update(s) and {} creation(s), not the {}, {} and {} sent",
+            result.deletes.len(),
             result.patches.len(),
             result.posts.len(),
+            batch.deletes.len(),
             batch.patches.len(),
             batch.posts.len()
         )));
     }
+    let holds = |stored: &wire::BatchRecordResult, content: std::net::IpAddr| {
+        stored
+            .content
+            .as_deref()
+            .and_then(|text| text.parse::<std::net::IpAddr>().ok())
+            == Some(content)
+    };
     for patch in &batch.patches {
         let found = result.patches.iter().find(|stored| stored.id == patch.id);
-        let content_ok = found
-            .and_then(|stored| stored.content.as_deref())
-            .and_then(|content| content.parse::<std::net::IpAddr>().ok())
-            .is_some_and(|content| content == patch.content);
-        if !content_ok {
+        if !found.is_some_and(|stored| holds(stored, patch.content)) {
             return Err(unconfirmed(format!(
                 "it does not show record {} holding {}",
-                patch.id, patch.content
+                crate::logging::one_line(&patch.id),
+                patch.content
+            )));
+        }
+    }
+    for post in &batch.posts {
+        let found = result.posts.iter().any(|stored| {
+            !stored.id.is_empty()
+                && stored.name.as_deref().is_some_and(|name| {
+                    name.trim_end_matches('.')
+                        .eq_ignore_ascii_case(post.name.as_str())
+                })
+                && holds(stored, post.content)
+        });
+        if !found {
+            return Err(unconfirmed(format!(
+                "it does not show the new record {} {} holding {}",
+                post.family, post.name, post.content
             )));
         }
     }
@@ -537,7 +591,10 @@ fn counts_against_health(error: &ApiError) -> bool {
     error.is_transient()
         || matches!(
             error,
-            ApiError::Challenge { .. } | ApiError::Auth { .. } | ApiError::Unconfirmed { .. }
+            ApiError::Challenge { .. }
+                | ApiError::Blocked { .. }
+                | ApiError::Auth { .. }
+                | ApiError::Unconfirmed { .. }
         )
 }
 

@@ -33,6 +33,8 @@ pub enum ApiError {
     RateLimited { retry_after: Option<Duration> },
     #[error("Cloudflare answered with a challenge page (HTTP {status}{}) instead of the API; the usual cause is Under Attack mode or a WAF rule matching this host: turn Under Attack mode off for the zone, or add a WAF skip rule for this host's address", if *mitigated { ", cf-mitigated: challenge" } else { ", HTML body" })]
     Challenge { status: u16, mitigated: bool },
+    #[error("Cloudflare's firewall blocked the request (HTTP {status}: {detail}) instead of answering it; the usual cause is a WAF custom rule, IP access rule or Bot Fight Mode matching this host: add a WAF skip rule for this host's address (see the README's WAF skip rule), or check Security → Events in the dashboard")]
+    Blocked { status: u16, detail: String },
     #[error("{}", describe_auth(*status, messages))]
     Auth {
         status: u16,
@@ -51,7 +53,7 @@ pub enum ApiError {
     Transport { detail: String, maybe_applied: bool },
     #[error("flaredns's own request budget is spent ({detail}); it protects your Cloudflare rate limit, and the next cycle will try again")]
     Budget { detail: String },
-    #[error("{reason} until {}, beyond this cycle's deadline; no request was sent, and a later cycle will try again", humantime::format_rfc3339_seconds(*until))]
+    #[error("{reason} until {}, beyond this cycle's deadline; no further request was sent, and a later cycle will try again", humantime::format_rfc3339_seconds(*until))]
     WaitTooLong {
         /// Never more than `budget::MAX_SERVER_WAIT` from when it was set.
         until: std::time::SystemTime,
@@ -72,6 +74,38 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The same error with every occurrence of `secret` in text from the server replaced, so
+    /// a server that echoes the request cannot make the token part of a log line.
+    pub fn redact(mut self, secret: &str) -> ApiError {
+        if secret.is_empty() {
+            return self;
+        }
+        let scrub = |text: &mut String| {
+            if text.contains(secret) {
+                *text = text.replace(secret, "<redacted>");
+            }
+        };
+        match &mut self {
+            ApiError::Auth { messages, .. } | ApiError::Api { messages, .. } => {
+                for message in messages.iter_mut() {
+                    scrub(&mut message.message);
+                }
+            }
+            ApiError::Blocked { detail, .. }
+            | ApiError::Malformed { detail, .. }
+            | ApiError::Transport { detail, .. }
+            | ApiError::Unconfirmed { detail, .. }
+            | ApiError::Budget { detail } => scrub(detail),
+            ApiError::NotJson { what, .. } => scrub(what),
+            ApiError::Redirect {
+                location: Some(location),
+                ..
+            } => scrub(location),
+            _ => {}
+        }
+        self
+    }
+
     /// True for errors that waiting may fix (the caller retries within the budget).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -99,7 +133,7 @@ impl ApiError {
     /// every request of this token; a 403 about one zone stops only that zone.
     pub fn halt_scope(&self, zone_in_path: bool) -> Option<HaltScope> {
         match self {
-            ApiError::Challenge { .. } => Some(HaltScope::Account),
+            ApiError::Challenge { .. } | ApiError::Blocked { .. } => Some(HaltScope::Account),
             ApiError::Auth { status, messages } => {
                 let token_level =
                     *status == 401 || messages.iter().any(|message| is_token_code(message.code));

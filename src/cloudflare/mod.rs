@@ -27,8 +27,10 @@ pub use error::{ApiError, CloudflareMessage, HaltScope};
 
 /// Cloudflare's limit on changes in one batch (Free plan).
 pub const MAX_BATCH_CHANGES: usize = 200;
-/// The largest API answer flaredns reads: a zone of 5000 records per page is about 3 MB.
-pub const MAX_API_BODY: usize = 32 * 1024 * 1024;
+/// The largest API answer flaredns reads: a page of 5000 records is about 3 MB.
+pub const MAX_API_BODY: usize = 16 * 1024 * 1024;
+/// The most one listing (all its pages) may read: 20 full pages of records.
+pub const MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
 
 /// One batch: deletes, then patches, then posts, applied by Cloudflare as one transaction.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

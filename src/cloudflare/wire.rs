@@ -22,9 +22,9 @@ pub(crate) struct WireZone {
 impl WireZone {
     pub fn into_zone(self) -> Zone {
         Zone {
-            id: self.id,
-            name: self.name,
-            name_servers: self.name_servers,
+            id: clean(self.id),
+            name: clean(self.name),
+            name_servers: self.name_servers.into_iter().map(clean).collect(),
         }
     }
 }
@@ -45,6 +45,8 @@ impl HasId for WireRecord {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct BatchResult {
     #[serde(default)]
+    pub deletes: Vec<serde_json::Value>,
+    #[serde(default)]
     pub patches: Vec<BatchRecordResult>,
     #[serde(default)]
     pub posts: Vec<BatchRecordResult>,
@@ -56,6 +58,8 @@ pub(crate) struct BatchRecordResult {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
     pub content: Option<String>,
 }
 
@@ -63,7 +67,7 @@ pub(crate) struct BatchRecordResult {
 #[derive(Debug, Deserialize)]
 pub(crate) struct Envelope<T> {
     #[serde(default)]
-    pub success: bool,
+    pub success: Option<bool>,
     #[serde(default)]
     pub errors: Vec<WireMessage>,
     pub result: Option<T>,
@@ -108,13 +112,24 @@ impl WireRecord {
     pub fn into_observed(self) -> Option<ObservedRecord> {
         Some(ObservedRecord {
             name: DomainName::parse(&self.name).ok()?,
-            id: self.id,
-            record_type: self.record_type,
-            content: self.content.unwrap_or_default(),
+            id: clean(self.id),
+            record_type: clean(self.record_type),
+            content: clean(self.content.unwrap_or_default()),
             proxied: self.proxied.unwrap_or(false),
             ttl: self.ttl.unwrap_or(1),
-            comment: self.comment,
+            comment: self.comment.map(clean),
         })
+    }
+}
+
+/// Text from the server made safe before it enters the model: every string the server sends
+/// (ids, contents, a CNAME target, names, comments) may end up in a log line or a doctor
+/// line, so control characters are escaped here, once, and it is capped.
+pub(crate) fn clean(text: String) -> String {
+    if text.chars().any(char::is_control) || text.chars().count() > 300 {
+        crate::logging::one_line(&text)
+    } else {
+        text
     }
 }
 

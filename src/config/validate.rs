@@ -51,13 +51,6 @@ impl Validator<'_> {
             None => DEFAULT_API_URL.to_string(),
             Some(url) => {
                 let value = url.get_ref().trim().trim_end_matches('/');
-                if !(value.starts_with("https://") || value.starts_with("http://")) {
-                    return Err(self.invalid(
-                        url.span(),
-                        "cloudflare.api_url",
-                        "must start with https:// (or http:// for a local stand-in)",
-                    ));
-                }
                 let parsed = url::Url::parse(value).map_err(|error| {
                     self.invalid(
                         url.span(),
@@ -65,6 +58,20 @@ impl Validator<'_> {
                         format!("is not a URL ({error})"),
                     )
                 })?;
+                if !matches!(parsed.scheme(), "https" | "http") {
+                    return Err(self.invalid(
+                        url.span(),
+                        "cloudflare.api_url",
+                        "must start with https:// (or http:// for a local stand-in)",
+                    ));
+                }
+                if parsed.query().is_some() || parsed.fragment().is_some() {
+                    return Err(self.invalid(
+                        url.span(),
+                        "cloudflare.api_url",
+                        "must be a base URL without `?query` or `#fragment`, e.g. https://api.cloudflare.com/client/v4",
+                    ));
+                }
                 if !parsed.username().is_empty() || parsed.password().is_some() {
                     return Err(self.invalid(
                         url.span(),
@@ -78,7 +85,8 @@ impl Validator<'_> {
                         host: parsed.host_str().unwrap_or_default().to_string(),
                     });
                 }
-                value.to_string()
+                // The parsed form: scheme and host in lower case.
+                parsed.as_str().trim_end_matches('/').to_string()
             }
         };
 
@@ -256,7 +264,13 @@ impl Validator<'_> {
         u32::try_from(*value.get_ref())
             .ok()
             .filter(|count| *count >= 1)
-            .ok_or_else(|| self.invalid(value.span(), key, "must be a whole number of at least 1"))
+            .ok_or_else(|| {
+                self.invalid(
+                    value.span(),
+                    key,
+                    "must be a whole number from 1 to 4294967295",
+                )
+            })
     }
 
     fn providers(

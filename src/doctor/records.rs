@@ -128,6 +128,18 @@ async fn judge(
             Outcome::Change(Action::ReplaceCname { target, .. }) => {
                 cname_finding(&check, record, zone, &target, config, true).await
             }
+            Outcome::Refused(refusal)
+                if dns_view(&desired, step.families[0], servers, &step.name)
+                    .await
+                    .1 =>
+            {
+                confirmed_anyway(
+                    subject,
+                    zone,
+                    &held,
+                    &refusal.describe(&step.name, &step.families),
+                )
+            }
             Outcome::Refused(refusal) => finding(
                 subject,
                 Status::Problem,
@@ -140,7 +152,7 @@ async fn judge(
             ),
             Outcome::InSync => {
                 let family = step.families.first().copied().unwrap_or(Family::V4);
-                let dns = dns_text(&desired, family, servers, &step.name).await;
+                let (dns, _) = dns_view(&desired, family, servers, &step.name).await;
                 let ip = addresses
                     .get(&family)
                     .map(ToString::to_string)
@@ -157,7 +169,16 @@ async fn judge(
             }
             Outcome::Change(action) => {
                 let family = step.families.first().copied().unwrap_or(Family::V4);
-                let dns = dns_text(&desired, family, servers, &step.name).await;
+                let (dns, confirmed) = dns_view(&desired, family, servers, &step.name).await;
+                if confirmed {
+                    findings.push(confirmed_anyway(
+                        subject,
+                        zone,
+                        &held,
+                        &format!("the API alone would {}: {action}", action.verb()),
+                    ));
+                    continue;
+                }
                 let verdict = match &action {
                     Action::Create(new) => format!(
                         "there is no {} record yet; the next run creates one with {}",
@@ -178,15 +199,19 @@ async fn judge(
     findings
 }
 
-/// What authoritative DNS answers, and what `observe::verdict` makes of it.
-async fn dns_text(
+/// What authoritative DNS answers, in words, and whether `observe::verdict` says it confirms
+/// the record (then the cycle sends nothing for it, whatever the API holds).
+async fn dns_view(
     desired: &[crate::model::DesiredRecord],
     family: Family,
     servers: &[SocketAddr],
     name: &crate::model::DomainName,
-) -> String {
+) -> (String, bool) {
     if servers.is_empty() {
-        return "DNS not checked ([check].nameservers = \"api\")".to_string();
+        return (
+            "DNS not checked ([check].nameservers = \"api\")".to_string(),
+            false,
+        );
     }
     let answer = match observe::authoritative_resolver(servers, DNS_TIMEOUT) {
         Ok(resolver) => observe::lookup(&resolver, name, family).await,
@@ -194,10 +219,10 @@ async fn dns_text(
     };
     let wanted = desired.iter().find(|record| record.family == family);
     match answer {
-        Err(error) => format!("authoritative DNS did not answer ({error})"),
-        Ok(DnsAnswer::Cname(target)) => format!("DNS answers a CNAME to {target}"),
+        Err(error) => (format!("authoritative DNS did not answer ({error})"), false),
+        Ok(DnsAnswer::Cname(target)) => (format!("DNS answers a CNAME to {target}"), false),
         Ok(DnsAnswer::Addresses(answers)) if answers.is_empty() => {
-            format!("DNS has no {family} record")
+            (format!("DNS has no {family} record"), false)
         }
         Ok(DnsAnswer::Addresses(answers)) => {
             let shown: Vec<String> = answers.iter().map(|(ip, _)| ip.to_string()).collect();
@@ -207,13 +232,28 @@ async fn dns_text(
             let verdict = wanted
                 .map(|record| observe::verdict(&DnsCheck::for_record(record), &addresses, &ttls));
             match verdict {
-                Some(DnsVerdict::InSync) => format!("DNS answers {shown}, which confirms it"),
-                _ if addresses.iter().all(|ip| is_cloudflare(*ip)) => format!("DNS answers {shown} (Cloudflare's own addresses: the record is proxied, so DNS cannot show the origin and flaredns compares it through the API)"),
-                Some(DnsVerdict::NeedsApi(reason)) => format!("DNS answers {shown}, which cannot confirm it ({reason}), so flaredns compares it through the API"),
-                _ => format!("DNS answers {shown}"),
+                Some(DnsVerdict::InSync) => (format!("DNS answers {shown}, which confirms it"), true),
+                _ if addresses.iter().all(|ip| is_cloudflare(*ip)) => (format!("DNS answers {shown} (Cloudflare's own addresses: the record is proxied, so DNS cannot show the origin and flaredns compares it through the API)"), false),
+                Some(DnsVerdict::NeedsApi(reason)) => (format!("DNS answers {shown}, which cannot confirm it ({reason}), so flaredns compares it through the API"), false),
+                _ => (format!("DNS answers {shown}"), false),
             }
         }
     }
+}
+
+/// DNS confirms the record, so the cycle sends nothing for it, while the API's records alone
+/// would call for something else (a wildcard answers, say): said as an ok with the note, as
+/// `--once` would act.
+fn confirmed_anyway(subject: String, zone: &Zone, held: &str, api_view: &str) -> Finding {
+    finding(
+        subject,
+        Status::Ok,
+        format!(
+            "zone {}; authoritative DNS answers this host's address, so flaredns counts it in sync and sends nothing; note that the API holds {held} at this name ({api_view}): a wildcard or another record answers it",
+            zone.name
+        ),
+        None,
+    )
 }
 
 /// A CNAME at a managed name: its target, the DDNS service behind it, whether it resolves

@@ -99,8 +99,21 @@ impl StateDir {
     /// written must not silence the tool).
     pub fn read_rate_limit(&self) -> Option<SystemTime> {
         let path = self.path.join(RATE_LIMIT_FILE);
-        let text = files::read_text(&path, 64, Links::Refuse).ok()?;
-        let seconds: u64 = text.trim().parse().ok()?;
+        let text = match files::read_text(&path, 64, Links::Refuse) {
+            Ok(text) => text,
+            Err(error) if error.is_not_found() => return None,
+            Err(error) => {
+                tracing::warn!("ignoring the remembered Retry-After: {error}");
+                return None;
+            }
+        };
+        let Ok(seconds) = text.trim().parse::<u64>() else {
+            tracing::warn!(
+                "ignoring the remembered Retry-After in {}: it is not a number of seconds",
+                path.display()
+            );
+            return None;
+        };
         let until = UNIX_EPOCH.checked_add(Duration::from_secs(seconds))?;
         let now = SystemTime::now();
         let wait = until.duration_since(now).ok()?;

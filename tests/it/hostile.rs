@@ -301,7 +301,7 @@ fn a_listing_that_repeats_its_page_forever_is_stopped() {
     assert_eq!(outcome.code, 1, "{}", outcome.output());
     assert!(outcome.api.len() <= 4, "{} requests", outcome.api.len());
     assert!(
-        outcome.stderr.contains("repeats page"),
+        outcome.stderr.contains("repeats an item"),
         "{}",
         outcome.stderr
     );
@@ -411,4 +411,201 @@ fn concurrent_runs_take_turns_and_leave_one_record() {
             .len(),
         1
     );
+}
+
+/// Three zones, each with an old record: for halts that must stop at the first zone.
+fn three_zones() -> (World, String) {
+    let world = world_with_old_record();
+    let mut records = record("home.example.com");
+    for zone in ["example.net", "example.org"] {
+        world.standin.add_zone(zone);
+        let name = format!("home.{zone}");
+        world
+            .standin
+            .add_record(zone, Record::new(&name, "A", OLD_IPV4));
+        records.push_str(&record(&name));
+    }
+    (world, records)
+}
+
+#[test]
+fn an_html_401_or_a_firewall_block_halts_the_token() {
+    for (status, content_type, body, phrase) in [
+        (
+            401,
+            "text/html",
+            "<html>401 Authorization Required</html>",
+            "rejected the API token",
+        ),
+        (403, "text/plain", "error code: 1020", "firewall blocked"),
+    ] {
+        let (world, records) = three_zones();
+        world.standin.inject(
+            Fault::status(status, body)
+                .header("content-type", content_type)
+                .path("/dns_records"),
+        );
+        let outcome = world.once(&records);
+        assert_eq!(outcome.code, 1, "{}", outcome.output());
+        let listings = outcome
+            .api
+            .iter()
+            .filter(|request| request.path.ends_with("/dns_records"))
+            .count();
+        assert_eq!(
+            listings, 1,
+            "{status}: the first refusal halts: {:?}",
+            outcome.api
+        );
+        assert!(outcome.stderr.contains(phrase), "{}", outcome.stderr);
+    }
+}
+
+#[test]
+fn a_batch_refused_for_every_record_is_not_split_down_to_each() {
+    let world = World::new();
+    let mut records = String::new();
+    for index in 0..100 {
+        let name = format!("n{index:03}.example.com");
+        records.push_str(&record(&name));
+    }
+    world.standin.inject(
+        Fault::status(
+            400,
+            r#"{"success":false,"errors":[{"code":81045,"message":"Record quota exceeded."}]}"#,
+        )
+        .path("/dns_records/batch"),
+    );
+    let outcome = world.once(&records);
+    assert_eq!(outcome.code, 1);
+    let batches = outcome
+        .api
+        .iter()
+        .filter(|r| r.path.ends_with("/batch"))
+        .count();
+    assert!(batches <= 33, "{batches} batches for one refusal of all");
+    assert!(outcome.stderr.contains("81045"), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_batch_success_that_does_not_show_the_created_record_is_not_believed() {
+    for result in [
+        r#"{"posts":[{}]}"#,
+        r#"{"posts":[{"id":"x","name":"evil.example.com","type":"A","content":"6.6.6.6"}]}"#,
+    ] {
+        let world = World::new();
+        world.standin.inject(
+            Fault::status(
+                200,
+                &format!(r#"{{"success":true,"errors":[],"result":{result}}}"#),
+            )
+            .path("/dns_records/batch"),
+        );
+        let outcome = world.once(&record("new.example.com"));
+        assert_eq!(outcome.code, 1, "{}", outcome.output());
+        assert!(
+            outcome.stderr.contains("could not confirm"),
+            "{}",
+            outcome.stderr
+        );
+    }
+}
+
+#[test]
+fn a_503_with_retry_after_is_waited_out_too() {
+    let world = world_with_old_record();
+    world.standin.inject(
+        Fault::status(
+            503,
+            r#"{"success":false,"errors":[{"code":1200,"message":"busy"}]}"#,
+        )
+        .header("retry-after", "120")
+        .path("/dns_records"),
+    );
+    let outcome = world.once(&record("home.example.com"));
+    assert_eq!(outcome.code, 1);
+    let listings = outcome
+        .api
+        .iter()
+        .filter(|request| request.path.ends_with("/dns_records"))
+        .count();
+    assert_eq!(listings, 1, "no retry inside the 120 s: {:?}", outcome.api);
+    assert!(outcome.stderr.contains("Retry-After"), "{}", outcome.stderr);
+}
+
+#[test]
+fn pages_that_alternate_are_caught() {
+    let world = world_with_old_record();
+    let page = |id: &str| {
+        format!(
+            r#"{{"success":true,"errors":[],"result":[{{"id":"{id}","name":"{id}.example.com","type":"A","content":"{OLD_IPV4}"}}],"result_info":{{"total_pages":1000000}}}}"#
+        )
+    };
+    for index in 0..6 {
+        let id = if index % 2 == 0 { "aaa" } else { "bbb" };
+        world.standin.inject(
+            Fault::status(200, &page(id))
+                .method("GET")
+                .path("/dns_records")
+                .times(1),
+        );
+    }
+    let outcome = world.once(&record("home.example.com"));
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(outcome.api.len() <= 5, "{} requests", outcome.api.len());
+    assert!(
+        outcome.stderr.contains("repeats an item"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+#[test]
+fn record_contents_from_the_server_cannot_forge_log_lines() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new(
+            "home.example.com",
+            "A",
+            "81.23.45.10\n2026-11-25T22:00:00.000000Z  INFO FORGED LINE",
+        ),
+    );
+    for args in [&["--once"][..], &["doctor"][..]] {
+        let outcome = world.run(&world.config(&record("home.example.com")), args);
+        assert!(
+            !outcome
+                .output()
+                .lines()
+                .any(|line| line.contains("INFO FORGED") && !line.contains("\\n")),
+            "{args:?}:\n{}",
+            outcome.output()
+        );
+    }
+}
+
+#[test]
+fn a_server_that_echoes_the_token_cannot_make_it_appear() {
+    let world = world_with_old_record();
+    world.standin.inject(
+        Fault::status(
+            400,
+            &format!(
+                r#"{{"success":false,"errors":[{{"code":1004,"message":"bad request from Bearer {}"}}]}}"#,
+                crate::harness::TOKEN
+            ),
+        )
+        .path("/dns_records/batch"),
+    );
+    let outcome = world.run(
+        &world.config(&record("home.example.com")),
+        &["--once", "-vv"],
+    );
+    assert_eq!(outcome.code, 1);
+    assert!(
+        !outcome.output().contains(crate::harness::TOKEN),
+        "{}",
+        outcome.output()
+    );
+    assert!(outcome.stderr.contains("<redacted>"), "{}", outcome.stderr);
 }
