@@ -276,6 +276,11 @@ fn route(
             ),
         );
     }
+    // Receivers for flaredns's notifications: a webhook, healthchecks.io, Uptime Kuma. The
+    // request log is what the tests read.
+    if path.starts_with("/hook") || path.starts_with("/ping/") || path.starts_with("/api/push/") {
+        return text(200, "OK".to_string());
+    }
     if path == "/ip6" {
         return text(200, format!("{}\n", state.public_ipv6));
     }

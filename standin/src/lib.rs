@@ -341,6 +341,11 @@ impl Standin {
         format!("http://{}/ip", self.http)
     }
 
+    /// A URL on the stand-in's HTTP server (webhook, healthchecks and Kuma receivers).
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http)
+    }
+
     /// The trace URL on IPv6 loopback, when the machine has it.
     pub fn trace_url_v6(&self) -> Option<String> {
         self.http_v6

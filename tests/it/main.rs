@@ -14,5 +14,7 @@ mod engine;
 mod fewer;
 mod hostile;
 mod ipv6;
+mod monitor;
+mod notify;
 mod once;
 mod resilience;

@@ -187,8 +187,9 @@ fn the_daemon_under_a_20_second_outage_at_interval_1s_stays_gentle_and_recovers(
         r#"{"success":false,"errors":[{"code":10000,"message":"unavailable"}]}"#,
     ));
     let config = world.config(&format!(
-        "[daemon]\ninterval = \"1s\"\n\n{}",
-        record("home.example.com")
+        "[daemon]\ninterval = \"1s\"\n\n{}\n[notify]\nwebhooks = [\"{}\"]\n",
+        record("home.example.com"),
+        world.standin.url("/hook")
     ));
     let mut daemon = world.spawn(&config, &[]);
     std::thread::sleep(std::time::Duration::from_secs(20));
@@ -200,6 +201,25 @@ fn the_daemon_under_a_20_second_outage_at_interval_1s_stays_gentle_and_recovers(
             == crate::harness::PUBLIC_IPV4
     });
     let code = daemon.terminate();
+    // The outage is told once, and its end once.
+    let kinds: Vec<String> = world
+        .standin
+        .requests()
+        .iter()
+        .filter(|request| request.path == "/hook")
+        .filter_map(|request| serde_json::from_str::<serde_json::Value>(&request.body).ok())
+        .map(|event| event["event"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|kind| *kind == "failed").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|kind| *kind == "recovered").count(),
+        1,
+        "{kinds:?}"
+    );
     assert!(
         during_outage <= 15,
         "{during_outage} requests during a 20 s outage"

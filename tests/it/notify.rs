@@ -1,0 +1,260 @@
+//! Telling people, end to end: the real binary, the stand-in as webhook, healthchecks.io and
+//! Uptime Kuma receivers over loopback, and an exec hook that writes what it was given.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{record, Fault, LoggedRequest, Record, World, OLD_IPV4, PUBLIC_IPV4, TOKEN};
+
+/// A `[notify]` section with the stand-in's receivers and `extra` lines.
+fn notify(world: &World, extra: &str) -> String {
+    format!(
+        "\n[notify]\nwebhooks = [\"{}\"]\nhealthchecks = \"{}\"\nuptime_kuma = \"{}\"\n{extra}\n",
+        world.standin.url("/hook/secret-hook-key"),
+        world.standin.url("/ping/secret-uuid"),
+        world
+            .standin
+            .url("/api/push/secret-kuma?status=up&msg=OK&ping=")
+    )
+}
+
+fn received(world: &World, prefix: &str) -> Vec<LoggedRequest> {
+    world
+        .standin
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.starts_with(prefix))
+        .collect()
+}
+
+fn events(world: &World) -> Vec<serde_json::Value> {
+    received(world, "/hook")
+        .iter()
+        .map(|request| serde_json::from_str(&request.body).expect("a JSON event"))
+        .collect()
+}
+
+#[test]
+fn each_written_record_is_one_event_with_old_and_new_and_sync_is_silent() {
+    let world = World::new();
+    for name in ["a.example.com", "b.example.com"] {
+        world
+            .standin
+            .add_record("example.com", Record::new(name, "A", OLD_IPV4));
+    }
+    let hook_out = world.dir.path().join("hook-out");
+    std::fs::create_dir(&hook_out).expect("dir");
+    let hook = world.dir.path().join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nenv > {}/$FLAREDNS_EVENT-$FLAREDNS_NAME.env\n",
+            hook_out.display()
+        ),
+    )
+    .expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let config = world.config(&format!(
+        "{}{}{}",
+        record("a.example.com"),
+        record("b.example.com"),
+        notify(&world, &format!("exec = [\"{}\"]", hook.display()))
+    ));
+    let first = world.run(&config, &["--once"]);
+    assert_eq!(first.code, 0, "{}", first.output());
+    let sent = events(&world);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for event in &sent {
+        assert_eq!(event["event"], "changed");
+        assert_eq!(event["type"], "A");
+        assert_eq!(event["zone"], "example.com");
+        assert_eq!(event["old"], OLD_IPV4);
+        assert_eq!(event["new"], PUBLIC_IPV4);
+        assert!(event["time"].is_string() && event["host"].is_string());
+    }
+    let env =
+        std::fs::read_to_string(hook_out.join("changed-a.example.com.env")).expect("hook ran");
+    assert!(env.contains("FLAREDNS_EVENT=changed"), "{env}");
+    assert!(env.contains(&format!("FLAREDNS_OLD={OLD_IPV4}")), "{env}");
+    assert!(
+        env.contains(&format!("FLAREDNS_NEW={PUBLIC_IPV4}")),
+        "{env}"
+    );
+    assert!(env.contains("FLAREDNS_TYPE=A"), "{env}");
+    assert!(
+        !env.contains(TOKEN) && !env.contains("CLOUDFLARE_API_TOKEN"),
+        "{env}"
+    );
+    for request in world.standin.requests() {
+        assert!(!request.body.contains(TOKEN), "the token in a payload");
+    }
+    assert!(
+        !first.output().contains("secret-"),
+        "a URL secret in the output"
+    );
+    // In sync: no event, only the heartbeats.
+    world.standin.clear_requests();
+    let second = world.run(&config, &["--once"]);
+    assert_eq!(second.code, 0);
+    assert!(events(&world).is_empty());
+    assert_eq!(received(&world, "/ping/").len(), 1);
+    assert_eq!(received(&world, "/api/push/").len(), 1);
+}
+
+#[test]
+fn heartbeats_say_up_or_down_with_the_reason() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let config = world.config(&format!(
+        "{}{}",
+        record("home.example.com"),
+        notify(&world, "")
+    ));
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    let ping = received(&world, "/ping/");
+    assert_eq!(ping.len(), 1);
+    assert_eq!(ping[0].path, "/ping/secret-uuid");
+    let kuma = received(&world, "/api/push/");
+    assert!(kuma[0].query.contains("status=up"), "{}", kuma[0].query);
+    // Detection fails: /fail with the reason, status=down.
+    world.standin.set_public_ipv4("192.168.1.20");
+    world.standin.clear_requests();
+    assert_eq!(world.run(&config, &["--once"]).code, 1);
+    let ping = received(&world, "/ping/");
+    assert_eq!(ping[0].path, "/ping/secret-uuid/fail");
+    assert!(ping[0].body.contains("private"), "{}", ping[0].body);
+    let kuma = received(&world, "/api/push/");
+    assert!(kuma[0].query.contains("status=down"), "{}", kuma[0].query);
+    assert_eq!(
+        kuma[0].query.matches("status=").count(),
+        1,
+        "{}",
+        kuma[0].query
+    );
+    let sent = events(&world);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["event"], "failed");
+    assert_eq!(sent[0]["detection"], "ipv4");
+}
+
+#[test]
+fn a_failure_is_announced_once_and_its_end_once_across_cron_runs() {
+    let world = World::new();
+    let extra = world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", "81.23.45.11"),
+    );
+    let config = world.config(&format!(
+        "{}{}",
+        record("home.example.com"),
+        notify(&world, "")
+    ));
+    let mut kinds = Vec::new();
+    for run in 0..4 {
+        if run == 3 {
+            let mut state = world.standin.state();
+            for zone in &mut state.zones {
+                zone.records.retain(|record| record.id != extra);
+            }
+        }
+        world.standin.clear_requests();
+        world.run(&config, &["--once"]);
+        kinds.extend(
+            events(&world)
+                .iter()
+                .map(|event| event["event"].as_str().unwrap_or("").to_string()),
+        );
+    }
+    // Run 0: ambiguous, failed. Runs 1 and 2: still failing, nothing. Run 3: the extra record
+    // is gone, so the remaining one is updated (changed) and the failure is over (recovered).
+    assert_eq!(
+        kinds.iter().filter(|kind| *kind == "failed").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|kind| *kind == "recovered").count(),
+        1,
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_receiver_that_never_answers_does_not_hold_the_run() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world.standin.inject(Fault::hang().path("/hook"));
+    world.standin.inject(Fault::hang().path("/ping/"));
+    let config = world.config(&format!(
+        "{}{}",
+        record("home.example.com"),
+        notify(&world, "timeout = \"1s\"")
+    ));
+    let started = Instant::now();
+    let outcome = world.run(&config, &["--once"]);
+    assert_eq!(
+        outcome.code,
+        0,
+        "a dead receiver never changes the exit code: {}",
+        outcome.output()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        outcome.stderr.contains("could not notify"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.stderr.contains("secret-"), "{}", outcome.stderr);
+}
+
+#[test]
+fn a_dry_run_tells_nobody() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let config = world.config(&format!(
+        "{}{}",
+        record("home.example.com"),
+        notify(&world, "")
+    ));
+    assert_eq!(world.run(&config, &["--once", "--dry-run"]).code, 0);
+    assert!(received(&world, "/hook").is_empty());
+    assert!(received(&world, "/ping/").is_empty());
+}
+
+#[test]
+fn notify_settings_are_checked() {
+    let world = World::new();
+    for (section, key) in [
+        ("[notify]\nwebhooks = [\"ftp://x/y\"]\n", "notify.webhooks"),
+        ("[notify]\nexec = [\"relative/hook\"]\n", "notify.exec"),
+        (
+            "[notify]\nhealthchecks = \"not a url\"\n",
+            "notify.healthchecks",
+        ),
+        ("[metrics]\nlisten = \"localhost\"\n", "metrics.listen"),
+    ] {
+        let outcome = world.run(
+            &world.config(&format!("{}{section}", record("home.example.com"))),
+            &["check-config"],
+        );
+        assert_eq!(outcome.code, 2, "{section}: {}", outcome.output());
+        assert!(outcome.stderr.contains(key), "{}", outcome.stderr);
+    }
+}
