@@ -1,4 +1,6 @@
-//! The command line, as the SPEC defines it. Parsing only: `lib::run` decides what to do.
+// The command line, as the SPEC defines it. Parsing only: `lib::run` decides what to do.
+// No inner doc comment here: build.rs includes this file to generate the man page and the
+// shell completions from the same definition (see the doc on `mod cli` in lib.rs).
 
 use std::path::PathBuf;
 

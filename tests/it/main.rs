@@ -17,4 +17,5 @@ mod ipv6;
 mod monitor;
 mod notify;
 mod once;
+mod package;
 mod resilience;
