@@ -92,12 +92,16 @@ pub fn batch(actions: &[&Action]) -> Batch {
             Action::Create(new) => batch.posts.push(post(new)),
             Action::Update {
                 id,
+                name,
+                family,
                 content,
                 proxied,
                 ttl,
                 ..
             } => batch.patches.push(Patch {
                 id: id.clone(),
+                name: name.clone(),
+                family: *family,
                 content: *content,
                 proxied: *proxied,
                 ttl: *ttl,

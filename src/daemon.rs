@@ -78,7 +78,10 @@ pub async fn run(
                 _ = sleep_until_or_never(signal_run) => run_now = true,
                 _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
                 event = events.next() => match event {
-                    Event::Stop(signal) => return stop(signal),
+                    Event::Stop(signal) => {
+                        publisher.flush();
+                        return stop(signal);
+                    }
                     Event::RunNow => {
                         engine.reread_next_cycle();
                         if signal_run.is_none() {
@@ -101,37 +104,46 @@ pub async fn run(
         last_start = Some(Instant::now());
         let started = Instant::now();
         let next_check = std::time::SystemTime::now().checked_add(interval);
-        let cycle = async {
-            let report = engine.run_cycle(dry_run).await;
-            previous_problems = render::log_since(&report, &previous_problems);
-            publisher
-                .after_cycle(&report, started.elapsed(), next_check)
-                .await;
-            report
-        };
-        tokio::pin!(cycle);
-        let report = loop {
-            tokio::select! {
-                report = &mut cycle => break report,
-                _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
-                event = events.next() => match event {
-                    Event::Stop(signal) => {
-                        tracing::info!("received {signal} during a cycle; abandoning it (batches are atomic, nothing is half-applied)");
-                        return stop(signal);
-                    }
-                    // Handled once the cycle is over; a cycle never overlaps another.
-                    Event::RunNow => {
-                        if !pending_run {
-                            tracing::info!("received SIGUSR1 during a cycle; checking again once it is over");
+        let finished = {
+            let cycle = async {
+                let report = engine.run_cycle(dry_run).await;
+                previous_problems = render::log_since(&report, &previous_problems);
+                publisher
+                    .after_cycle(&report, started.elapsed(), next_check)
+                    .await;
+                report
+            };
+            tokio::pin!(cycle);
+            loop {
+                tokio::select! {
+                    report = &mut cycle => break Ok(report),
+                    _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
+                    event = events.next() => match event {
+                        Event::Stop(signal) => {
+                            tracing::info!("received {signal} during a cycle; abandoning it (batches are atomic, nothing is half-applied)");
+                            break Err(signal);
                         }
-                        pending_run = true;
-                        pending_reread = true;
-                    }
-                    Event::Reload => {
-                        tracing::info!("received SIGHUP during a cycle; reloading once it is over");
-                        pending_reload = true;
-                    }
-                },
+                        // Handled once the cycle is over; a cycle never overlaps another.
+                        Event::RunNow => {
+                            if !pending_run {
+                                tracing::info!("received SIGUSR1 during a cycle; checking again once it is over");
+                            }
+                            pending_run = true;
+                            pending_reread = true;
+                        }
+                        Event::Reload => {
+                            tracing::info!("received SIGHUP during a cycle; reloading once it is over");
+                            pending_reload = true;
+                        }
+                    },
+                }
+            }
+        };
+        let report = match finished {
+            Ok(report) => report,
+            Err(signal) => {
+                publisher.flush();
+                return stop(signal);
             }
         };
         if dry_run {

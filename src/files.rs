@@ -27,7 +27,7 @@ pub enum FileError {
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{} is a symbolic link; flaredns does not read or write state through links", path.display())]
     Symlink { path: PathBuf },
-    #[error("{} is writable by other users (mode {mode:o}); flaredns keeps no state there: run `chmod o-w {}` or choose another state directory", path.display(), path.display())]
+    #[error("{} is writable by other users (mode {mode:o}); flaredns neither reads nor writes its files there: run `chmod o-w {}` or choose another directory", path.display(), path.display())]
     WorldWritable { path: PathBuf, mode: u32 },
 }
 
@@ -172,6 +172,18 @@ pub fn remove(dir: &Path, name: &str) -> Result<(), FileError> {
         Ok(()) => Ok(()),
         Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(FileError::Io { path, source }),
+    }
+}
+
+/// Checks, without creating anything, that `dir` is missing or not writable by others.
+pub fn check_private_dir(dir: &Path) -> Result<(), FileError> {
+    match std::fs::metadata(dir) {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(FileError::Io {
+            path: dir.to_path_buf(),
+            source,
+        }),
+        Ok(metadata) => check_not_world_writable(dir, &metadata),
     }
 }
 

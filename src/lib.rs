@@ -60,6 +60,16 @@ pub async fn run(cli: &Cli) -> u8 {
         return EXIT_OK;
     }
     let path = config::resolve_path(cli.config.as_deref());
+    // `status` reads the state directory only: it needs no token.
+    if let Some(Command::Status { json }) = &cli.command {
+        return match config::state_dir_of(&path, &config::process_env) {
+            Ok(dir) => show_status(dir.as_deref(), *json),
+            Err(error) => {
+                tracing::error!("{error}");
+                EXIT_CONFIG
+            }
+        };
+    }
     let config = match config::load(&path, &config::process_env) {
         Ok(config) => config,
         Err(error) => {
@@ -75,6 +85,30 @@ pub async fn run(cli: &Cli) -> u8 {
         Err(error) => {
             tracing::error!("{error}");
             error.exit_code()
+        }
+    }
+}
+
+/// `flaredns status`: prints the last cycle; exit 0 when it succeeded.
+fn show_status(dir: Option<&std::path::Path>, json: bool) -> u8 {
+    match status::read(dir) {
+        Ok(last) => {
+            if json {
+                let document = serde_json::to_string_pretty(&last)
+                    .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
+                println!("{document}");
+            } else {
+                print!("{}", status::render(&last, std::time::SystemTime::now()));
+            }
+            if last.success {
+                EXIT_OK
+            } else {
+                EXIT_FAILED
+            }
+        }
+        Err(message) => {
+            tracing::error!("{message}");
+            EXIT_FAILED
         }
     }
 }
@@ -112,22 +146,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             print!("{config}");
             Ok(EXIT_OK)
         }
-        Some(Command::Status { json }) => match status::read(&config) {
-            Ok(last) => {
-                if *json {
-                    let document = serde_json::to_string_pretty(&last)
-                        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
-                    println!("{document}");
-                } else {
-                    print!("{}", status::render(&last, std::time::SystemTime::now()));
-                }
-                Ok(if last.success { EXIT_OK } else { EXIT_FAILED })
-            }
-            Err(message) => {
-                tracing::error!("{message}");
-                Ok(EXIT_FAILED)
-            }
-        },
+        Some(Command::Status { json }) => Ok(show_status(config.state_dir.as_deref(), *json)),
         Some(Command::Completions { shell }) => {
             print!("{}", completions(*shell));
             Ok(EXIT_OK)

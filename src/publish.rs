@@ -27,10 +27,12 @@ pub struct Publisher {
     /// or every `STATUS_EVERY`; `--once` (which reads it back next run) writes every time.
     written: Option<(Substance, SystemTime)>,
     write_always: bool,
+    /// The address the endpoint was started on.
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// How often the daemon writes an unchanged status (flash storage on firewalls).
-const STATUS_EVERY: Duration = Duration::from_secs(300);
+const STATUS_EVERY: Duration = Duration::from_secs(60);
 
 impl Publisher {
     /// A publisher for `config`, starting from the status remembered in the state directory.
@@ -60,17 +62,22 @@ impl Publisher {
             interval: config.daemon.interval,
             written: None,
             write_always: true,
+            listen: config.metrics.listen,
         }
     }
 
     /// The daemon keeps the status in memory and writes it only when it changed in substance
-    /// or every 5 minutes.
+    /// or every minute.
     pub fn write_when_changed(&mut self) {
         self.write_always = false;
     }
 
-    /// A new config: new receivers and paths; the status and its counters stay.
+    /// A new config: new receivers and paths; the status and its counters stay. The metrics
+    /// address is bound once, at start.
     pub fn reconfigure(&mut self, config: &Config) {
+        if self.shared.is_some() && config.metrics.listen != self.listen {
+            tracing::warn!("[metrics].listen changed; restart flaredns to serve on the new address (the old one stays until then)");
+        }
         self.notifier = Notifier::new(config.notify.clone());
         self.textfile = config.metrics.textfile.clone();
         self.interval = config.daemon.interval;
@@ -78,6 +85,15 @@ impl Publisher {
             self.state = config.state_dir.as_deref().map(StateDir::new);
         }
         self.refresh_snapshot(None);
+    }
+
+    /// Writes the status now (the daemon, stopping): counters are not lost to the 60 s pace.
+    pub fn flush(&mut self) {
+        if let Some(state) = &self.state {
+            if self.last.finished_at > 0 {
+                state.write_json(status::FILE, &self.last);
+            }
+        }
     }
 
     /// Serves metrics from this publisher's snapshots (the daemon's endpoint).

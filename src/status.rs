@@ -6,13 +6,12 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::Config;
 use crate::state::status::{self, LastCycle};
 use crate::state::StateDir;
 
-/// The status document, or why there is none.
-pub fn read(config: &Config) -> Result<LastCycle, String> {
-    let Some(dir) = config.state_dir.as_deref() else {
+/// The status document in the state directory `dir`, or why there is none.
+pub fn read(dir: Option<&std::path::Path>) -> Result<LastCycle, String> {
+    let Some(dir) = dir else {
         return Err(
             "no state directory is known (set [daemon].state_dir or $STATE_DIRECTORY)".to_string(),
         );
@@ -32,10 +31,12 @@ pub fn read(config: &Config) -> Result<LastCycle, String> {
 pub fn render(last: &LastCycle, now: SystemTime) -> String {
     let mut out = String::new();
     let when = |unix: u64| {
-        let at = UNIX_EPOCH + Duration::from_secs(unix);
-        let text = humantime::format_rfc3339_seconds(at).to_string();
-        let ago = now
-            .duration_since(at)
+        let Some(text) = utc(unix) else {
+            return format!("{unix} (not a time flaredns writes)");
+        };
+        let ago = UNIX_EPOCH
+            .checked_add(Duration::from_secs(unix))
+            .and_then(|at| now.duration_since(at).ok())
             .map(|elapsed| {
                 format!(
                     " ({} ago)",
@@ -43,7 +44,7 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
                 )
             })
             .unwrap_or_default();
-        format!("{}{ago}", text.replace('T', " ").replace('Z', " UTC"))
+        format!("{text}{ago}")
     };
     let result = if last.success { "success" } else { "FAILED" };
     let _ = writeln!(
@@ -104,12 +105,36 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
         let _ = writeln!(out, "last success: {}", when(at));
     }
     if let Some(at) = last.next_check_at {
-        let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(at));
-        let _ = writeln!(
-            out,
-            "next check: {} (daemon)",
-            text.to_string().replace('T', " ").replace('Z', " UTC")
-        );
+        let _ = writeln!(out, "next check: {} (daemon)", when(at));
     }
     out
+}
+
+/// A unix time as "2026-11-25 22:05:00 UTC", or nothing for a time past the year 9999 (a
+/// hand-edited or hostile file must not crash `status`).
+fn utc(unix: u64) -> Option<String> {
+    const YEAR_9999_END: u64 = 253_402_300_799;
+    if unix > YEAR_9999_END {
+        return None;
+    }
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(unix))?;
+    let text = humantime::format_rfc3339_seconds(at).to_string();
+    Some(text.replace('T', " ").replace('Z', " UTC"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_times_are_shown_not_panicked_on() {
+        let last = LastCycle {
+            finished_at: u64::MAX,
+            last_success_at: Some(253_402_300_800),
+            next_check_at: Some(u64::MAX),
+            ..LastCycle::default()
+        };
+        let text = render(&last, SystemTime::now());
+        assert!(text.contains("not a time"), "{text}");
+    }
 }

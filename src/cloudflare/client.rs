@@ -556,6 +556,18 @@ fn confirm_batch(batch: &Batch, result: &BatchResult) -> Result<(), ApiError> {
             .and_then(|text| text.parse::<std::net::IpAddr>().ok())
             == Some(content)
     };
+    let is = |stored: &wire::BatchRecordResult,
+              name: &crate::model::DomainName,
+              family: crate::model::Family| {
+        stored.name.as_deref().is_some_and(|stored| {
+            stored
+                .trim_end_matches('.')
+                .eq_ignore_ascii_case(name.as_str())
+        }) && stored
+            .record_type
+            .as_deref()
+            .is_none_or(|stored| stored.eq_ignore_ascii_case(family.record_type()))
+    };
     for patch in &batch.patches {
         let found = result.patches.iter().find(|stored| stored.id == patch.id);
         if !found.is_some_and(|stored| holds(stored, patch.content)) {
@@ -563,6 +575,16 @@ fn confirm_batch(batch: &Batch, result: &BatchResult) -> Result<(), ApiError> {
                 "it does not show record {} holding {}",
                 crate::logging::one_line(&patch.id),
                 patch.content
+            )));
+        }
+        // The id must have been the managed record: a remembered id that pointed elsewhere
+        // is reported, and the caller forgets what it remembered.
+        if !found.is_some_and(|stored| is(stored, &patch.name, patch.family)) {
+            return Err(unconfirmed(format!(
+                "record {} is not {} {}; a remembered record id pointed at another record",
+                crate::logging::one_line(&patch.id),
+                patch.family,
+                patch.name
             )));
         }
     }

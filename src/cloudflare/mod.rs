@@ -53,10 +53,13 @@ impl Batch {
     }
 }
 
-/// A PATCH by id: only the fields present change.
+/// A PATCH by id: only the fields present change. `name` and `family` are what the record
+/// must be (checked in the answer, not sent).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Patch {
     pub id: String,
+    pub name: DomainName,
+    pub family: Family,
     pub content: IpAddr,
     pub proxied: Option<bool>,
     pub ttl: Option<u32>,

@@ -59,6 +59,8 @@ pub(crate) struct BatchRecordResult {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
+    #[serde(rename = "type", default)]
+    pub record_type: Option<String>,
     #[serde(default)]
     pub content: Option<String>,
 }

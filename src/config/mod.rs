@@ -173,6 +173,8 @@ pub enum ConfigWarning {
     LooseToken { path: PathBuf, mode: u32 },
     #[error("{}: `cloudflare.api_url` is plain http:// to {host}, so the API token travels unencrypted; use https://", config.display())]
     PlainHttp { config: PathBuf, host: String },
+    #[error("the exec hook {} {problem}; it will fail at the first event: fix the path or `chmod +x` it", path.display())]
+    Hook { path: PathBuf, problem: String },
 }
 
 /// The longest `[daemon].interval`: a week (with a watch, long intervals are fine).
@@ -199,6 +201,33 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     )
     .map_err(|source| ConfigError::Read { source })?;
     parse(path, &text, env)
+}
+
+/// The state directory a config names, without validating the rest or reading a token: for
+/// `status`, which reads the state directory and nothing else.
+pub fn state_dir_of(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    let text = crate::files::read_text(
+        path,
+        crate::files::MAX_CONFIG_BYTES,
+        crate::files::Links::Follow,
+    )
+    .map_err(|source| ConfigError::Read { source })?;
+    let raw: RawConfig = toml::from_str(&text).map_err(|error| {
+        let (line, column) = error
+            .span()
+            .map(|span| line_column(&text, span.start))
+            .unwrap_or((1, 1));
+        ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: error.message().trim().to_string(),
+        }
+    })?;
+    Ok(validate::state_dir(&raw, env))
 }
 
 /// The environment of this process, for `load`.

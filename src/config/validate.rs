@@ -188,15 +188,8 @@ impl Validator<'_> {
             records.push(record);
         }
 
-        let state_dir = raw
-            .daemon
-            .state_dir
-            .as_ref()
-            .map(|dir| PathBuf::from(dir.get_ref()))
-            .or_else(|| {
-                env("STATE_DIRECTORY").and_then(|dirs| dirs.split(':').next().map(PathBuf::from))
-            })
-            .or_else(|| env("HOME").map(|home| Path::new(&home).join(".local/state/flaredns")));
+        let state_dir = state_dir(&raw, env);
+        let notify = self.notify(&raw.notify, &mut warnings)?;
 
         Ok(Config {
             path: self.path.to_path_buf(),
@@ -214,7 +207,7 @@ impl Validator<'_> {
             records,
             state_dir,
             warnings,
-            notify: self.notify(&raw.notify)?,
+            notify,
             metrics: self.metrics(&raw.metrics)?,
         })
     }
@@ -461,7 +454,11 @@ fn is_loopback_host(url: &url::Url) -> bool {
 }
 
 impl Validator<'_> {
-    fn notify(&self, raw: &RawNotify) -> Result<NotifyConfig, ConfigError> {
+    fn notify(
+        &self,
+        raw: &RawNotify,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<NotifyConfig, ConfigError> {
         let url = |value: &Spanned<String>, key: &str| {
             SecretUrl::parse(value.get_ref())
                 .map_err(|message| self.invalid(value.span(), key, message))
@@ -489,6 +486,12 @@ impl Validator<'_> {
             .map(|value| {
                 let path = PathBuf::from(value.get_ref());
                 if path.is_absolute() {
+                    if let Some(problem) = hook_problem(&path) {
+                        warnings.push(ConfigWarning::Hook {
+                            path: path.clone(),
+                            problem,
+                        });
+                    }
                     Ok(path)
                 } else {
                     Err(self.invalid(
@@ -542,5 +545,33 @@ impl Validator<'_> {
             })
             .transpose()?;
         Ok(MetricsConfig { listen, textfile })
+    }
+}
+
+/// `[daemon].state_dir`, else `$STATE_DIRECTORY` (its first entry), else
+/// `~/.local/state/flaredns`.
+pub(super) fn state_dir(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    raw.daemon
+        .state_dir
+        .as_ref()
+        .map(|dir| PathBuf::from(dir.get_ref()))
+        .or_else(|| {
+            env("STATE_DIRECTORY").and_then(|dirs| dirs.split(':').next().map(PathBuf::from))
+        })
+        .or_else(|| env("HOME").map(|home| Path::new(&home).join(".local/state/flaredns")))
+}
+
+/// Why an exec hook cannot run, if it cannot: missing, not a file, not executable.
+fn hook_problem(path: &Path) -> Option<String> {
+    match std::fs::metadata(path) {
+        Err(error) => Some(format!("cannot be read ({error})")),
+        Ok(metadata) if !metadata.is_file() => Some("is not a file".to_string()),
+        #[cfg(unix)]
+        Ok(metadata) => {
+            use std::os::unix::fs::PermissionsExt;
+            (metadata.permissions().mode() & 0o111 == 0).then(|| "is not executable".to_string())
+        }
+        #[cfg(not(unix))]
+        Ok(_) => None,
     }
 }

@@ -164,7 +164,16 @@ impl Engine {
             state
                 .as_deref()
                 .and_then(|state| state.read_json::<Remembered>(remembered::FILE))
-                .and_then(Remembered::checked)
+                .and_then(|file| {
+                    let checked = file.checked();
+                    if checked.is_none() {
+                        tracing::warn!(
+                            "ignoring {}: another version wrote it; the zones are listed again",
+                            remembered::FILE
+                        );
+                    }
+                    checked
+                })
                 .unwrap_or_default()
         });
         let remembered_before = memory.clone();
@@ -524,14 +533,17 @@ impl Stages<'_, '_> {
             FromMemory::Warm(plan) => {
                 let actions: Vec<&plan::Action> = plan.actions().collect();
                 let results = apply::apply_once(&self.apis[token], zone, &actions).await;
-                if results
+                let refused = results
                     .iter()
-                    .any(|result| matches!(result, Err(error) if apply::is_rejection(error)))
-                {
-                    // A remembered id is stale (deleted or re-created by hand): forget the
-                    // zone's ids, list it, and plan again, in this same run.
-                    tracing::debug!(zone = %zone.name, "a remembered record id was refused; listing the zone");
+                    .any(|result| matches!(result, Err(error) if apply::is_rejection(error)));
+                if results.iter().any(Result::is_err) {
+                    // Whatever went wrong, the remembered ids are not to be used again.
                     self.memory.forget(&key);
+                }
+                if refused {
+                    // A remembered id is stale (deleted or re-created by hand): list the
+                    // zone and plan again, in this same run.
+                    tracing::debug!(zone = %zone.name, "a remembered record id was refused; listing the zone");
                 } else {
                     return ZoneOutcome::Done(self.record_results(zone, &key, plan, results));
                 }
@@ -571,8 +583,14 @@ impl Stages<'_, '_> {
                 return ZoneOutcome::Done(records);
             }
         };
-        let names: Vec<&crate::model::DomainName> =
-            desired.iter().map(|record| &record.name).collect();
+        // Every managed name, not only this cycle's pending ones: a record DNS confirmed this
+        // time keeps its remembered id for the next change.
+        let names: Vec<&crate::model::DomainName> = self
+            .config
+            .records
+            .iter()
+            .map(|record| &record.name)
+            .collect();
         self.memory
             .remember_listing(&key, trust.now, &names, &observed);
         let plan = plan::plan(&desired, &observed);

@@ -126,7 +126,12 @@ async fn send_with_retries(
             break;
         }
         match crate::http::send(client, body.clone(), url, left).await {
-            Sent::Status(status) if status < 400 => return Ok(()),
+            Sent::Status(status) if status < 300 => return Ok(()),
+            Sent::Status(status) if status < 400 => {
+                return Err(format!(
+                    "it answered with a redirect (HTTP {status}), which is not followed; use the final URL"
+                ))
+            }
             Sent::Status(status) if status < 500 => {
                 return Err(format!("it answered HTTP {status}; not retried"))
             }

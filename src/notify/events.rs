@@ -144,6 +144,8 @@ pub fn events(
     }
     let now_failing = failing(report);
     for subject in now_failing.difference(previous_failing) {
+        // (Subjects this cycle could not judge are carried in the status's `failing`, so a
+        // failure that outlives a detection outage is not announced twice.)
         let mut event = subject_event(EventKind::Failed, subject, time, host);
         event.reason = reason(report, subject);
         if let Subject::Record { name, .. } = subject {

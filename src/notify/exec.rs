@@ -23,21 +23,32 @@ pub(super) async fn run(command: &Path, event: &Event, deadline: Instant) -> Out
         .stdin(Stdio::null())
         .stdout(stderr())
         .stderr(stderr())
-        .kill_on_drop(true);
+        .kill_on_drop(true)
+        // Its own process group: at the timeout the whole group is killed, children too.
+        .process_group(0);
     for (key, value) in event.fields() {
         process.env(format!("FLAREDNS_{key}"), value);
     }
     let error = match process.spawn() {
         Err(error) => Some(format!("cannot start it: {error}")),
-        Ok(mut child) => match tokio::time::timeout_at(deadline, child.wait()).await {
-            Ok(Ok(status)) if status.success() => None,
-            Ok(Ok(status)) => Some(format!("it exited with {status}")),
-            Ok(Err(error)) => Some(format!("waiting for it failed: {error}")),
-            Err(_) => {
-                let _ = child.kill().await;
-                Some("it did not finish within [notify].timeout and was killed".to_string())
+        Ok(mut child) => {
+            match tokio::time::timeout_at(deadline, child.wait()).await {
+                Ok(Ok(status)) if status.success() => None,
+                Ok(Ok(status)) => Some(format!("it exited with {status}")),
+                Ok(Err(error)) => Some(format!("waiting for it failed: {error}")),
+                Err(_) => {
+                    if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                        // SAFETY: kill sends a signal to the process group we created; it
+                        // touches no memory.
+                        unsafe {
+                            libc::kill(-pid, libc::SIGKILL);
+                        }
+                    }
+                    let _ = child.kill().await;
+                    Some("it did not finish within [notify].timeout and was killed (with its children)".to_string())
+                }
             }
-        },
+        }
     };
     Outcome { receiver, error }
 }

@@ -128,7 +128,8 @@ impl Notifier {
         if let Some(client) = self.client.get() {
             return Some(client);
         }
-        match crate::http::client(self.config.timeout, None, crate::http::Redirects::Few) {
+        // No redirect is followed: a 301 would turn the POST into a GET without the event.
+        match crate::http::client(self.config.timeout, None, crate::http::Redirects::Never) {
             Ok(client) => Some(self.client.get_or_init(|| client)),
             Err(error) => {
                 tracing::warn!("cannot notify: {error}");

@@ -43,8 +43,24 @@ impl StateDir {
         &self.path
     }
 
-    /// Reads `name` as JSON. Missing: `None`. Unreadable or corrupt: `None` and a warning.
+    /// True when the directory may be trusted: it exists, or not yet, and others cannot write
+    /// to it. State in a directory others can write is never read (it could say anything).
+    fn trusted(&self) -> bool {
+        match files::check_private_dir(&self.path) {
+            Ok(()) => true,
+            Err(error) => {
+                self.warn_once(&error);
+                false
+            }
+        }
+    }
+
+    /// Reads `name` as JSON. Missing: `None`. Unreadable or corrupt, or in a directory others
+    /// can write: `None` and a warning.
     pub fn read_json<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
+        if !self.trusted() {
+            return None;
+        }
         let text =
             match files::read_text(&self.path.join(name), files::MAX_STATE_BYTES, Links::Refuse) {
                 Ok(text) => text,
@@ -98,6 +114,9 @@ impl StateDir {
     /// `MAX_SERVER_WAIT` from now, whatever the file says (a clock that was wrong when it was
     /// written must not silence the tool).
     pub fn read_rate_limit(&self) -> Option<SystemTime> {
+        if !self.trusted() {
+            return None;
+        }
         let path = self.path.join(RATE_LIMIT_FILE);
         let text = match files::read_text(&path, 64, Links::Refuse) {
             Ok(text) => text,

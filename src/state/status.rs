@@ -223,10 +223,43 @@ impl LastCycle {
         }
         next.problems = report.problems.iter().map(ToString::to_string).collect();
         next.failing = failing(report);
+        // A subject this cycle could not judge (a record not checked because detection
+        // failed, detection in an abandoned cycle) keeps failing: its failure was announced,
+        // and its end must be too.
+        let judged: BTreeSet<Subject> = next.failing.union(&working(report)).cloned().collect();
+        let present: BTreeSet<(String, String)> = report
+            .records
+            .iter()
+            .flat_map(|record| {
+                record
+                    .families
+                    .iter()
+                    .map(move |family| (record.name.to_string(), family.record_type().to_string()))
+            })
+            .collect();
+        let abandoned = report
+            .problems
+            .iter()
+            .any(|problem| matches!(problem, CycleProblem::Abandoned { .. }));
+        for subject in &self.failing {
+            let carried = match subject {
+                _ if judged.contains(subject) => false,
+                Subject::Record { name, record_type } => {
+                    present.contains(&(name.clone(), record_type.clone())) || abandoned
+                }
+                Subject::Detection { .. } => abandoned,
+                Subject::Cycle => false,
+            };
+            if carried {
+                next.failing.insert(subject.clone());
+            }
+        }
         let result = if next.success { "success" } else { "failure" };
-        *next.counters.cycles.entry(result.to_string()).or_default() += 1;
+        let cycles = next.counters.cycles.entry(result.to_string()).or_default();
+        *cycles = cycles.saturating_add(1);
         for (key, count) in requests {
-            *next.counters.api_requests.entry(key.clone()).or_default() += count;
+            let total = next.counters.api_requests.entry(key.clone()).or_default();
+            *total = total.saturating_add(*count);
         }
         if next.success {
             next.last_success_at = Some(now);

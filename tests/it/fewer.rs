@@ -191,3 +191,82 @@ fn two_tokens_manage_their_own_zones_and_neither_is_ever_shown() {
     }
     assert!(!outcome.output().contains(other_token));
 }
+
+/// Moves every remembered listing time in the state directory's records.json into the past.
+fn age_memory(world: &World, seconds: u64) {
+    let path = world.dir.path().join("state/records.json");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("records.json")).expect("json");
+    if let Some(zones) = value["zones"].as_object_mut() {
+        for zone in zones.values_mut() {
+            let at = zone["listed_at"].as_u64().unwrap_or(0);
+            zone["listed_at"] = serde_json::json!(at.saturating_sub(seconds));
+        }
+    }
+    std::fs::write(&path, value.to_string()).expect("write");
+}
+
+#[test]
+fn a_warm_change_stays_one_request_with_a_proxied_and_a_dns_only_record() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("api.example.com", "A", OLD_IPV4).proxied(true),
+    );
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let records = format!(
+        "{}{}",
+        record("api.example.com"),
+        record("home.example.com")
+    );
+    assert_eq!(world.once(&records).code, 0);
+    // The reconcile interval passes: only the proxied record is re-read...
+    age_memory(&world, 7200);
+    let reread = world.once(&records);
+    assert_eq!(reread.code, 0);
+    assert_eq!(reread.api.len(), 1, "{:?}", reread.api);
+    // ...and the DNS-only record's id is still remembered for the next change.
+    world.standin.set_public_ipv4("81.23.45.77");
+    let warm = world.once(&records);
+    assert_eq!(warm.code, 0, "{}", warm.output());
+    assert_eq!(warm.api.len(), 1, "{:?}", warm.api);
+}
+
+#[test]
+fn a_remembered_id_that_points_at_another_record_is_caught_and_forgotten() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let other = world.standin.add_record(
+        "example.com",
+        Record::new("other.example.com", "A", "9.9.9.9"),
+    );
+    assert_eq!(world.once(&record("home.example.com")).code, 0);
+    // Someone with access to the state directory points the id elsewhere.
+    let path = world.dir.path().join("state/records.json");
+    let text = std::fs::read_to_string(&path).expect("records.json");
+    let home_id = world.standin.records_at("example.com", "home.example.com")[0]
+        .id
+        .clone();
+    std::fs::write(&path, text.replace(&home_id, &other)).expect("write");
+    world.standin.set_public_ipv4("81.23.45.77");
+    let outcome = world.once(&record("home.example.com"));
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(
+        outcome.stderr.contains("pointed at another record"),
+        "{}",
+        outcome.stderr
+    );
+    // The next run does not trust the memory again: it lists and fixes the real record.
+    let next = world.once(&record("home.example.com"));
+    assert_eq!(next.code, 0, "{}", next.output());
+    assert_eq!(
+        world.standin.records_at("example.com", "home.example.com")[0].content,
+        "81.23.45.77"
+    );
+}

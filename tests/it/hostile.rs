@@ -609,3 +609,32 @@ fn a_server_that_echoes_the_token_cannot_make_it_appear() {
     );
     assert!(outcome.stderr.contains("<redacted>"), "{}", outcome.stderr);
 }
+
+#[test]
+fn state_in_a_directory_others_can_write_is_never_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = world_with_old_record();
+    let state = world.dir.path().join("state");
+    std::fs::create_dir_all(&state).expect("state dir");
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    std::fs::write(state.join("rate-limited-until"), "99999999999\n").expect("plant");
+    let outcome = world.once(&record("home.example.com"));
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert_eq!(
+        world.standin.records_at("example.com", "home.example.com")[0].content,
+        PUBLIC_IPV4
+    );
+}
+
+#[test]
+fn status_needs_no_token() {
+    let world = world_with_old_record();
+    assert_eq!(world.once(&record("home.example.com")).code, 0);
+    let outcome = world.run_without_token(&world.config(&record("home.example.com")), &["status"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert!(
+        outcome.stdout.contains("home.example.com"),
+        "{}",
+        outcome.stdout
+    );
+}

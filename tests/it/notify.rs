@@ -1,6 +1,7 @@
 //! Telling people, end to end: the real binary, the stand-in as webhook, healthchecks.io and
 //! Uptime Kuma receivers over loopback, and an exec hook that writes what it was given.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::harness::{record, Fault, LoggedRequest, Record, World, OLD_IPV4, PUBLIC_IPV4, TOKEN};
@@ -256,5 +257,94 @@ fn notify_settings_are_checked() {
         );
         assert_eq!(outcome.code, 2, "{section}: {}", outcome.output());
         assert!(outcome.stderr.contains(key), "{}", outcome.stderr);
+    }
+}
+
+#[test]
+fn a_failure_outliving_a_detection_outage_is_announced_once_and_ends_once() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let config = world.config(&format!(
+        "{}{}",
+        record("home.example.com"),
+        notify(&world, "")
+    ));
+    let refuse = || {
+        world.standin.inject(
+            Fault::status(
+                400,
+                r#"{"success":false,"errors":[{"code":9005,"message":"no"}]}"#,
+            )
+            .path("/dns_records/batch"),
+        )
+    };
+    let mut kinds = Vec::new();
+    for run in 0..5 {
+        world.standin.clear_faults();
+        match run {
+            0 | 2 => refuse(),
+            1 | 3 => world.standin.set_public_ipv4("192.168.1.20"),
+            _ => {}
+        }
+        if run == 2 || run == 4 {
+            world.standin.set_public_ipv4(PUBLIC_IPV4);
+        }
+        world.standin.clear_requests();
+        world.run(&config, &["--once"]);
+        kinds.extend(events(&world).iter().map(|event| {
+            format!(
+                "{} {}",
+                event["event"].as_str().unwrap_or(""),
+                event["name"]
+                    .as_str()
+                    .or(event["detection"].as_str())
+                    .unwrap_or("")
+            )
+        }));
+    }
+    let count = |wanted: &str| kinds.iter().filter(|kind| *kind == wanted).count();
+    assert_eq!(count("failed home.example.com"), 1, "{kinds:?}");
+    assert_eq!(count("recovered home.example.com"), 1, "{kinds:?}");
+}
+
+#[test]
+fn a_hook_that_hangs_is_killed_with_its_children_and_redirects_are_not_followed() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let hook = world.dir.path().join("hang.sh");
+    std::fs::write(&hook, "#!/bin/sh\nsleep 31.7\n").expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    world.standin.inject(
+        Fault::status(301, "")
+            .header("location", "/hook/final")
+            .path("/hook/moved"),
+    );
+    let config = world.config(&format!(
+        "{}\n[notify]\nwebhooks = [\"{}\"]\nexec = [\"{}\"]\ntimeout = \"1s\"\n",
+        record("home.example.com"),
+        world.standin.url("/hook/moved"),
+        hook.display()
+    ));
+    let outcome = world.run(&config, &["--once"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert!(outcome.stderr.contains("redirect"), "{}", outcome.stderr);
+    assert!(
+        received(&world, "/hook/final").is_empty(),
+        "the redirect was followed"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let left = Command::new("pgrep").args(["-f", "sleep 31.7"]).output();
+    if let Ok(left) = left {
+        assert!(
+            left.stdout.is_empty(),
+            "the hook's child outlived the timeout"
+        );
     }
 }
