@@ -67,6 +67,8 @@ pub struct ApiCycle<'c> {
     n_requests: AtomicU32,
     /// Bytes of answers read this cycle, so one listing cannot grow without end.
     body_bytes: AtomicUsize,
+    /// Records created this cycle, by zone id, as the batch answers showed them.
+    created: Mutex<BTreeMap<String, Vec<ObservedRecord>>>,
 }
 
 /// One exchange: the HTTP status (0: no answer), its `Retry-After`, and the result.
@@ -112,6 +114,7 @@ impl Client {
             denied_zones: Mutex::new(BTreeMap::new()),
             n_requests: AtomicU32::new(0),
             body_bytes: AtomicUsize::new(0),
+            created: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -197,7 +200,34 @@ impl ApiCycle<'_> {
                 Retry::Write,
             )
             .await?;
-        confirm_batch(batch, &result)
+        confirm_batch(batch, &result)?;
+        // What Cloudflare created, with its ids: the caller remembers them (`take_created`).
+        let created: Vec<ObservedRecord> = result
+            .posts
+            .into_iter()
+            .filter_map(|stored| {
+                let record = WireRecord {
+                    id: stored.id,
+                    name: stored.name?,
+                    record_type: stored.record_type?,
+                    content: stored.content,
+                    proxied: stored.proxied,
+                    ttl: stored.ttl,
+                    comment: stored.comment,
+                };
+                record.into_observed()
+            })
+            .collect();
+        lock(&self.created)
+            .entry(zone_id.to_string())
+            .or_default()
+            .extend(created);
+        Ok(())
+    }
+
+    /// The records created in `zone_id` this cycle (from the batch answers), taken.
+    pub fn take_created(&self, zone_id: &str) -> Vec<ObservedRecord> {
+        lock(&self.created).remove(zone_id).unwrap_or_default()
     }
 
     /// `GET /user/tokens/verify`.

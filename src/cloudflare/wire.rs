@@ -62,6 +62,12 @@ pub(crate) struct BatchRecordResult {
     #[serde(rename = "type", default)]
     pub record_type: Option<String>,
     #[serde(default)]
+    pub proxied: Option<bool>,
+    #[serde(default)]
+    pub ttl: Option<u32>,
+    #[serde(default)]
+    pub comment: Option<String>,
+    #[serde(default)]
     pub content: Option<String>,
 }
 

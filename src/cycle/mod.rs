@@ -545,7 +545,9 @@ impl Stages<'_, '_> {
                     // zone and plan again, in this same run.
                     tracing::debug!(zone = %zone.name, "a remembered record id was refused; listing the zone");
                 } else {
-                    return ZoneOutcome::Done(self.record_results(zone, &key, plan, results));
+                    return ZoneOutcome::Done(
+                        self.record_results(token, zone, &key, plan, results),
+                    );
                 }
             }
             FromMemory::List(reason) => {
@@ -619,13 +621,14 @@ impl Stages<'_, '_> {
         } else {
             apply::apply_once(&self.apis[token], zone, &actions).await
         };
-        self.record_results(zone, key, plan, results)
+        self.record_results(token, zone, key, plan, results)
     }
 
     /// Turns a plan and the results of its actions (in plan order; none in a dry run) into
     /// report lines, and tells the memory what was written.
     fn record_results(
         &mut self,
+        token: usize,
         zone: &Zone,
         key: &str,
         plan: Plan,
@@ -665,7 +668,8 @@ impl Stages<'_, '_> {
             });
         }
         let written: Vec<&plan::Action> = written.iter().collect();
-        self.memory.written(key, &written);
+        let created = self.apis[token].take_created(&zone.id);
+        self.memory.written(key, &written, &created);
         records
     }
 }

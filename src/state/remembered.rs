@@ -115,10 +115,11 @@ impl Remembered {
         }
     }
 
-    /// Applies written actions: updates change the remembered fields; a create or a CNAME
-    /// replacement makes the zone's memory unusable for ids (new ids are unknown), so it is
-    /// forgotten and the next need lists the zone.
-    pub fn written(&mut self, key: &str, actions: &[&Action]) {
+    /// Applies written actions: updates change the remembered fields; creates are added with
+    /// the ids Cloudflare answered (`created`); a CNAME replacement drops the CNAME. When a
+    /// create's record is not among `created`, the zone's memory is forgotten (its ids are
+    /// unknown) and the next need lists the zone.
+    pub fn written(&mut self, key: &str, actions: &[&Action], created: &[ObservedRecord]) {
         for action in actions {
             match action {
                 Action::Update {
@@ -142,7 +143,45 @@ impl Remembered {
                     }
                 }
                 Action::Create(_) | Action::ReplaceCname { .. } => {
-                    self.zones.remove(key);
+                    let news: Vec<_> = match action {
+                        Action::Create(new) => vec![new],
+                        Action::ReplaceCname { creates, .. } => creates.iter().collect(),
+                        Action::Update { .. } => Vec::new(),
+                    };
+                    let found: Vec<&ObservedRecord> = news
+                        .iter()
+                        .filter_map(|new| {
+                            created.iter().find(|record| {
+                                record.name == new.name
+                                    && record
+                                        .record_type
+                                        .eq_ignore_ascii_case(new.family.record_type())
+                                    && record.content.parse::<std::net::IpAddr>().ok()
+                                        == Some(new.content)
+                            })
+                        })
+                        .collect();
+                    let Some(memory) = self.zones.get_mut(key) else {
+                        continue;
+                    };
+                    if found.len() != news.len() {
+                        self.zones.remove(key);
+                        continue;
+                    }
+                    if let Action::ReplaceCname { cname_id, .. } = action {
+                        memory.records.retain(|record| &record.id != cname_id);
+                    }
+                    memory
+                        .records
+                        .extend(found.into_iter().map(|record| RememberedRecord {
+                            id: record.id.clone(),
+                            name: record.name.to_string(),
+                            record_type: record.record_type.clone(),
+                            content: record.content.clone(),
+                            proxied: record.proxied,
+                            ttl: record.ttl,
+                            comment: record.comment.clone(),
+                        }));
                 }
             }
         }

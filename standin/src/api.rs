@@ -77,6 +77,31 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: Arc<Mutex<St
     }
 }
 
+/// Serves the same routes over TLS (the benchmark's "idle daemon over TLS").
+pub(crate) async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: Arc<Mutex<State>>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(stream).await else {
+                return;
+            };
+            let service =
+                hyper::service::service_fn(move |request| handle(state.clone(), request, false));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
 async fn handle(
     state: Arc<Mutex<State>>,
     request: Request<Incoming>,

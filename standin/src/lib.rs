@@ -372,6 +372,38 @@ impl Standin {
         self.dns
     }
 
+    /// Serves the API over TLS too, on a new loopback port, with a self-signed certificate
+    /// for 127.0.0.1. Returns the HTTPS base URL of the API and the certificate (PEM), which a
+    /// client trusts through `SSL_CERT_FILE`.
+    pub fn serve_tls(&self) -> (String, String) {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+            .expect("a self-signed certificate");
+        let cert_pem = certified.cert.pem();
+        let key =
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .expect("a TLS server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind TLS");
+        let address = listener.local_addr().expect("TLS address");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let state = self.state.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("TLS runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                api::serve_tls(listener, acceptor, state).await;
+            });
+        });
+        (format!("https://{address}/client/v4"), cert_pem)
+    }
+
     /// Accepts `token` too, for the zones named in `zones` only.
     pub fn add_scoped_token(&self, token: &str, zones: &[&str]) {
         self.state().scoped_tokens.push((

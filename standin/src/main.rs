@@ -82,7 +82,16 @@ fn demo() -> i32 {
     );
     let dir = std::env::temp_dir().join(format!("flaredns-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("demo directory");
-    let records = "[[records]]\nname = \"home.example.com\"\n\n[[records]]\nname = \"vpn.example.com\"\n\n[[records]]\nname = \"nas.example.com\"\ncomment = \"managed by flaredns\"\n";
+    standin.add_record(
+        "example.com",
+        Record::new("www.example.com", "A", "81.23.45.10").proxied(true),
+    );
+    let records = format!(
+        "[[records]]\nname = \"home.example.com\"\n\n[[records]]\nname = \"vpn.example.com\"\n\n[[records]]\nname = \"www.example.com\"   # proxied: DNS cannot confirm it\n\n[[records]]\nname = \"nas.example.com\"\ncomment = \"managed by flaredns\"\n\n[notify]\nwebhooks = [\"{}\"]\n\n[metrics]\ntextfile = \"{}\"\n",
+        standin.url("/hook/demo"),
+        dir.join("flaredns.prom").display()
+    );
+    let records = records.as_str();
     let config = write_config(&standin, &dir, records);
     let config = config.to_string_lossy().to_string();
 
@@ -112,14 +121,59 @@ fn demo() -> i32 {
     let code = run_flaredns(&runtime, &["--config", &config, "--once"]);
     report(&standin, code);
     print_records(&standin);
+    print_events(&standin);
 
-    println!("\n$ flaredns --config {config} --once     # again: DNS shows everything in sync");
+    println!("\n$ flaredns --config {config} --once     # again: DNS shows everything in sync, and the proxied record is remembered");
     standin.clear_requests();
     let code = run_flaredns(&runtime, &["--config", &config, "--once"]);
     report(&standin, code);
+    print_events(&standin);
+
+    standin.set_public_ipv4("81.23.45.77");
+    println!(
+        "\n# the ISP hands out 81.23.45.77: a warm change, one batch by the remembered record ids"
+    );
+    println!("$ flaredns --config {config} --once");
+    standin.clear_requests();
+    let changed = run_flaredns(&runtime, &["--config", &config, "--once"]);
+    report(&standin, changed);
+    print_events(&standin);
+
+    println!("\n$ flaredns --config {config} status     # what the last cycle did, from the state directory, no request");
+    standin.clear_requests();
+    let status = run_flaredns(&runtime, &["--config", &config, "status"]);
+    report(&standin, status);
+
+    println!(
+        "\n$ grep flaredns_cycles_total {}     # the node_exporter textfile",
+        dir.join("flaredns.prom").display()
+    );
+    let textfile = std::fs::read_to_string(dir.join("flaredns.prom")).unwrap_or_default();
+    for line in textfile
+        .lines()
+        .filter(|line| line.starts_with("flaredns_cycles_total"))
+    {
+        println!("{line}");
+    }
 
     let _ = std::fs::remove_dir_all(&dir);
     i32::from(code)
+}
+
+/// The events the stand-in's webhook received since the last clear, one JSON line each.
+fn print_events(standin: &Standin) {
+    let events: Vec<String> = standin
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.starts_with("/hook"))
+        .map(|request| request.body)
+        .collect();
+    if events.is_empty() {
+        println!("→ webhook: no event (nothing changed, nothing failed)");
+    }
+    for event in events {
+        println!("→ webhook: {event}");
+    }
 }
 
 fn report(standin: &Standin, code: u8) {
@@ -388,8 +442,50 @@ fn bench() -> i32 {
         mib(file)
     );
     let _ = std::fs::remove_dir_all(&dir);
+    println!("\n{}", idle_over_tls(&binary));
     println!("\n{per_day}");
     i32::from(failed)
+}
+
+/// The idle daemon after talking TLS to the API (root store loaded, rustls sessions made),
+/// with the metrics endpoint on: its RSS once the cycles are quiet.
+fn idle_over_tls(binary: &Path) -> String {
+    let (standin, dir, config) = scenario(3, 1);
+    let (https, cert) = standin.serve_tls();
+    let cert_file = dir.join("standin-ca.pem");
+    std::fs::write(&cert_file, cert).expect("write the certificate");
+    let text = std::fs::read_to_string(&config)
+        .unwrap_or_default()
+        .replace(&standin.api_url(), &https)
+        .replace("nameservers = \"auto\"", "nameservers = \"api\"")
+        .replace("[daemon]\n", "[daemon]\ninterval = \"1s\"\n")
+        + "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+    std::fs::write(&config, text).expect("rewrite config");
+    standin.clear_requests();
+    let mut daemon = std::process::Command::new(binary)
+        .args(["--config", &config])
+        .env_remove("RUST_LOG")
+        .env("SSL_CERT_FILE", &cert_file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+    let (rss, hwm) = (proc_field(&status, "VmRSS:"), proc_field(&status, "VmHWM:"));
+    let requests = standin.api_requests().len();
+    let records = standin.records("zone0.example.net");
+    let synced = records.iter().all(|record| record.content == PUBLIC_IPV4);
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    format!(
+        "Idle daemon over TLS (API over https with a loopback certificate trusted through SSL_CERT_FILE, `[metrics] listen` on, 3 records brought in sync then `interval = \"1s\"` for 8 s): **{} RSS now** ({} peak), after {requests} API request(s){}.",
+        mib(rss),
+        mib(hwm),
+        if synced { "" } else { " (the records were NOT synced: check the TLS set-up)" }
+    )
 }
 
 /// A simulated day of `--once` every 5 minutes with one proxied and one DNS-only record in

@@ -173,11 +173,7 @@ fn a_zone_the_token_may_not_read_does_not_stop_the_other_zones() {
             outcome.stderr
         );
     }
-    let errors: Vec<&str> = outcome
-        .stderr
-        .lines()
-        .filter(|line| line.contains("ERROR"))
-        .collect();
+    let errors = outcome.errors();
     assert_eq!(errors.len(), 1, "{}", outcome.stderr);
     assert!(
         errors[0].contains("home.example.org") && errors[0].contains("10000"),
@@ -222,11 +218,7 @@ fn one_rejected_record_among_a_hundred_costs_a_few_requests_and_is_named() {
         .filter(|record| record.content == PUBLIC_IPV4)
         .count();
     assert_eq!(updated, 99);
-    let errors: Vec<&str> = outcome
-        .stderr
-        .lines()
-        .filter(|line| line.contains("ERROR"))
-        .collect();
+    let errors = outcome.errors();
     assert_eq!(errors.len(), 1, "{}", outcome.stderr);
     assert!(
         errors[0].contains("h042.example.com") && errors[0].contains("9005: Content for A record"),

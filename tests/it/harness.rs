@@ -34,6 +34,14 @@ impl Outcome {
         self.api.iter().filter(|r| r.is_write()).collect()
     }
 
+    /// The ERROR lines of the log.
+    pub fn errors(&self) -> Vec<&str> {
+        self.stderr
+            .lines()
+            .filter(|line| line.contains("ERROR"))
+            .collect()
+    }
+
     /// stdout and stderr together, for text assertions.
     pub fn output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
