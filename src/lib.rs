@@ -37,6 +37,7 @@ pub mod model;
 pub mod notify;
 pub mod observe;
 pub mod plan;
+pub mod prefix;
 pub mod publish;
 pub mod reconcile;
 pub mod secret;

@@ -129,6 +129,18 @@ pub struct RecordConfig {
     pub replace_cname: bool,
     /// Index into `Config::tokens`.
     pub token: usize,
+    /// A LAN host: this interface id in the /64 of the detected IPv6 address (AAAA only).
+    pub ipv6_host: Option<crate::prefix::HostId>,
+    /// Where the prefix for `ipv6_host` comes from instead of the detected IPv6 address.
+    pub ipv6_prefix_from: Option<Provider>,
+}
+
+impl RecordConfig {
+    /// True when the record's address comes from detection of its families (not from
+    /// `ipv6_prefix_from`).
+    pub fn uses_detection(&self) -> bool {
+        self.ipv6_prefix_from.is_none()
+    }
 }
 
 /// A configuration problem. Every variant maps to exit code 2.

@@ -93,4 +93,6 @@ pub(crate) struct RawRecord {
     pub comment: Option<Spanned<String>>,
     pub replace_cname: Option<bool>,
     pub api_token_file: Option<Spanned<String>>,
+    pub ipv6_host: Option<Spanned<String>>,
+    pub ipv6_prefix_from: Option<Spanned<String>>,
 }

@@ -314,6 +314,53 @@ impl Validator<'_> {
     }
 
     fn record(&self, raw: &RawRecord, enabled: &[Family]) -> Result<RecordConfig, ConfigError> {
+        let ipv6_host = raw
+            .ipv6_host
+            .as_ref()
+            .map(|value| {
+                crate::prefix::HostId::parse(value.get_ref())
+                    .map_err(|message| self.invalid(value.span(), "records.ipv6_host", message))
+            })
+            .transpose()?;
+        let ipv6_prefix_from = raw
+            .ipv6_prefix_from
+            .as_ref()
+            .map(|value| {
+                if ipv6_host.is_none() {
+                    return Err(self.invalid(
+                        value.span(),
+                        "records.ipv6_prefix_from",
+                        "goes with `ipv6_host`: it says where that host's prefix comes from",
+                    ));
+                }
+                Provider::parse(value.get_ref()).map_err(|message| {
+                    self.invalid(value.span(), "records.ipv6_prefix_from", message)
+                })
+            })
+            .transpose()?;
+        // A LAN host is AAAA only; its prefix may come from elsewhere than [detect].ipv6.
+        let mut enabled = enabled.to_vec();
+        if ipv6_host.is_some() {
+            if let Some(a) = raw
+                .types
+                .iter()
+                .flatten()
+                .find(|entry| Family::from_record_type(entry.get_ref()) == Some(Family::V4))
+            {
+                return Err(self.invalid(
+                    a.span(),
+                    "records.types",
+                    "a record with `ipv6_host` is AAAA only: its address is derived from an IPv6 prefix",
+                ));
+            }
+            enabled = if ipv6_prefix_from.is_some() || enabled.contains(&Family::V6) {
+                vec![Family::V6]
+            } else {
+                let span = raw.ipv6_host.as_ref().map(Spanned::span).unwrap_or(0..0);
+                return Err(self.invalid(span, "records.ipv6_host", "needs an IPv6 prefix: add a provider to [detect].ipv6, or set `ipv6_prefix_from` (e.g. \"iface:lan0\")"));
+            };
+        }
+        let enabled = enabled.as_slice();
         let name = DomainName::parse(raw.name.get_ref()).map_err(|message| {
             self.invalid(
                 raw.name.span(),
@@ -430,6 +477,8 @@ impl Validator<'_> {
             comment,
             replace_cname: raw.replace_cname.unwrap_or(false),
             token: 0,
+            ipv6_host,
+            ipv6_prefix_from,
         })
     }
 }

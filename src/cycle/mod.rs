@@ -27,7 +27,8 @@ use crate::state::remembered::{self, Remembered};
 use crate::state::StateDir;
 use crate::zones::{ZoneDirectory, ZoneError};
 pub use report::{
-    CycleProblem, CycleReport, FailureKind, ProblemKey, RecordFailure, RecordReport, RecordState,
+    CycleProblem, CycleReport, Derivation, FailureKind, ProblemKey, RecordFailure, RecordReport,
+    RecordState,
 };
 
 /// The long-lived parts a cycle needs: config, one API client (with its budget) and zone
@@ -287,9 +288,11 @@ impl Stages<'_, '_> {
             .into_iter()
             .map(CycleProblem::Detect)
             .collect();
-        let (wanted, unknown) = self.desired(&addresses);
+        let sources = self.prefix_sources().await;
+        let (wanted, unknown, derived) = self.desired(&addresses, &sources);
         report.addresses = addresses;
         report.records.extend(unknown);
+        report.derived = derived;
 
         let mut wanted = wanted;
         let in_sync = self.observe(&mut wanted).await;
@@ -350,6 +353,7 @@ impl Stages<'_, '_> {
             .config
             .records
             .iter()
+            .filter(|record| record.uses_detection())
             .flat_map(|record| record.families.iter().copied())
             .collect();
         let mut addresses = BTreeMap::new();
@@ -369,31 +373,54 @@ impl Stages<'_, '_> {
         (addresses, errors)
     }
 
-    /// The desired records, and a failure for each record whose family has no address.
-    fn desired(&self, addresses: &BTreeMap<Family, IpAddr>) -> (Vec<Wanted>, Vec<RecordReport>) {
+    /// What every `ipv6_prefix_from` provider answers this cycle, asked once each.
+    async fn prefix_sources(&self) -> BTreeMap<String, Result<IpAddr, String>> {
+        let mut sources = BTreeMap::new();
+        for provider in self
+            .config
+            .records
+            .iter()
+            .filter_map(|record| record.ipv6_prefix_from.as_ref())
+        {
+            let key = provider.to_string();
+            if let std::collections::btree_map::Entry::Vacant(entry) = sources.entry(key) {
+                entry.insert(self.detector.ask_unfiltered(Family::V6, provider).await);
+            }
+        }
+        sources
+    }
+
+    /// The desired records, a failure for each record whose address is unknown, and how each
+    /// LAN host's address was derived.
+    fn desired(
+        &self,
+        addresses: &BTreeMap<Family, IpAddr>,
+        sources: &BTreeMap<String, Result<IpAddr, String>>,
+    ) -> (Vec<Wanted>, Vec<RecordReport>, Vec<Derivation>) {
         let mut wanted = Vec::new();
         let mut unknown = Vec::new();
+        let mut derived = Vec::new();
         for (index, record) in self.config.records.iter().enumerate() {
             for family in &record.families {
-                match addresses.get(family) {
-                    Some(ip) => wanted.push(Wanted {
-                        index,
-                        record: desired_record(record, *family, *ip),
-                        dns_silent: true,
-                    }),
-                    None => unknown.push(RecordReport {
+                match record_address(record, *family, addresses, sources) {
+                    Ok((ip, derivation)) => {
+                        derived.extend(derivation);
+                        wanted.push(Wanted {
+                            index,
+                            record: desired_record(record, *family, ip),
+                            dns_silent: true,
+                        });
+                    }
+                    Err(failure) => unknown.push(RecordReport {
                         name: record.name.clone(),
                         families: vec![*family],
                         zone: None,
-                        state: RecordState::Failed(RecordFailure::NoAddress {
-                            name: record.name.clone(),
-                            family: *family,
-                        }),
+                        state: RecordState::Failed(*failure),
                     }),
                 }
             }
         }
-        (wanted, unknown)
+        (wanted, unknown, derived)
     }
 
     /// The zone of config entry `index`, resolved at most once per cycle.
@@ -707,6 +734,77 @@ fn new_client(
         client.defer_until(until);
     }
     Ok(client)
+}
+
+/// What each `ipv6_prefix_from` provider answered this cycle, by its text.
+pub type PrefixSources = BTreeMap<String, Result<IpAddr, String>>;
+
+/// The address a record should hold: the detected one of its family, or, for a LAN host
+/// (`ipv6_host`), its interface id in the /64 of the detected IPv6 address or of its
+/// `ipv6_prefix_from` source (then with how it was derived). Nothing non-global is returned.
+pub fn record_address(
+    record: &RecordConfig,
+    family: Family,
+    addresses: &BTreeMap<Family, IpAddr>,
+    sources: &PrefixSources,
+) -> Result<(IpAddr, Option<Derivation>), Box<RecordFailure>> {
+    let Some(host) = record.ipv6_host else {
+        return addresses.get(&family).map(|ip| (*ip, None)).ok_or_else(|| {
+            Box::new(RecordFailure::NoAddress {
+                name: record.name.clone(),
+                family,
+            })
+        });
+    };
+    let no_prefix = |reason: String| {
+        Box::new(RecordFailure::NoPrefix {
+            name: record.name.clone(),
+            reason,
+        })
+    };
+    let (source, base) = match &record.ipv6_prefix_from {
+        Some(provider) => {
+            let answer = sources
+                .get(&provider.to_string())
+                .cloned()
+                .unwrap_or_else(|| Err("was not asked".to_string()));
+            (
+                provider.to_string(),
+                answer.map_err(|reason| no_prefix(format!("{provider} {reason}")))?,
+            )
+        }
+        None => match addresses.get(&Family::V6) {
+            Some(ip) => ("the detected IPv6 address".to_string(), *ip),
+            None => {
+                return Err(no_prefix(
+                    "this host's IPv6 address is unknown (see the detection error)".to_string(),
+                ))
+            }
+        },
+    };
+    let IpAddr::V6(base_v6) = base else {
+        return Err(no_prefix(format!(
+            "{source} gave {base}, which is not IPv6"
+        )));
+    };
+    let address =
+        crate::prefix::derive(base_v6, None, host).map_err(|error| no_prefix(error.to_string()))?;
+    let address = IpAddr::V6(address);
+    crate::detect::filter::publishable(address).map_err(|reason| {
+        no_prefix(format!(
+            "{address} (from {base} of {source}) is not publishable: {reason}"
+        ))
+    })?;
+    Ok((
+        address,
+        Some(Derivation {
+            name: record.name.clone(),
+            address,
+            host,
+            source,
+            base,
+        }),
+    ))
 }
 
 /// The desired record for one config entry and family at this host's address.

@@ -70,6 +70,9 @@ pub fn plan(report: &CycleReport) -> String {
     for problem in &report.problems {
         let _ = writeln!(out, "{:<13} {problem}", "error");
     }
+    for derivation in &report.derived {
+        let _ = writeln!(out, "{:<13} {derivation}", "derived");
+    }
     let verb = if report.dry_run {
         "dry run: nothing was changed"
     } else {

@@ -32,6 +32,8 @@ pub enum RecordState {
 pub enum RecordFailure {
     #[error("{family} {name} was not checked: this host's {} address is unknown (see the detection error)", family.describe())]
     NoAddress { name: DomainName, family: Family },
+    #[error("AAAA {name} was not checked: no IPv6 prefix to derive it from: {reason}")]
+    NoPrefix { name: DomainName, reason: String },
     #[error("cannot manage {family} {name}: {error}")]
     NoZone {
         name: DomainName,
@@ -65,6 +67,7 @@ pub enum RecordFailure {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FailureKind {
     NoAddress,
+    NoPrefix,
     NoZone,
     ListFailed,
     Refused,
@@ -77,12 +80,34 @@ impl RecordFailure {
     pub fn kind(&self) -> FailureKind {
         match self {
             RecordFailure::NoAddress { .. } => FailureKind::NoAddress,
+            RecordFailure::NoPrefix { .. } => FailureKind::NoPrefix,
             RecordFailure::NoZone { .. } => FailureKind::NoZone,
             RecordFailure::ListFailed { .. } => FailureKind::ListFailed,
             RecordFailure::Refused { .. } => FailureKind::Refused,
             RecordFailure::Write { error, .. } if error.maybe_applied() => FailureKind::Unconfirmed,
             RecordFailure::Write { .. } => FailureKind::WriteFailed,
         }
+    }
+}
+
+/// How a LAN host's address was made: `host` in the /64 of `base`, from `source`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Derivation {
+    pub name: DomainName,
+    pub address: IpAddr,
+    pub host: crate::prefix::HostId,
+    /// `iface:lan0`, or "the detected IPv6 address".
+    pub source: String,
+    pub base: IpAddr,
+}
+
+impl fmt::Display for Derivation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} AAAA {} = the /64 of {} ({}) + {}",
+            self.name, self.address, self.base, self.source, self.host
+        )
     }
 }
 
@@ -126,6 +151,8 @@ pub struct CycleReport {
     pub problems: Vec<CycleProblem>,
     /// Sorted by name, then families.
     pub records: Vec<RecordReport>,
+    /// How each LAN host's address was derived (`ipv6_host`).
+    pub derived: Vec<Derivation>,
     /// API requests spent per zone name (listing and writes; the zone list is not a zone's).
     pub zone_requests: BTreeMap<String, u32>,
     pub api_requests: u32,

@@ -89,6 +89,16 @@ impl Detector {
             .map_err(|reason| format!("answered {ip}, refused: {reason}"))
     }
 
+    /// What a provider answers for `family`, before the publishable filter: a prefix source
+    /// (`ipv6_prefix_from`) whose derived address is filtered instead.
+    pub async fn ask_unfiltered(
+        &self,
+        family: Family,
+        provider: &Provider,
+    ) -> Result<IpAddr, String> {
+        self.ask(family, provider).await
+    }
+
     async fn ask(&self, family: Family, provider: &Provider) -> Result<IpAddr, String> {
         match provider {
             Provider::Static(ip) => Ok(*ip),

@@ -135,8 +135,18 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
             addresses.insert(family, ip);
         }
     }
+    let addresses: std::collections::BTreeMap<Family, IpAddr> = addresses.into_iter().collect();
+    let mut sources = std::collections::BTreeMap::new();
+    for provider in config
+        .records
+        .iter()
+        .filter_map(|record| record.ipv6_prefix_from.as_ref())
+    {
+        let answer = detector.ask_unfiltered(Family::V6, provider).await;
+        sources.insert(provider.to_string(), answer);
+    }
     let (record_findings, zones_seen) =
-        records::record_findings(&config, &apis, &tokens_ok, zones, &addresses).await;
+        records::record_findings(&config, &apis, &tokens_ok, zones, &addresses, &sources).await;
     findings.extend(record_findings);
     for (token, zone) in &zones_seen {
         findings.push(security_finding(&apis[*token], zone).await);

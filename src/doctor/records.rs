@@ -3,14 +3,14 @@
 //! `observe::verdict` decides whether DNS confirms it. Doctor only adds what is its own: the
 //! words, what the API and DNS hold, and for a CNAME whether its third-party target resolves.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::ddns::ddns_service;
 use super::{finding, Finding, Status, DNS_TIMEOUT};
 use crate::cloudflare::{ApiCycle, ApiError};
 use crate::config::{CheckMode, Config, RecordConfig};
-use crate::cycle::desired_record;
+use crate::cycle::{desired_record, record_address, PrefixSources};
 use crate::detect::filter::is_cloudflare;
 use crate::model::{Family, ObservedRecord, Zone};
 use crate::observe::{self, DnsAnswer, DnsCheck, DnsVerdict};
@@ -23,7 +23,8 @@ pub(super) async fn record_findings(
     apis: &[ApiCycle<'_>],
     tokens_ok: &[bool],
     directories: &mut [ZoneDirectory],
-    addresses: &HashMap<Family, IpAddr>,
+    addresses: &BTreeMap<Family, IpAddr>,
+    sources: &PrefixSources,
 ) -> (Vec<Finding>, Vec<(usize, Zone)>) {
     let mut findings = Vec::new();
     let mut listings: BTreeMap<(usize, String), Result<Vec<ObservedRecord>, ApiError>> =
@@ -64,7 +65,9 @@ pub(super) async fn record_findings(
                     .filter(|observed| observed.name == record.name)
                     .cloned()
                     .collect();
-                findings.extend(judge(record, &zone, &here, addresses, &servers, config).await);
+                findings.extend(
+                    judge(record, &zone, &here, (addresses, sources), &servers, config).await,
+                );
             }
             Some(Err(error)) => findings.push(finding(
                 &check,
@@ -86,7 +89,7 @@ async fn judge(
     record: &RecordConfig,
     zone: &Zone,
     here: &[ObservedRecord],
-    addresses: &HashMap<Family, IpAddr>,
+    (addresses, sources): (&BTreeMap<Family, IpAddr>, &PrefixSources),
     servers: &[SocketAddr],
     config: &Config,
 ) -> Vec<Finding> {
@@ -100,15 +103,24 @@ async fn judge(
     let mut findings = Vec::new();
     let mut desired = Vec::new();
     for family in &record.families {
-        match addresses.get(family) {
-            Some(ip) => desired.push(desired_record(record, *family, *ip)),
-            None => findings.push(finding(
+        match record_address(record, *family, addresses, sources) {
+            Ok((ip, derivation)) => {
+                desired.push(desired_record(record, *family, ip));
+                if let Some(derivation) = derivation {
+                    findings.push(finding(
+                        format!("{check} {family}"),
+                        Status::Ok,
+                        format!("derived: {derivation}"),
+                        None,
+                    ));
+                }
+            }
+            Err(failure) => findings.push(finding(
                 format!("{check} {family}"),
                 Status::Warning,
                 format!(
-                    "zone {}; the API holds {held}; this host's {} address is unknown, so the record cannot be compared",
-                    zone.name,
-                    family.describe()
+                    "zone {}; the API holds {held}; {failure}, so the record cannot be compared",
+                    zone.name
                 ),
                 None,
             )),
@@ -153,9 +165,10 @@ async fn judge(
             Outcome::InSync => {
                 let family = step.families.first().copied().unwrap_or(Family::V4);
                 let (dns, _) = dns_view(&desired, family, servers, &step.name).await;
-                let ip = addresses
-                    .get(&family)
-                    .map(ToString::to_string)
+                let ip = desired
+                    .iter()
+                    .find(|record| record.family == family)
+                    .map(|record| record.content.to_string())
                     .unwrap_or_default();
                 finding(
                     subject,

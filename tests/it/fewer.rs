@@ -275,7 +275,13 @@ fn a_remembered_id_that_points_at_another_record_is_caught_and_forgotten() {
 fn a_created_record_is_remembered_with_the_id_cloudflare_gave_it() {
     let world = World::new();
     assert_eq!(world.once(&record("new.example.com")).code, 0);
-    assert_eq!(world.standin.records_at("example.com", "new.example.com").len(), 1);
+    assert_eq!(
+        world
+            .standin
+            .records_at("example.com", "new.example.com")
+            .len(),
+        1
+    );
     world.standin.set_public_ipv4("81.23.45.77");
     let warm = world.once(&record("new.example.com"));
     assert_eq!(warm.code, 0, "{}", warm.output());

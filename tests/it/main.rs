@@ -14,6 +14,7 @@ mod engine;
 mod fewer;
 mod hostile;
 mod ipv6;
+mod lan;
 mod monitor;
 mod notify;
 mod once;

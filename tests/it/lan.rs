@@ -1,0 +1,112 @@
+//! LAN hosts from the prefix: AAAA records made of this host's IPv6 /64 and a fixed interface
+//! id or a MAC's EUI-64, rewritten together when the prefix changes.
+
+use crate::harness::{World, PUBLIC_IPV4};
+
+fn lan_config(world: &World, prefix_host: &str) -> String {
+    world.config_detect(
+        &format!("ipv4 = [\"static:{PUBLIC_IPV4}\"]\nipv6 = [\"static:{prefix_host}\"]"),
+        "[[records]]\nname = \"nas.example.com\"\nipv6_host = \"::10\"\n\n[[records]]\nname = \"printer.example.com\"\nipv6_host = \"mac:02:11:22:33:44:55\"\n",
+    )
+}
+
+fn aaaa(world: &World, name: &str) -> Vec<String> {
+    world
+        .standin
+        .records_at("example.com", name)
+        .into_iter()
+        .filter(|record| record.record_type == "AAAA")
+        .map(|record| record.content)
+        .collect()
+}
+
+#[test]
+fn lan_hosts_follow_the_prefix_in_one_batch() {
+    let world = World::new();
+    let config = lan_config(&world, "2a01:4f8:c0c:1234::1");
+    let plan = world.run(&config, &["--once", "--dry-run"]);
+    assert_eq!(plan.code, 0, "{}", plan.output());
+    assert!(
+        plan.stdout.contains("derived       nas.example.com AAAA 2a01:4f8:c0c:1234::10 = the /64 of 2a01:4f8:c0c:1234::1 (the detected IPv6 address) + ::10"),
+        "{}",
+        plan.stdout
+    );
+    let first = world.run(&config, &["--once"]);
+    assert_eq!(first.code, 0, "{}", first.output());
+    assert_eq!(
+        aaaa(&world, "nas.example.com"),
+        vec!["2a01:4f8:c0c:1234::10"]
+    );
+    assert_eq!(
+        aaaa(&world, "printer.example.com"),
+        vec!["2a01:4f8:c0c:1234:11:22ff:fe33:4455"]
+    );
+    assert!(world
+        .standin
+        .records_at("example.com", "nas.example.com")
+        .iter()
+        .all(|r| r.record_type == "AAAA"));
+    // The ISP hands out a new prefix: both hosts move, in one batch.
+    let moved = world.run(&lan_config(&world, "2a01:4f8:c0c:9999::1"), &["--once"]);
+    assert_eq!(moved.code, 0, "{}", moved.output());
+    let batches = moved.writes().len();
+    assert_eq!(batches, 1, "{:?}", moved.api);
+    assert_eq!(
+        aaaa(&world, "nas.example.com"),
+        vec!["2a01:4f8:c0c:9999::10"]
+    );
+    assert_eq!(
+        aaaa(&world, "printer.example.com"),
+        vec!["2a01:4f8:c0c:9999:11:22ff:fe33:4455"]
+    );
+    let doctor = world.run(&lan_config(&world, "2a01:4f8:c0c:9999::1"), &["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("derived: nas.example.com AAAA 2a01:4f8:c0c:9999::10"),
+        "{}",
+        doctor.stdout
+    );
+}
+
+#[test]
+fn a_non_global_prefix_never_becomes_a_published_aaaa() {
+    let world = World::new();
+    let config = world.config_detect(
+        &format!("ipv4 = [\"static:{PUBLIC_IPV4}\"]"),
+        "[[records]]\nname = \"nas.example.com\"\nipv6_host = \"::10\"\nipv6_prefix_from = \"static:fd12:3456:789a::1\"\n",
+    );
+    let outcome = world.run(&config, &["--once"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(
+        outcome.stderr.contains("not publishable"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.writes().is_empty());
+}
+
+#[test]
+fn lan_host_settings_are_checked() {
+    let world = World::new();
+    for (record, key) in [
+        (
+            "ipv6_host = \"::10\"\ntypes = [\"A\", \"AAAA\"]\n",
+            "records.types",
+        ),
+        ("ipv6_host = \"mac:02:11:22:33:44\"\n", "records.ipv6_host"),
+        ("ipv6_host = \"2a01::10\"\n", "records.ipv6_host"),
+        (
+            "ipv6_prefix_from = \"iface:lan0\"\n",
+            "records.ipv6_prefix_from",
+        ),
+    ] {
+        let config = world.config_detect(
+            "ipv4 = [\"static:81.23.45.99\"]\nipv6 = [\"static:2a01:4f8:c0c:1234::1\"]",
+            &format!("[[records]]\nname = \"nas.example.com\"\n{record}"),
+        );
+        let outcome = world.run(&config, &["check-config"]);
+        assert_eq!(outcome.code, 2, "{record}: {}", outcome.output());
+        assert!(outcome.stderr.contains(key), "{}", outcome.stderr);
+    }
+}
