@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cycle::{render, CycleReport, Engine};
+use crate::detect::watch::Watcher;
 use crate::publish::Publisher;
 use crate::systemd;
 
@@ -57,6 +58,10 @@ pub async fn run(
     let mut last_start: Option<Instant> = None;
     // A daemon start re-reads at once what DNS cannot confirm.
     engine.reread_next_cycle();
+    let mut watcher = open_watcher(&engine.config.detect.watch);
+    // A burst of address notifications (a PPPoE flap, DAD) becomes one cycle this long after
+    // the first of them.
+    let mut watch_run: Option<Instant> = None;
     publisher.write_when_changed();
     loop {
         if std::mem::take(&mut pending_reread) {
@@ -65,6 +70,7 @@ pub async fn run(
         if std::mem::take(&mut pending_reload) && reload(engine, publisher) {
             interval = engine.config.daemon.interval;
             ticker = new_ticker(interval);
+            watcher = reopen_watcher(watcher, &engine.config.detect.watch);
         }
         // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
         let mut run_now = false;
@@ -76,6 +82,19 @@ pub async fn run(
             tokio::select! {
                 _ = ticker.tick() => run_now = true,
                 _ = sleep_until_or_never(signal_run) => run_now = true,
+                _ = sleep_until_or_never(watch_run) => run_now = true,
+                change = watch_next(&mut watcher) => match change {
+                    Ok(name) => {
+                        if watch_run.is_none() {
+                            tracing::info!("an address changed on {name}: checking now");
+                            watch_run = Some(Instant::now() + WATCH_SETTLE);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!("the interface watch stopped ({error}); checking every {} only", humantime::format_duration(interval));
+                        watcher = None;
+                    }
+                },
                 _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
                 event = events.next() => match event {
                     Event::Stop(signal) => {
@@ -95,6 +114,7 @@ pub async fn run(
                         if reload(engine, publisher) {
                             interval = engine.config.daemon.interval;
                             ticker = new_ticker(interval);
+                            watcher = reopen_watcher(watcher, &engine.config.detect.watch);
                         }
                     }
                 },
@@ -102,6 +122,7 @@ pub async fn run(
         }
 
         last_start = Some(Instant::now());
+        watch_run = None;
         let started = Instant::now();
         let next_check = std::time::SystemTime::now().checked_add(interval);
         let finished = {
@@ -134,6 +155,13 @@ pub async fn run(
                         Event::Reload => {
                             tracing::info!("received SIGHUP during a cycle; reloading once it is over");
                             pending_reload = true;
+                        }
+                    },
+                    change = watch_next(&mut watcher) => {
+                        // An address changed while the cycle ran: check again once it is over.
+                        if change.is_ok() && !pending_run {
+                            tracing::info!("an address changed during the cycle; checking again once it is over");
+                            pending_run = true;
                         }
                     },
                 }
@@ -175,6 +203,47 @@ fn new_ticker(interval: Duration) -> tokio::time::Interval {
     let mut ticker = tokio::time::interval_at(Instant::now(), interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     ticker
+}
+
+/// How long a burst of address notifications may last before its one cycle starts.
+const WATCH_SETTLE: Duration = Duration::from_millis(300);
+
+/// Subscribes to address changes on `names`; on failure, one warning and polling only.
+fn open_watcher(names: &[String]) -> Option<Watcher> {
+    if names.is_empty() {
+        return None;
+    }
+    match Watcher::open(names) {
+        Ok(watcher) => {
+            for missing in watcher.missing() {
+                tracing::info!("interface {missing} does not exist yet; its addresses are watched for when it appears");
+            }
+            tracing::info!("watching the addresses of {}", names.join(", "));
+            Some(watcher)
+        }
+        Err(error) => {
+            tracing::warn!(
+                "cannot watch interface addresses ({error}); checking on the interval only"
+            );
+            None
+        }
+    }
+}
+
+/// A new watch after a reload, when the names changed.
+fn reopen_watcher(current: Option<Watcher>, names: &[String]) -> Option<Watcher> {
+    match current {
+        Some(watcher) if watcher.names() == names => Some(watcher),
+        _ => open_watcher(names),
+    }
+}
+
+/// The next watched change, or never without a watch.
+async fn watch_next(watcher: &mut Option<Watcher>) -> std::io::Result<String> {
+    match watcher {
+        Some(watcher) => watcher.changed().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A signal-triggered cycle starts no sooner than this: one second after the last start.

@@ -84,6 +84,8 @@ pub struct DetectConfig {
     pub ipv4: Vec<Provider>,
     pub ipv6: Vec<Provider>,
     pub timeout: Duration,
+    /// Interfaces whose address changes start a cycle at once (the daemon, via netlink).
+    pub watch: Vec<String>,
 }
 
 impl DetectConfig {

@@ -60,6 +60,7 @@ pub(crate) struct RawDetect {
     pub ipv4: Option<Vec<Spanned<String>>>,
     pub ipv6: Option<Vec<Spanned<String>>>,
     pub timeout: Option<Spanned<String>>,
+    pub watch: Option<Vec<Spanned<String>>>,
 }
 
 /// `[check]`.

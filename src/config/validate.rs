@@ -102,10 +102,32 @@ impl Validator<'_> {
             vec![Provider::CloudflareTrace],
         )?;
         let ipv6 = self.providers(raw.detect.ipv6.as_deref(), Family::V6, vec![])?;
+        let watch = raw
+            .detect
+            .watch
+            .iter()
+            .flatten()
+            .map(|name| {
+                let text = name.get_ref().trim();
+                let valid = !text.is_empty()
+                    && text.len() < 16
+                    && text.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
+                if valid {
+                    Ok(text.to_string())
+                } else {
+                    Err(self.invalid(
+                        name.span(),
+                        "detect.watch",
+                        format!("`{text}` is not an interface name (1 to 15 characters, no `/`, `:` or spaces), e.g. \"ppp0\""),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let detect = DetectConfig {
             ipv4,
             ipv6,
             timeout,
+            watch,
         };
         let enabled: Vec<Family> = [Family::V4, Family::V6]
             .into_iter()

@@ -6,6 +6,7 @@
 pub mod filter;
 mod iface;
 mod providers;
+pub mod watch;
 mod whoami;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

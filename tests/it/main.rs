@@ -20,3 +20,4 @@ mod notify;
 mod once;
 mod package;
 mod resilience;
+mod watch;

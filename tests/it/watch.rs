@@ -1,0 +1,163 @@
+//! The firewall host: a daemon with a one-hour interval follows an address change on a
+//! watched interface within a second or two, coalesces a burst into one or two cycles, and
+//! picks up an interface created after it started. Everything runs in a network namespace
+//! this test makes (a dummy interface, or a veth pair where the kernel has no dummy module);
+//! the interface holds only private addresses, so each cycle ends at detection ("refused:
+//! private") without an API request, and nothing leaves the namespace.
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .output()
+        .map(|output| output.status.success())
+        .unwrap_or(false)
+}
+
+struct Namespace(String);
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn add_interface(namespace: &str, name: &str, peer: &str) -> bool {
+    (ip(&["-n", namespace, "link", "add", name, "type", "dummy"])
+        || ip(&[
+            "-n", namespace, "link", "add", name, "type", "veth", "peer", "name", peer,
+        ]))
+        && ip(&["-n", namespace, "link", "set", name, "up"])
+}
+
+#[test]
+fn a_watched_interface_starts_a_cycle_within_a_second_or_two() {
+    let namespace = format!("flaredns-watch-{}", std::process::id());
+    if !ip(&["netns", "add", &namespace]) {
+        eprintln!("skipped: cannot create a network namespace (needs root and iproute2)");
+        return;
+    }
+    let _cleanup = Namespace(namespace.clone());
+    let n = namespace.as_str();
+    assert!(ip(&["-n", n, "link", "set", "lo", "up"]));
+    assert!(
+        add_interface(n, "fl0", "fl0p"),
+        "an interface in the namespace"
+    );
+    assert!(ip(&["-n", n, "addr", "add", "10.9.8.7/24", "dev", "fl0"]));
+
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[cloudflare]\napi_url = \"http://127.0.0.1:1/client/v4\"\n[detect]\nipv4 = [\"iface:fl0\"]\nwatch = [\"fl0\", \"fl2\"]\n[check]\nnameservers = \"api\"\n[daemon]\ninterval = \"1h\"\nstate_dir = \"{}\"\n[[records]]\nname = \"home.example.com\"\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    let mut daemon = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            n,
+            env!("CARGO_BIN_EXE_flaredns"),
+            "--config",
+        ])
+        .arg(&config)
+        .arg("-v")
+        .env("CLOUDFLARE_API_TOKEN", "unused")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the daemon in the namespace");
+    let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let lines = lines.clone();
+        let stderr = daemon.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().expect("lines").push((Instant::now(), line));
+            }
+        })
+    };
+    let cycles_since = |since: Instant| -> Vec<Instant> {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter(|(at, line)| *at >= since && line.contains("cycle finished"))
+            .map(|(at, _)| *at)
+            .collect()
+    };
+    let wait_for_cycle = |since: Instant| -> Option<Duration> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(at) = cycles_since(since).first() {
+                return Some(at.duration_since(since));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    };
+    let started = Instant::now();
+    assert!(wait_for_cycle(started).is_some(), "no first cycle");
+    std::thread::sleep(Duration::from_millis(800));
+
+    // A new address on the watched interface: a cycle within two seconds.
+    let changed = Instant::now();
+    assert!(ip(&["-n", n, "addr", "add", "10.9.8.8/24", "dev", "fl0"]));
+    let latency = wait_for_cycle(changed).expect("a cycle after the address change");
+    eprintln!(
+        "detection latency after an address change: {} ms",
+        latency.as_millis()
+    );
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // A burst of ten changes in about 100 ms: at most two cycles.
+    let burst = Instant::now();
+    for index in 0..10 {
+        let address = format!("10.9.8.{}/24", 60 + index);
+        assert!(ip(&["-n", n, "addr", "add", &address, "dev", "fl0"]));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let after_burst = cycles_since(burst).len();
+    assert!(
+        (1..=2).contains(&after_burst),
+        "{after_burst} cycles after a burst"
+    );
+
+    // An interface that did not exist at start: watched all the same.
+    let created = Instant::now();
+    assert!(add_interface(n, "fl2", "fl2p"));
+    assert!(ip(&["-n", n, "addr", "add", "10.9.9.9/24", "dev", "fl2"]));
+    let latency = wait_for_cycle(created).expect("a cycle after fl2 appeared");
+    assert!(latency < Duration::from_secs(2), "{latency:?}");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let status = daemon.wait().expect("daemon exits");
+    let _ = reader.join();
+    assert_eq!(status.code(), Some(0));
+    let text: Vec<String> = lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .map(|(_, line)| line.clone())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|line| line.contains("fl2 does not exist yet")),
+        "{}",
+        text.join("\n")
+    );
+}
