@@ -44,6 +44,7 @@ pub mod secret;
 pub mod state;
 pub mod status;
 pub mod systemd;
+pub mod waf;
 pub mod zones;
 
 #[cfg(test)]

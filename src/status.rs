@@ -95,6 +95,19 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
             let _ = writeln!(out, "      error: {error}");
         }
     }
+    for list in &last.waf_lists {
+        let _ = writeln!(
+            out,
+            "WAF list {} (account {}): {} [{}]",
+            list.name,
+            list.account,
+            list.state,
+            list.items.join(", ")
+        );
+        if let Some(error) = &list.error {
+            let _ = writeln!(out, "      error: {error}");
+        }
+    }
     for problem in &last.problems {
         let _ = writeln!(out, "problem: {problem}");
     }

@@ -78,7 +78,7 @@ type Exchange<T> = (
     Result<(T, Option<wire::ResultInfo>), ApiError>,
 );
 
-enum Retry {
+pub(super) enum Retry {
     /// Reads are safe to repeat on transient failures.
     Read,
     /// Writes are repeated only when Cloudflare cannot have applied them (429, no connection).
@@ -264,6 +264,10 @@ impl ApiCycle<'_> {
         lock(&self.denied_zones).clear();
     }
 
+    pub(super) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     async fn list_all<T: DeserializeOwned + HasId>(
         &self,
         path: &str,
@@ -316,7 +320,7 @@ impl ApiCycle<'_> {
     }
 
     /// Sends one logical request through the budget, retrying what may be retried.
-    async fn call<T: DeserializeOwned>(
+    pub(super) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -498,9 +502,12 @@ impl ApiCycle<'_> {
     }
 }
 
-/// The zone id in a `/zones/{id}/…` path.
+/// The zone or account a path is about (`/zones/{id}/…`, `/accounts/{id}/…`): a 403 there
+/// stops that scope only.
 fn zone_in_path(path: &str) -> Option<&str> {
-    let rest = path.strip_prefix("/zones/")?;
+    let rest = path
+        .strip_prefix("/zones/")
+        .or_else(|| path.strip_prefix("/accounts/"))?;
     let id = rest.split(['/', '?']).next()?;
     (!id.is_empty()).then_some(id)
 }

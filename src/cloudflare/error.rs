@@ -67,6 +67,10 @@ pub enum ApiError {
     },
     #[error("Cloudflare's answer (HTTP {status}) to a write did not confirm it: {detail}")]
     Unconfirmed { status: u16, detail: String },
+    #[error("the list operation failed at Cloudflare: {detail}")]
+    OperationFailed { detail: String },
+    #[error("the list operation was still pending at the end of the cycle; the next cycle checks the list again")]
+    OperationPending,
     #[error("Cloudflare's answer is larger than {limit} bytes; flaredns stopped reading it")]
     TooLarge { limit: usize },
     #[error("the list at {path} has more than {limit} pages; flaredns stops there rather than act on half a list")]

@@ -13,6 +13,7 @@ pub mod budget;
 mod classify;
 mod client;
 mod error;
+mod lists;
 mod wire;
 
 use std::net::IpAddr;
@@ -24,6 +25,7 @@ pub use classify::classify_for_tests;
 pub use classify::{parse_ratelimit, parse_retry_after};
 pub use client::{ApiCycle, Client, TokenStatus};
 pub use error::{ApiError, CloudflareMessage, HaltScope};
+pub use lists::{FirewallRule, ListInfo};
 
 /// Cloudflare's limit on changes in one batch (Free plan).
 pub const MAX_BATCH_CHANGES: usize = 200;

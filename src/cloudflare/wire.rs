@@ -91,10 +91,71 @@ pub(crate) struct WireMessage {
     pub message: String,
 }
 
-/// Paging information of a list.
+/// Paging information of a list: pages (DNS) or a cursor (Lists).
 #[derive(Debug, Deserialize)]
 pub(crate) struct ResultInfo {
     pub total_pages: Option<u32>,
+    #[serde(default)]
+    pub cursors: Option<Cursors>,
+}
+
+/// The Lists API's cursor paging.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct Cursors {
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// A custom list of the account.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireList {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// A list item.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireItem {
+    pub id: String,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// The answer to an item write: the asynchronous operation.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireOperationId {
+    pub operation_id: String,
+}
+
+/// A bulk operation's state.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireOperation {
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A zone's entrypoint ruleset of a phase.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WireRuleset {
+    #[serde(default)]
+    pub rules: Vec<WireRule>,
+}
+
+/// One rule of a ruleset; only what doctor reads.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireRule {
+    #[serde(default)]
+    pub expression: String,
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub enabled: Option<bool>,
 }
 
 /// A DNS record as listed. Records of every type are accepted (CAA, SRV, HTTPS…): `content`

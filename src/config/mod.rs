@@ -48,8 +48,23 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// Things worth a warning that do not stop the program (e.g. a world-readable token file).
     pub warnings: Vec<ConfigWarning>,
+    pub waf_lists: Vec<WafListConfig>,
     pub notify: NotifyConfig,
     pub metrics: MetricsConfig,
+}
+
+/// One `[[waf_lists]]` entry: a Cloudflare IP list kept holding this host's addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WafListConfig {
+    pub account: String,
+    pub name: String,
+    pub description: String,
+    /// The comment on the items flaredns adds; items without it are never touched.
+    pub comment: String,
+    pub ipv4_prefix: u8,
+    pub ipv6_prefix: u8,
+    /// Index into `Config::tokens`.
+    pub token: usize,
 }
 
 /// `[notify]`: who hears about changes and failures. URLs are secrets (`SecretUrl`).

@@ -20,9 +20,24 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub records: Vec<RawRecord>,
     #[serde(default)]
+    pub waf_lists: Vec<RawWafList>,
+    #[serde(default)]
     pub notify: RawNotify,
     #[serde(default)]
     pub metrics: RawMetrics,
+}
+
+/// One `[[waf_lists]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWafList {
+    pub account: Spanned<String>,
+    pub name: Spanned<String>,
+    pub description: Option<Spanned<String>>,
+    pub comment: Option<Spanned<String>>,
+    pub ipv4_prefix: Option<Spanned<i64>>,
+    pub ipv6_prefix: Option<Spanned<i64>>,
+    pub api_token_file: Option<Spanned<String>>,
 }
 
 /// `[notify]`.

@@ -12,9 +12,9 @@ use super::raw::{RawConfig, RawRecord};
 use super::raw::{RawMetrics, RawNotify};
 use super::{
     line_column, CheckMode, Config, ConfigError, ConfigWarning, DaemonConfig, DetectConfig,
-    MetricsConfig, NotifyConfig, RecordConfig, SecretUrl, TokenEntry, DEFAULT_API_URL,
-    DEFAULT_NOTIFY_TIMEOUT, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT, MAX_DETECT_TIMEOUT, MAX_INTERVAL,
-    MAX_NOTIFY_TIMEOUT, MAX_RECONCILE, MIN_RECONCILE,
+    MetricsConfig, NotifyConfig, RecordConfig, SecretUrl, TokenEntry, WafListConfig,
+    DEFAULT_API_URL, DEFAULT_NOTIFY_TIMEOUT, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT,
+    MAX_DETECT_TIMEOUT, MAX_INTERVAL, MAX_NOTIFY_TIMEOUT, MAX_RECONCILE, MIN_RECONCILE,
 };
 use crate::detect::Provider;
 use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
@@ -179,7 +179,7 @@ impl Validator<'_> {
             1200,
         )?;
 
-        if raw.records.is_empty() {
+        if raw.records.is_empty() && raw.waf_lists.is_empty() {
             return Err(ConfigError::NoRecords {
                 path: self.path.to_path_buf(),
             });
@@ -210,6 +210,38 @@ impl Validator<'_> {
             records.push(record);
         }
 
+        let mut waf_lists: Vec<WafListConfig> = Vec::new();
+        for list in &raw.waf_lists {
+            let mut config = self.waf_list(list)?;
+            let entry = match &list.api_token_file {
+                Some(file) => self.record_token(file, &mut warnings)?,
+                None => {
+                    let (token, source) = self.token(&raw, env, &mut warnings)?;
+                    TokenEntry { token, source }
+                }
+            };
+            config.token = match tokens.iter().position(|known| known.token == entry.token) {
+                Some(index) => index,
+                None => {
+                    tokens.push(entry);
+                    tokens.len() - 1
+                }
+            };
+            if waf_lists
+                .iter()
+                .any(|earlier| earlier.account == config.account && earlier.name == config.name)
+            {
+                return Err(self.invalid(
+                    list.name.span(),
+                    "waf_lists.name",
+                    format!(
+                        "list {} of account {} is listed twice",
+                        config.name, config.account
+                    ),
+                ));
+            }
+            waf_lists.push(config);
+        }
         let state_dir = state_dir(&raw, env);
         let notify = self.notify(&raw.notify, &mut warnings)?;
 
@@ -230,6 +262,7 @@ impl Validator<'_> {
             state_dir,
             warnings,
             notify,
+            waf_lists,
             metrics: self.metrics(&raw.metrics)?,
         })
     }
@@ -644,5 +677,84 @@ fn hook_problem(path: &Path) -> Option<String> {
         }
         #[cfg(not(unix))]
         Ok(_) => None,
+    }
+}
+
+impl Validator<'_> {
+    fn waf_list(&self, raw: &super::raw::RawWafList) -> Result<WafListConfig, ConfigError> {
+        let account = raw.account.get_ref().trim().to_ascii_lowercase();
+        if account.len() != 32 || !account.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(self.invalid(
+                raw.account.span(),
+                "waf_lists.account",
+                "must be the account id: 32 hex digits (dashboard: the account's Overview, \"Account ID\")",
+            ));
+        }
+        let name = raw.name.get_ref().trim().to_string();
+        let valid_name = !name.is_empty()
+            && name.len() <= 50
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !valid_name {
+            return Err(self.invalid(
+                raw.name.span(),
+                "waf_lists.name",
+                "must be 1 to 50 characters of a-z, 0-9 and _ (Cloudflare's rule for list names), e.g. \"home_ips\"",
+            ));
+        }
+        let prefix = |value: Option<&Spanned<i64>>,
+                      key: &str,
+                      range: std::ops::RangeInclusive<i64>,
+                      default: u8| {
+            match value {
+                None => Ok(default),
+                Some(value) if range.contains(value.get_ref()) => Ok(*value.get_ref() as u8),
+                Some(value) => Err(self.invalid(
+                    value.span(),
+                    key,
+                    format!("must be from {} to {}", range.start(), range.end()),
+                )),
+            }
+        };
+        let text =
+            |value: Option<&Spanned<String>>, key: &str, default: &str, max: usize| match value {
+                None => Ok(default.to_string()),
+                Some(value)
+                    if value.get_ref().chars().count() <= max
+                        && !value.get_ref().chars().any(char::is_control) =>
+                {
+                    Ok(value.get_ref().clone())
+                }
+                Some(value) => Err(self.invalid(
+                    value.span(),
+                    key,
+                    format!("must be at most {max} characters, with no control characters"),
+                )),
+            };
+        Ok(WafListConfig {
+            account,
+            name,
+            description: text(
+                raw.description.as_ref(),
+                "waf_lists.description",
+                "this host's addresses, kept by flaredns",
+                500,
+            )?,
+            comment: text(raw.comment.as_ref(), "waf_lists.comment", "flaredns", 500)?,
+            ipv4_prefix: prefix(
+                raw.ipv4_prefix.as_ref(),
+                "waf_lists.ipv4_prefix",
+                8..=32,
+                32,
+            )?,
+            ipv6_prefix: prefix(
+                raw.ipv6_prefix.as_ref(),
+                "waf_lists.ipv6_prefix",
+                12..=128,
+                64,
+            )?,
+            token: 0,
+        })
     }
 }

@@ -26,9 +26,11 @@ use crate::reconcile::{from_memory, FromMemory, Trust};
 use crate::state::remembered::{self, Remembered};
 use crate::state::StateDir;
 use crate::zones::{ZoneDirectory, ZoneError};
+mod lists;
+
 pub use report::{
-    CycleProblem, CycleReport, Derivation, FailureKind, ProblemKey, RecordFailure, RecordReport,
-    RecordState,
+    CycleProblem, CycleReport, Derivation, FailureKind, ListFailure, ListReport, ListState,
+    ProblemKey, RecordFailure, RecordReport, RecordState,
 };
 
 /// The long-lived parts a cycle needs: config, one API client (with its budget) and zone
@@ -63,7 +65,7 @@ struct Wanted {
 }
 
 /// The borrowed parts one cycle works with.
-struct Stages<'a, 'c> {
+pub(super) struct Stages<'a, 'c> {
     config: &'a Config,
     /// One per token, in `Config::tokens` order.
     apis: &'a [ApiCycle<'c>],
@@ -344,6 +346,7 @@ impl Stages<'_, '_> {
         report
             .records
             .sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
+        report.lists = self.lists(&report.addresses).await;
         report
     }
 
@@ -355,6 +358,11 @@ impl Stages<'_, '_> {
             .iter()
             .filter(|record| record.uses_detection())
             .flat_map(|record| record.families.iter().copied())
+            // A WAF list holds every family [detect] enables.
+            .chain([Family::V4, Family::V6].into_iter().filter(|family| {
+                !self.config.waf_lists.is_empty()
+                    && !self.config.detect.providers(*family).is_empty()
+            }))
             .collect();
         let mut addresses = BTreeMap::new();
         let mut errors = Vec::new();
@@ -704,7 +712,7 @@ impl Stages<'_, '_> {
 /// Pending records by (token index, zone id), with the zone.
 type ZoneGroups = BTreeMap<(usize, String), (Zone, Vec<Wanted>)>;
 
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())

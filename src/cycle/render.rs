@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::report::{CycleReport, ProblemKey, RecordState};
+use super::report::{CycleReport, ListState, ProblemKey, RecordState};
 use crate::model::Family;
 
 /// Logs the outcome: one line per change and per problem; records in sync only at debug.
@@ -42,6 +42,18 @@ pub fn log_since(report: &CycleReport, previous: &BTreeSet<ProblemKey>) -> BTree
             RecordState::Failed(_) => {}
         }
     }
+    for list in &report.lists {
+        match &list.state {
+            ListState::Changed { added, removed } => tracing::info!(
+                "WAF list {}: {} → {}",
+                list.name,
+                items(removed),
+                items(added)
+            ),
+            ListState::InSync => tracing::debug!("WAF list {} is in sync", list.name),
+            _ => {}
+        }
+    }
     if !previous.is_empty() && report.success() {
         tracing::info!("all records are in sync again ({})", summary(report));
     }
@@ -70,6 +82,39 @@ pub fn plan(report: &CycleReport) -> String {
     for problem in &report.problems {
         let _ = writeln!(out, "{:<13} {problem}", "error");
     }
+    for list in &report.lists {
+        let _ = match &list.state {
+            ListState::InSync => writeln!(
+                out,
+                "{:<13} WAF list {} ({})",
+                "in sync",
+                list.name,
+                items(&list.items)
+            ),
+            ListState::WouldChange {
+                added,
+                removed,
+                created,
+            } => writeln!(
+                out,
+                "{:<13} WAF list {}{}: {} → {}",
+                "update-list",
+                list.name,
+                if *created { " (to be created)" } else { "" },
+                items(removed),
+                items(added)
+            ),
+            ListState::Changed { added, removed } => writeln!(
+                out,
+                "{:<13} WAF list {}: {} → {}",
+                "updated-list",
+                list.name,
+                items(removed),
+                items(added)
+            ),
+            ListState::Failed(failure) => writeln!(out, "{:<13} {failure}", "error"),
+        };
+    }
     for derivation in &report.derived {
         let _ = writeln!(out, "{:<13} {derivation}", "derived");
     }
@@ -95,6 +140,14 @@ pub fn summary(report: &CycleReport) -> String {
         let _ = write!(text, " at {}", addresses.join(" and "));
     }
     text
+}
+
+fn items(items: &[String]) -> String {
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn types(families: &[Family]) -> String {

@@ -111,6 +111,57 @@ impl fmt::Display for Derivation {
     }
 }
 
+/// What happened to one WAF list.
+#[derive(Clone, Debug)]
+pub enum ListState {
+    InSync,
+    Changed {
+        added: Vec<String>,
+        removed: Vec<String>,
+    },
+    /// A dry run planned this change (`created`: the list itself is missing).
+    WouldChange {
+        added: Vec<String>,
+        removed: Vec<String>,
+        created: bool,
+    },
+    Failed(ListFailure),
+}
+
+/// Why a WAF list could not be kept current. `Display` is the sentence, with the fix.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error(
+    "cannot keep WAF list {name} (account {account}) current: {step} failed: {error}{}",
+    hint(error)
+)]
+pub struct ListFailure {
+    pub account: String,
+    pub name: String,
+    /// "reading the lists", "creating the list", "reading its items", "adding items", "removing items".
+    pub step: &'static str,
+    pub error: ApiError,
+}
+
+fn hint(error: &ApiError) -> &'static str {
+    match error {
+        ApiError::Auth { .. } => {
+            "; the token needs the permission Account → Account Filter Lists → Edit on this account"
+        }
+        ApiError::Api { status: 404, .. } => "; check the account id in [[waf_lists]]",
+        _ => "",
+    }
+}
+
+/// One WAF list's line of the report.
+#[derive(Clone, Debug)]
+pub struct ListReport {
+    pub account: String,
+    pub name: String,
+    /// This host's items the list should hold.
+    pub items: Vec<String>,
+    pub state: ListState,
+}
+
 /// A problem of the whole cycle rather than of one record.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum CycleProblem {
@@ -126,6 +177,10 @@ pub enum CycleProblem {
 pub enum ProblemKey {
     Detection(Family),
     Abandoned,
+    List {
+        account: String,
+        name: String,
+    },
     Record {
         name: DomainName,
         families: Vec<Family>,
@@ -151,6 +206,8 @@ pub struct CycleReport {
     pub problems: Vec<CycleProblem>,
     /// Sorted by name, then families.
     pub records: Vec<RecordReport>,
+    /// The WAF lists, in config order.
+    pub lists: Vec<ListReport>,
     /// How each LAN host's address was derived (`ipv6_host`).
     pub derived: Vec<Derivation>,
     /// API requests spent per zone name (listing and writes; the zone list is not a zone's).
@@ -175,7 +232,12 @@ pub struct Counts {
 impl CycleReport {
     /// True when every managed record is in sync (or, in a dry run, was planned).
     pub fn success(&self) -> bool {
-        self.problems.is_empty() && self.failures().next().is_none()
+        self.problems.is_empty()
+            && self.failures().next().is_none()
+            && !self
+                .lists
+                .iter()
+                .any(|list| matches!(list.state, ListState::Failed(_)))
     }
 
     /// Every record failure, with its record.
@@ -205,7 +267,17 @@ impl CycleReport {
             };
             (key, failure.to_string())
         });
-        cycle.chain(records).collect()
+        let lists = self.lists.iter().filter_map(|list| match &list.state {
+            ListState::Failed(failure) => Some((
+                ProblemKey::List {
+                    account: list.account.clone(),
+                    name: list.name.clone(),
+                },
+                failure.to_string(),
+            )),
+            _ => None,
+        });
+        cycle.chain(records).chain(lists).collect()
     }
 
     /// How many records ended in each state (a planned change counts as changed).

@@ -7,6 +7,7 @@
 
 mod ddns;
 mod records;
+mod waf;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -151,6 +152,7 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
     for (token, zone) in &zones_seen {
         findings.push(security_finding(&apis[*token], zone).await);
     }
+    findings.extend(waf::list_findings(&config, &apis, &addresses, &zones_seen).await);
     Ok(Report::new(findings))
 }
 

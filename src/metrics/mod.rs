@@ -172,6 +172,20 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
         "This host's detected address, by family (always 1).",
         &detected,
     );
+    let lists: Vec<(Vec<(&str, &str)>, f64)> = last
+        .waf_lists
+        .iter()
+        .map(|list| (vec![("list", list.name.as_str())], list.items.len() as f64))
+        .collect();
+    if !lists.is_empty() {
+        metric(
+            &mut out,
+            "flaredns_waf_list_items",
+            "gauge",
+            "This host's items in each WAF list (as of the last cycle).",
+            &lists,
+        );
+    }
     if let Some(remaining) = budget_remaining {
         metric(
             &mut out,

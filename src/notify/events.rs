@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::cycle::{CycleProblem, CycleReport, RecordState};
+use crate::cycle::{CycleProblem, CycleReport, ListState, RecordState};
 use crate::state::status::{changes_of, failing, family_name, working, Subject};
 
 /// What happened.
@@ -142,6 +142,15 @@ pub fn events(
             }
         }
     }
+    for list in &report.lists {
+        if let ListState::Changed { added, removed } = &list.state {
+            let mut event = Event::new(EventKind::WafListChanged, time, host);
+            event.list = Some(list.name.clone());
+            event.old = Some(removed.join(","));
+            event.new = Some(added.join(","));
+            out.push(event);
+        }
+    }
     let now_failing = failing(report);
     for subject in now_failing.difference(previous_failing) {
         // (Subjects this cycle could not judge are carried in the status's `failing`, so a
@@ -174,6 +183,7 @@ fn subject_event(kind: EventKind, subject: &Subject, time: &str, host: &str) -> 
             event.name = Some(name.clone());
             event.record_type = Some(record_type.clone());
         }
+        Subject::List { name } => event.list = Some(name.clone()),
         Subject::Cycle => {}
     }
     event
@@ -193,6 +203,10 @@ fn reason(report: &CycleReport, subject: &Subject) -> Option<String> {
             .iter()
             .find(|problem| matches!(problem, CycleProblem::Abandoned { .. }))
             .map(ToString::to_string),
+        Subject::List { name } => report.lists.iter().find_map(|list| match &list.state {
+            ListState::Failed(failure) if &list.name == name => Some(failure.to_string()),
+            _ => None,
+        }),
         Subject::Record { name, record_type } => report.failures().find_map(|(record, failure)| {
             let matches = record.name.as_str() == name
                 && record

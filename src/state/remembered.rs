@@ -26,6 +26,18 @@ const MAX_ZONES: usize = 1000;
 pub struct Remembered {
     version: u32,
     zones: BTreeMap<String, ZoneMemory>,
+    /// WAF lists by "token/account/name".
+    #[serde(default)]
+    lists: BTreeMap<String, ListMemory>,
+}
+
+/// A WAF list as last checked: its id, this host's items it held, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMemory {
+    pub id: String,
+    pub items: Vec<String>,
+    /// Unix seconds.
+    pub checked_at: u64,
 }
 
 /// One zone's records at the managed names, as last listed.
@@ -187,6 +199,32 @@ impl Remembered {
         }
     }
 
+    /// A WAF list as last checked.
+    pub fn list(&self, key: &str) -> Option<ListMemory> {
+        self.lists.get(key).cloned()
+    }
+
+    /// Remembers a WAF list that holds `items` for this host, checked at `now`.
+    pub fn remember_list(&mut self, key: &str, id: &str, items: &[String], now: u64) {
+        self.version = VERSION;
+        self.lists.insert(
+            key.to_string(),
+            ListMemory {
+                id: id.to_string(),
+                items: items.to_vec(),
+                checked_at: now,
+            },
+        );
+        while self.lists.len() > MAX_ZONES {
+            self.lists.pop_first();
+        }
+    }
+
+    /// Forgets a WAF list (a write failed, or its id is gone).
+    pub fn forget_list(&mut self, key: &str) {
+        self.lists.remove(key);
+    }
+
     /// Forgets a zone (a remembered id turned out stale).
     pub fn forget(&mut self, key: &str) {
         self.zones.remove(key);
@@ -217,6 +255,7 @@ mod tests {
         let other = Remembered {
             version: VERSION + 1,
             zones: BTreeMap::new(),
+            lists: BTreeMap::new(),
         };
         assert_eq!(other.checked(), None);
     }

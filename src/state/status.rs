@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cycle::{CycleProblem, CycleReport, RecordFailure, RecordState};
+use crate::cycle::{CycleProblem, CycleReport, ListState, RecordFailure, RecordState};
 use crate::model::Family;
 use crate::plan::Action;
 
@@ -32,6 +32,23 @@ pub enum Subject {
     },
     /// The cycle as a whole (it was abandoned at its deadline).
     Cycle,
+    /// A WAF list.
+    List {
+        name: String,
+    },
+}
+
+/// One WAF list's line of the status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListLine {
+    pub name: String,
+    pub account: String,
+    /// `in_sync`, `changed`, `planned` or `failed`.
+    pub state: String,
+    /// This host's items the list holds (or should).
+    pub items: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One record's line of the status.
@@ -83,6 +100,8 @@ pub struct LastCycle {
     /// By family name (`ipv4`, `ipv6`): the detected address.
     pub addresses: BTreeMap<String, String>,
     pub records: Vec<RecordLine>,
+    #[serde(default)]
+    pub waf_lists: Vec<ListLine>,
     /// Cycle-wide problems, as sentences.
     pub problems: Vec<String>,
     /// The first problem of the last failed cycle, kept until a cycle succeeds.
@@ -110,6 +129,13 @@ pub fn failing(report: &CycleReport) -> BTreeSet<Subject> {
             },
             CycleProblem::Abandoned { .. } => Subject::Cycle,
         });
+    }
+    for list in &report.lists {
+        if matches!(list.state, ListState::Failed(_)) {
+            subjects.insert(Subject::List {
+                name: list.name.clone(),
+            });
+        }
     }
     for (record, failure) in report.failures() {
         if matches!(failure, RecordFailure::NoAddress { .. }) {
@@ -149,6 +175,13 @@ pub fn working(report: &CycleReport) -> BTreeSet<Subject> {
     }
     if report.problems.is_empty() {
         subjects.insert(Subject::Cycle);
+    }
+    for list in &report.lists {
+        if matches!(list.state, ListState::InSync | ListState::Changed { .. }) {
+            subjects.insert(Subject::List {
+                name: list.name.clone(),
+            });
+        }
     }
     subjects
 }
@@ -211,6 +244,27 @@ impl LastCycle {
                     .map(move |family| line(record, *family, report))
             })
             .collect();
+        if !report.lists.is_empty() || report.problems.is_empty() {
+            next.waf_lists = report
+                .lists
+                .iter()
+                .map(|list| {
+                    let (state, error) = match &list.state {
+                        ListState::InSync => ("in_sync", None),
+                        ListState::Changed { .. } => ("changed", None),
+                        ListState::WouldChange { .. } => ("planned", None),
+                        ListState::Failed(failure) => ("failed", Some(failure.to_string())),
+                    };
+                    ListLine {
+                        name: list.name.clone(),
+                        account: list.account.clone(),
+                        state: state.to_string(),
+                        items: list.items.clone(),
+                        error,
+                    }
+                })
+                .collect();
+        }
         for record in &report.records {
             if let RecordState::Changed(action) = &record.state {
                 for (family, old, new) in changes_of(action) {
@@ -247,7 +301,7 @@ impl LastCycle {
                 Subject::Record { name, record_type } => {
                     present.contains(&(name.clone(), record_type.clone())) || abandoned
                 }
-                Subject::Detection { .. } => abandoned,
+                Subject::Detection { .. } | Subject::List { .. } => abandoned,
                 Subject::Cycle => false,
             };
             if carried {

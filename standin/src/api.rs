@@ -23,7 +23,7 @@ pub struct ApiFailure {
     pub message: String,
 }
 
-fn failure(status: u16, code: u64, message: &str) -> ApiFailure {
+pub(crate) fn failure(status: u16, code: u64, message: &str) -> ApiFailure {
     ApiFailure {
         status,
         code,
@@ -31,7 +31,7 @@ fn failure(status: u16, code: u64, message: &str) -> ApiFailure {
     }
 }
 
-type Answer = Response<Full<Bytes>>;
+pub(crate) type Answer = Response<Full<Bytes>>;
 
 /// A body of `left` bytes of `a`, produced as it is read: never held in memory at once.
 struct Endless {
@@ -203,7 +203,7 @@ fn text(status: u16, body: String) -> Answer {
         .unwrap_or_default()
 }
 
-fn envelope(status: u16, body: Value) -> Answer {
+pub(crate) fn envelope(status: u16, body: Value) -> Answer {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
@@ -211,14 +211,14 @@ fn envelope(status: u16, body: Value) -> Answer {
         .unwrap_or_default()
 }
 
-fn ok(result: Value) -> Answer {
+pub(crate) fn ok(result: Value) -> Answer {
     envelope(
         200,
         json!({"success": true, "errors": [], "messages": [], "result": result}),
     )
 }
 
-fn err(failure: ApiFailure) -> Answer {
+pub(crate) fn err(failure: ApiFailure) -> Answer {
     envelope(
         failure.status,
         json!({"success": false, "errors": [{"code": failure.code, "message": failure.message}], "messages": [], "result": null}),
@@ -260,7 +260,7 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).to_string()
 }
 
-fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == key)
@@ -334,6 +334,37 @@ fn route(
             Err(_) => return err(failure(400, 6007, "Malformed JSON in request body")),
         }
     };
+    // A scoped token has no "Account Filter Lists" permission.
+    if let (Some(_), ["accounts", ..]) = (&visible, segments.as_slice()) {
+        return err(failure(403, 10000, "Authentication error"));
+    }
+    if let ["accounts", account, "rules", "lists", rest @ ..] = segments.as_slice() {
+        return crate::lists::route(state, method, account, rest, &params, &body);
+    }
+    if let (
+        "GET",
+        ["zones", zone_id, "rulesets", "phases", "http_request_firewall_custom", "entrypoint"],
+    ) = (method, segments.as_slice())
+    {
+        return match zone(state, zone_id) {
+            Ok(z) if z.firewall_rules.is_empty() => err(failure(
+                404,
+                10003,
+                "could not find entrypoint ruleset in the http_request_firewall_custom phase",
+            )),
+            Ok(z) => {
+                let rules: Vec<Value> = z
+                    .firewall_rules
+                    .iter()
+                    .map(|expression| json!({"id": "rule", "action": "skip", "expression": expression, "enabled": true}))
+                    .collect();
+                ok(
+                    json!({"id": "ruleset", "phase": "http_request_firewall_custom", "rules": rules}),
+                )
+            }
+            Err(e) => err(e),
+        };
+    }
     if let (Some(visible), ["zones", zone_id, ..]) = (&visible, segments.as_slice()) {
         let allowed = state
             .zones
@@ -751,4 +782,42 @@ fn delete(zone: &mut ZoneState, record_id: &str) -> Result<Value, ApiFailure> {
     let index = find(zone, record_id)?;
     let record = zone.records.remove(index);
     Ok(json!({"id": record.id}))
+}
+
+/// An IP list item as Cloudflare stores it: a bare address for /32 and /128, else the network
+/// with its host bits cleared. Written apart from the client's on purpose.
+pub fn normalise_ip(text: &str) -> Option<String> {
+    let (address, prefix) = match text.trim().split_once('/') {
+        Some((address, prefix)) => (address.parse::<IpAddr>().ok()?, prefix.parse::<u32>().ok()?),
+        None => {
+            let address: IpAddr = text.trim().parse().ok()?;
+            (address, if address.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    Some(match address {
+        IpAddr::V4(v4) if prefix >= 32 => v4.to_string(),
+        IpAddr::V4(v4) => {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
+            format!(
+                "{}/{prefix}",
+                std::net::Ipv4Addr::from(u32::from(v4) & mask)
+            )
+        }
+        IpAddr::V6(v6) if prefix >= 128 => v6.to_string(),
+        IpAddr::V6(v6) => {
+            let mask = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix)
+            };
+            format!(
+                "{}/{prefix}",
+                std::net::Ipv6Addr::from(u128::from(v6) & mask)
+            )
+        }
+    })
 }

@@ -10,6 +10,7 @@
 
 mod api;
 mod dns;
+mod lists;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -90,6 +91,37 @@ pub struct ZoneState {
     pub name: String,
     pub security_level: String,
     pub records: Vec<Record>,
+    /// Expressions of the zone's custom firewall rules (`http_request_firewall_custom`); no
+    /// ruleset at all when empty.
+    pub firewall_rules: Vec<String>,
+}
+
+/// A custom list of an account (Lists API).
+#[derive(Clone, Debug)]
+pub struct CustomList {
+    pub account: String,
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub items: Vec<ListItem>,
+}
+
+/// An item of a custom list, its `ip` normalised as Cloudflare stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListItem {
+    pub id: String,
+    pub ip: String,
+    pub comment: Option<String>,
+}
+
+/// A bulk operation on list items: `pending` until polled once, then its outcome.
+#[derive(Clone, Debug)]
+pub struct Operation {
+    pub account: String,
+    pub polled: bool,
+    /// The error it fails with, if it fails.
+    pub error: Option<String>,
 }
 
 /// One request as received.
@@ -218,6 +250,10 @@ pub struct State {
     pub dns_up: bool,
     pub dns_queries: u64,
     pub dns_port: u16,
+    pub lists: Vec<CustomList>,
+    pub operations: std::collections::BTreeMap<String, Operation>,
+    /// The next list item write fails with this error (a failed bulk operation).
+    pub fail_next_operation: Option<String>,
     next_id: u64,
     started: std::time::Instant,
 }
@@ -256,6 +292,9 @@ impl Standin {
             dns_queries: 0,
             dns_port: 0,
             next_id: 0,
+            lists: Vec::new(),
+            operations: std::collections::BTreeMap::new(),
+            fail_next_operation: None,
             started: std::time::Instant::now(),
         }));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -404,6 +443,56 @@ impl Standin {
         (format!("https://{address}/client/v4"), cert_pem)
     }
 
+    /// The items of the account's list `name`, if it exists.
+    pub fn list_items(&self, account: &str, name: &str) -> Option<Vec<ListItem>> {
+        self.state()
+            .lists
+            .iter()
+            .find(|list| list.account == account && list.name == name)
+            .map(|list| list.items.clone())
+    }
+
+    /// Adds an item to a list (creating the list), as someone else would by hand.
+    pub fn add_list_item(&self, account: &str, name: &str, ip: &str, comment: Option<&str>) {
+        let mut state = self.state();
+        let item_id = state.new_id();
+        let list_id = state.new_id();
+        let ip = api::normalise_ip(ip).unwrap_or_else(|| ip.to_string());
+        let item = ListItem {
+            id: item_id,
+            ip,
+            comment: comment.map(str::to_string),
+        };
+        match state
+            .lists
+            .iter_mut()
+            .find(|list| list.account == account && list.name == name)
+        {
+            Some(list) => list.items.push(item),
+            None => state.lists.push(CustomList {
+                account: account.to_string(),
+                id: list_id,
+                name: name.to_string(),
+                kind: "ip".to_string(),
+                description: String::new(),
+                items: vec![item],
+            }),
+        }
+    }
+
+    /// Gives a zone a custom firewall rule with this expression.
+    pub fn add_firewall_rule(&self, zone: &str, expression: &str) {
+        let mut state = self.state();
+        if let Some(zone) = state.zones.iter_mut().find(|z| z.name == zone) {
+            zone.firewall_rules.push(expression.to_string());
+        }
+    }
+
+    /// The next list-item write's operation fails with `error`.
+    pub fn fail_next_operation(&self, error: &str) {
+        self.state().fail_next_operation = Some(error.to_string());
+    }
+
     /// Accepts `token` too, for the zones named in `zones` only.
     pub fn add_scoped_token(&self, token: &str, zones: &[&str]) {
         self.state().scoped_tokens.push((
@@ -421,6 +510,7 @@ impl Standin {
             name: name.to_ascii_lowercase(),
             security_level: "medium".to_string(),
             records: Vec::new(),
+            firewall_rules: Vec::new(),
         });
         id
     }

@@ -87,7 +87,7 @@ fn demo() -> i32 {
         Record::new("www.example.com", "A", "81.23.45.10").proxied(true),
     );
     let records = format!(
-        "[[records]]\nname = \"home.example.com\"\n\n[[records]]\nname = \"vpn.example.com\"\n\n[[records]]\nname = \"www.example.com\"   # proxied: DNS cannot confirm it\n\n[[records]]\nname = \"nas.example.com\"\ncomment = \"managed by flaredns\"\n\n[notify]\nwebhooks = [\"{}\"]\n\n[metrics]\ntextfile = \"{}\"\n",
+        "[[records]]\nname = \"home.example.com\"\n\n[[records]]\nname = \"vpn.example.com\"\n\n[[records]]\nname = \"www.example.com\"   # proxied: DNS cannot confirm it\n\n[[records]]\nname = \"nas.example.com\"\ncomment = \"managed by flaredns\"\n\n[[waf_lists]]                   # the skip rule's list: ip.src in $home_ips\naccount = \"{DEMO_ACCOUNT}\"\nname = \"home_ips\"\n\n[notify]\nwebhooks = [\"{}\"]\n\n[metrics]\ntextfile = \"{}\"\n",
         standin.url("/hook/demo"),
         dir.join("flaredns.prom").display()
     );
@@ -121,6 +121,7 @@ fn demo() -> i32 {
     let code = run_flaredns(&runtime, &["--config", &config, "--once"]);
     report(&standin, code);
     print_records(&standin);
+    print_list(&standin);
     print_events(&standin);
 
     println!("\n$ flaredns --config {config} --once     # again: DNS shows everything in sync, and the proxied record is remembered");
@@ -137,6 +138,7 @@ fn demo() -> i32 {
     standin.clear_requests();
     let changed = run_flaredns(&runtime, &["--config", &config, "--once"]);
     report(&standin, changed);
+    print_list(&standin);
     print_events(&standin);
 
     println!("\n$ flaredns --config {config} status     # what the last cycle did, from the state directory, no request");
@@ -158,6 +160,20 @@ fn demo() -> i32 {
 
     let _ = std::fs::remove_dir_all(&dir);
     i32::from(code)
+}
+
+/// The demo's Cloudflare account (for its WAF list).
+const DEMO_ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+
+/// The WAF list's items, as the stand-in holds them.
+fn print_list(standin: &Standin) {
+    let items: Vec<String> = standin
+        .list_items(DEMO_ACCOUNT, "home_ips")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| format!("{} ({})", item.ip, item.comment.unwrap_or_default()))
+        .collect();
+    println!("  WAF list home_ips holds: {}", items.join(", "));
 }
 
 /// The events the stand-in's webhook received since the last clear, one JSON line each.

@@ -20,4 +20,5 @@ mod notify;
 mod once;
 mod package;
 mod resilience;
+mod waf;
 mod watch;

@@ -1,0 +1,231 @@
+//! The Lists API (account level) and the zone rulesets doctor reads: list the account's
+//! lists, create one, read its items (cursor paging), add and delete items (asynchronous: each
+//! write answers an operation id, polled until `completed` or `failed`, within the cycle's
+//! deadline), and a zone's custom firewall rules. Same client, budget, halts and error
+//! handling as the DNS calls.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use tokio::time::Instant;
+
+use super::client::{ApiCycle, Retry};
+use super::error::ApiError;
+use super::wire::{self, clean, WireItem, WireList, WireOperation, WireOperationId, WireRuleset};
+use crate::waf::HeldItem;
+
+/// At most this many pages of one list's items (cursor paging).
+const MAX_ITEM_PAGES: u32 = 100;
+/// The first wait between polls of an operation; it doubles up to `MAX_POLL_WAIT`.
+const FIRST_POLL_WAIT: Duration = Duration::from_millis(250);
+const MAX_POLL_WAIT: Duration = Duration::from_secs(4);
+
+/// A list of the account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+}
+
+/// A rule of a zone's custom firewall ruleset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirewallRule {
+    pub expression: String,
+    pub action: String,
+    pub enabled: bool,
+}
+
+impl ApiCycle<'_> {
+    /// The account's custom lists.
+    pub async fn lists(&self, account: &str) -> Result<Vec<ListInfo>, ApiError> {
+        let (lists, _) = self
+            .call::<Vec<WireList>>(
+                Method::GET,
+                &format!("/accounts/{account}/rules/lists"),
+                None,
+                Retry::Read,
+            )
+            .await?;
+        Ok(lists
+            .into_iter()
+            .map(|list| ListInfo {
+                id: clean(list.id),
+                name: clean(list.name),
+                kind: clean(list.kind),
+            })
+            .collect())
+    }
+
+    /// Creates an IP list.
+    pub async fn create_list(
+        &self,
+        account: &str,
+        name: &str,
+        description: &str,
+    ) -> Result<ListInfo, ApiError> {
+        let body = serde_json::json!({"name": name, "kind": "ip", "description": description});
+        let (list, _) = self
+            .call::<WireList>(
+                Method::POST,
+                &format!("/accounts/{account}/rules/lists"),
+                Some(body),
+                Retry::Write,
+            )
+            .await?;
+        Ok(ListInfo {
+            id: clean(list.id),
+            name: clean(list.name),
+            kind: clean(list.kind),
+        })
+    }
+
+    /// Every item of a list, following the cursor.
+    pub async fn list_items(&self, account: &str, list: &str) -> Result<Vec<HeldItem>, ApiError> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_ITEM_PAGES {
+            let mut path = format!("/accounts/{account}/rules/lists/{list}/items?per_page=500");
+            if let Some(after) = &cursor {
+                path.push_str(&format!("&cursor={}", encode(after)));
+            }
+            let (page, info) = self
+                .call::<Vec<WireItem>>(Method::GET, &path, None, Retry::Read)
+                .await?;
+            let got = page.len();
+            items.extend(page.into_iter().map(|item| HeldItem {
+                id: clean(item.id),
+                ip: clean(item.ip.unwrap_or_default()),
+                comment: item.comment.map(clean),
+            }));
+            let next = info
+                .and_then(|info| info.cursors)
+                .and_then(|cursors| cursors.after);
+            match next {
+                Some(after) if got > 0 && Some(&after) != cursor.as_ref() => cursor = Some(after),
+                _ => return Ok(items),
+            }
+        }
+        Err(ApiError::TooManyPages {
+            path: format!("/accounts/{account}/rules/lists/{list}/items"),
+            limit: MAX_ITEM_PAGES,
+        })
+    }
+
+    /// Appends items (with `comment`) and waits for the operation.
+    pub async fn add_items(
+        &self,
+        account: &str,
+        list: &str,
+        items: &[String],
+        comment: &str,
+    ) -> Result<(), ApiError> {
+        let body: Vec<serde_json::Value> = items
+            .iter()
+            .map(|ip| serde_json::json!({"ip": ip, "comment": comment}))
+            .collect();
+        let (operation, _) = self
+            .call::<WireOperationId>(
+                Method::POST,
+                &format!("/accounts/{account}/rules/lists/{list}/items"),
+                Some(serde_json::Value::Array(body)),
+                Retry::Write,
+            )
+            .await?;
+        self.wait_operation(account, &operation.operation_id).await
+    }
+
+    /// Deletes items by id and waits for the operation.
+    pub async fn delete_items(
+        &self,
+        account: &str,
+        list: &str,
+        ids: &[String],
+    ) -> Result<(), ApiError> {
+        let items: Vec<serde_json::Value> =
+            ids.iter().map(|id| serde_json::json!({"id": id})).collect();
+        let (operation, _) = self
+            .call::<WireOperationId>(
+                Method::DELETE,
+                &format!("/accounts/{account}/rules/lists/{list}/items"),
+                Some(serde_json::json!({ "items": items })),
+                Retry::Write,
+            )
+            .await?;
+        self.wait_operation(account, &operation.operation_id).await
+    }
+
+    /// Polls a bulk operation until it completes or fails, with a growing wait, within the
+    /// cycle's deadline. Only one operation may be pending per account, so callers write one
+    /// list at a time and wait here before the next.
+    async fn wait_operation(&self, account: &str, operation: &str) -> Result<(), ApiError> {
+        let mut wait = FIRST_POLL_WAIT;
+        loop {
+            let (state, _) = self
+                .call::<WireOperation>(
+                    Method::GET,
+                    &format!(
+                        "/accounts/{account}/rules/lists/bulk_operations/{}",
+                        encode(operation)
+                    ),
+                    None,
+                    Retry::Read,
+                )
+                .await?;
+            match state.status.as_str() {
+                "completed" => return Ok(()),
+                "failed" => {
+                    return Err(ApiError::OperationFailed {
+                        detail: clean(state.error.unwrap_or_else(|| "no reason given".to_string())),
+                    })
+                }
+                _ => {}
+            }
+            if Instant::now() + wait >= self.deadline() {
+                return Err(ApiError::OperationPending);
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(MAX_POLL_WAIT);
+        }
+    }
+
+    /// The zone's custom firewall rules (the entrypoint of `http_request_firewall_custom`);
+    /// none when the zone has no such ruleset (404).
+    pub async fn firewall_rules(&self, zone: &str) -> Result<Vec<FirewallRule>, ApiError> {
+        let answer = self
+            .call::<WireRuleset>(
+                Method::GET,
+                &format!("/zones/{zone}/rulesets/phases/http_request_firewall_custom/entrypoint"),
+                None,
+                Retry::Read,
+            )
+            .await;
+        let ruleset = match answer {
+            Ok((ruleset, _)) => ruleset,
+            Err(ApiError::Api { status: 404, .. }) => wire::WireRuleset::default(),
+            Err(error) => return Err(error),
+        };
+        Ok(ruleset
+            .rules
+            .into_iter()
+            .map(|rule| FirewallRule {
+                expression: clean(rule.expression),
+                action: clean(rule.action),
+                enabled: rule.enabled.unwrap_or(true),
+            })
+            .collect())
+    }
+}
+
+/// Percent-encodes a cursor or id for a query or path segment.
+fn encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}

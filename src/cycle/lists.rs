@@ -1,0 +1,158 @@
+//! The WAF-list stage of a cycle: for each `[[waf_lists]]` entry, one list at a time (only one
+//! bulk operation may be pending per account), bring the list's items for this host in line
+//! with the detected addresses. A list in sync costs nothing while the detected addresses match
+//! what was remembered after the last check and the reconcile interval runs; otherwise the list
+//! is read, planned (`waf::plan_items`, pure) and written: add first, then remove, so the skip
+//! rule never matches nothing in between.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::report::{ListFailure, ListReport, ListState};
+use super::{unix_now, Stages};
+use crate::cloudflare::ApiError;
+use crate::config::WafListConfig;
+use crate::model::Family;
+use crate::state::remembered::is_fresh;
+use crate::waf::{item_for, plan_items};
+
+impl Stages<'_, '_> {
+    /// Every WAF list, in config order.
+    pub(super) async fn lists(&mut self, addresses: &BTreeMap<Family, IpAddr>) -> Vec<ListReport> {
+        let mut reports = Vec::new();
+        for list in &self.config.waf_lists {
+            reports.push(self.one_list(list, addresses).await);
+        }
+        reports
+    }
+
+    async fn one_list(
+        &mut self,
+        list: &WafListConfig,
+        addresses: &BTreeMap<Family, IpAddr>,
+    ) -> ListReport {
+        let enabled: Vec<Family> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter(|family| !self.config.detect.providers(*family).is_empty())
+            .collect();
+        let desired: BTreeMap<Family, String> = addresses
+            .iter()
+            .filter(|(family, _)| enabled.contains(family))
+            .map(|(family, address)| {
+                let prefix = match family {
+                    Family::V4 => list.ipv4_prefix,
+                    Family::V6 => list.ipv6_prefix,
+                };
+                (*family, item_for(*address, prefix))
+            })
+            .collect();
+        // Items of a family may go when its address is known, or when it is turned off.
+        let judged: Vec<Family> = [Family::V4, Family::V6]
+            .into_iter()
+            .filter(|family| desired.contains_key(family) || !enabled.contains(family))
+            .collect();
+        let items: Vec<String> = desired.values().cloned().collect();
+        let report = |state: ListState| ListReport {
+            account: list.account.clone(),
+            name: list.name.clone(),
+            items: items.clone(),
+            state,
+        };
+        let key = format!(
+            "{}/{}/{}",
+            self.fingerprints[list.token], list.account, list.name
+        );
+        let now = unix_now();
+        let remembered = self.memory.list(&key);
+        // Only when every family is known may memory say "in sync": an unknown family's item
+        // cannot be judged, and the list is then read.
+        let complete = judged.len() == 2;
+        if let Some(memory) = &remembered {
+            let fresh = is_fresh(memory.checked_at, now, self.config.reconcile) && !self.forced;
+            if fresh && complete && memory.items == items {
+                return report(ListState::InSync);
+            }
+        }
+        let api = &self.apis[list.token];
+        let failed = |step: &'static str, error: ApiError| {
+            report(ListState::Failed(ListFailure {
+                account: list.account.clone(),
+                name: list.name.clone(),
+                step,
+                error,
+            }))
+        };
+        let list_id = match remembered.as_ref().map(|memory| memory.id.clone()) {
+            Some(id) => id,
+            None => match api.lists(&list.account).await {
+                Err(error) => return failed("reading the account's lists", error),
+                Ok(lists) => match lists.into_iter().find(|found| found.name == list.name) {
+                    Some(found) => found.id,
+                    None if self.dry_run => {
+                        return report(ListState::WouldChange {
+                            added: items.clone(),
+                            removed: Vec::new(),
+                            created: true,
+                        })
+                    }
+                    None => match api
+                        .create_list(&list.account, &list.name, &list.description)
+                        .await
+                    {
+                        Ok(created) => {
+                            tracing::info!(
+                                "created WAF list {} (account {})",
+                                list.name,
+                                list.account
+                            );
+                            created.id
+                        }
+                        Err(error) => return failed("creating the list", error),
+                    },
+                },
+            },
+        };
+        let held = match api.list_items(&list.account, &list_id).await {
+            Ok(held) => held,
+            Err(error) => {
+                // A remembered list id that is gone: forget it, the next cycle looks it up.
+                self.memory.forget_list(&key);
+                return failed("reading its items", error);
+            }
+        };
+        let plan = plan_items(&desired, &judged, &held, &list.comment);
+        let removed: Vec<String> = plan.remove.iter().map(|item| item.ip.clone()).collect();
+        if plan.is_empty() {
+            self.memory.remember_list(&key, &list_id, &items, now);
+            return report(ListState::InSync);
+        }
+        if self.dry_run {
+            return report(ListState::WouldChange {
+                added: plan.add,
+                removed,
+                created: false,
+            });
+        }
+        if !plan.add.is_empty() {
+            if let Err(error) = api
+                .add_items(&list.account, &list_id, &plan.add, &list.comment)
+                .await
+            {
+                self.memory.forget_list(&key);
+                return failed("adding items", error);
+            }
+        }
+        if !plan.remove.is_empty() {
+            let ids: Vec<String> = plan.remove.iter().map(|item| item.id.clone()).collect();
+            if let Err(error) = api.delete_items(&list.account, &list_id, &ids).await {
+                self.memory.forget_list(&key);
+                return failed("removing items", error);
+            }
+        }
+        self.memory.remember_list(&key, &list_id, &items, now);
+        report(ListState::Changed {
+            added: plan.add,
+            removed,
+        })
+    }
+}

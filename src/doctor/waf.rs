@@ -1,0 +1,152 @@
+//! Doctor's view of each WAF list: can the token read it, does it hold this host's addresses,
+//! and does a custom firewall rule in a managed zone use it (`$name` in an expression). When
+//! none does, it prints the skip rule to add and where.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::{finding, Finding, Status};
+use crate::cloudflare::ApiCycle;
+use crate::config::{Config, WafListConfig};
+use crate::model::{Family, Zone};
+use crate::waf::{item_for, normalise};
+
+/// One finding per list about the list, and one about the rules using it.
+pub(super) async fn list_findings(
+    config: &Config,
+    apis: &[ApiCycle<'_>],
+    addresses: &BTreeMap<Family, IpAddr>,
+    zones: &[(usize, Zone)],
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for list in &config.waf_lists {
+        let api = &apis[list.token];
+        let check = format!("waf list {}", list.name);
+        findings.push(list_finding(list, api, addresses, &check).await);
+        findings.push(rule_finding(list, apis, zones, &check).await);
+    }
+    findings
+}
+
+async fn list_finding(
+    list: &WafListConfig,
+    api: &ApiCycle<'_>,
+    addresses: &BTreeMap<Family, IpAddr>,
+    check: &str,
+) -> Finding {
+    let lists = match api.lists(&list.account).await {
+        Ok(lists) => lists,
+        Err(error) => {
+            return finding(
+                check,
+                Status::Problem,
+                format!("the token cannot read the lists of account {}: {error}", list.account),
+                Some("give the token Account → Account Filter Lists → Edit on this account, and check the account id"),
+            )
+        }
+    };
+    let Some(found) = lists.iter().find(|found| found.name == list.name) else {
+        return finding(
+            check,
+            Status::Warning,
+            format!("account {} has no list {} yet; the next run creates it (kind ip) and fills it", list.account, list.name),
+            Some("run `flaredns --once`, or let the daemon do it (the token needs Account Filter Lists: Edit)"),
+        );
+    };
+    let held = match api.list_items(&list.account, &found.id).await {
+        Ok(held) => held,
+        Err(error) => {
+            return finding(
+                check,
+                Status::Problem,
+                format!("cannot read the items of {}: {error}", list.name),
+                Some("give the token Account Filter Lists: Edit"),
+            )
+        }
+    };
+    let wanted: Vec<String> = addresses
+        .iter()
+        .map(|(family, address)| {
+            let prefix = if *family == Family::V4 {
+                list.ipv4_prefix
+            } else {
+                list.ipv6_prefix
+            };
+            item_for(*address, prefix)
+        })
+        .collect();
+    let holds: Vec<String> = held
+        .iter()
+        .filter_map(|item| normalise(&item.ip).map(|(_, text)| text))
+        .collect();
+    let missing: Vec<&String> = wanted.iter().filter(|item| !holds.contains(item)).collect();
+    if missing.is_empty() {
+        finding(
+            check,
+            Status::Ok,
+            format!(
+                "the token can read list {} (account {}), and it holds this host's {}",
+                list.name,
+                list.account,
+                wanted.join(", ")
+            ),
+            None,
+        )
+    } else {
+        finding(
+            check,
+            Status::Warning,
+            format!("list {} does not hold {} yet; the next run adds it (editing needs Account Filter Lists: Edit)", list.name, missing.iter().map(|item| item.as_str()).collect::<Vec<_>>().join(", ")),
+            Some("run `flaredns --once`, or let the daemon do it"),
+        )
+    }
+}
+
+async fn rule_finding(
+    list: &WafListConfig,
+    apis: &[ApiCycle<'_>],
+    zones: &[(usize, Zone)],
+    check: &str,
+) -> Finding {
+    let reference = format!("${}", list.name);
+    let mut using = Vec::new();
+    let mut unreadable = Vec::new();
+    for (token, zone) in zones {
+        match apis[*token].firewall_rules(&zone.id).await {
+            Ok(rules) => {
+                if rules
+                    .iter()
+                    .any(|rule| rule.enabled && rule.expression.contains(&reference))
+                {
+                    using.push(zone.name.clone());
+                }
+            }
+            Err(error) => unreadable.push(format!("{} ({error})", zone.name)),
+        }
+    }
+    if !using.is_empty() {
+        return finding(
+            check,
+            Status::Ok,
+            format!(
+                "a WAF custom rule uses {reference} in zone {}",
+                using.join(", ")
+            ),
+            None,
+        );
+    }
+    let unread = if unreadable.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (rules of {} could not be read: the token may lack Zone WAF: Read)",
+            unreadable.join(", ")
+        )
+    };
+    finding(
+        check,
+        Status::Warning,
+        format!("no WAF custom rule in the managed zones uses {reference}{unread}, so the list changes nothing yet"),
+        Some(&format!("add a skip rule: dashboard → your zone → Security → WAF → Custom rules → Create rule; expression `(ip.src in {reference})`, action Skip (all remaining custom rules, and the security features that challenge this host); it stays true as flaredns keeps the list current")),
+    )
+}

@@ -1,0 +1,190 @@
+//! The WAF IP list, end to end against the stand-in's Lists API: created when missing, filled
+//! with this host's address, foreign items kept, only flaredns's items swapped on a change,
+//! nothing sent while in sync, failures named with the fix, and doctor on the rule.
+
+use crate::harness::{record, World, PUBLIC_IPV4};
+
+const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+
+fn lists_config(world: &World, records: &str) -> String {
+    world.config(&format!(
+        "{records}\n[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\n"
+    ))
+}
+
+fn held(world: &World) -> Vec<(String, Option<String>)> {
+    let mut items: Vec<(String, Option<String>)> = world
+        .standin
+        .list_items(ACCOUNT, "home_ips")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| (item.ip, item.comment))
+        .collect();
+    items.sort();
+    items
+}
+
+#[test]
+fn the_list_is_created_filled_and_then_costs_nothing() {
+    let world = World::new();
+    let config = lists_config(&world, "");
+    let plan = world.run(&config, &["--once", "--dry-run"]);
+    assert_eq!(plan.code, 0, "{}", plan.output());
+    assert!(
+        plan.stdout
+            .contains("WAF list home_ips (to be created): (none) → 81.23.45.99"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.writes().is_empty());
+    assert!(world.standin.list_items(ACCOUNT, "home_ips").is_none());
+    let first = world.run(&config, &["--once"]);
+    assert_eq!(first.code, 0, "{}", first.output());
+    assert_eq!(
+        held(&world),
+        vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))]
+    );
+    let again = world.run(&config, &["--once"]);
+    assert_eq!(again.code, 0, "{}", again.output());
+    assert!(again.api.is_empty(), "{:?}", again.api);
+}
+
+#[test]
+fn a_change_swaps_only_flaredns_items_and_keeps_foreign_ones() {
+    let world = World::new();
+    world
+        .standin
+        .add_list_item(ACCOUNT, "home_ips", "9.9.9.9", Some("office"));
+    world
+        .standin
+        .add_list_item(ACCOUNT, "home_ips", "203.0.113.0/24", None);
+    let config = lists_config(&world, "");
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    world.standin.set_public_ipv4("81.23.45.77");
+    let changed = world.run(&config, &["--once"]);
+    assert_eq!(changed.code, 0, "{}", changed.output());
+    assert_eq!(
+        held(&world),
+        vec![
+            ("203.0.113.0/24".to_string(), None),
+            ("81.23.45.77".to_string(), Some("flaredns".to_string())),
+            ("9.9.9.9".to_string(), Some("office".to_string())),
+        ]
+    );
+    let item_writes = changed.writes().len();
+    assert_eq!(item_writes, 2, "one add and one remove: {:?}", changed.api);
+    assert!(
+        changed
+            .stderr
+            .contains("WAF list home_ips: 81.23.45.99 → 81.23.45.77"),
+        "{}",
+        changed.stderr
+    );
+}
+
+#[test]
+fn a_failed_operation_or_a_token_without_list_permission_is_named_and_records_still_update() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        flaredns_standin::Record::new("home.example.com", "A", "81.23.45.10"),
+    );
+    world
+        .standin
+        .fail_next_operation("quota of list items exceeded");
+    let config = lists_config(&world, &record("home.example.com"));
+    let failed = world.run(&config, &["--once"]);
+    assert_eq!(failed.code, 1, "{}", failed.output());
+    assert!(
+        failed.stderr.contains("home_ips")
+            && failed.stderr.contains("quota of list items exceeded"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(
+        world.standin.records_at("example.com", "home.example.com")[0].content,
+        PUBLIC_IPV4
+    );
+
+    let other = World::new();
+    other
+        .standin
+        .add_scoped_token("dns-only-token-000000000000", &["example.com"]);
+    let mut other = other;
+    other.env.push((
+        "CLOUDFLARE_API_TOKEN".to_string(),
+        "dns-only-token-000000000000".to_string(),
+    ));
+    let denied = other.run(&lists_config(&other, ""), &["--once"]);
+    assert_eq!(denied.code, 1, "{}", denied.output());
+    assert!(
+        denied.stderr.contains("Account Filter Lists"),
+        "{}",
+        denied.stderr
+    );
+}
+
+#[test]
+fn doctor_says_whether_a_rule_uses_the_list() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        flaredns_standin::Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let config = lists_config(&world, &record("home.example.com"));
+    let without = world.run(&config, &["doctor"]);
+    assert!(
+        without
+            .stdout
+            .contains("no WAF custom rule in the managed zones uses $home_ips"),
+        "{}",
+        without.stdout
+    );
+    assert!(
+        without.stdout.contains("(ip.src in $home_ips)"),
+        "{}",
+        without.stdout
+    );
+    world
+        .standin
+        .add_firewall_rule("example.com", "(ip.src in $home_ips)");
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    let with = world.run(&config, &["doctor"]);
+    assert!(
+        with.stdout
+            .contains("a WAF custom rule uses $home_ips in zone example.com"),
+        "{}",
+        with.stdout
+    );
+    assert!(
+        with.stdout.contains("holds this host's 81.23.45.99"),
+        "{}",
+        with.stdout
+    );
+    assert!(with.writes().is_empty());
+}
+
+#[test]
+fn waf_list_settings_are_checked() {
+    let world = World::new();
+    for (section, key) in [
+        (
+            "[[waf_lists]]\naccount = \"nothex\"\nname = \"home_ips\"\n",
+            "waf_lists.account",
+        ),
+        (
+            &format!("[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"Home-IPs\"\n") as &str,
+            "waf_lists.name",
+        ),
+        (
+            &format!(
+                "[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\nipv4_prefix = 33\n"
+            ) as &str,
+            "waf_lists.ipv4_prefix",
+        ),
+    ] {
+        let outcome = world.run(&world.config(section), &["check-config"]);
+        assert_eq!(outcome.code, 2, "{section}: {}", outcome.output());
+        assert!(outcome.stderr.contains(key), "{}", outcome.stderr);
+    }
+}
