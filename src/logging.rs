@@ -4,7 +4,6 @@
 //! that no HTTP library can ever print a request header (and so the token) at trace level.
 //! The filter is tracing-subscriber's `Targets`, not `EnvFilter`: no regex engine in the binary.
 
-use std::io::IsTerminal;
 use std::str::FromStr;
 
 use tracing::level_filters::LevelFilter;
@@ -115,7 +114,8 @@ pub fn init(verbosity: i8) {
     let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        // No colour: the ansi feature is left out to keep the binary under its 4 MiB budget.
+        .with_ansi(false)
         .with_target(false);
     let registry = tracing_subscriber::registry().with(filter(verbosity, rust_log.as_deref()));
     // A second init (tests, the demo) is harmless, so its error is ignored.

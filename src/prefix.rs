@@ -38,6 +38,10 @@ impl HostId {
                 })
                 .collect();
             return match parsed.as_deref() {
+                Some([a, ..]) if a & 0x01 != 0 => Err(format!(
+                    "`{mac}` is a multicast (or broadcast) address, not a host's MAC"
+                )),
+                Some([0, 0, 0, 0, 0, 0]) => Err("`00:00:00:00:00:00` is not a host's MAC".to_string()),
                 Some([a, b, c, d, e, f]) => Ok(HostId::Mac([*a, *b, *c, *d, *e, *f])),
                 _ => Err(format!(
                     "`{mac}` is not a MAC address; write six hex bytes, e.g. \"mac:02:11:22:33:44:55\""

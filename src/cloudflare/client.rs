@@ -165,7 +165,7 @@ impl ApiCycle<'_> {
         let zones = self
             .list_all::<WireZone>("/zones", ZONES_PER_PAGE, MAX_ZONE_PAGES)
             .await?;
-        Ok(zones.into_iter().map(WireZone::into_zone).collect())
+        Ok(zones.into_iter().filter_map(WireZone::into_zone).collect())
     }
 
     /// Every record in a zone, all pages, all types.

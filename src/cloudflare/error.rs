@@ -69,7 +69,7 @@ pub enum ApiError {
     Unconfirmed { status: u16, detail: String },
     #[error("the list operation failed at Cloudflare: {detail}")]
     OperationFailed { detail: String },
-    #[error("the list operation was still pending at the end of the cycle; the next cycle checks the list again")]
+    #[error("a list operation of this account was still pending or failed earlier in the cycle (Cloudflare allows one at a time); the next cycle checks the list again")]
     OperationPending,
     #[error("Cloudflare's answer is larger than {limit} bytes; flaredns stopped reading it")]
     TooLarge { limit: usize },

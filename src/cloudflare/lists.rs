@@ -47,10 +47,12 @@ impl ApiCycle<'_> {
                 Retry::Read,
             )
             .await?;
+        // A list whose id could not be a path segment is not one flaredns will write to.
         Ok(lists
             .into_iter()
+            .filter(|list| wire::safe_id(&list.id))
             .map(|list| ListInfo {
-                id: clean(list.id),
+                id: list.id,
                 name: clean(list.name),
                 kind: clean(list.kind),
             })
@@ -73,8 +75,14 @@ impl ApiCycle<'_> {
                 Retry::Write,
             )
             .await?;
+        if !wire::safe_id(&list.id) {
+            return Err(ApiError::Malformed {
+                status: 200,
+                detail: "the new list's id is not an id".to_string(),
+            });
+        }
         Ok(ListInfo {
-            id: clean(list.id),
+            id: list.id,
             name: clean(list.name),
             kind: clean(list.kind),
         })
@@ -161,7 +169,7 @@ impl ApiCycle<'_> {
     async fn wait_operation(&self, account: &str, operation: &str) -> Result<(), ApiError> {
         let mut wait = FIRST_POLL_WAIT;
         loop {
-            let (state, _) = self
+            let answer = self
                 .call::<WireOperation>(
                     Method::GET,
                     &format!(
@@ -171,7 +179,18 @@ impl ApiCycle<'_> {
                     None,
                     Retry::Read,
                 )
-                .await?;
+                .await;
+            let state = match answer {
+                Ok((state, _)) => state,
+                // A 429 or a server error while the operation runs is waited out (through the
+                // budget, which honours Retry-After), not taken as the operation's end.
+                Err(error) if error.is_transient() && Instant::now() + wait < self.deadline() => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_POLL_WAIT);
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             match state.status.as_str() {
                 "completed" => return Ok(()),
                 "failed" => {

@@ -20,13 +20,24 @@ pub(crate) struct WireZone {
 }
 
 impl WireZone {
-    pub fn into_zone(self) -> Zone {
-        Zone {
-            id: clean(self.id),
+    /// The zone, or nothing when its id could not be a path segment (a hostile answer could
+    /// otherwise steer later requests elsewhere).
+    pub fn into_zone(self) -> Option<Zone> {
+        safe_id(&self.id).then(|| Zone {
+            id: self.id,
             name: clean(self.name),
             name_servers: self.name_servers.into_iter().map(clean).collect(),
-        }
+        })
     }
+}
+
+/// True for an id that may go into a URL path as it is: Cloudflare's ids are hex.
+pub(crate) fn safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
 impl HasId for WireZone {

@@ -741,7 +741,14 @@ impl Validator<'_> {
                 "this host's addresses, kept by flaredns",
                 500,
             )?,
-            comment: text(raw.comment.as_ref(), "waf_lists.comment", "flaredns", 500)?,
+            comment: {
+                let comment = text(raw.comment.as_ref(), "waf_lists.comment", "flaredns", 500)?;
+                if comment.trim().is_empty() {
+                    let span = raw.comment.as_ref().map(Spanned::span).unwrap_or(0..0);
+                    return Err(self.invalid(span, "waf_lists.comment", "must not be empty: it is how flaredns tells its items from everyone else's"));
+                }
+                comment
+            },
             ipv4_prefix: prefix(
                 raw.ipv4_prefix.as_ref(),
                 "waf_lists.ipv4_prefix",

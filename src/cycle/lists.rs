@@ -17,11 +17,32 @@ use crate::state::remembered::is_fresh;
 use crate::waf::{item_for, plan_items};
 
 impl Stages<'_, '_> {
-    /// Every WAF list, in config order.
+    /// Every WAF list, in config order. After a list of an account fails, that account's
+    /// other lists wait for the next cycle: an operation may still be pending there, and only
+    /// one may be.
     pub(super) async fn lists(&mut self, addresses: &BTreeMap<Family, IpAddr>) -> Vec<ListReport> {
         let mut reports = Vec::new();
+        let mut busy: Vec<String> = Vec::new();
         for list in &self.config.waf_lists {
-            reports.push(self.one_list(list, addresses).await);
+            if busy.contains(&list.account) {
+                reports.push(ListReport {
+                    account: list.account.clone(),
+                    name: list.name.clone(),
+                    items: Vec::new(),
+                    state: ListState::Failed(ListFailure {
+                        account: list.account.clone(),
+                        name: list.name.clone(),
+                        step: "waiting for the account",
+                        error: ApiError::OperationPending,
+                    }),
+                });
+                continue;
+            }
+            let report = self.one_list(list, addresses).await;
+            if matches!(report.state, ListState::Failed(_)) {
+                busy.push(list.account.clone());
+            }
+            reports.push(report);
         }
         reports
     }
@@ -87,6 +108,18 @@ impl Stages<'_, '_> {
             None => match api.lists(&list.account).await {
                 Err(error) => return failed("reading the account's lists", error),
                 Ok(lists) => match lists.into_iter().find(|found| found.name == list.name) {
+                    Some(found) if found.kind != "ip" => {
+                        return failed(
+                            "checking the list",
+                            ApiError::Malformed {
+                                status: 200,
+                                detail: format!(
+                                    "list {} is of kind {}, not ip; name another list in [[waf_lists]], or delete this one",
+                                    list.name, found.kind
+                                ),
+                            },
+                        )
+                    }
                     Some(found) => found.id,
                     None if self.dry_run => {
                         return report(ListState::WouldChange {
@@ -123,7 +156,9 @@ impl Stages<'_, '_> {
         let plan = plan_items(&desired, &judged, &held, &list.comment);
         let removed: Vec<String> = plan.remove.iter().map(|item| item.ip.clone()).collect();
         if plan.is_empty() {
-            self.memory.remember_list(&key, &list_id, &items, now);
+            if !self.dry_run {
+                self.memory.remember_list(&key, &list_id, &items, now);
+            }
             return report(ListState::InSync);
         }
         if self.dry_run {

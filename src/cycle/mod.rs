@@ -215,7 +215,7 @@ impl Engine {
                 state.write_rate_limit(until);
             }
             self.rate_limit_remembered = until.is_some();
-            if let Some(memory) = &self.memory {
+            if let Some(memory) = self.memory.as_ref().filter(|_| !dry_run) {
                 if *memory != remembered_before {
                     state.write_json(remembered::FILE, memory);
                 }

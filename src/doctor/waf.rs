@@ -114,22 +114,33 @@ async fn rule_finding(
     for (token, zone) in zones {
         match apis[*token].firewall_rules(&zone.id).await {
             Ok(rules) => {
-                if rules
-                    .iter()
-                    .any(|rule| rule.enabled && rule.expression.contains(&reference))
-                {
+                if rules.iter().any(|rule| {
+                    rule.enabled
+                        && rule.action == "skip"
+                        && names_list(&rule.expression, &reference)
+                }) {
                     using.push(zone.name.clone());
                 }
             }
             Err(error) => unreadable.push(format!("{} ({error})", zone.name)),
         }
     }
+    if zones.is_empty() {
+        return finding(
+            check,
+            Status::Warning,
+            format!(
+                "no managed zone could be read, so whether a rule uses {reference} was not checked"
+            ),
+            Some("fix the token or zone problems above, then run doctor again"),
+        );
+    }
     if !using.is_empty() {
         return finding(
             check,
             Status::Ok,
             format!(
-                "a WAF custom rule uses {reference} in zone {}",
+                "a WAF custom rule (action skip) uses {reference} in zone {}",
                 using.join(", ")
             ),
             None,
@@ -149,4 +160,28 @@ async fn rule_finding(
         format!("no WAF custom rule in the managed zones uses {reference}{unread}, so the list changes nothing yet"),
         Some(&format!("add a skip rule: dashboard → your zone → Security → WAF → Custom rules → Create rule; expression `(ip.src in {reference})`, action Skip (all remaining custom rules, and the security features that challenge this host); it stays true as flaredns keeps the list current")),
     )
+}
+
+/// True when `expression` names the list `reference` (`$home_ips`) as a whole word, not as
+/// the start of another list's name (`$home_ips_old`).
+fn names_list(expression: &str, reference: &str) -> bool {
+    expression.match_indices(reference).any(|(at, _)| {
+        expression[at + reference.len()..]
+            .chars()
+            .next()
+            .is_none_or(|next| !(next.is_ascii_alphanumeric() || next == '_'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_list;
+
+    #[test]
+    fn a_rule_names_the_list_only_as_a_whole_word() {
+        assert!(names_list("(ip.src in $home_ips)", "$home_ips"));
+        assert!(names_list("ip.src in $home_ips", "$home_ips"));
+        assert!(!names_list("(ip.src in $home_ips_old)", "$home_ips"));
+        assert!(!names_list("(ip.src in $other)", "$home_ips"));
+    }
 }

@@ -1,22 +1,26 @@
-//! The daemon's metrics endpoint: `GET /metrics` and `GET /healthz` on the configured
-//! address, on hyper's HTTP/1 server (already in the binary as reqwest's client, so the
-//! server side costs little). One connection at a time, each bounded to a few seconds, GET
-//! only, no other path: it answers a scraper, not the internet.
+//! The daemon's metrics endpoint: `GET /metrics` and `GET /healthz` on the configured address.
+//! A small HTTP/1.0-style responder on tokio's listener: it reads one request head (at most
+//! 8 KiB, within 2 s), answers it and closes. hyper's server side did the same in more code
+//! than the 4 MiB binary budget had room for; a scraper needs no more. Connections are served
+//! concurrently (at most `MAX_CONNECTIONS`), each bounded to 5 s, GET only, no other path.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Semaphore;
 
 use super::Snapshot;
 
 /// How long one connection may take, request and answer included.
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the request head may take to arrive.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest request head read.
+const MAX_HEAD: usize = 8 * 1024;
+/// Connections served at once; more wait for a free one.
+const MAX_CONNECTIONS: usize = 4;
 
 /// The snapshot the daemon replaces after each cycle.
 pub type Shared = Arc<Mutex<Snapshot>>;
@@ -25,69 +29,90 @@ pub type Shared = Arc<Mutex<Snapshot>>;
 pub async fn start(address: SocketAddr, shared: Shared) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
         loop {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
             let Ok((stream, _)) = listener.accept().await else {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
             let shared = shared.clone();
-            let service = hyper::service::service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(answer(&shared, &request)) }
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(CONNECTION_TIMEOUT, serve(stream, &shared)).await;
+                drop(permit);
             });
-            let connection = hyper::server::conn::http1::Builder::new()
-                .keep_alive(false)
-                .serve_connection(TokioIo::new(stream), service);
-            // One at a time, and never longer than the timeout: a slow client loses.
-            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
         }
     });
     Ok(bound)
 }
 
-fn answer(shared: &Shared, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// Reads one request head and writes the answer.
+async fn serve(mut stream: tokio::net::TcpStream, shared: &Shared) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    let read = tokio::time::timeout(HEAD_TIMEOUT, async {
+        while !head.windows(4).any(|window| window == b"\r\n\r\n")
+            && !head.windows(2).any(|window| window == b"\n\n")
+        {
+            let count = stream.read(&mut chunk).await?;
+            if count == 0 {
+                break;
+            }
+            head.extend_from_slice(&chunk[..count]);
+            if head.len() > MAX_HEAD {
+                break;
+            }
+        }
+        Ok::<(), std::io::Error>(())
+    })
+    .await;
+    if read.is_err() {
+        return Ok(());
+    }
+    let line = String::from_utf8_lossy(&head);
+    let mut words = line.lines().next().unwrap_or_default().split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let (status, body) = answer(shared, method, path);
+    let response = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        if path == "/metrics" {
+            "text/plain; version=0.0.4; charset=utf-8"
+        } else {
+            "text/plain; charset=utf-8"
+        },
+        body.len()
+    );
+    stream.write_all(response.as_bytes()).await?;
+    stream.shutdown().await
+}
+
+/// The status line's code and reason, and the body, for a request.
+fn answer(shared: &Shared, method: &str, path: &str) -> (&'static str, String) {
+    if method != "GET" {
+        return ("405 Method Not Allowed", "GET only\n".to_string());
+    }
     let snapshot = shared
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
-    let (status, content_type, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET, "/metrics") => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            snapshot.text,
-        ),
-        (&Method::GET, "/healthz") => {
+    match path {
+        "/metrics" => ("200 OK", snapshot.text),
+        "/healthz" => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|elapsed| elapsed.as_secs())
                 .unwrap_or(0);
             match super::health(&snapshot, now) {
-                Ok(text) => (StatusCode::OK, "text/plain; charset=utf-8", text),
-                Err(text) => (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "text/plain; charset=utf-8",
-                    text,
-                ),
+                Ok(text) => ("200 OK", text),
+                Err(text) => ("503 Service Unavailable", text),
             }
         }
-        (&Method::GET, _) => (
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
+        _ => (
+            "404 Not Found",
             "not found: /metrics and /healthz only\n".to_string(),
         ),
-        _ => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=utf-8",
-            "GET only\n".to_string(),
-        ),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    if let Ok(value) = hyper::header::HeaderValue::from_str(content_type) {
-        response
-            .headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, value);
     }
-    response
 }

@@ -61,6 +61,20 @@ struct RememberedRecord {
     comment: Option<String>,
 }
 
+impl From<&ObservedRecord> for RememberedRecord {
+    fn from(record: &ObservedRecord) -> RememberedRecord {
+        RememberedRecord {
+            id: record.id.clone(),
+            name: record.name.to_string(),
+            record_type: record.record_type.clone(),
+            content: record.content.clone(),
+            proxied: record.proxied,
+            ttl: record.ttl,
+            comment: record.comment.clone(),
+        }
+    }
+}
+
 /// The key of a zone seen through one token.
 pub fn key(token_fingerprint: &str, zone_id: &str) -> String {
     format!("{token_fingerprint}/{zone_id}")
@@ -104,15 +118,7 @@ impl Remembered {
         let records = observed
             .iter()
             .filter(|record| names.contains(&&record.name))
-            .map(|record| RememberedRecord {
-                id: record.id.clone(),
-                name: record.name.to_string(),
-                record_type: record.record_type.clone(),
-                content: record.content.clone(),
-                proxied: record.proxied,
-                ttl: record.ttl,
-                comment: record.comment.clone(),
-            })
+            .map(RememberedRecord::from)
             .collect();
         self.version = VERSION;
         self.zones.insert(
@@ -185,15 +191,7 @@ impl Remembered {
                     }
                     memory
                         .records
-                        .extend(found.into_iter().map(|record| RememberedRecord {
-                            id: record.id.clone(),
-                            name: record.name.to_string(),
-                            record_type: record.record_type.clone(),
-                            content: record.content.clone(),
-                            proxied: record.proxied,
-                            ttl: record.ttl,
-                            comment: record.comment.clone(),
-                        }));
+                        .extend(found.into_iter().map(RememberedRecord::from));
                 }
             }
         }

@@ -152,7 +152,7 @@ fn doctor_says_whether_a_rule_uses_the_list() {
     let with = world.run(&config, &["doctor"]);
     assert!(
         with.stdout
-            .contains("a WAF custom rule uses $home_ips in zone example.com"),
+            .contains("a WAF custom rule (action skip) uses $home_ips in zone example.com"),
         "{}",
         with.stdout
     );
@@ -187,4 +187,57 @@ fn waf_list_settings_are_checked() {
         assert_eq!(outcome.code, 2, "{section}: {}", outcome.output());
         assert!(outcome.stderr.contains(key), "{}", outcome.stderr);
     }
+}
+
+#[test]
+fn a_429_while_an_operation_runs_is_waited_out_and_an_empty_comment_is_refused() {
+    let world = World::new();
+    world.standin.inject(
+        crate::harness::Fault::status(
+            429,
+            r#"{"success":false,"errors":[{"code":971,"message":"slow down"}]}"#,
+        )
+        .header("retry-after", "1")
+        .path("/bulk_operations/")
+        .times(3),
+    );
+    let outcome = world.run(&lists_config(&world, ""), &["--once"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert_eq!(
+        held(&world),
+        vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))]
+    );
+
+    let config = world.config(&format!(
+        "[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\ncomment = \" \"\n"
+    ));
+    let refused = world.run(&config, &["check-config"]);
+    assert_eq!(refused.code, 2, "{}", refused.output());
+    assert!(
+        refused.stderr.contains("waf_lists.comment"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_list_of_another_kind_is_not_written() {
+    let world = World::new();
+    world
+        .standin
+        .add_list_item(ACCOUNT, "home_ips", "81.23.45.1", Some("someone"));
+    {
+        let mut state = world.standin.state();
+        for list in &mut state.lists {
+            list.kind = "hostname".to_string();
+        }
+    }
+    let outcome = world.run(&lists_config(&world, ""), &["--once"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(
+        outcome.stderr.contains("of kind hostname, not ip"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.writes().is_empty(), "{:?}", outcome.api);
 }
