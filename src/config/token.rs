@@ -56,6 +56,34 @@ impl Validator<'_> {
         })
     }
 
+    /// The index in `tokens` of the token for an entry (a record or a WAF list): its own
+    /// `api_token_file`, else the main token. A token already in `tokens` is not added twice.
+    pub(super) fn token_index(
+        &self,
+        own_file: Option<&Spanned<String>>,
+        raw: &RawConfig,
+        env: &dyn Fn(&str) -> Option<String>,
+        tokens: &mut Vec<TokenEntry>,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<usize, ConfigError> {
+        let entry = match own_file {
+            Some(file) => self.record_token(file, warnings)?,
+            None => {
+                let (token, source) = self.token(raw, env, warnings)?;
+                TokenEntry { token, source }
+            }
+        };
+        Ok(
+            match tokens.iter().position(|known| known.token == entry.token) {
+                Some(index) => index,
+                None => {
+                    tokens.push(entry);
+                    tokens.len() - 1
+                }
+            },
+        )
+    }
+
     /// A record's own `api_token_file` (its zone belongs to another account or token).
     pub(super) fn record_token(
         &self,

@@ -190,20 +190,13 @@ impl Validator<'_> {
         let mut records: Vec<RecordConfig> = Vec::with_capacity(raw.records.len());
         for raw_record in &raw.records {
             let mut record = self.record(raw_record, &enabled)?;
-            let entry = match &raw_record.api_token_file {
-                Some(file) => self.record_token(file, &mut warnings)?,
-                None => {
-                    let (token, source) = self.token(&raw, env, &mut warnings)?;
-                    TokenEntry { token, source }
-                }
-            };
-            record.token = match tokens.iter().position(|known| known.token == entry.token) {
-                Some(index) => index,
-                None => {
-                    tokens.push(entry);
-                    tokens.len() - 1
-                }
-            };
+            record.token = self.token_index(
+                raw_record.api_token_file.as_ref(),
+                &raw,
+                env,
+                &mut tokens,
+                &mut warnings,
+            )?;
             if records.iter().any(|earlier| earlier.name == record.name) {
                 return Err(self.invalid(raw_record.name.span(), "records.name", format!("{} is listed twice; merge the two entries (use `types` for several record types)", record.name)));
             }
@@ -213,20 +206,13 @@ impl Validator<'_> {
         let mut waf_lists: Vec<WafListConfig> = Vec::new();
         for list in &raw.waf_lists {
             let mut config = self.waf_list(list)?;
-            let entry = match &list.api_token_file {
-                Some(file) => self.record_token(file, &mut warnings)?,
-                None => {
-                    let (token, source) = self.token(&raw, env, &mut warnings)?;
-                    TokenEntry { token, source }
-                }
-            };
-            config.token = match tokens.iter().position(|known| known.token == entry.token) {
-                Some(index) => index,
-                None => {
-                    tokens.push(entry);
-                    tokens.len() - 1
-                }
-            };
+            config.token = self.token_index(
+                list.api_token_file.as_ref(),
+                &raw,
+                env,
+                &mut tokens,
+                &mut warnings,
+            )?;
             if waf_lists
                 .iter()
                 .any(|earlier| earlier.account == config.account && earlier.name == config.name)
