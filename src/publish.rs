@@ -4,14 +4,14 @@
 //! judges a record. A dry run publishes nothing: it changes nothing and tells nobody.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::config::Config;
 use crate::cycle::CycleReport;
 use crate::metrics::{self, Snapshot};
 use crate::notify::{events, Heartbeat, Notifier};
 use crate::state::status::{self, LastCycle};
-use crate::state::StateDir;
+use crate::state::{unix_seconds, StateDir};
 
 /// The publishing side of one process; it lives across reloads, so counters survive them.
 pub struct Publisher {
@@ -115,20 +115,13 @@ impl Publisher {
             return;
         }
         let now = SystemTime::now();
-        let unix = now
-            .duration_since(UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_secs())
-            .unwrap_or(0);
+        let unix = unix_seconds(now);
         let previous_failing = self.last.failing.clone();
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
         let mut next = self
             .last
             .advance(report, unix, duration_ms, &report.requests_by_status);
-        next.next_check_at = next_check.and_then(|at| {
-            at.duration_since(UNIX_EPOCH)
-                .ok()
-                .map(|elapsed| elapsed.as_secs())
-        });
+        next.next_check_at = next_check.map(unix_seconds);
         self.last = next;
         if self.write_due(now) {
             if let Some(state) = &self.state {

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ use crate::cloudflare::{ApiCycle, ApiError};
 use crate::config::{Config, RecordConfig};
 use crate::model::{longest_suffix_zone, Zone};
 use crate::secret::ApiToken;
-use crate::state::StateDir;
+use crate::state::{unix_now, StateDir};
 
 /// A cached zone list older than this is fetched again.
 const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -240,11 +240,4 @@ fn missing_key(record: &RecordConfig) -> String {
         Some(zone) => format!("{} in {zone}", record.name),
         None => record.name.to_string(),
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
 }

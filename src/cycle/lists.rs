@@ -9,11 +9,12 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::report::{ListFailure, ListReport, ListState};
-use super::{unix_now, Stages};
+use super::Stages;
 use crate::cloudflare::ApiError;
 use crate::config::WafListConfig;
 use crate::model::Family;
 use crate::state::remembered::is_fresh;
+use crate::state::unix_now;
 use crate::waf::{item_for, plan_items};
 
 impl Stages<'_, '_> {

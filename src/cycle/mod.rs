@@ -24,7 +24,7 @@ use crate::observe::{self, DnsCheck, DnsVerdict};
 use crate::plan::{self, Outcome, Plan};
 use crate::reconcile::{from_memory, FromMemory, Trust};
 use crate::state::remembered::{self, Remembered};
-use crate::state::StateDir;
+use crate::state::{unix_now, StateDir};
 use crate::zones::{ZoneDirectory, ZoneError};
 mod lists;
 
@@ -711,13 +711,6 @@ impl Stages<'_, '_> {
 
 /// Pending records by (token index, zone id), with the zone.
 type ZoneGroups = BTreeMap<(usize, String), (Zone, Vec<Wanted>)>;
-
-pub(super) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
-}
 
 /// What became of one zone's records.
 enum ZoneOutcome {

@@ -100,16 +100,10 @@ fn answer(shared: &Shared, method: &str, path: &str) -> (&'static str, String) {
         .clone();
     match path {
         "/metrics" => ("200 OK", snapshot.text),
-        "/healthz" => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|elapsed| elapsed.as_secs())
-                .unwrap_or(0);
-            match super::health(&snapshot, now) {
-                Ok(text) => ("200 OK", text),
-                Err(text) => ("503 Service Unavailable", text),
-            }
-        }
+        "/healthz" => match super::health(&snapshot, crate::state::unix_now()) {
+            Ok(text) => ("200 OK", text),
+            Err(text) => ("503 Service Unavailable", text),
+        },
         _ => (
             "404 Not Found",
             "not found: /metrics and /healthz only\n".to_string(),

@@ -22,6 +22,18 @@ pub use lock::{LockError, RunLock, LOCK_WAIT};
 
 const RATE_LIMIT_FILE: &str = "rate-limited-until";
 
+/// Seconds since the Unix epoch of a wall-clock time (0 before it): how times are remembered.
+pub fn unix_seconds(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0)
+}
+
+/// `unix_seconds` of now.
+pub fn unix_now() -> u64 {
+    unix_seconds(SystemTime::now())
+}
+
 /// The state directory of one process. Problems writing it are warned about once.
 #[derive(Debug)]
 pub struct StateDir {
