@@ -47,16 +47,7 @@ impl ApiCycle<'_> {
                 Retry::Read,
             )
             .await?;
-        // A list whose id could not be a path segment is not one flaredns will write to.
-        Ok(lists
-            .into_iter()
-            .filter(|list| wire::safe_id(&list.id))
-            .map(|list| ListInfo {
-                id: list.id,
-                name: clean(list.name),
-                kind: clean(list.kind),
-            })
-            .collect())
+        Ok(lists.into_iter().filter_map(list_info).collect())
     }
 
     /// Creates an IP list.
@@ -75,16 +66,9 @@ impl ApiCycle<'_> {
                 Retry::Write,
             )
             .await?;
-        if !wire::safe_id(&list.id) {
-            return Err(ApiError::Malformed {
-                status: 200,
-                detail: "the new list's id is not an id".to_string(),
-            });
-        }
-        Ok(ListInfo {
-            id: list.id,
-            name: clean(list.name),
-            kind: clean(list.kind),
+        list_info(list).ok_or_else(|| ApiError::Malformed {
+            status: 200,
+            detail: "the new list's id is not an id".to_string(),
         })
     }
 
@@ -234,6 +218,16 @@ impl ApiCycle<'_> {
             })
             .collect())
     }
+}
+
+/// A list as the model has it, or nothing when its id could not be a path segment: such a
+/// list is not one flaredns will write to.
+fn list_info(list: WireList) -> Option<ListInfo> {
+    wire::safe_id(&list.id).then(|| ListInfo {
+        id: list.id,
+        name: clean(list.name),
+        kind: clean(list.kind),
+    })
 }
 
 /// Percent-encodes a cursor or id for a query or path segment.
