@@ -131,14 +131,10 @@ impl Engine {
         &self.accounts[0].client
     }
 
-    /// Every token's client, in `Config::tokens` order, and the zone directories.
-    pub fn accounts_mut(&mut self) -> (&[Account], &mut [ZoneDirectory]) {
-        (&self.accounts, &mut self.directories)
-    }
-
-    /// The detector, for doctor.
-    pub fn detector(&self) -> &Detector {
-        &self.detector
+    /// Every token's client, in `Config::tokens` order, the zone directories and the
+    /// detector, for doctor.
+    pub fn parts_mut(&mut self) -> (&[Account], &mut [ZoneDirectory], &Detector) {
+        (&self.accounts, &mut self.directories, &self.detector)
     }
 
     /// Makes the next cycle re-read through the API what DNS cannot confirm.

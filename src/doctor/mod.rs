@@ -114,12 +114,11 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
     let deadline = started
         .checked_add(config.daemon.cycle_timeout)
         .unwrap_or(started);
-    let (accounts, zones) = engine.accounts_mut();
+    let (accounts, zones, detector) = engine.parts_mut();
     let apis: Vec<ApiCycle> = accounts
         .iter()
         .map(|account| account.client.cycle(deadline))
         .collect();
-    let detector = Detector::new(config.detect.timeout);
 
     let mut tokens_ok = Vec::new();
     for (index, api) in apis.iter().enumerate() {
@@ -132,7 +131,7 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
     }
     let mut addresses: HashMap<Family, IpAddr> = HashMap::new();
     for family in [Family::V4, Family::V6] {
-        if let Some(ip) = address_findings(&detector, &config, family, &mut findings).await {
+        if let Some(ip) = address_findings(detector, &config, family, &mut findings).await {
             addresses.insert(family, ip);
         }
     }
