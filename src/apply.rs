@@ -37,22 +37,6 @@ fn split_budget(n: usize) -> u32 {
 /// Each action's result, in order.
 type Results = Vec<Result<(), ApiError>>;
 
-/// Applies `actions` without bisecting: each chunk is one batch, and a rejection fails the
-/// chunk. For warm changes, where a rejection most likely means a stale remembered id and the
-/// caller lists the zone instead.
-pub async fn apply_once(
-    api: &ApiCycle<'_>,
-    zone: &Zone,
-    actions: &[&Action],
-) -> Vec<Result<(), ApiError>> {
-    let mut results = Vec::with_capacity(actions.len());
-    for chunk in chunks(actions) {
-        let result = api.apply_batch(&zone.id, &batch(&chunk)).await;
-        results.extend(chunk.iter().map(|_| result.clone()));
-    }
-    results
-}
-
 /// Sends one batch; on a rejection of several actions, bisects.
 fn send<'a>(
     api: &'a ApiCycle<'_>,

@@ -1,15 +1,20 @@
 //! What the remembered records allow without a listing: the pure decision between "in sync
-//! from memory" (no request), "warm" (send the updates by remembered id: one batch), and
-//! "list first". It is the planner again, with the memory as the observed records, plus the
-//! rules of trust: "in sync" is believed only while the memory is younger than the reconcile
-//! interval and no re-read was asked for (daemon start, SIGUSR1); an update by id is fine at
-//! any age (a stale id is refused by Cloudflare, and the cycle then lists); a create, a CNAME
-//! replacement or a refusal always needs a listing, so memory never creates a duplicate.
+//! from memory" (no request) and "list first". It is the planner again, with the memory as
+//! the observed records, plus the rules of trust: "in sync" is believed only while the memory
+//! is younger than the reconcile interval, no re-read was asked for (daemon start, SIGUSR1),
+//! DNS does not contradict it and `[check] nameservers = "api"` is not set (api mode compares
+//! through the API every cycle).
+//!
+//! **Invariant:** memory may decide that nothing needs doing; it never decides what to write.
+//! Any change (an update, a create, a CNAME replacement) or refusal lists the zone first, so
+//! every write names an id that Cloudflare showed in the same cycle for the managed name and
+//! type. A record renamed in the dashboard keeps its id, and PATCH has no precondition: a
+//! write to a remembered id could overwrite the renamed record.
 
 use std::time::Duration;
 
 use crate::model::{DesiredRecord, ObservedRecord};
-use crate::plan::{self, Action, Outcome, Plan};
+use crate::plan::{self, Outcome, Plan};
 use crate::state::remembered::is_fresh;
 
 /// What the memory decides for one zone's pending records.
@@ -17,8 +22,6 @@ use crate::state::remembered::is_fresh;
 pub enum FromMemory {
     /// Every record is in sync with a fresh memory: no request.
     InSync(Plan),
-    /// Only updates by remembered id (and records in sync with a fresh memory): one batch.
-    Warm(Plan),
     /// The zone must be listed first.
     List(ListReason),
 }
@@ -31,12 +34,13 @@ pub enum ListReason {
     ReconcileDue,
     /// A daemon start or SIGUSR1 asked for a re-read.
     Forced,
-    /// A record must be created, or a CNAME replaced, or was refused: only a listing may decide.
+    /// A record must be written (updated, created, a CNAME replaced) or was refused: only a
+    /// listing of this cycle may decide what to write.
     NeedsListing,
-    /// A dry run shows the plan against what Cloudflare holds now.
-    DryRun,
     /// DNS answered something else than the memory says: the memory is wrong.
     DnsDisagrees,
+    /// `[check] nameservers = "api"`: the API is the only judge, every cycle.
+    ApiMode,
 }
 
 /// The rules of trust in memory (see the module comment).
@@ -45,7 +49,8 @@ pub struct Trust {
     pub now: u64,
     pub reconcile: Duration,
     pub forced: bool,
-    pub dry_run: bool,
+    /// `[check] nameservers = "api"`: memory is never believed.
+    pub api_mode: bool,
     /// DNS answered, and not what a record in sync would answer: "in sync" from memory is
     /// not believed. (A proxied record's DNS is silent: only Cloudflare's addresses.)
     pub dns_contradicts: bool,
@@ -61,41 +66,23 @@ pub fn from_memory(
         return FromMemory::List(ListReason::NothingRemembered);
     };
     let plan = plan::plan(desired, records);
-    let fresh = is_fresh(listed_at, trust.now, trust.reconcile);
     let all_in_sync = plan
         .steps
         .iter()
         .all(|step| step.outcome == Outcome::InSync);
-    let only_updates = plan.steps.iter().all(|step| {
-        matches!(
-            step.outcome,
-            Outcome::InSync | Outcome::Change(Action::Update { .. })
-        )
-    });
-    let stale = if trust.forced {
-        Some(ListReason::Forced)
+    if !all_in_sync {
+        return FromMemory::List(ListReason::NeedsListing);
+    }
+    if trust.api_mode {
+        FromMemory::List(ListReason::ApiMode)
+    } else if trust.forced {
+        FromMemory::List(ListReason::Forced)
     } else if trust.dns_contradicts {
-        Some(ListReason::DnsDisagrees)
-    } else if !fresh {
-        Some(ListReason::ReconcileDue)
+        FromMemory::List(ListReason::DnsDisagrees)
+    } else if !is_fresh(listed_at, trust.now, trust.reconcile) {
+        FromMemory::List(ListReason::ReconcileDue)
     } else {
-        None
-    };
-    match (all_in_sync, only_updates, stale) {
-        (true, _, None) => FromMemory::InSync(plan),
-        (true, _, Some(reason)) => FromMemory::List(reason),
-        (false, false, _) => FromMemory::List(ListReason::NeedsListing),
-        (false, true, _) if trust.dry_run => FromMemory::List(ListReason::DryRun),
-        // Records in sync only by stale memory must be re-read: list the zone.
-        (false, true, Some(reason))
-            if plan
-                .steps
-                .iter()
-                .any(|step| step.outcome == Outcome::InSync) =>
-        {
-            FromMemory::List(reason)
-        }
-        (false, true, _) => FromMemory::Warm(plan),
+        FromMemory::InSync(plan)
     }
 }
 
@@ -131,12 +118,12 @@ mod tests {
         }
     }
 
-    fn trust(forced: bool, dry_run: bool) -> Trust {
+    fn trust(forced: bool, api_mode: bool) -> Trust {
         Trust {
             now: NOW,
             reconcile: HOUR,
             forced,
-            dry_run,
+            api_mode,
             dns_contradicts: false,
         }
     }
@@ -160,7 +147,6 @@ mod tests {
     fn kind(decision: &FromMemory) -> String {
         match decision {
             FromMemory::InSync(_) => "in sync".to_string(),
-            FromMemory::Warm(plan) => format!("warm {}", plan.actions().count()),
             FromMemory::List(reason) => format!("list {reason:?}"),
         }
     }
@@ -210,18 +196,18 @@ mod tests {
                 "list ReconcileDue",
             ),
             (
-                "changed address: warm update by id",
+                "changed address: memory never chooses the id to write",
                 vec![desired(a, new), desired(b, new)],
                 Some((minute_ago, vec![held(a, old), held(b, old)])),
                 trust(false, false),
-                "warm 2",
+                "list NeedsListing",
             ),
             (
-                "changed address, old memory: ids still serve",
+                "changed address, old memory: list",
                 vec![desired(a, new)],
                 Some((two_hours_ago, vec![held(a, old)])),
                 trust(false, false),
-                "warm 1",
+                "list NeedsListing",
             ),
             (
                 "a hand edit is trusted until reconcile",
@@ -235,7 +221,7 @@ mod tests {
                 vec![desired(a, new), desired(b, new)],
                 Some((two_hours_ago, vec![held(a, old), held(b, new)])),
                 trust(false, false),
-                "list ReconcileDue",
+                "list NeedsListing",
             ),
             (
                 "a create needs a listing",
@@ -252,18 +238,18 @@ mod tests {
                 "list DnsDisagrees",
             ),
             (
-                "DNS disagrees but the change is an update by id",
+                "DNS disagrees and the memory wants an update: list",
                 vec![desired(a, new)],
                 Some((minute_ago, vec![held(a, old)])),
                 contradicted(),
-                "warm 1",
+                "list NeedsListing",
             ),
             (
-                "a dry run lists",
+                "api mode never believes memory",
                 vec![desired(a, new)],
-                Some((minute_ago, vec![held(a, old)])),
+                Some((minute_ago, vec![held(a, new)])),
                 trust(false, true),
-                "list DryRun",
+                "list ApiMode",
             ),
         ];
         for (label, desired, remembered, trust, expect) in cases {

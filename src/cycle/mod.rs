@@ -527,8 +527,9 @@ impl Stages<'_, '_> {
         (by_zone, failed)
     }
 
-    /// Brings one zone's pending records in sync: from memory when it allows (no request, or
-    /// one batch of updates by id), else list, plan and apply (unless a dry run). When the
+    /// Brings one zone's pending records in sync: from memory when it shows them in sync (no
+    /// request), else list, plan and apply (unless a dry run): a write always follows a
+    /// listing of this cycle. When the
     /// zone answers 404 and `may_retry`, its records come back for another try after a fresh
     /// zone list.
     async fn reconcile_zone(
@@ -545,7 +546,7 @@ impl Stages<'_, '_> {
             now: unix_now(),
             reconcile: self.config.reconcile,
             forced: self.forced,
-            dry_run: self.dry_run,
+            api_mode: matches!(self.config.check, CheckMode::Api),
             dns_contradicts: pending.iter().any(|wanted| !wanted.dns_silent),
         };
         let remembered = self.memory.records(&key);
@@ -559,27 +560,7 @@ impl Stages<'_, '_> {
         match decision {
             FromMemory::InSync(plan) => {
                 tracing::debug!(zone = %zone.name, "in sync by what the API showed within [check].reconcile");
-                return ZoneOutcome::Done(self.outcomes(token, zone, &key, plan, false).await);
-            }
-            FromMemory::Warm(plan) => {
-                let actions: Vec<&plan::Action> = plan.actions().collect();
-                let results = apply::apply_once(&self.apis[token], zone, &actions).await;
-                let refused = results
-                    .iter()
-                    .any(|result| matches!(result, Err(error) if apply::is_rejection(error)));
-                if results.iter().any(Result::is_err) {
-                    // Whatever went wrong, the remembered ids are not to be used again.
-                    self.memory.forget(&key);
-                }
-                if refused {
-                    // A remembered id is stale (deleted or re-created by hand): list the
-                    // zone and plan again, in this same run.
-                    tracing::debug!(zone = %zone.name, "a remembered record id was refused; listing the zone");
-                } else {
-                    return ZoneOutcome::Done(
-                        self.record_results(token, zone, &key, plan, results),
-                    );
-                }
+                return ZoneOutcome::Done(self.outcomes(token, zone, &key, plan).await);
             }
             FromMemory::List(reason) => {
                 tracing::debug!(zone = %zone.name, ?reason, "listing the zone's records");
@@ -627,18 +608,18 @@ impl Stages<'_, '_> {
         self.memory
             .remember_listing(&key, trust.now, &names, &observed);
         let plan = plan::plan(&desired, &observed);
-        ZoneOutcome::Done(self.outcomes(token, zone, &key, plan, true).await)
+        ZoneOutcome::Done(self.outcomes(token, zone, &key, plan).await)
     }
 
-    /// Applies a plan's changes (unless a dry run; bisecting a rejected batch when `bisect`)
-    /// and reports every step.
+    /// Applies a plan's changes (unless a dry run; bisecting a rejected batch) and reports
+    /// every step. The plan's actions name only ids of this cycle's listing: memory's plans
+    /// reach here only when they hold no action.
     async fn outcomes(
         &mut self,
         token: usize,
         zone: &Zone,
         key: &str,
         plan: Plan,
-        bisect: bool,
     ) -> Vec<RecordReport> {
         let actions: Vec<&plan::Action> = if self.dry_run {
             Vec::new()
@@ -647,10 +628,8 @@ impl Stages<'_, '_> {
         };
         let results = if actions.is_empty() {
             Vec::new()
-        } else if bisect {
-            apply::apply_zone(&self.apis[token], zone, &actions).await
         } else {
-            apply::apply_once(&self.apis[token], zone, &actions).await
+            apply::apply_zone(&self.apis[token], zone, &actions).await
         };
         self.record_results(token, zone, key, plan, results)
     }

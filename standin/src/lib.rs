@@ -529,6 +529,18 @@ impl Standin {
         id
     }
 
+    /// Renames a record as the dashboard does: the id stays, the name changes.
+    pub fn rename_record(&self, id: &str, new_name: &str) {
+        let mut state = self.state();
+        for zone in &mut state.zones {
+            for record in &mut zone.records {
+                if record.id == id {
+                    record.name = new_name.to_string();
+                }
+            }
+        }
+    }
+
     /// The records of a zone.
     pub fn records(&self, zone: &str) -> Vec<Record> {
         self.state()

@@ -19,6 +19,7 @@ mod monitor;
 mod notify;
 mod once;
 mod package;
+mod regression;
 mod resilience;
 mod waf;
 mod watch;
