@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use crate::apply;
 use crate::cloudflare::{ApiCycle, ApiError, Client};
 use crate::config::{CheckMode, Config, RecordConfig};
-use crate::detect::{DetectError, Detector};
+use crate::detect::{Answer, DetectError, Detector, Provider};
 use crate::model::{DesiredRecord, Family, Zone};
 use crate::observe::{self, DnsCheck, DnsVerdict};
 use crate::plan::{self, Outcome, Plan};
@@ -288,7 +288,10 @@ impl Stages<'_, '_> {
             .collect();
         let sources = self.prefix_sources().await;
         let (wanted, unknown, derived) = self.desired(&addresses, &sources);
-        report.addresses = addresses;
+        report.addresses = addresses
+            .iter()
+            .map(|(family, answer)| (*family, answer.ip))
+            .collect();
         report.records.extend(unknown);
         report.derived = derived;
 
@@ -347,7 +350,7 @@ impl Stages<'_, '_> {
     }
 
     /// This host's address for every family a record wants, or why not.
-    async fn detect(&self) -> (BTreeMap<Family, IpAddr>, Vec<DetectError>) {
+    async fn detect(&self) -> (BTreeMap<Family, Answer>, Vec<DetectError>) {
         let families: BTreeSet<Family> = self
             .config
             .records
@@ -368,8 +371,8 @@ impl Stages<'_, '_> {
                 .detect(family, self.config.detect.providers(family))
                 .await
             {
-                Ok(ip) => {
-                    addresses.insert(family, ip);
+                Ok(answer) => {
+                    addresses.insert(family, answer);
                 }
                 Err(error) => errors.push(error),
             }
@@ -378,28 +381,16 @@ impl Stages<'_, '_> {
     }
 
     /// What every `ipv6_prefix_from` provider answers this cycle, asked once each.
-    async fn prefix_sources(&self) -> BTreeMap<String, Result<IpAddr, String>> {
-        let mut sources = BTreeMap::new();
-        for provider in self
-            .config
-            .records
-            .iter()
-            .filter_map(|record| record.ipv6_prefix_from.as_ref())
-        {
-            let key = provider.to_string();
-            if let std::collections::btree_map::Entry::Vacant(entry) = sources.entry(key) {
-                entry.insert(self.detector.ask_unfiltered(Family::V6, provider).await);
-            }
-        }
-        sources
+    async fn prefix_sources(&self) -> PrefixSources {
+        prefix_sources(self.config, self.detector).await
     }
 
     /// The desired records, a failure for each record whose address is unknown, and how each
     /// LAN host's address was derived.
     fn desired(
         &self,
-        addresses: &BTreeMap<Family, IpAddr>,
-        sources: &BTreeMap<String, Result<IpAddr, String>>,
+        addresses: &BTreeMap<Family, Answer>,
+        sources: &PrefixSources,
     ) -> (Vec<Wanted>, Vec<RecordReport>, Vec<Derivation>) {
         let mut wanted = Vec::new();
         let mut unknown = Vec::new();
@@ -712,25 +703,46 @@ fn new_client(
     Ok(client)
 }
 
-/// What each `ipv6_prefix_from` provider answered this cycle, by its text.
-pub type PrefixSources = BTreeMap<String, Result<IpAddr, String>>;
+/// What each `ipv6_prefix_from` provider answered this cycle (asked once each).
+pub type PrefixSources = Vec<(Provider, Result<Answer, String>)>;
+
+/// Asks every `ipv6_prefix_from` provider once, before the publishable filter: the derived
+/// address is filtered instead.
+pub async fn prefix_sources(config: &Config, detector: &Detector) -> PrefixSources {
+    let mut sources: PrefixSources = Vec::new();
+    for provider in config
+        .records
+        .iter()
+        .filter_map(|record| record.ipv6_prefix_from.as_ref())
+    {
+        if !sources.iter().any(|(asked, _)| asked == provider) {
+            let answer = detector.ask_unfiltered(Family::V6, provider).await;
+            sources.push((provider.clone(), answer));
+        }
+    }
+    sources
+}
 
 /// The address a record should hold: the detected one of its family, or, for a LAN host
 /// (`ipv6_host`), its interface id in the /64 of the detected IPv6 address or of its
-/// `ipv6_prefix_from` source (then with how it was derived). Nothing non-global is returned.
+/// `ipv6_prefix_from` source (then with how it was derived). A prefix longer than /64 (a /80
+/// LAN, a /128 PPPoE address) derives nothing. Nothing non-global is returned.
 pub fn record_address(
     record: &RecordConfig,
     family: Family,
-    addresses: &BTreeMap<Family, IpAddr>,
+    addresses: &BTreeMap<Family, Answer>,
     sources: &PrefixSources,
 ) -> Result<(IpAddr, Option<Derivation>), Box<RecordFailure>> {
     let Some(host) = record.ipv6_host else {
-        return addresses.get(&family).map(|ip| (*ip, None)).ok_or_else(|| {
-            Box::new(RecordFailure::NoAddress {
-                name: record.name.clone(),
-                family,
-            })
-        });
+        return addresses
+            .get(&family)
+            .map(|answer| (answer.ip, None))
+            .ok_or_else(|| {
+                Box::new(RecordFailure::NoAddress {
+                    name: record.name.clone(),
+                    family,
+                })
+            });
     };
     let no_prefix = |reason: String| {
         Box::new(RecordFailure::NoPrefix {
@@ -741,8 +753,9 @@ pub fn record_address(
     let (source, base) = match &record.ipv6_prefix_from {
         Some(provider) => {
             let answer = sources
-                .get(&provider.to_string())
-                .cloned()
+                .iter()
+                .find(|(asked, _)| asked == provider)
+                .map(|(_, answer)| answer.clone())
                 .unwrap_or_else(|| Err("was not asked".to_string()));
             (
                 provider.to_string(),
@@ -750,7 +763,7 @@ pub fn record_address(
             )
         }
         None => match addresses.get(&Family::V6) {
-            Some(ip) => ("the detected IPv6 address".to_string(), *ip),
+            Some(answer) => ("the detected IPv6 address".to_string(), *answer),
             None => {
                 return Err(no_prefix(
                     "this host's IPv6 address is unknown (see the detection error)".to_string(),
@@ -758,17 +771,18 @@ pub fn record_address(
             }
         },
     };
-    let IpAddr::V6(base_v6) = base else {
+    let IpAddr::V6(base_v6) = base.ip else {
         return Err(no_prefix(format!(
-            "{source} gave {base}, which is not IPv6"
+            "{source} gave {}, which is not IPv6",
+            base.ip
         )));
     };
-    let address =
-        crate::prefix::derive(base_v6, None, host).map_err(|error| no_prefix(error.to_string()))?;
+    let address = crate::prefix::derive(base_v6, base.prefix_len, host)
+        .map_err(|error| no_prefix(format!("{source}: {error}")))?;
     let address = IpAddr::V6(address);
     crate::detect::filter::publishable(address).map_err(|reason| {
         no_prefix(format!(
-            "{address} (from {base} of {source}) is not publishable: {reason}"
+            "{address} (from {base_v6} of {source}) is not publishable: {reason}"
         ))
     })?;
     Ok((
@@ -778,7 +792,7 @@ pub fn record_address(
             address,
             host,
             source,
-            base,
+            base: base.ip,
         }),
     ))
 }

@@ -8,6 +8,7 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::detect::filter::publishable;
+use crate::detect::Answer;
 use crate::model::Family;
 
 const IFA_F_TEMPORARY: u32 = 0x01;
@@ -16,16 +17,19 @@ const IFA_F_DEPRECATED: u32 = 0x20;
 const IFA_F_TENTATIVE: u32 = 0x40;
 
 /// The best address of `name` in `family`: a publishable one if there is any, else the first
-/// (so that the refusal can say why).
-pub fn interface_address(name: &str, family: Family) -> Result<IpAddr, String> {
+/// (so that the refusal can say why). An IPv6 address carries its prefix length.
+pub fn interface_address(name: &str, family: Family) -> Result<Answer, String> {
     let candidates = match family {
         Family::V6 => stable_ipv6(&read_if_inet6()?, name),
-        Family::V4 => from_getifaddrs(name, family)?,
+        Family::V4 => from_getifaddrs(name, family)?
+            .into_iter()
+            .map(Answer::bare)
+            .collect(),
     };
     candidates
         .iter()
         .copied()
-        .find(|ip| publishable(*ip).is_ok())
+        .find(|answer| publishable(answer.ip).is_ok())
         .or_else(|| candidates.first().copied())
         .ok_or_else(|| {
             format!(
@@ -66,13 +70,14 @@ fn from_getifaddrs(name: &str, family: Family) -> Result<Vec<IpAddr>, String> {
 }
 
 /// Parses /proc/net/if_inet6 (`address index prefix scope flags name`) and returns the
-/// interface's addresses that are neither temporary, deprecated, tentative nor DAD-failed.
-pub fn stable_ipv6(table: &str, name: &str) -> Vec<IpAddr> {
+/// interface's addresses that are neither temporary, deprecated, tentative nor DAD-failed,
+/// each with its prefix length.
+pub fn stable_ipv6(table: &str, name: &str) -> Vec<Answer> {
     table
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let [hex, _index, _prefix, _scope, flags, interface] = fields.as_slice() else {
+            let [hex, _index, prefix, _scope, flags, interface] = fields.as_slice() else {
                 return None;
             };
             if *interface != name {
@@ -84,7 +89,13 @@ pub fn stable_ipv6(table: &str, name: &str) -> Vec<IpAddr> {
                 return None;
             }
             let bits = u128::from_str_radix(hex, 16).ok()?;
-            Some(IpAddr::V6(Ipv6Addr::from(bits)))
+            let prefix_len = u8::from_str_radix(prefix, 16)
+                .ok()
+                .filter(|len| *len <= 128);
+            Some(Answer {
+                ip: IpAddr::V6(Ipv6Addr::from(bits)),
+                prefix_len,
+            })
         })
         .collect()
 }
@@ -105,14 +116,21 @@ fe8000000000000000fc00fffe000001 02 40 20 80     eth0
 ";
         let found: Vec<String> = stable_ipv6(table, "eth0")
             .iter()
-            .map(ToString::to_string)
+            .map(|answer| format!("{}/{}", answer.ip, answer.prefix_len.unwrap_or(0)))
             .collect();
-        assert_eq!(found, vec!["2a01:4f8:c0c:1234::55", "fe80::fc:ff:fe00:1"]);
+        assert_eq!(
+            found,
+            vec!["2a01:4f8:c0c:1234::55/64", "fe80::fc:ff:fe00:1/64"]
+        );
+        let ppp = "2a0104f80c0c12340000000000000001 05 80 00 80     ppp0\n";
+        assert_eq!(stable_ipv6(ppp, "ppp0")[0].prefix_len, Some(128));
     }
 
     #[test]
     fn loopback_is_found_and_left_for_the_filter_to_refuse() {
-        let ip = interface_address("lo", Family::V4).expect("lo has 127.0.0.1");
+        let ip = interface_address("lo", Family::V4)
+            .expect("lo has 127.0.0.1")
+            .ip;
         assert!(ip.is_loopback());
         assert!(publishable(ip).is_err());
     }

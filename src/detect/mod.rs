@@ -28,6 +28,25 @@ pub struct DetectError {
     pub attempts: Vec<String>,
 }
 
+/// What a provider answered: the address, and its prefix length where the source knows it
+/// (an interface's IPv6 address, from the kernel's table). A LAN host's address is derived only
+/// from a prefix of /64 or shorter, so the length must travel with the address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub ip: IpAddr,
+    pub prefix_len: Option<u8>,
+}
+
+impl Answer {
+    /// An address whose prefix length the source does not know.
+    pub fn bare(ip: IpAddr) -> Answer {
+        Answer {
+            ip,
+            prefix_len: None,
+        }
+    }
+}
+
 /// Asks providers for addresses. Holds one HTTP client per family, each bound to that family.
 pub struct Detector {
     timeout: Duration,
@@ -52,13 +71,14 @@ impl Detector {
         &self,
         family: Family,
         providers: &[Provider],
-    ) -> Result<IpAddr, DetectError> {
+    ) -> Result<Answer, DetectError> {
         let mut attempts = Vec::new();
         for provider in providers {
             match self.probe(family, provider).await {
-                Ok(ip) => {
+                Ok(answer) => {
+                    let ip = answer.ip;
                     tracing::debug!(%provider, %ip, "detected {} address", family.describe());
-                    return Ok(ip);
+                    return Ok(answer);
                 }
                 Err(reason) => {
                     tracing::warn!(
@@ -77,8 +97,9 @@ impl Detector {
 
     /// Asks one provider and filters its answer: a publishable address, or why not (a phrase
     /// that follows the provider's name).
-    pub async fn probe(&self, family: Family, provider: &Provider) -> Result<IpAddr, String> {
-        let ip = self.ask(family, provider).await?;
+    pub async fn probe(&self, family: Family, provider: &Provider) -> Result<Answer, String> {
+        let answer = self.ask(family, provider).await?;
+        let ip = answer.ip;
         if Family::of(ip) != family {
             return Err(format!(
                 "answered {ip}, which is not an {} address",
@@ -86,7 +107,7 @@ impl Detector {
             ));
         }
         filter::publishable(ip)
-            .map(|()| ip)
+            .map(|()| answer)
             .map_err(|reason| format!("answered {ip}, refused: {reason}"))
     }
 
@@ -96,26 +117,27 @@ impl Detector {
         &self,
         family: Family,
         provider: &Provider,
-    ) -> Result<IpAddr, String> {
+    ) -> Result<Answer, String> {
         self.ask(family, provider).await
     }
 
-    async fn ask(&self, family: Family, provider: &Provider) -> Result<IpAddr, String> {
-        match provider {
-            Provider::Static(ip) => Ok(*ip),
+    async fn ask(&self, family: Family, provider: &Provider) -> Result<Answer, String> {
+        let ip = match provider {
+            Provider::Static(ip) => *ip,
             Provider::CloudflareTrace | Provider::Trace(_) => {
                 let url = provider.trace_url(family).unwrap_or_default();
-                parse_trace(&self.get(family, url).await?)
+                parse_trace(&self.get(family, url).await?)?
             }
-            Provider::Url(url) => parse_plain(&self.get(family, url).await?),
+            Provider::Url(url) => parse_plain(&self.get(family, url).await?)?,
             Provider::CloudflareDns | Provider::Dns(_) => {
                 let server = provider
                     .whoami_server(family)
                     .ok_or("has no server for this family")?;
-                whoami::ask(server, family, self.timeout).await
+                whoami::ask(server, family, self.timeout).await?
             }
-            Provider::Iface(name) => iface::interface_address(name, family),
-        }
+            Provider::Iface(name) => return iface::interface_address(name, family),
+        };
+        Ok(Answer::bare(ip))
     }
 
     fn client(&self, family: Family) -> Result<&reqwest::Client, crate::http::SetupError> {

@@ -9,7 +9,6 @@ mod ddns;
 mod records;
 mod waf;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -129,28 +128,23 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
         };
         tokens_ok.push(token_finding(api, &check, &mut findings).await);
     }
-    let mut addresses: HashMap<Family, IpAddr> = HashMap::new();
+    let mut answers = std::collections::BTreeMap::new();
     for family in [Family::V4, Family::V6] {
-        if let Some(ip) = address_findings(detector, &config, family, &mut findings).await {
-            addresses.insert(family, ip);
+        if let Some(answer) = address_findings(detector, &config, family, &mut findings).await {
+            answers.insert(family, answer);
         }
     }
-    let addresses: std::collections::BTreeMap<Family, IpAddr> = addresses.into_iter().collect();
-    let mut sources = std::collections::BTreeMap::new();
-    for provider in config
-        .records
-        .iter()
-        .filter_map(|record| record.ipv6_prefix_from.as_ref())
-    {
-        let answer = detector.ask_unfiltered(Family::V6, provider).await;
-        sources.insert(provider.to_string(), answer);
-    }
+    let sources = crate::cycle::prefix_sources(&config, detector).await;
     let (record_findings, zones_seen) =
-        records::record_findings(&config, &apis, &tokens_ok, zones, &addresses, &sources).await;
+        records::record_findings(&config, &apis, &tokens_ok, zones, &answers, &sources).await;
     findings.extend(record_findings);
     for (token, zone) in &zones_seen {
         findings.push(security_finding(&apis[*token], zone).await);
     }
+    let addresses: std::collections::BTreeMap<Family, IpAddr> = answers
+        .iter()
+        .map(|(family, answer)| (*family, answer.ip))
+        .collect();
     findings.extend(waf::list_findings(&config, &apis, &addresses, &zones_seen).await);
     Ok(Report::new(findings))
 }
@@ -294,23 +288,24 @@ async fn address_findings(
     config: &Config,
     family: Family,
     findings: &mut Vec<Finding>,
-) -> Option<IpAddr> {
+) -> Option<crate::detect::Answer> {
     let providers = config.detect.providers(family);
     if providers.is_empty() {
         return None;
     }
     let check = family.describe().to_ascii_lowercase();
-    let mut usable: Vec<(String, IpAddr)> = Vec::new();
+    let mut usable: Vec<(String, crate::detect::Answer)> = Vec::new();
     for provider in providers {
         match detector.probe(family, provider).await {
-            Ok(ip) => {
+            Ok(answer) => {
+                let ip = answer.ip;
                 findings.push(finding(
                     &check,
                     Status::Ok,
                     format!("{provider} answered {ip}"),
                     None,
                 ));
-                usable.push((provider.to_string(), ip));
+                usable.push((provider.to_string(), answer));
             }
             Err(reason) => findings.push(finding(
                 &check,
@@ -320,7 +315,7 @@ async fn address_findings(
             )),
         }
     }
-    let Some((first_provider, first_ip)) = usable.first().cloned() else {
+    let Some((first_provider, first)) = usable.first().cloned() else {
         findings.push(finding(
             &check,
             Status::Problem,
@@ -329,7 +324,12 @@ async fn address_findings(
         ));
         return None;
     };
-    if let Some((other_provider, other_ip)) = usable.iter().find(|(_, ip)| *ip != first_ip) {
+    let first_ip = first.ip;
+    if let Some((other_provider, other_ip)) = usable
+        .iter()
+        .map(|(provider, answer)| (provider, answer.ip))
+        .find(|(_, ip)| *ip != first_ip)
+    {
         findings.push(finding(
             &check,
             Status::Warning,
@@ -346,7 +346,7 @@ async fn address_findings(
         ),
         None,
     ));
-    Some(first_ip)
+    Some(first)
 }
 
 async fn security_finding(api: &ApiCycle<'_>, zone: &Zone) -> Finding {

@@ -23,7 +23,7 @@ pub(super) async fn record_findings(
     apis: &[ApiCycle<'_>],
     tokens_ok: &[bool],
     directories: &mut [ZoneDirectory],
-    addresses: &BTreeMap<Family, IpAddr>,
+    addresses: &BTreeMap<Family, crate::detect::Answer>,
     sources: &PrefixSources,
 ) -> (Vec<Finding>, Vec<(usize, Zone)>) {
     let mut findings = Vec::new();
@@ -89,7 +89,7 @@ async fn judge(
     record: &RecordConfig,
     zone: &Zone,
     here: &[ObservedRecord],
-    (addresses, sources): (&BTreeMap<Family, IpAddr>, &PrefixSources),
+    (addresses, sources): (&BTreeMap<Family, crate::detect::Answer>, &PrefixSources),
     servers: &[SocketAddr],
     config: &Config,
 ) -> Vec<Finding> {

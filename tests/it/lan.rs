@@ -110,3 +110,71 @@ fn lan_host_settings_are_checked() {
         assert!(outcome.stderr.contains(key), "{}", outcome.stderr);
     }
 }
+
+// See: issue 21, point 2. The prefix length read from the kernel was thrown away, so a /80 LAN
+// or a /128 PPPoE address derived an AAAA outside the LAN.
+#[test]
+fn a_prefix_longer_than_64_derives_nothing_and_names_the_prefix() {
+    let Some(namespace) = crate::netns::Namespace::new("prefix") else {
+        return;
+    };
+    assert!(namespace.add_interface("lan0"));
+    assert!(namespace.add_interface("ppp0"));
+    assert!(namespace.ip(&[
+        "addr",
+        "add",
+        "2a01:4f8:c0c:1234:5678::1/80",
+        "dev",
+        "lan0",
+        "nodad"
+    ]));
+    assert!(namespace.ip(&[
+        "addr",
+        "add",
+        "2a01:4f8:c0c:9999::1/128",
+        "dev",
+        "ppp0",
+        "nodad"
+    ]));
+    let world = World::new();
+    for (label, detect, record, prefix) in [
+        (
+            "a /80 LAN",
+            format!("ipv4 = [\"static:{PUBLIC_IPV4}\"]"),
+            "ipv6_prefix_from = \"iface:lan0\"\n",
+            "/80",
+        ),
+        (
+            "a /128 PPPoE address",
+            format!("ipv4 = [\"static:{PUBLIC_IPV4}\"]\nipv6 = [\"iface:ppp0\"]"),
+            "",
+            "/128",
+        ),
+    ] {
+        let config = world.config_detect(
+            &detect,
+            &format!("[[records]]\nname = \"nas.example.com\"\nipv6_host = \"::10\"\n{record}"),
+        );
+        let path = world.write_config(&config);
+        let output = namespace
+            .command(env!("CARGO_BIN_EXE_flaredns"))
+            .arg("--config")
+            .arg(&path)
+            .args(["--once", "--dry-run"])
+            .env("CLOUDFLARE_API_TOKEN", "unused")
+            .env("STATE_DIRECTORY", world.dir.path().join("state"))
+            .output()
+            .expect("run flaredns in the namespace");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(1), "{label}: {stderr}");
+        assert!(
+            stderr.contains(&format!("is {prefix}, longer than /64")),
+            "{label}: {stderr}"
+        );
+        assert!(
+            !stdout.contains("::10 "),
+            "{label}: nothing derived: {stdout}"
+        );
+    }
+}

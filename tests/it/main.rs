@@ -16,6 +16,7 @@ mod hostile;
 mod ipv6;
 mod lan;
 mod monitor;
+mod netns;
 mod notify;
 mod once;
 mod package;
