@@ -105,6 +105,13 @@ impl fmt::Display for Config {
                 }
             }
         }
+        for unreadable in &self.unreadable {
+            writeln!(
+                f,
+                "\n# left out of this run: {}",
+                crate::logging::one_line(&unreadable.error.to_string())
+            )?;
+        }
         let notify = &self.notify;
         if notify.healthchecks.is_some()
             || notify.uptime_kuma.is_some()

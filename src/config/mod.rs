@@ -49,8 +49,33 @@ pub struct Config {
     /// Things worth a warning that do not stop the program (e.g. a world-readable token file).
     pub warnings: Vec<ConfigWarning>,
     pub waf_lists: Vec<WafListConfig>,
+    /// Records and WAF lists whose own token file cannot be read: each fails alone (exit 1)
+    /// while everything else syncs, so a root-only second token under `DynamicUser=` does
+    /// not lock the whole service out.
+    pub unreadable: Vec<UnreadableToken>,
     pub notify: NotifyConfig,
     pub metrics: MetricsConfig,
+}
+
+/// A record or WAF list left out because its own `api_token_file` cannot be read.
+#[derive(Clone, Debug)]
+pub struct UnreadableToken {
+    pub user: TokenUser,
+    /// Why (the sentence names the file and the fix, never the token).
+    pub error: std::sync::Arc<ConfigError>,
+}
+
+/// Who needed a token that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenUser {
+    Record {
+        name: DomainName,
+        families: Vec<Family>,
+    },
+    List {
+        account: String,
+        name: String,
+    },
 }
 
 /// One `[[waf_lists]]` entry: a Cloudflare IP list kept holding this host's addresses.
@@ -182,9 +207,16 @@ pub enum ConfigError {
     #[error("{}: no API token: set CLOUDFLARE_API_TOKEN, or `api_token_file` in [cloudflare], or use systemd's LoadCredential={CREDENTIAL_NAME}:PATH", path.display())]
     NoToken { path: PathBuf },
     #[error(
-        "cannot read the API token from {source}; check the path and that this user may read it"
+        "cannot read the API token from {source}; check the path and that this user may read it (under systemd's DynamicUser=, use api_token_file = \"credential:NAME\" with LoadCredential=NAME:PATH)"
     )]
     TokenFile { source: crate::files::FileError },
+    #[error("{}:{line}: `{key}`: {problem}", path.display())]
+    TokenPath {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        problem: TokenPathProblem,
+    },
     #[error("the API token in {token_source} {problem}; put exactly the token there (one line), or set CLOUDFLARE_API_TOKEN")]
     BadToken {
         token_source: TokenSource,
@@ -192,6 +224,18 @@ pub enum ConfigError {
     },
     #[error("{}: no [[records]]: add at least one record to manage, e.g. [[records]] name = \"home.example.com\"", path.display())]
     NoRecords { path: PathBuf },
+}
+
+/// Why an `api_token_file` value cannot name a token file. The value is never shown: it may
+/// be the token itself, pasted into the wrong key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenPathProblem {
+    #[error("looks like a token, not a path; put the token in a file (mode 0600) and name that file here")]
+    LooksLikeToken,
+    #[error("names a systemd credential, but $CREDENTIALS_DIRECTORY is not set; add LoadCredential=NAME:PATH to the unit")]
+    NoCredentialsDirectory,
+    #[error("`credential:` must be followed by a credential name without `/`")]
+    BadCredentialName,
 }
 
 /// Something in the config that works but that a careful admin would change. `Display` is

@@ -8,7 +8,10 @@ use super::raw::RawConfig;
 use super::validate::Validator;
 use toml::Spanned;
 
-use super::{ApiToken, ConfigError, ConfigWarning, TokenEntry, TokenSource, CREDENTIAL_NAME};
+use super::{
+    ApiToken, ConfigError, ConfigWarning, TokenEntry, TokenPathProblem, TokenSource,
+    CREDENTIAL_NAME,
+};
 
 impl Validator<'_> {
     pub(super) fn token(
@@ -33,7 +36,7 @@ impl Validator<'_> {
             }
         }
         if let Some(file) = &raw.cloudflare.api_token_file {
-            let token_path = self.relative_to_config(file);
+            let token_path = self.token_path(file, "cloudflare.api_token_file", env)?;
             if let Some(warning) = loose_permissions(&token_path) {
                 warnings.push(warning);
             }
@@ -67,7 +70,7 @@ impl Validator<'_> {
         warnings: &mut Vec<ConfigWarning>,
     ) -> Result<usize, ConfigError> {
         let entry = match own_file {
-            Some(file) => self.record_token(file, warnings)?,
+            Some(file) => self.record_token(file, env, warnings)?,
             None => {
                 let (token, source) = self.token(raw, env, warnings)?;
                 TokenEntry { token, source }
@@ -88,9 +91,10 @@ impl Validator<'_> {
     pub(super) fn record_token(
         &self,
         file: &Spanned<String>,
+        env: &dyn Fn(&str) -> Option<String>,
         warnings: &mut Vec<ConfigWarning>,
     ) -> Result<TokenEntry, ConfigError> {
-        let token_path = self.relative_to_config(file);
+        let token_path = self.token_path(file, "api_token_file", env)?;
         if let Some(warning) = loose_permissions(&token_path) {
             if !warnings.contains(&warning) {
                 warnings.push(warning);
@@ -100,15 +104,50 @@ impl Validator<'_> {
         Ok(TokenEntry { token, source })
     }
 
-    /// A path from the config, relative to the config file's directory.
-    fn relative_to_config(&self, file: &Spanned<String>) -> PathBuf {
-        let path = PathBuf::from(file.get_ref());
-        if path.is_relative() {
+    /// The file an `api_token_file` value names: `credential:NAME` is
+    /// `$CREDENTIALS_DIRECTORY/NAME` (systemd's `LoadCredential=`), a relative path is
+    /// relative to the config file's directory. A value shaped like a token (no `/`, no `.`,
+    /// long) is refused without being shown: it was pasted into the wrong key.
+    fn token_path(
+        &self,
+        file: &Spanned<String>,
+        key: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PathBuf, ConfigError> {
+        let problem = |problem| ConfigError::TokenPath {
+            path: self.path.to_path_buf(),
+            line: super::line_column(self.text, file.span().start).0,
+            key: key.to_string(),
+            problem,
+        };
+        let value = file.get_ref().trim();
+        if let Some(name) = value.strip_prefix("credential:") {
+            if name.is_empty() || name.contains('/') || name == ".." {
+                return Err(problem(TokenPathProblem::BadCredentialName));
+            }
+            let directory = env("CREDENTIALS_DIRECTORY")
+                .ok_or_else(|| problem(TokenPathProblem::NoCredentialsDirectory))?;
+            return Ok(Path::new(&directory).join(name));
+        }
+        if looks_like_token(value) {
+            return Err(problem(TokenPathProblem::LooksLikeToken));
+        }
+        let path = PathBuf::from(value);
+        Ok(if path.is_relative() {
             self.path.parent().unwrap_or(Path::new(".")).join(path)
         } else {
             path
-        }
+        })
     }
+}
+
+/// True for a value that is more likely a token than a file name: long, one word of the
+/// characters tokens are made of, no `/` and no `.`.
+fn looks_like_token(value: &str) -> bool {
+    value.len() >= 30
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn read_token_file(

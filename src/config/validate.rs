@@ -12,8 +12,8 @@ use super::raw::{RawConfig, RawRecord};
 use super::raw::{RawMetrics, RawNotify};
 use super::{
     line_column, CheckMode, Config, ConfigError, ConfigWarning, DaemonConfig, DetectConfig,
-    MetricsConfig, NotifyConfig, RecordConfig, SecretUrl, TokenEntry, WafListConfig,
-    DEFAULT_API_URL, DEFAULT_NOTIFY_TIMEOUT, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT,
+    MetricsConfig, NotifyConfig, RecordConfig, SecretUrl, TokenEntry, TokenUser, UnreadableToken,
+    WafListConfig, DEFAULT_API_URL, DEFAULT_NOTIFY_TIMEOUT, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT,
     MAX_DETECT_TIMEOUT, MAX_INTERVAL, MAX_NOTIFY_TIMEOUT, MAX_RECONCILE, MIN_RECONCILE,
 };
 use crate::detect::Provider;
@@ -187,18 +187,31 @@ impl Validator<'_> {
         // The main token is read only when a record uses it, so a config whose every record
         // names its own token file needs no other.
         let mut tokens: Vec<TokenEntry> = Vec::new();
+        let mut unreadable: Vec<UnreadableToken> = Vec::new();
         let mut records: Vec<RecordConfig> = Vec::with_capacity(raw.records.len());
         for raw_record in &raw.records {
             let mut record = self.record(raw_record, &enabled)?;
-            record.token = self.token_index(
-                raw_record.api_token_file.as_ref(),
-                &raw,
-                env,
-                &mut tokens,
-                &mut warnings,
-            )?;
-            if records.iter().any(|earlier| earlier.name == record.name) {
+            if records.iter().any(|earlier| earlier.name == record.name)
+                || unreadable.iter().any(|earlier| {
+                    matches!(&earlier.user, TokenUser::Record { name, .. } if *name == record.name)
+                })
+            {
                 return Err(self.invalid(raw_record.name.span(), "records.name", format!("{} is listed twice; merge the two entries (use `types` for several record types)", record.name)));
+            }
+            let own_file = raw_record.api_token_file.as_ref();
+            match self.token_index(own_file, &raw, env, &mut tokens, &mut warnings) {
+                Ok(token) => record.token = token,
+                Err(error) if own_file.is_some() && is_unreadable(&error) => {
+                    unreadable.push(UnreadableToken {
+                        user: TokenUser::Record {
+                            name: record.name.clone(),
+                            families: record.families.clone(),
+                        },
+                        error: std::sync::Arc::new(error),
+                    });
+                    continue;
+                }
+                Err(error) => return Err(error),
             }
             records.push(record);
         }
@@ -206,13 +219,21 @@ impl Validator<'_> {
         let mut waf_lists: Vec<WafListConfig> = Vec::new();
         for list in &raw.waf_lists {
             let mut config = self.waf_list(list)?;
-            config.token = self.token_index(
-                list.api_token_file.as_ref(),
-                &raw,
-                env,
-                &mut tokens,
-                &mut warnings,
-            )?;
+            let own_file = list.api_token_file.as_ref();
+            match self.token_index(own_file, &raw, env, &mut tokens, &mut warnings) {
+                Ok(token) => config.token = token,
+                Err(error) if own_file.is_some() && is_unreadable(&error) => {
+                    unreadable.push(UnreadableToken {
+                        user: TokenUser::List {
+                            account: config.account.clone(),
+                            name: config.name.clone(),
+                        },
+                        error: std::sync::Arc::new(error),
+                    });
+                    continue;
+                }
+                Err(error) => return Err(error),
+            }
             if waf_lists
                 .iter()
                 .any(|earlier| earlier.account == config.account && earlier.name == config.name)
@@ -234,6 +255,7 @@ impl Validator<'_> {
         Ok(Config {
             path: self.path.to_path_buf(),
             tokens,
+            unreadable,
             api_url,
             detect,
             check,
@@ -750,4 +772,18 @@ impl Validator<'_> {
             token: 0,
         })
     }
+}
+
+/// True for a token error that only the entry naming the file should fail for: the file
+/// cannot be read (missing, not this user's to read) or the credential directory is absent.
+/// A token that reads but is malformed stays a config error.
+fn is_unreadable(error: &ConfigError) -> bool {
+    matches!(
+        error,
+        ConfigError::TokenFile { .. }
+            | ConfigError::TokenPath {
+                problem: super::TokenPathProblem::NoCredentialsDirectory,
+                ..
+            }
+    )
 }

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use super::report::{ListFailure, ListReport, ListState};
 use super::Stages;
 use crate::cloudflare::ApiError;
+use crate::config::TokenUser;
 use crate::config::WafListConfig;
 use crate::model::Family;
 use crate::state::remembered::is_fresh;
@@ -30,7 +31,7 @@ impl Stages<'_, '_> {
                     account: list.account.clone(),
                     name: list.name.clone(),
                     items: Vec::new(),
-                    state: ListState::Failed(ListFailure {
+                    state: ListState::Failed(ListFailure::Api {
                         account: list.account.clone(),
                         name: list.name.clone(),
                         step: "waiting for the account",
@@ -44,6 +45,20 @@ impl Stages<'_, '_> {
                 busy.push(list.account.clone());
             }
             reports.push(report);
+        }
+        for unreadable in &self.config.unreadable {
+            if let TokenUser::List { account, name } = &unreadable.user {
+                reports.push(ListReport {
+                    account: account.clone(),
+                    name: name.clone(),
+                    items: Vec::new(),
+                    state: ListState::Failed(ListFailure::TokenUnreadable {
+                        account: account.clone(),
+                        name: name.clone(),
+                        error: unreadable.error.clone(),
+                    }),
+                });
+            }
         }
         reports
     }
@@ -97,7 +112,7 @@ impl Stages<'_, '_> {
         }
         let api = &self.apis[list.token];
         let failed = |step: &'static str, error: ApiError| {
-            report(ListState::Failed(ListFailure {
+            report(ListState::Failed(ListFailure::Api {
                 account: list.account.clone(),
                 name: list.name.clone(),
                 step,

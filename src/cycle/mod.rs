@@ -293,6 +293,7 @@ impl Stages<'_, '_> {
             .map(|(family, answer)| (*family, answer.ip))
             .collect();
         report.records.extend(unknown);
+        report.records.extend(self.unreadable_records());
         report.derived = derived;
 
         let mut wanted = wanted;
@@ -347,6 +348,27 @@ impl Stages<'_, '_> {
             .sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
         report.lists = self.lists(&report.addresses).await;
         report
+    }
+
+    /// A failed report for each record whose own token file cannot be read.
+    fn unreadable_records(&self) -> Vec<RecordReport> {
+        self.config
+            .unreadable
+            .iter()
+            .filter_map(|unreadable| match &unreadable.user {
+                crate::config::TokenUser::Record { name, families } => Some(RecordReport {
+                    name: name.clone(),
+                    families: families.clone(),
+                    zone: None,
+                    state: RecordState::Failed(RecordFailure::TokenUnreadable {
+                        name: name.clone(),
+                        families: families.clone(),
+                        error: unreadable.error.clone(),
+                    }),
+                }),
+                crate::config::TokenUser::List { .. } => None,
+            })
+            .collect()
     }
 
     /// This host's address for every family a record wants, or why not.

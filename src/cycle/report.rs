@@ -60,6 +60,17 @@ pub enum RecordFailure {
         action: Action,
         error: ApiError,
     },
+    #[error("cannot manage {} {name}: {error}", families_text(families))]
+    TokenUnreadable {
+        name: DomainName,
+        families: Vec<Family>,
+        error: std::sync::Arc<crate::config::ConfigError>,
+    },
+}
+
+fn families_text(families: &[Family]) -> String {
+    let names: Vec<String> = families.iter().map(ToString::to_string).collect();
+    names.join("/")
 }
 
 /// The kind of a failure, without its details: two cycles failing the same record in the
@@ -73,6 +84,7 @@ pub enum FailureKind {
     Refused,
     WriteFailed,
     Unconfirmed,
+    TokenUnreadable,
 }
 
 impl RecordFailure {
@@ -86,6 +98,7 @@ impl RecordFailure {
             RecordFailure::Refused { .. } => FailureKind::Refused,
             RecordFailure::Write { error, .. } if error.maybe_applied() => FailureKind::Unconfirmed,
             RecordFailure::Write { .. } => FailureKind::WriteFailed,
+            RecordFailure::TokenUnreadable { .. } => FailureKind::TokenUnreadable,
         }
     }
 }
@@ -130,16 +143,24 @@ pub enum ListState {
 
 /// Why a WAF list could not be kept current. `Display` is the sentence, with the fix.
 #[derive(Clone, Debug, thiserror::Error)]
-#[error(
-    "cannot keep WAF list {name} (account {account}) current: {step} failed: {error}{}",
-    hint(error)
-)]
-pub struct ListFailure {
-    pub account: String,
-    pub name: String,
-    /// "reading the lists", "creating the list", "reading its items", "adding items", "removing items".
-    pub step: &'static str,
-    pub error: ApiError,
+pub enum ListFailure {
+    #[error(
+        "cannot keep WAF list {name} (account {account}) current: {step} failed: {error}{}",
+        hint(error)
+    )]
+    Api {
+        account: String,
+        name: String,
+        /// "reading the lists", "creating the list", "reading its items", "adding items", "removing items".
+        step: &'static str,
+        error: ApiError,
+    },
+    #[error("cannot keep WAF list {name} (account {account}) current: {error}")]
+    TokenUnreadable {
+        account: String,
+        name: String,
+        error: std::sync::Arc<crate::config::ConfigError>,
+    },
 }
 
 fn hint(error: &ApiError) -> &'static str {

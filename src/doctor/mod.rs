@@ -188,6 +188,20 @@ fn config_findings(config: &Config) -> Vec<Finding> {
     for entry in &config.tokens {
         token_source_finding(config, &entry.source, &mut findings);
     }
+    for unreadable in &config.unreadable {
+        let who = match &unreadable.user {
+            crate::config::TokenUser::Record { name, .. } => format!("record {name}"),
+            crate::config::TokenUser::List { account, name } => {
+                format!("WAF list {name} (account {account})")
+            }
+        };
+        findings.push(finding(
+            "config",
+            Status::Problem,
+            format!("{who} cannot be managed: {}", unreadable.error),
+            Some("make the file readable by the service's user, or pass it as a systemd credential: LoadCredential=NAME:PATH in the unit and api_token_file = \"credential:NAME\""),
+        ));
+    }
     findings
 }
 

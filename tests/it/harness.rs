@@ -113,6 +113,13 @@ impl World {
         self.collect(self.command(config, args))
     }
 
+    /// Like `run`, with more environment variables.
+    pub fn run_env(&self, config: &str, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let mut command = self.command(config, args);
+        command.envs(env.iter().copied());
+        self.collect(command)
+    }
+
     /// Like `run`, without the token in the environment (the config names its source).
     pub fn run_without_token(&self, config: &str, args: &[&str]) -> Outcome {
         let mut command = self.command(config, args);

@@ -34,3 +34,93 @@ fn api_mode_compares_through_the_api_every_run() {
         PUBLIC_IPV4
     );
 }
+
+// See: issue 21, point 5. A second token file the service cannot read made the whole config
+// exit 2, so under DynamicUser= nothing synced and systemd restarted it every 30 s.
+#[test]
+fn an_unreadable_second_token_fails_only_its_own_record() {
+    let world = World::new();
+    world.standin.add_zone("example.org");
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let missing = world.dir.path().join("no-such-token");
+    let records = format!(
+        "{}[[records]]\nname = \"home.example.org\"\napi_token_file = \"{}\"\n",
+        record("home.example.com"),
+        missing.display()
+    );
+    let outcome = world.run(&world.config(&records), &["--once"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert_eq!(
+        world.standin.records_at("example.com", "home.example.com")[0].content,
+        PUBLIC_IPV4
+    );
+    assert!(
+        outcome.stderr.contains("cannot manage A home.example.org")
+            && outcome.stderr.contains("no-such-token"),
+        "{}",
+        outcome.stderr
+    );
+    let doctor = world.run(&world.config(&records), &["doctor"]);
+    assert_eq!(doctor.code, 1, "{}", doctor.output());
+    assert!(
+        doctor
+            .stdout
+            .contains("record home.example.org cannot be managed"),
+        "{}",
+        doctor.stdout
+    );
+    let check = world.run(&world.config(&records), &["check-config"]);
+    assert_eq!(check.code, 0, "{}", check.output());
+}
+
+// See: issue 21, point 5. `credential:NAME` reads $CREDENTIALS_DIRECTORY/NAME (LoadCredential=).
+#[test]
+fn a_records_token_can_be_a_systemd_credential() {
+    let world = World::new();
+    let other_token = "other-account-token-fedcba9876543210";
+    world.standin.add_zone("example.org");
+    world
+        .standin
+        .add_scoped_token(other_token, &["example.org"]);
+    let credentials = world.dir.path().join("credentials");
+    std::fs::create_dir(&credentials).expect("dir");
+    std::fs::write(credentials.join("token_other"), other_token).expect("token");
+    let records = format!(
+        "{}[[records]]\nname = \"home.example.org\"\napi_token_file = \"credential:token_other\"\n",
+        record("home.example.com"),
+    );
+    let credentials_env = credentials.display().to_string();
+    let outcome = world.run_env(
+        &world.config(&records),
+        &["--once"],
+        &[("CREDENTIALS_DIRECTORY", credentials_env.as_str())],
+    );
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert_eq!(
+        world.standin.records_at("example.org", "home.example.org")[0].content,
+        PUBLIC_IPV4
+    );
+    assert!(!outcome.output().contains(other_token));
+}
+
+// See: issue 21, point 4. A token pasted into api_token_file was printed as a path.
+#[test]
+fn a_token_pasted_as_a_path_is_refused_without_being_shown() {
+    let world = World::new();
+    let pasted = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz";
+    let records = format!(
+        "{}api_token_file = \"{pasted}\"\n",
+        record("home.example.com")
+    );
+    let outcome = world.run(&world.config(&records), &["check-config"]);
+    assert_eq!(outcome.code, 2, "{}", outcome.output());
+    assert!(
+        outcome.stderr.contains("looks like a token"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(!outcome.output().contains(pasted), "{}", outcome.output());
+}
