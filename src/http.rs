@@ -103,7 +103,10 @@ pub fn describe_transport(error: &reqwest::Error) -> String {
     } else {
         "failed"
     };
-    // reqwest's own text carries the URL, which is safe (the token is only in a header).
+    // reqwest's own text can carry the URL, and a provider's URL can hold a secret.
+    if let Some(url) = error.url() {
+        innermost = crate::secret::redact_in(&innermost, url);
+    }
     format!("{kind} ({})", crate::logging::one_line(&innermost))
 }
 

@@ -153,19 +153,42 @@ impl SecretUrl {
 }
 
 impl fmt::Display for SecretUrl {
-    /// `https://hc-ping.com`: scheme and host (and port), never the path or query.
+    /// `https://hc-ping.com/<redacted>`: scheme and host (and port), never the userinfo,
+    /// path, query or fragment.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}://{}",
-            self.0.scheme(),
-            self.0.host_str().unwrap_or("?")
-        )?;
-        if let Some(port) = self.0.port() {
-            write!(f, ":{port}")?;
-        }
-        Ok(())
+        f.write_str(&redact_url(&self.0))
     }
+}
+
+/// The one way any URL is shown: `scheme://host[:port]`, then `/<redacted>` when it has
+/// anything else (userinfo, a path, a query, a fragment), since any of those can be a secret
+/// (a webhook token, an API key, a password).
+pub fn redact_url(url: &url::Url) -> String {
+    let mut shown = format!("{}://{}", url.scheme(), url.host_str().unwrap_or("?"));
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    let has_more = !url.username().is_empty()
+        || url.password().is_some()
+        || !matches!(url.path(), "" | "/")
+        || url.query().is_some()
+        || url.fragment().is_some();
+    if has_more {
+        shown.push_str("/<redacted>");
+    }
+    shown
+}
+
+/// `text` with every occurrence of `url` (as written, and as `url` normalises it) replaced by
+/// its redacted form: for messages of libraries that quote the URL they failed on.
+pub fn redact_in(text: &str, url: &url::Url) -> String {
+    let shown = redact_url(url);
+    let mut text = text.replace(url.as_str(), &shown);
+    let bare = url.as_str().trim_end_matches('/');
+    if bare.len() > shown.len() {
+        text = text.replace(bare, &shown);
+    }
+    text
 }
 
 impl fmt::Debug for SecretUrl {
@@ -181,8 +204,20 @@ mod url_tests {
     #[test]
     fn a_secret_url_shows_only_scheme_and_host() {
         let url = SecretUrl::parse("https://hc-ping.com/3f2a-secret-uuid?x=1").expect("url");
-        assert_eq!(url.to_string(), "https://hc-ping.com");
+        assert_eq!(url.to_string(), "https://hc-ping.com/<redacted>");
         assert!(!format!("{url:?}").contains("secret"));
+        for (text, shown) in [
+            ("http://admin:pw@router/wan", "http://router/<redacted>"),
+            (
+                "http://router:8080/?apikey=K",
+                "http://router:8080/<redacted>",
+            ),
+            ("https://ip.example/", "https://ip.example"),
+            ("https://user@ip.example", "https://ip.example/<redacted>"),
+        ] {
+            let url = SecretUrl::parse(text).expect("url");
+            assert_eq!(url.to_string(), shown, "{text}");
+        }
         assert!(SecretUrl::parse("ftp://example.com/x").is_err());
         assert!(SecretUrl::parse("not a url").is_err());
     }

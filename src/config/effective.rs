@@ -121,15 +121,15 @@ impl fmt::Display for Config {
             // URLs carry their secret in the path or query: only scheme and host are shown.
             writeln!(f, "\n[notify]")?;
             if let Some(url) = &notify.healthchecks {
-                writeln!(f, "healthchecks = \"{url}/<redacted>\"")?;
+                writeln!(f, "healthchecks = \"{url}\"")?;
             }
             if let Some(url) = &notify.uptime_kuma {
-                writeln!(f, "uptime_kuma = \"{url}/<redacted>\"")?;
+                writeln!(f, "uptime_kuma = \"{url}\"")?;
             }
             let hooks: Vec<String> = notify
                 .webhooks
                 .iter()
-                .map(|url| format!("\"{url}/<redacted>\""))
+                .map(|url| format!("\"{url}\""))
                 .collect();
             writeln!(f, "webhooks = [{}]", hooks.join(", "))?;
             let exec: Vec<String> = notify

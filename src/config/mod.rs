@@ -297,7 +297,7 @@ pub fn state_dir_of(
             path: path.to_path_buf(),
             line,
             column,
-            message: error.message().trim().to_string(),
+            message: hide_values(error.message().trim()),
         }
     })?;
     Ok(validate::state_dir(&raw, env))
@@ -330,10 +330,28 @@ pub fn parse(
             path: path.to_path_buf(),
             line,
             column,
-            message: error.message().trim().to_string(),
+            message: hide_values(error.message().trim()),
         }
     })?;
     Validator { path, text }.validate(raw, env)
+}
+
+/// A TOML error message without the values it quotes: `webhooks = "https://ntfy.sh/SECRET"`
+/// (a string where a list belongs) must not print the URL. Key names (in backticks) stay.
+fn hide_values(message: &str) -> String {
+    let mut shown = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if !inside {
+                shown.push_str("a value");
+            }
+            inside = !inside;
+        } else if !inside {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {

@@ -128,7 +128,7 @@ impl Detector {
                 let url = provider.trace_url(family).unwrap_or_default();
                 parse_trace(&self.get(family, url).await?)?
             }
-            Provider::Url(url) => parse_plain(&self.get(family, url).await?)?,
+            Provider::Url(url) => parse_plain(&self.get(family, url.expose().as_str()).await?)?,
             Provider::CloudflareDns | Provider::Dns(_) => {
                 let server = provider
                     .whoami_server(family)

@@ -5,20 +5,21 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::model::Family;
+use crate::secret::SecretUrl;
 
 /// One entry of `[detect].ipv4` / `[detect].ipv6`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Provider {
     /// Cloudflare's trace endpoint at 1.1.1.1 / 2606:4700:4700::1111.
     CloudflareTrace,
-    /// A trace endpoint at another URL (`trace:URL`).
-    Trace(String),
+    /// A trace endpoint at another URL (`trace:URL`); shown redacted.
+    Trace(SecretUrl),
     /// TXT whoami.cloudflare in class CH, asked of 1.1.1.1 / 2606:4700:4700::1111.
     CloudflareDns,
     /// The same question asked of another server (`dns:IP[:PORT]`).
     Dns(std::net::SocketAddr),
-    /// Any URL whose trimmed body is the address (`url:URL`).
-    Url(String),
+    /// Any URL whose trimmed body is the address (`url:URL`); shown redacted.
+    Url(SecretUrl),
     /// An interface's global address (`iface:NAME`).
     Iface(String),
     /// A fixed address (`static:ADDR`).
@@ -29,14 +30,12 @@ impl Provider {
     /// Parses the provider syntax of the SPEC. The error is a sentence fragment for the user.
     pub fn parse(text: &str) -> Result<Provider, String> {
         let text = text.trim();
-        let url = |rest: &str| -> Result<String, String> {
-            if rest.starts_with("https://") || rest.starts_with("http://") {
-                Ok(rest.to_string())
-            } else {
-                Err(format!(
-                    "`{text}`: the URL must start with https:// or http://"
-                ))
-            }
+        // The URL may hold a secret (userinfo, an API key in the query): never echo it.
+        let url = |rest: &str| -> Result<SecretUrl, String> {
+            SecretUrl::parse(rest).map_err(|problem| {
+                let kind = text.split(':').next().unwrap_or_default();
+                format!("the URL after `{kind}:` {problem}")
+            })
         };
         match text {
             "cloudflare.trace" => return Ok(Provider::CloudflareTrace),
@@ -85,14 +84,20 @@ impl Provider {
             (Provider::CloudflareTrace, Family::V6) => {
                 Some("https://[2606:4700:4700::1111]/cdn-cgi/trace")
             }
-            (Provider::Trace(url), _) => Some(url),
+            (Provider::Trace(url), _) => Some(url.expose().as_str()),
             _ => None,
         }
     }
 }
 
 fn unknown(text: &str) -> String {
-    format!("`{text}` is not a provider; use cloudflare.trace, cloudflare.dns, trace:URL, url:URL, dns:IP[:PORT], iface:NAME or static:ADDR")
+    // What was written may be a URL with a secret in it: show it only when it cannot be one.
+    let shown = if text.contains(['/', '@', '?']) || text.len() > 40 {
+        "this value".to_string()
+    } else {
+        format!("`{text}`")
+    };
+    format!("{shown} is not a provider; use cloudflare.trace, cloudflare.dns, trace:URL, url:URL, dns:IP[:PORT], iface:NAME or static:ADDR")
 }
 
 impl fmt::Display for Provider {
@@ -155,7 +160,6 @@ mod tests {
         for text in [
             "cloudflare.trace",
             "cloudflare.dns",
-            "trace:https://example.net/cdn-cgi/trace",
             "url:https://ip.example.net",
             "iface:eth0",
             "static:81.23.45.99",
@@ -170,6 +174,20 @@ mod tests {
             Provider::parse("dns:1.1.1.1").map(|p| p.to_string()),
             Ok("dns:1.1.1.1:53".to_string())
         );
+        // A URL's path, query and userinfo may be secrets: never shown.
+        assert_eq!(
+            Provider::parse("trace:https://user:pw@example.net/cdn-cgi/trace?k=1")
+                .map(|p| p.to_string()),
+            Ok("trace:https://example.net/<redacted>".to_string())
+        );
+        let refused = Provider::parse("url:htps://x/SECRET")
+            .err()
+            .unwrap_or_default();
+        assert!(!refused.contains("SECRET"), "{refused}");
+        let refused = Provider::parse("ulr:https://x/SECRET")
+            .err()
+            .unwrap_or_default();
+        assert!(!refused.contains("SECRET"), "{refused}");
         for bad in [
             "",
             "carrier-pigeon",

@@ -124,3 +124,74 @@ fn a_token_pasted_as_a_path_is_refused_without_being_shown() {
     );
     assert!(!outcome.output().contains(pasted), "{}", outcome.output());
 }
+
+// See: issue 21, point 4. Provider URL secrets reached logs, status files and notifications;
+// a config error echoed a notify URL given as a string instead of a list.
+#[test]
+fn no_config_url_secret_leaves_the_process() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let secret = "apikey=K9s3cr3tK9";
+    // A provider that fails (404) with userinfo and a query: its reason is logged, kept in
+    // status.json, sent to the heartbeat and shown by status and check-config.
+    let failing = world
+        .standin
+        .url("/nothing-here")
+        .replace("http://", "http://admin:pw0rd@");
+    let config = world.config_detect(
+        &format!(
+            "ipv4 = [\"url:{failing}?{secret}\", \"trace:{}?{secret}\"]",
+            world.standin.trace_url()
+        ),
+        &format!(
+            "{}\n[notify]\nwebhooks = [\"{}\"]\n",
+            record("home.example.com"),
+            world.standin.url(&format!("/hook/{secret}"))
+        ),
+    );
+    let mut shown = String::new();
+    for args in [
+        &["--once", "-vv"][..],
+        &["check-config"][..],
+        &["doctor"][..],
+        &["status"][..],
+        &["status", "--json"][..],
+    ] {
+        let outcome = world.run(&config, args);
+        shown.push_str(&outcome.output());
+        for request in world.standin.requests() {
+            if request.path.starts_with("/hook") {
+                shown.push_str(&request.body);
+            }
+        }
+    }
+    let state = world.dir.path().join("state/status.json");
+    shown.push_str(&std::fs::read_to_string(state).expect("status.json"));
+    assert!(
+        shown.contains("url:http://127.0.0.1:") && shown.contains("/<redacted> answered HTTP 404"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("\"event\":\"changed\""),
+        "the webhook was called: {shown}"
+    );
+    for leak in [secret, "pw0rd", "admin:"] {
+        assert!(!shown.contains(leak), "{leak} leaked: {shown}");
+    }
+
+    let as_string = world.config(&format!(
+        "{}\n[notify]\nwebhooks = \"https://ntfy.sh/{secret}\"\n",
+        record("home.example.com")
+    ));
+    let refused = world.run(&as_string, &["check-config"]);
+    assert_eq!(refused.code, 2, "{}", refused.output());
+    assert!(!refused.output().contains(secret), "{}", refused.output());
+    assert!(
+        refused.stderr.contains("webhooks") || refused.stderr.contains(":"),
+        "{}",
+        refused.stderr
+    );
+}
