@@ -15,8 +15,9 @@ use crate::config::TokenUser;
 use crate::config::WafListConfig;
 use crate::model::Family;
 use crate::state::remembered::is_fresh;
+use crate::state::remembered::list_key;
 use crate::state::unix_now;
-use crate::waf::{item_for, plan_items};
+use crate::waf::{kind_problem, normalise, plan_items, wanted_items, Ownership, Wanted};
 
 impl Stages<'_, '_> {
     /// Every WAF list, in config order. After a list of an account fails, that account's
@@ -72,22 +73,8 @@ impl Stages<'_, '_> {
             .into_iter()
             .filter(|family| !self.config.detect.providers(*family).is_empty())
             .collect();
-        let desired: BTreeMap<Family, String> = addresses
-            .iter()
-            .filter(|(family, _)| enabled.contains(family))
-            .map(|(family, address)| {
-                let prefix = match family {
-                    Family::V4 => list.ipv4_prefix,
-                    Family::V6 => list.ipv6_prefix,
-                };
-                (*family, item_for(*address, prefix))
-            })
-            .collect();
-        // Items of a family may go when its address is known, or when it is turned off.
-        let judged: Vec<Family> = [Family::V4, Family::V6]
-            .into_iter()
-            .filter(|family| desired.contains_key(family) || !enabled.contains(family))
-            .collect();
+        let Wanted { desired, judged } =
+            wanted_items(list.ipv4_prefix, list.ipv6_prefix, addresses, &enabled);
         let items: Vec<String> = desired.values().cloned().collect();
         let report = |state: ListState| ListReport {
             account: list.account.clone(),
@@ -95,10 +82,7 @@ impl Stages<'_, '_> {
             items: items.clone(),
             state,
         };
-        let key = format!(
-            "{}/{}/{}",
-            self.fingerprints[list.token], list.account, list.name
-        );
+        let key = list_key(self.fingerprints[list.token], list);
         let now = unix_now();
         let remembered = self.memory.list(&key);
         // Only when every family is known may memory say "in sync": an unknown family's item
@@ -124,19 +108,18 @@ impl Stages<'_, '_> {
             None => match api.lists(&list.account).await {
                 Err(error) => return failed("reading the account's lists", error),
                 Ok(lists) => match lists.into_iter().find(|found| found.name == list.name) {
-                    Some(found) if found.kind != "ip" => {
-                        return failed(
-                            "checking the list",
-                            ApiError::Malformed {
-                                status: 200,
-                                detail: format!(
-                                    "list {} is of kind {}, not ip; name another list in [[waf_lists]], or delete this one",
-                                    list.name, found.kind
-                                ),
-                            },
-                        )
-                    }
-                    Some(found) => found.id,
+                    Some(found) => match kind_problem(&list.name, &found.kind) {
+                        Some(detail) => {
+                            return failed(
+                                "checking the list",
+                                ApiError::Malformed {
+                                    status: 200,
+                                    detail,
+                                },
+                            )
+                        }
+                        None => found.id,
+                    },
                     None if self.dry_run => {
                         return report(ListState::WouldChange {
                             added: items.clone(),
@@ -169,8 +152,22 @@ impl Stages<'_, '_> {
                 return failed("reading its items", error);
             }
         };
-        let plan = plan_items(&desired, &judged, &held, &list.comment);
+        let added = self.memory.added_items(&key).to_vec();
+        let ownership = Ownership {
+            comment: &list.comment,
+            added: &added,
+        };
+        let plan = plan_items(&desired, &judged, &held, ownership);
         let removed: Vec<String> = plan.remove.iter().map(|item| item.ip.clone()).collect();
+        if !self.dry_run {
+            // What carries this host's comment now is its own, whatever the comment becomes.
+            let under_comment: Vec<String> = held
+                .iter()
+                .filter(|item| item.comment.as_deref() == Some(list.comment.as_str()))
+                .filter_map(|item| normalise(&item.ip).map(|(_, text)| text))
+                .collect();
+            self.memory.note_added(&key, &under_comment);
+        }
         if plan.is_empty() {
             if !self.dry_run {
                 self.memory.remember_list(&key, &list_id, &items, now);
@@ -192,6 +189,7 @@ impl Stages<'_, '_> {
                 self.memory.forget_list(&key);
                 return failed("adding items", error);
             }
+            self.memory.note_added(&key, &plan.add);
         }
         if !plan.remove.is_empty() {
             let ids: Vec<String> = plan.remove.iter().map(|item| item.id.clone()).collect();
@@ -199,6 +197,12 @@ impl Stages<'_, '_> {
                 self.memory.forget_list(&key);
                 return failed("removing items", error);
             }
+            let gone: Vec<String> = plan
+                .remove
+                .iter()
+                .filter_map(|item| normalise(&item.ip).map(|(_, text)| text))
+                .collect();
+            self.memory.note_removed(&key, &gone);
         }
         self.memory.remember_list(&key, &list_id, &items, now);
         report(ListState::Changed {

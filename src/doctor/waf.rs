@@ -9,7 +9,9 @@ use super::{finding, Finding, Status};
 use crate::cloudflare::ApiCycle;
 use crate::config::{Config, WafListConfig};
 use crate::model::{Family, Zone};
-use crate::waf::{item_for, normalise};
+use crate::state::remembered::{self, list_key, Remembered};
+use crate::state::StateDir;
+use crate::waf::{kind_problem, plan_items, wanted_items, Ownership, Wanted};
 
 /// One finding per list about the list, and one about the rules using it.
 pub(super) async fn list_findings(
@@ -19,10 +21,25 @@ pub(super) async fn list_findings(
     zones: &[(usize, Zone)],
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
+    // What the cycle remembers having added, read only: doctor judges with the same
+    // ownership as the cycle and writes nothing.
+    let memory: Remembered = config
+        .state_dir
+        .as_deref()
+        .and_then(|dir| StateDir::new(dir).read_json::<Remembered>(remembered::FILE))
+        .and_then(Remembered::checked)
+        .unwrap_or_default();
+    let enabled: Vec<Family> = [Family::V4, Family::V6]
+        .into_iter()
+        .filter(|family| !config.detect.providers(*family).is_empty())
+        .collect();
     for list in &config.waf_lists {
         let api = &apis[list.token];
         let check = format!("waf list {}", list.name);
-        findings.push(list_finding(list, api, addresses, &check).await);
+        let wanted = wanted_items(list.ipv4_prefix, list.ipv6_prefix, addresses, &enabled);
+        let fingerprint = config.tokens[list.token].token.fingerprint();
+        let added = memory.added_items(&list_key(&fingerprint, list));
+        findings.push(list_finding(list, api, &wanted, added, &check).await);
         findings.push(rule_finding(list, apis, zones, &check).await);
     }
     findings
@@ -31,7 +48,8 @@ pub(super) async fn list_findings(
 async fn list_finding(
     list: &WafListConfig,
     api: &ApiCycle<'_>,
-    addresses: &BTreeMap<Family, IpAddr>,
+    wanted: &Wanted,
+    added: &[String],
     check: &str,
 ) -> Finding {
     let lists = match api.lists(&list.account).await {
@@ -53,6 +71,14 @@ async fn list_finding(
             Some("run `flaredns --once`, or let the daemon do it (the token needs Account Filter Lists: Edit)"),
         );
     };
+    if let Some(problem) = kind_problem(&list.name, &found.kind) {
+        return finding(
+            check,
+            Status::Problem,
+            format!("{problem}; flaredns refuses to fill it"),
+            Some("set another `name` in [[waf_lists]] (flaredns creates it as an ip list)"),
+        );
+    }
     let held = match api.list_items(&list.account, &found.id).await {
         Ok(held) => held,
         Err(error) => {
@@ -64,23 +90,31 @@ async fn list_finding(
             )
         }
     };
-    let wanted: Vec<String> = addresses
-        .iter()
-        .map(|(family, address)| {
-            let prefix = if *family == Family::V4 {
-                list.ipv4_prefix
-            } else {
-                list.ipv6_prefix
-            };
-            item_for(*address, prefix)
-        })
-        .collect();
-    let holds: Vec<String> = held
-        .iter()
-        .filter_map(|item| normalise(&item.ip).map(|(_, text)| text))
-        .collect();
-    let missing: Vec<&String> = wanted.iter().filter(|item| !holds.contains(item)).collect();
-    if missing.is_empty() {
+    let ownership = Ownership {
+        comment: &list.comment,
+        added,
+    };
+    let plan = plan_items(&wanted.desired, &wanted.judged, &held, ownership);
+    let shown = |items: &[String]| items.join(", ");
+    let stale: Vec<String> = plan.remove.iter().map(|item| item.ip.clone()).collect();
+    if !stale.is_empty() {
+        return finding(
+            check,
+            Status::Warning,
+            format!(
+                "list {} still holds this host's old {}; the next run removes it{}",
+                list.name,
+                shown(&stale),
+                if plan.add.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and adds {}", shown(&plan.add))
+                }
+            ),
+            Some("run `flaredns --once`, or let the daemon do it"),
+        );
+    }
+    if plan.add.is_empty() {
         finding(
             check,
             Status::Ok,
@@ -88,7 +122,7 @@ async fn list_finding(
                 "the token can read list {} (account {}), and it holds this host's {}",
                 list.name,
                 list.account,
-                wanted.join(", ")
+                shown(&plan.desired)
             ),
             None,
         )
@@ -96,7 +130,7 @@ async fn list_finding(
         finding(
             check,
             Status::Warning,
-            format!("list {} does not hold {} yet; the next run adds it (editing needs Account Filter Lists: Edit)", list.name, missing.iter().map(|item| item.as_str()).collect::<Vec<_>>().join(", ")),
+            format!("list {} does not hold {} yet; the next run adds it (editing needs Account Filter Lists: Edit)", list.name, shown(&plan.add)),
             Some("run `flaredns --once`, or let the daemon do it"),
         )
     }

@@ -29,7 +29,16 @@ pub struct Remembered {
     /// WAF lists by "token/account/name".
     #[serde(default)]
     lists: BTreeMap<String, ListMemory>,
+    /// The items this host added to each WAF list (normal form), by the same key. Kept when
+    /// a list's id is forgotten: it is what makes an item this host's after a `comment`
+    /// change, so an old address never stays in the skip list.
+    #[serde(default)]
+    added_items: BTreeMap<String, Vec<String>>,
 }
+
+/// The most items remembered as added to one list (this host has one per family; the rest
+/// are old addresses waiting to be removed).
+const MAX_ADDED_ITEMS: usize = 16;
 
 /// A WAF list as last checked: its id, this host's items it held, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -218,15 +227,49 @@ impl Remembered {
         }
     }
 
-    /// Forgets a WAF list (a write failed, or its id is gone).
+    /// Forgets a WAF list (a write failed, or its id is gone). What this host added to it
+    /// is kept.
     pub fn forget_list(&mut self, key: &str) {
         self.lists.remove(key);
+    }
+
+    /// The items this host added to a list, in the normal form.
+    pub fn added_items(&self, key: &str) -> &[String] {
+        self.added_items.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Notes items this host added (or holds under its comment); the oldest go past the cap.
+    pub fn note_added(&mut self, key: &str, items: &[String]) {
+        let added = self.added_items.entry(key.to_string()).or_default();
+        for item in items {
+            if !added.contains(item) {
+                added.push(item.clone());
+            }
+        }
+        let excess = added.len().saturating_sub(MAX_ADDED_ITEMS);
+        added.drain(..excess);
+        self.version = VERSION;
+        while self.added_items.len() > MAX_ZONES {
+            self.added_items.pop_first();
+        }
+    }
+
+    /// Notes items this host removed: they are no longer its own.
+    pub fn note_removed(&mut self, key: &str, items: &[String]) {
+        if let Some(added) = self.added_items.get_mut(key) {
+            added.retain(|item| !items.contains(item));
+        }
     }
 
     /// Forgets a zone (a remembered id turned out stale).
     pub fn forget(&mut self, key: &str) {
         self.zones.remove(key);
     }
+}
+
+/// The memory key of a WAF list: token fingerprint, account and name.
+pub fn list_key(fingerprint: &str, list: &crate::config::WafListConfig) -> String {
+    format!("{fingerprint}/{}/{}", list.account, list.name)
 }
 
 /// True when a listing made at `listed_at` is still believed at `now` for `reconcile`. A time

@@ -79,20 +79,79 @@ pub fn normalise(text: &str) -> Option<(Family, String)> {
     Some((Family::of(address), item_for(address, prefix)))
 }
 
+/// What one list should hold this cycle: per family whose address is known, the item
+/// (`desired`), and the families whose items may be judged and removed (`judged`: known this
+/// cycle, or turned off in `[detect]`, whose items then go).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Wanted {
+    pub desired: BTreeMap<Family, String>,
+    pub judged: Vec<Family>,
+}
+
+/// The items a list with these prefix lengths should hold for `addresses`, when the families
+/// in `enabled` are turned on in `[detect]`. The cycle and doctor both ask this.
+pub fn wanted_items(
+    ipv4_prefix: u8,
+    ipv6_prefix: u8,
+    addresses: &BTreeMap<Family, IpAddr>,
+    enabled: &[Family],
+) -> Wanted {
+    let desired: BTreeMap<Family, String> = addresses
+        .iter()
+        .filter(|(family, _)| enabled.contains(family))
+        .map(|(family, address)| {
+            let prefix = match family {
+                Family::V4 => ipv4_prefix,
+                Family::V6 => ipv6_prefix,
+            };
+            (*family, item_for(*address, prefix))
+        })
+        .collect();
+    let judged = [Family::V4, Family::V6]
+        .into_iter()
+        .filter(|family| desired.contains_key(family) || !enabled.contains(family))
+        .collect();
+    Wanted { desired, judged }
+}
+
+/// Why a list found under the configured name cannot be this host's skip list: it is of
+/// another kind than `ip` (an ASN or hostname list). `None` when it can.
+pub fn kind_problem(name: &str, kind: &str) -> Option<String> {
+    (kind != "ip").then(|| {
+        format!("list {name} is of kind {kind}, not ip; name another list in [[waf_lists]], or delete this one")
+    })
+}
+
+/// Which held items are this host's: those carrying its `comment`, and those it remembers
+/// having added (`added`, in the normal form), so that after a `comment` change the items
+/// added under the old one still go when the address moves on.
+#[derive(Clone, Copy, Debug)]
+pub struct Ownership<'a> {
+    pub comment: &'a str,
+    pub added: &'a [String],
+}
+
+impl Ownership<'_> {
+    /// True when `item` (whose normal form is `normal`) is this host's.
+    fn owns(&self, item: &HeldItem, normal: &str) -> bool {
+        item.comment.as_deref() == Some(self.comment)
+            || self.added.iter().any(|text| text == normal)
+    }
+}
+
 /// Plans one list. `desired` holds, per family whose address is known this cycle, the item it
 /// should have; `judged` are the families whose items may be removed (known this cycle, or
-/// turned off in `[detect]`); `comment` marks flaredns's items.
+/// turned off in `[detect]`); `ownership` tells this host's items from everyone else's.
 pub fn plan_items(
     desired: &BTreeMap<Family, String>,
     judged: &[Family],
     held: &[HeldItem],
-    comment: &str,
+    ownership: Ownership<'_>,
 ) -> ListPlan {
     let held_normal: Vec<(Option<(Family, String)>, &HeldItem)> = held
         .iter()
         .map(|item| (normalise(&item.ip), item))
         .collect();
-    let ours = |item: &HeldItem| item.comment.as_deref() == Some(comment);
     let mut plan = ListPlan::default();
     for wanted in desired.values() {
         let present = held_normal
@@ -107,7 +166,10 @@ pub fn plan_items(
         let Some((family, text)) = normal else {
             continue;
         };
-        if ours(item) && judged.contains(family) && desired.get(family) != Some(text) {
+        if ownership.owns(item, text)
+            && judged.contains(family)
+            && desired.get(family) != Some(text)
+        {
             plan.remove.push((*item).clone());
         }
     }
@@ -229,6 +291,17 @@ mod tests {
                 vec!["i6"],
             ),
             (
+                "comment changed: the item added under the old one still goes",
+                desired(&[(v4, "81.23.45.77")]),
+                &both,
+                vec![
+                    held("i1", "81.23.45.99", Some("old-comment")),
+                    held("i2", "9.9.9.9", Some("old-comment")),
+                ],
+                vec!["81.23.45.77"],
+                vec!["i1"],
+            ),
+            (
                 "Cloudflare's /32 form matches",
                 desired(&[(v4, "81.23.45.99")]),
                 &both,
@@ -238,7 +311,12 @@ mod tests {
             ),
         ];
         for (label, desired, judged, held, add, remove) in cases {
-            let plan = plan_items(&desired, judged, &held, "flaredns");
+            let added = ["81.23.45.99".to_string()];
+            let ownership = Ownership {
+                comment: "flaredns",
+                added: &added,
+            };
+            let plan = plan_items(&desired, judged, &held, ownership);
             assert_eq!(plan.add, add, "{label}");
             let removed: Vec<&str> = plan.remove.iter().map(|item| item.id.as_str()).collect();
             assert_eq!(removed, remove, "{label}");

@@ -240,4 +240,53 @@ fn a_list_of_another_kind_is_not_written() {
         outcome.stderr
     );
     assert!(outcome.writes().is_empty(), "{:?}", outcome.api);
+    // See: issue 22. Doctor said "the next run fills it"; it judges as the run does.
+    let doctor = world.run(&lists_config(&world, ""), &["doctor"]);
+    assert_eq!(doctor.code, 1, "{}", doctor.output());
+    assert!(
+        doctor
+            .stdout
+            .contains("[problem] waf list home_ips: list home_ips is of kind hostname, not ip"),
+        "{}",
+        doctor.stdout
+    );
+}
+
+// See: issue 21, point 3. After a `comment` change (as the README advises for shared lists),
+// this host's old address stayed in the skip list for good, and doctor said ok.
+#[test]
+fn after_a_comment_change_the_old_address_leaves_the_skip_list() {
+    let world = World::new();
+    world
+        .standin
+        .add_list_item(ACCOUNT, "home_ips", "9.9.9.9", Some("office"));
+    assert_eq!(world.run(&lists_config(&world, ""), &["--once"]).code, 0);
+    let renamed = world.config(&format!(
+        "[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\ncomment = \"home-server\"\n"
+    ));
+    world.standin.set_public_ipv4("81.23.45.77");
+    let doctor = world.run(&renamed, &["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("list home_ips still holds this host's old 81.23.45.99; the next run removes it and adds 81.23.45.77"),
+        "{}",
+        doctor.stdout
+    );
+    let changed = world.run(&renamed, &["--once"]);
+    assert_eq!(changed.code, 0, "{}", changed.output());
+    assert_eq!(
+        held(&world),
+        vec![
+            ("81.23.45.77".to_string(), Some("home-server".to_string())),
+            ("9.9.9.9".to_string(), Some("office".to_string())),
+        ]
+    );
+    assert!(
+        changed
+            .stderr
+            .contains("WAF list home_ips: 81.23.45.99 → 81.23.45.77"),
+        "{}",
+        changed.stderr
+    );
 }
