@@ -297,6 +297,7 @@ mod tests {
             version: VERSION + 1,
             zones: BTreeMap::new(),
             lists: BTreeMap::new(),
+            added_items: BTreeMap::new(),
         };
         assert_eq!(other.checked(), None);
     }
