@@ -129,9 +129,16 @@ pub async fn run(
             let cycle = async {
                 let report = engine.run_cycle(dry_run).await;
                 previous_problems = render::log_since(&report, &previous_problems);
-                publisher
-                    .after_cycle(&report, started.elapsed(), next_check)
-                    .await;
+                let deliveries = publisher.record(&report, started.elapsed(), next_check);
+                // READY=1 once the first cycle's DNS work is done, before any delivery: a
+                // dead receiver must not push start-up past TimeoutStartSec=.
+                let status = status_line(&report, interval);
+                if std::mem::take(&mut first) {
+                    systemd::ready(&status);
+                } else {
+                    systemd::status(&status);
+                }
+                publisher.deliver(deliveries).await;
                 report
             };
             tokio::pin!(cycle);
@@ -178,13 +185,6 @@ pub async fn run(
             print!("{}", render::plan(&report));
         }
         release_free_memory();
-        let status = status_line(&report, interval);
-        if first {
-            systemd::ready(&status);
-            first = false;
-        } else {
-            systemd::status(&status);
-        }
     }
 }
 

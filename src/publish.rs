@@ -31,6 +31,15 @@ pub struct Publisher {
     listen: Option<std::net::SocketAddr>,
 }
 
+/// What a cycle leaves to tell people (nothing after a dry run).
+#[must_use = "deliver them, or the events are lost"]
+pub struct Deliveries(Option<PendingDeliveries>);
+
+struct PendingDeliveries {
+    events: Vec<crate::notify::Event>,
+    heartbeat: Heartbeat,
+}
+
 /// How often the daemon writes an unchanged status (flash storage on firewalls).
 const STATUS_EVERY: Duration = Duration::from_secs(60);
 
@@ -104,15 +113,36 @@ impl Publisher {
         shared
     }
 
-    /// Publishes one cycle that took `duration`. `next_check` is the daemon's next tick.
+    /// Publishes one cycle that took `duration`: `record`, then `deliver`. `next_check` is the
+    /// daemon's next tick.
     pub async fn after_cycle(
         &mut self,
         report: &CycleReport,
         duration: Duration,
         next_check: Option<SystemTime>,
     ) {
+        let deliveries = self.record(report, duration, next_check);
+        self.deliver(deliveries).await;
+    }
+
+    /// Tells people what `record` found: events and the heartbeat, each delivery bounded.
+    pub async fn deliver(&self, deliveries: Deliveries) {
+        if let Some(PendingDeliveries { events, heartbeat }) = deliveries.0 {
+            self.notifier.deliver(&events, &heartbeat).await;
+        }
+    }
+
+    /// The local part of publishing, which is quick and never waits on the network: the
+    /// status, the metrics snapshot and textfile. Returns what is left to tell people, so the
+    /// daemon can send `READY=1` before any delivery (a dead receiver must not hold start-up).
+    pub fn record(
+        &mut self,
+        report: &CycleReport,
+        duration: Duration,
+        next_check: Option<SystemTime>,
+    ) -> Deliveries {
         if report.dry_run {
-            return;
+            return Deliveries(None);
         }
         let now = SystemTime::now();
         let unix = unix_seconds(now);
@@ -148,7 +178,7 @@ impl Publisher {
                     .unwrap_or_else(|| "the cycle failed".to_string()),
             )
         };
-        self.notifier.deliver(&events, &heartbeat).await;
+        Deliveries(Some(PendingDeliveries { events, heartbeat }))
     }
 
     fn write_due(&self, now: SystemTime) -> bool {

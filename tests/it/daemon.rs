@@ -236,3 +236,47 @@ fn a_sighup_during_a_cycle_is_acted_on_once_the_cycle_is_over() {
     assert_eq!(code, 0);
     assert!(stderr.contains("reloading once it is over"), "{stderr}");
 }
+
+// See: issue 21, point 8. READY=1 waited for notifications, so a dead receiver with a long
+// [notify].timeout pushed start-up past TimeoutStartSec= and systemd killed the service.
+#[test]
+fn ready_is_sent_before_deliveries_end() {
+    let mut world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world
+        .standin
+        .inject(crate::harness::Fault::hang().path("/hook/"));
+    let socket_path = world.dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    world
+        .env
+        .push(("NOTIFY_SOCKET".into(), socket_path.display().to_string()));
+    let config = format!(
+        "{}\n[notify]\nwebhooks = [\"{}\"]\ntimeout = \"120s\"\n",
+        daemon_config(&world, "1h", &record("home.example.com")),
+        world.standin.url("/hook/dead")
+    );
+    let mut daemon = world.spawn(&config, &[]);
+    let started = Instant::now();
+    let mut buffer = [0u8; 4096];
+    let mut ready = false;
+    // Far less than the delivery's 120 s: READY must not wait for it.
+    while !ready && started.elapsed() < Duration::from_secs(60) {
+        if let Ok(length) = socket.recv(&mut buffer) {
+            ready = String::from_utf8_lossy(&buffer[..length]).contains("READY=1");
+        }
+    }
+    assert_eq!(daemon.terminate(), 0);
+    assert!(ready, "READY=1 did not arrive while the webhook hung");
+    assert_eq!(
+        content(&world, "home.example.com"),
+        PUBLIC_IPV4,
+        "the first cycle's DNS work was done"
+    );
+}
