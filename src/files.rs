@@ -7,6 +7,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// A config file larger than this is refused: a real one is a few kilobytes.
@@ -135,9 +136,12 @@ fn write_in(dir: &Path, name: &str, contents: &[u8], mode: u32) -> Result<(), Fi
         }
     };
     // No fsync: these are caches and status, read back with a tolerant reader; a daemon at a
-    // 1 s interval must not wear out a firewall's flash with syncs.
+    // 1 s interval must not wear out a firewall's flash with syncs. The mode is set again on
+    // the open file: `create_new`'s mode is cut by the umask (the units' UMask=0077 made the
+    // metrics textfile 0600, unreadable by node_exporter).
     let written = file
-        .write_all(contents)
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .and_then(|()| file.write_all(contents))
         .and_then(|()| std::fs::rename(&temporary, &target));
     if let Err(error) = written {
         let _ = std::fs::remove_file(&temporary);
@@ -217,7 +221,6 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), FileError> {
 
 #[cfg(unix)]
 fn check_not_world_writable(dir: &Path, metadata: &std::fs::Metadata) -> Result<(), FileError> {
-    use std::os::unix::fs::PermissionsExt;
     let mode = metadata.permissions().mode() & 0o7777;
     if mode & 0o002 != 0 {
         return Err(FileError::WorldWritable {
@@ -310,7 +313,6 @@ mod tests {
 
     #[test]
     fn a_world_writable_directory_is_refused() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("dir");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777))
             .expect("chmod");

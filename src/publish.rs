@@ -29,6 +29,8 @@ pub struct Publisher {
     write_always: bool,
     /// The address the endpoint was started on.
     listen: Option<std::net::SocketAddr>,
+    /// The textfile could not be written last time: warned once until it works again.
+    textfile_failing: bool,
 }
 
 /// What a cycle leaves to tell people (nothing after a dry run).
@@ -72,6 +74,7 @@ impl Publisher {
             written: None,
             write_always: true,
             listen: config.metrics.listen,
+            textfile_failing: false,
         }
     }
 
@@ -162,8 +165,17 @@ impl Publisher {
         self.refresh_snapshot(report.budget_remaining);
         if let Some(path) = &self.textfile {
             let text = metrics::render(&self.last, report.budget_remaining);
-            if let Err(error) = crate::files::write_public(path, text.as_bytes()) {
-                tracing::warn!("cannot write the metrics textfile: {error}");
+            match crate::files::write_public(path, text.as_bytes()) {
+                Err(error) if !self.textfile_failing => {
+                    tracing::warn!("cannot write the metrics textfile: {error}; under the shipped units add its directory to ReadWritePaths= (warned once until it works)");
+                    self.textfile_failing = true;
+                }
+                Err(error) => tracing::debug!("cannot write the metrics textfile: {error}"),
+                Ok(()) if self.textfile_failing => {
+                    tracing::info!("the metrics textfile is written again");
+                    self.textfile_failing = false;
+                }
+                Ok(()) => {}
             }
         }
         let time = humantime::format_rfc3339_seconds(now).to_string();

@@ -214,3 +214,60 @@ fn status_reads_the_last_cycle_without_a_request() {
     );
     assert!(!corrupt.stderr.contains("panicked"));
 }
+
+// See: issue 21, point 9. Under the units' UMask=0077 the textfile was 0600 (node_exporter could
+// not read it), and a read-only directory was warned every cycle.
+#[test]
+fn the_textfile_is_0644_under_umask_077_and_a_failure_is_warned_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let dir = world.dir.path().join("textfile");
+    std::fs::create_dir(&dir).expect("dir");
+    let path = dir.join("flaredns.prom");
+    let config = world.config(&format!(
+        "{}\n[metrics]\ntextfile = \"{}\"\n",
+        record("home.example.com"),
+        path.display()
+    ));
+    let config_path = world.write_config(&config);
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 077; exec \"$0\" --config \"$1\" --once")
+        .arg(env!("CARGO_BIN_EXE_flaredns"))
+        .arg(&config_path)
+        .env("CLOUDFLARE_API_TOKEN", crate::harness::TOKEN)
+        .env("STATE_DIRECTORY", world.dir.path().join("state"))
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(0));
+    let mode = std::fs::metadata(&path)
+        .expect("textfile")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+
+    let missing = world.dir.path().join("no-such-dir/flaredns.prom");
+    let daemon_config = format!(
+        "{}\n[daemon]\ninterval = \"1s\"\n\n[metrics]\ntextfile = \"{}\"\n",
+        record("home.example.com"),
+        missing.display()
+    );
+    let mut daemon = world.spawn(&world.config(&daemon_config), &[]);
+    let cycles = || {
+        world
+            .standin
+            .requests()
+            .iter()
+            .filter(|request| !request.is_api())
+            .count()
+    };
+    assert!(eventually(20.0, || cycles() >= 3), "three cycles ran");
+    let (code, stderr) = daemon.terminate_with_stderr();
+    assert_eq!(code, 0, "{stderr}");
+    let warnings = stderr.matches("cannot write the metrics textfile").count();
+    assert_eq!(warnings, 1, "{stderr}");
+}
