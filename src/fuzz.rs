@@ -25,6 +25,19 @@ proptest! {
     }
 
     #[test]
+    fn metrics_request_heads_never_panic(head in proptest::collection::vec(any::<u8>(), 0..600)) {
+        let (method, path) = crate::metrics::server::request_line(&head);
+        prop_assert!(method.len() + path.len() <= head.len() * 3);
+    }
+
+    #[test]
+    fn if_inet6_tables_never_panic(table in "(?s)[0-9a-f \n]{0,400}", name in "[a-z0-9]{1,6}") {
+        for answer in crate::detect::iface::stable_ipv6(&table, &name) {
+            prop_assert!(answer.prefix_len.unwrap_or(0) <= 128);
+        }
+    }
+
+    #[test]
     fn trace_and_plain_bodies_never_panic(body in "(?s).{0,300}") {
         let _ = parse_trace(&body);
         let _ = parse_plain(&body);

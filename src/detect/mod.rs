@@ -4,7 +4,7 @@
 //! ever leaves this module.
 
 pub mod filter;
-mod iface;
+pub(crate) mod iface;
 mod providers;
 pub mod watch;
 mod whoami;

@@ -2,14 +2,15 @@
 //! A small HTTP/1.0-style responder on tokio's listener: it reads one request head (at most
 //! 8 KiB, within 2 s), answers it and closes. hyper's server side did the same in more code
 //! than the 4 MiB binary budget had room for; a scraper needs no more. Connections are served
-//! concurrently (at most `MAX_CONNECTIONS`), each bounded to 5 s, GET only, no other path.
+//! concurrently, each bounded to 5 s, GET only, no other path. Every connection is accepted:
+//! past `MAX_CONNECTIONS` the oldest one still open is dropped, so clients holding idle
+//! connections can never keep a scrape out (they used to take every slot before `accept`).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Semaphore;
 
 use super::Snapshot;
 
@@ -19,8 +20,8 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 const HEAD_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest request head read.
 const MAX_HEAD: usize = 8 * 1024;
-/// Connections served at once; more wait for a free one.
-const MAX_CONNECTIONS: usize = 4;
+/// Connections held at once; a new one past this drops the oldest.
+const MAX_CONNECTIONS: usize = 32;
 
 /// The snapshot the daemon replaces after each cycle.
 pub type Shared = Arc<Mutex<Snapshot>>;
@@ -29,21 +30,25 @@ pub type Shared = Arc<Mutex<Snapshot>>;
 pub async fn start(address: SocketAddr, shared: Shared) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(address).await?;
     let bound = listener.local_addr()?;
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::spawn(async move {
+        let mut open: std::collections::VecDeque<tokio::task::AbortHandle> =
+            std::collections::VecDeque::new();
         loop {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
-            };
             let Ok((stream, _)) = listener.accept().await else {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
+            open.retain(|handle| !handle.is_finished());
+            while open.len() >= MAX_CONNECTIONS {
+                if let Some(oldest) = open.pop_front() {
+                    oldest.abort();
+                }
+            }
             let shared = shared.clone();
-            tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 let _ = tokio::time::timeout(CONNECTION_TIMEOUT, serve(stream, &shared)).await;
-                drop(permit);
             });
+            open.push_back(task.abort_handle());
         }
     });
     Ok(bound)
@@ -72,10 +77,8 @@ async fn serve(mut stream: tokio::net::TcpStream, shared: &Shared) -> std::io::R
     if read.is_err() {
         return Ok(());
     }
-    let line = String::from_utf8_lossy(&head);
-    let mut words = line.lines().next().unwrap_or_default().split_whitespace();
-    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let (status, body) = answer(shared, method, path);
+    let (method, path) = request_line(&head);
+    let (status, body) = answer(shared, &method, &path);
     let response = format!(
         "HTTP/1.1 {status}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
         if path == "/metrics" {
@@ -87,6 +90,17 @@ async fn serve(mut stream: tokio::net::TcpStream, shared: &Shared) -> std::io::R
     );
     stream.write_all(response.as_bytes()).await?;
     stream.shutdown().await
+}
+
+/// The method and path of a request head (empty where missing). Outside input: any bytes
+/// give an answer, never a panic (`fuzz.rs`).
+pub fn request_line(head: &[u8]) -> (String, String) {
+    let text = String::from_utf8_lossy(head);
+    let mut words = text.lines().next().unwrap_or_default().split_whitespace();
+    (
+        words.next().unwrap_or("").to_string(),
+        words.next().unwrap_or("").to_string(),
+    )
 }
 
 /// The status line's code and reason, and the body, for a request.

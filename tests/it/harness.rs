@@ -156,8 +156,23 @@ impl World {
         command
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
+        let mut child = command.spawn().expect("spawn flaredns");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let reader = child.stderr.take().map(|pipe| {
+            let stderr = stderr.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut all = stderr.lock().unwrap_or_else(|e| e.into_inner());
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            })
+        });
         Daemon {
-            child: command.spawn().expect("spawn flaredns"),
+            child,
+            stderr,
+            reader,
         }
     }
 
@@ -175,6 +190,9 @@ pub fn record(name: &str) -> String {
 /// A flaredns daemon started by a test. Killed if the test forgets it.
 pub struct Daemon {
     pub child: std::process::Child,
+    /// Everything it wrote to stderr so far, read as it comes.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -196,11 +214,44 @@ impl Daemon {
     /// SIGTERM, waits, and returns the exit code and everything it wrote to stderr.
     pub fn terminate_with_stderr(&mut self) -> (i32, String) {
         let code = self.terminate();
-        let mut stderr = String::new();
-        if let Some(mut pipe) = self.child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
         }
-        (code, stderr)
+        (code, self.stderr_so_far())
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr_so_far(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Waits (at most `seconds`) for a stderr line containing `pattern` and returns it.
+    pub fn wait_for_line(&self, pattern: &str, seconds: f64) -> Option<String> {
+        let mut found = None;
+        eventually(seconds, || {
+            found = self
+                .stderr_so_far()
+                .lines()
+                .find(|line| line.contains(pattern))
+                .map(str::to_string);
+            found.is_some()
+        });
+        found
+    }
+
+    /// The port the daemon's metrics endpoint bound (`listen = "127.0.0.1:0"`), read from
+    /// its start-up line: no port is picked, released and raced for.
+    pub fn metrics_port(&self) -> u16 {
+        let line = self
+            .wait_for_line("serving /metrics", 10.0)
+            .expect("the metrics endpoint started");
+        line.rsplit(':')
+            .next()
+            .and_then(|port| port.trim().parse().ok())
+            .expect("a port in the start-up line")
     }
 
     /// SIGTERM, then waits (at most 10 s) and returns the exit code.
