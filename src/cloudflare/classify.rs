@@ -121,9 +121,12 @@ pub(super) fn classify<T: DeserializeOwned>(
     if !status.is_success() || envelope.success != Some(true) {
         // The token is judged only by 4xx answers: a 5xx says the server failed, whatever
         // code its body carries, and is retried as such.
+        // A 404 is about the thing asked for (a list deleted out of band answers 404 with
+        // code 10001), never about the token: halting the token for it stopped everything.
         let token_refused = code == 401
             || code == 403
             || ((400..500).contains(&code)
+                && code != 404
                 && messages.iter().any(|message| is_auth_code(message.code)));
         if token_refused {
             return Err(ApiError::Auth {

@@ -75,8 +75,9 @@ impl ApiCycle<'_> {
     /// Every item of a list, following the cursor.
     pub async fn list_items(&self, account: &str, list: &str) -> Result<Vec<HeldItem>, ApiError> {
         let mut items = Vec::new();
+        let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         let mut cursor: Option<String> = None;
-        for _ in 0..MAX_ITEM_PAGES {
+        for page_number in 1..=MAX_ITEM_PAGES {
             let mut path = format!("/accounts/{account}/rules/lists/{list}/items?per_page=500");
             if let Some(after) = &cursor {
                 path.push_str(&format!("&cursor={}", encode(after)));
@@ -85,6 +86,17 @@ impl ApiCycle<'_> {
                 .call::<Vec<WireItem>>(Method::GET, &path, None, Retry::Read)
                 .await?;
             let got = page.len();
+            // An id seen on an earlier page: the cursor loops (or alternates), and following
+            // it would cost a request per page up to the cap, every cycle.
+            if let Some(repeated) = page.iter().find(|item| !seen.insert(item.id.clone())) {
+                return Err(ApiError::Malformed {
+                    status: 200,
+                    detail: format!(
+                        "page {page_number} of the items of list {list} repeats an item of an earlier page ({})",
+                        clean(repeated.id.clone())
+                    ),
+                });
+            }
             items.extend(page.into_iter().map(|item| HeldItem {
                 id: clean(item.id),
                 ip: clean(item.ip.unwrap_or_default()),
@@ -116,14 +128,9 @@ impl ApiCycle<'_> {
             .iter()
             .map(|ip| serde_json::json!({"ip": ip, "comment": comment}))
             .collect();
-        let (operation, _) = self
-            .call::<WireOperationId>(
-                Method::POST,
-                &format!("/accounts/{account}/rules/lists/{list}/items"),
-                Some(serde_json::Value::Array(body)),
-                Retry::Write,
-            )
-            .await?;
+        let path = format!("/accounts/{account}/rules/lists/{list}/items");
+        let body = serde_json::Value::Array(body);
+        let operation = self.start_operation(Method::POST, &path, &body).await?;
         self.wait_operation(account, &operation.operation_id).await
     }
 
@@ -136,15 +143,35 @@ impl ApiCycle<'_> {
     ) -> Result<(), ApiError> {
         let items: Vec<serde_json::Value> =
             ids.iter().map(|id| serde_json::json!({"id": id})).collect();
-        let (operation, _) = self
-            .call::<WireOperationId>(
-                Method::DELETE,
-                &format!("/accounts/{account}/rules/lists/{list}/items"),
-                Some(serde_json::json!({ "items": items })),
-                Retry::Write,
-            )
-            .await?;
+        let path = format!("/accounts/{account}/rules/lists/{list}/items");
+        let body = serde_json::json!({ "items": items });
+        let operation = self.start_operation(Method::DELETE, &path, &body).await?;
         self.wait_operation(account, &operation.operation_id).await
+    }
+
+    /// Sends an item write. A 429 (another operation of the account is still pending: only
+    /// one may be) is waited out, with a growing wait, until the cycle's deadline; Cloudflare
+    /// cannot have applied a write it answered 429.
+    async fn start_operation(
+        &self,
+        method: Method,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<WireOperationId, ApiError> {
+        let mut wait = FIRST_POLL_WAIT;
+        loop {
+            match self
+                .call::<WireOperationId>(method.clone(), path, Some(body.clone()), Retry::Write)
+                .await
+            {
+                Ok((operation, _)) => return Ok(operation),
+                Err(ApiError::RateLimited { .. }) if Instant::now() + wait < self.deadline() => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(MAX_POLL_WAIT);
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// Polls a bulk operation until it completes or fails, with a growing wait, within the

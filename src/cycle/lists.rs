@@ -19,6 +19,13 @@ use crate::state::remembered::list_key;
 use crate::state::unix_now;
 use crate::waf::{kind_problem, normalise, plan_items, wanted_items, Ownership, Wanted};
 
+/// What `find_or_create` found.
+enum Found {
+    Id(String),
+    /// Missing, and a dry run does not create it.
+    Missing,
+}
+
 impl Stages<'_, '_> {
     /// Every WAF list, in config order. After a list of an account fails, that account's
     /// other lists wait for the next cycle: an operation may still be pending there, and only
@@ -64,6 +71,40 @@ impl Stages<'_, '_> {
         reports
     }
 
+    /// The id of the list named in `list`, created when missing (unless a dry run: then
+    /// `Missing`), or the step that failed and why.
+    async fn find_or_create(
+        &self,
+        list: &WafListConfig,
+    ) -> Result<Found, (&'static str, ApiError)> {
+        let api = &self.apis[list.token];
+        let lists = api
+            .lists(&list.account)
+            .await
+            .map_err(|error| ("reading the account's lists", error))?;
+        match lists.into_iter().find(|found| found.name == list.name) {
+            Some(found) => match kind_problem(&list.name, &found.kind) {
+                Some(detail) => Err((
+                    "checking the list",
+                    ApiError::Malformed {
+                        status: 200,
+                        detail,
+                    },
+                )),
+                None => Ok(Found::Id(found.id)),
+            },
+            None if self.dry_run => Ok(Found::Missing),
+            None => {
+                let created = api
+                    .create_list(&list.account, &list.name, &list.description)
+                    .await
+                    .map_err(|error| ("creating the list", error))?;
+                tracing::info!("created WAF list {} (account {})", list.name, list.account);
+                Ok(Found::Id(created.id))
+            }
+        }
+    }
+
     async fn one_list(
         &mut self,
         list: &WafListConfig,
@@ -103,53 +144,39 @@ impl Stages<'_, '_> {
                 error,
             }))
         };
-        let list_id = match remembered.as_ref().map(|memory| memory.id.clone()) {
-            Some(id) => id,
-            None => match api.lists(&list.account).await {
-                Err(error) => return failed("reading the account's lists", error),
-                Ok(lists) => match lists.into_iter().find(|found| found.name == list.name) {
-                    Some(found) => match kind_problem(&list.name, &found.kind) {
-                        Some(detail) => {
-                            return failed(
-                                "checking the list",
-                                ApiError::Malformed {
-                                    status: 200,
-                                    detail,
-                                },
-                            )
-                        }
-                        None => found.id,
-                    },
-                    None if self.dry_run => {
+        // A remembered id that answers 404 (the list was deleted out of band) is looked up
+        // again, and the list re-created, in this same cycle.
+        let mut remembered_id = remembered.as_ref().map(|memory| memory.id.clone());
+        let (list_id, held) = loop {
+            let from_memory = remembered_id.is_some();
+            let list_id = match remembered_id.take() {
+                Some(id) => id,
+                None => match self.find_or_create(list).await {
+                    Ok(Found::Id(id)) => id,
+                    Ok(Found::Missing) => {
                         return report(ListState::WouldChange {
                             added: items.clone(),
                             removed: Vec::new(),
                             created: true,
                         })
                     }
-                    None => match api
-                        .create_list(&list.account, &list.name, &list.description)
-                        .await
-                    {
-                        Ok(created) => {
-                            tracing::info!(
-                                "created WAF list {} (account {})",
-                                list.name,
-                                list.account
-                            );
-                            created.id
-                        }
-                        Err(error) => return failed("creating the list", error),
-                    },
+                    Err((step, error)) => return failed(step, error),
                 },
-            },
-        };
-        let held = match api.list_items(&list.account, &list_id).await {
-            Ok(held) => held,
-            Err(error) => {
-                // A remembered list id that is gone: forget it, the next cycle looks it up.
-                self.memory.forget_list(&key);
-                return failed("reading its items", error);
+            };
+            match api.list_items(&list.account, &list_id).await {
+                Ok(held) => break (list_id, held),
+                Err(ApiError::Api { status: 404, .. }) if from_memory => {
+                    tracing::info!(
+                        "WAF list {} (account {}) is gone; looking it up again",
+                        list.name,
+                        list.account
+                    );
+                    self.memory.forget_list(&key);
+                }
+                Err(error) => {
+                    self.memory.forget_list(&key);
+                    return failed("reading its items", error);
+                }
             }
         };
         let added = self.memory.added_items(&key).to_vec();

@@ -254,6 +254,8 @@ pub struct State {
     pub operations: std::collections::BTreeMap<String, Operation>,
     /// The next list item write fails with this error (a failed bulk operation).
     pub fail_next_operation: Option<String>,
+    /// Item pages answer cursors that alternate between two pages forever.
+    pub looping_item_cursor: bool,
     next_id: u64,
     started: std::time::Instant,
 }
@@ -295,6 +297,7 @@ impl Standin {
             lists: Vec::new(),
             operations: std::collections::BTreeMap::new(),
             fail_next_operation: None,
+            looping_item_cursor: false,
             started: std::time::Instant::now(),
         }));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -491,6 +494,18 @@ impl Standin {
     /// The next list-item write's operation fails with `error`.
     pub fn fail_next_operation(&self, error: &str) {
         self.state().fail_next_operation = Some(error.to_string());
+    }
+
+    /// Makes item pages answer cursors that alternate between two pages forever.
+    pub fn loop_item_cursor(&self) {
+        self.state().looping_item_cursor = true;
+    }
+
+    /// Deletes a list out of band (as the dashboard would).
+    pub fn delete_list(&self, account: &str, name: &str) {
+        self.state()
+            .lists
+            .retain(|list| !(list.account == account && list.name == name));
     }
 
     /// Accepts `token` too, for the zones named in `zones` only.

@@ -102,7 +102,9 @@ fn items(state: &State, account: &str, list: &str, params: &[(String, String)]) 
         .map(|item| json!({"id": item.id, "ip": item.ip, "comment": item.comment}))
         .collect();
     let next = start + page.len();
-    let cursors = if next < list.items.len() {
+    let cursors = if state.looping_item_cursor {
+        json!({"after": if start == 0 { "c2" } else { "c0" }})
+    } else if next < list.items.len() {
         json!({"after": format!("c{next}")})
     } else {
         json!({})

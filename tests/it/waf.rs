@@ -290,3 +290,71 @@ fn after_a_comment_change_the_old_address_leaves_the_skip_list() {
         changed.stderr
     );
 }
+
+// See: issue 21, point 12. A list deleted out of band answered 404, which was taken for a
+// rejected token (halting it) and re-created only the next run.
+#[test]
+fn a_list_deleted_out_of_band_is_recreated_in_the_same_run() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        crate::harness::Record::new("home.example.com", "A", crate::harness::OLD_IPV4),
+    );
+    let config = lists_config(&world, &record("home.example.com"));
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    world.standin.delete_list(ACCOUNT, "home_ips");
+    world.standin.set_public_ipv4("81.23.45.77");
+    let outcome = world.run(&config, &["--once"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert_eq!(
+        held(&world),
+        vec![("81.23.45.77".to_string(), Some("flaredns".to_string()))]
+    );
+    assert_eq!(
+        world.standin.records_at("example.com", "home.example.com")[0].content,
+        "81.23.45.77"
+    );
+}
+
+// See: issue 21, point 12. Item pages had no repeated-id guard: an alternating cursor cost 100
+// requests a cycle.
+#[test]
+fn a_looping_item_cursor_stops_at_the_first_repeated_item() {
+    let world = World::new();
+    for ip in ["9.9.9.1", "9.9.9.2", "9.9.9.3", "9.9.9.4"] {
+        world.standin.add_list_item(ACCOUNT, "home_ips", ip, None);
+    }
+    world.standin.loop_item_cursor();
+    let outcome = world.run(&lists_config(&world, ""), &["--once"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(
+        outcome
+            .stderr
+            .contains("repeats an item of an earlier page"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(outcome.api.len() <= 5, "{:?}", outcome.api);
+}
+
+// See: issue 21, point 12. A 429 on an item write (another operation of the account still
+// pending) is waited out within the cycle, not taken as the end.
+#[test]
+fn a_429_on_an_item_write_is_waited_out() {
+    let world = World::new();
+    world.standin.inject(
+        crate::harness::Fault::status(
+            429,
+            r#"{"success":false,"errors":[{"code":10010,"message":"an operation is pending"}]}"#,
+        )
+        .method("POST")
+        .path("/items")
+        .times(4),
+    );
+    let outcome = world.run(&lists_config(&world, ""), &["--once"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert_eq!(
+        held(&world),
+        vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))]
+    );
+}
