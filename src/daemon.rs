@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::cycle::{render, CycleReport, Engine};
-use crate::detect::watch::Watcher;
+use crate::detect::watch::{Change, Watcher};
 use crate::publish::Publisher;
 use crate::systemd;
 
@@ -84,11 +84,15 @@ pub async fn run(
                 _ = sleep_until_or_never(signal_run) => run_now = true,
                 _ = sleep_until_or_never(watch_run) => run_now = true,
                 change = watch_next(&mut watcher) => match change {
-                    Ok(name) => {
+                    Ok(change) => {
                         if watch_run.is_none() {
-                            tracing::info!("an address changed on {name}: checking now");
-                            watch_run = Some(Instant::now() + WATCH_SETTLE);
+                            match &change {
+                                Change::Address { interface, tentative: false } => tracing::info!("an address changed on {interface}: checking now"),
+                                Change::Address { interface, tentative: true } => tracing::info!("a new address on {interface} is being checked for duplicates (DAD): checking once it is usable"),
+                                Change::Overrun => tracing::info!("address notifications were lost: checking now"),
+                            }
                         }
+                        watch_run = Some(next_watch_run(watch_run, &change, Instant::now(), last_start));
                     }
                     Err(error) => {
                         tracing::warn!("the interface watch stopped ({error}); checking every {} only", humantime::format_duration(interval));
@@ -207,6 +211,32 @@ fn new_ticker(interval: Duration) -> tokio::time::Interval {
 
 /// How long a burst of address notifications may last before its one cycle starts.
 const WATCH_SETTLE: Duration = Duration::from_millis(300);
+/// How long a tentative address (duplicate address detection running) is waited for; the
+/// kernel says when DAD ends, which starts the cycle sooner.
+const DAD_WAIT: Duration = Duration::from_secs(3);
+/// Watch-started cycles are at least this far apart (a flapping link gave 2.5 a second).
+const WATCH_SPACING: Duration = Duration::from_secs(1);
+
+/// When the cycle a watched change asks for starts: soon after the first change of a burst
+/// (a later one never postpones it), at most `DAD_WAIT` after a tentative address, and never
+/// sooner than `WATCH_SPACING` after the last cycle started. Pure, for the tests.
+fn next_watch_run(
+    current: Option<Instant>,
+    change: &Change,
+    now: Instant,
+    last_start: Option<Instant>,
+) -> Instant {
+    let tentative = matches!(change, Change::Address { tentative: true, .. });
+    let wanted = now + if tentative { DAD_WAIT } else { WATCH_SETTLE };
+    let run = match current {
+        Some(current) if tentative => current,
+        Some(current) => current.min(wanted),
+        None => wanted,
+    };
+    last_start
+        .and_then(|start| start.checked_add(WATCH_SPACING))
+        .map_or(run, |earliest| run.max(earliest))
+}
 
 /// Subscribes to address changes on `names`; on failure, one warning and polling only.
 fn open_watcher(names: &[String]) -> Option<Watcher> {
@@ -239,7 +269,7 @@ fn reopen_watcher(current: Option<Watcher>, names: &[String]) -> Option<Watcher>
 }
 
 /// The next watched change, or never without a watch.
-async fn watch_next(watcher: &mut Option<Watcher>) -> std::io::Result<String> {
+async fn watch_next(watcher: &mut Option<Watcher>) -> std::io::Result<Change> {
     match watcher {
         Some(watcher) => watcher.changed().await,
         None => std::future::pending().await,

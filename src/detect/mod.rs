@@ -6,6 +6,7 @@
 pub mod filter;
 pub(crate) mod iface;
 mod providers;
+pub mod netlink;
 pub mod watch;
 mod whoami;
 

@@ -1,29 +1,49 @@
 //! The firewall host's fast path: the kernel's address notifications (rtnetlink multicast
 //! groups RTMGRP_IPV4_IFADDR and RTMGRP_IPV6_IFADDR) on one non-blocking netlink socket in the
 //! daemon's own `select!`, so a new WAN address starts a cycle within a second instead of at
-//! the next interval. It reads only `RTM_NEWADDR`/`RTM_DELADDR` headers and the interface's
-//! index (or `IFA_LABEL`), straight from the socket with libc: a route-netlink crate would add
-//! far more to the binary than these few lines, and the 4 MiB budget is near. Any error is the
-//! caller's cue to fall back to polling.
+//! the next interval. Messages are parsed by the pure `netlink` module; here they become
+//! `Change`s: only messages from the kernel count, a notification that only refreshes an
+//! address's lifetimes (every router advertisement sends one) is no change, and a tentative
+//! address (duplicate address detection still running) says so, for the daemon to wait for
+//! it. libc, not a route-netlink crate: these few lines cost far less of the binary budget.
+//! Any error is the caller's cue to fall back to polling.
 
+use std::collections::BTreeMap;
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use tokio::io::unix::AsyncFd;
 
+use super::netlink::{address_messages, AddressAction, AddressMessage};
+
 const RTMGRP_IPV4_IFADDR: u32 = 0x10;
 const RTMGRP_IPV6_IFADDR: u32 = 0x100;
-const RTM_NEWADDR: u16 = 20;
-const RTM_DELADDR: u16 = 21;
-const IFA_LABEL: u16 = 3;
-const NLMSG_HEADER: usize = 16;
-const IFADDRMSG: usize = 8;
+/// The most addresses remembered to tell a lifetime refresh from a change.
+const MAX_KNOWN: usize = 256;
+
+/// What the watch saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// An address appeared, left, or changed its prefix or flags on a watched interface.
+    /// `tentative`: it is still being checked for duplicates (DAD) and cannot be used yet.
+    Address { interface: String, tentative: bool },
+    /// Notifications were lost (the kernel's buffer overran): anything may have changed.
+    Overrun,
+}
 
 /// A subscription to address changes on some interfaces.
 pub struct Watcher {
     socket: AsyncFd<OwnedFd>,
-    names: Vec<String>,
     buffer: Vec<u8>,
+    judge: Judge,
+}
+
+/// What turns address messages into changes: the watched names, and what each address
+/// looked like last (prefix length and flags, by interface index and address).
+struct Judge {
+    names: Vec<String>,
+    known: BTreeMap<(u32, IpAddr), (u8, u32)>,
 }
 
 impl Watcher {
@@ -63,104 +83,119 @@ impl Watcher {
         let socket = unsafe { AsyncFd::register(owned) }?;
         Ok(Watcher {
             socket,
-            names: names.to_vec(),
             buffer: vec![0; 64 * 1024],
+            judge: Judge {
+                names: names.to_vec(),
+                known: BTreeMap::new(),
+            },
         })
     }
 
     /// The interfaces watched.
     pub fn names(&self) -> &[String] {
-        &self.names
+        &self.judge.names
     }
 
     /// The watched interfaces that do not exist now.
     pub fn missing(&self) -> Vec<&str> {
-        self.names
+        self.judge
+            .names
             .iter()
             .filter(|name| interface_index(name).is_none())
             .map(String::as_str)
             .collect()
     }
 
-    /// Waits for an address to appear on or leave a watched interface; returns its name.
-    /// (A lost notification, the kernel's buffer overrun, counts as a change: `*`.)
-    pub async fn changed(&mut self) -> io::Result<String> {
+    /// Waits for an address to appear on, leave or change on a watched interface.
+    pub async fn changed(&mut self) -> io::Result<Change> {
         loop {
             let mut guard = self.socket.readable().await?;
             let fd = self.socket.get_ref().as_raw_fd();
             let buffer = &mut self.buffer;
             let read = guard.try_io(|_| {
-                // SAFETY: recv writes at most buffer.len() bytes into the buffer we own.
-                let count = unsafe { libc::recv(fd, buffer.as_mut_ptr().cast(), buffer.len(), 0) };
+                // SAFETY: sockaddr_nl is plain data; all-zero is a valid value to start from.
+                let mut sender: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+                let mut sender_length = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+                // SAFETY: recvfrom writes at most buffer.len() bytes into the buffer we own and
+                // at most sender_length bytes into the sockaddr_nl we own.
+                let count = unsafe {
+                    libc::recvfrom(
+                        fd,
+                        buffer.as_mut_ptr().cast(),
+                        buffer.len(),
+                        0,
+                        (&mut sender as *mut libc::sockaddr_nl).cast(),
+                        &mut sender_length,
+                    )
+                };
                 if count < 0 {
                     Err(io::Error::last_os_error())
                 } else {
-                    Ok(count as usize)
+                    // Only the kernel (port 0) speaks for the addresses; a local process
+                    // sending to this socket is ignored.
+                    Ok((usize::try_from(count).unwrap_or(0), sender.nl_pid == 0))
                 }
             });
             match read {
                 Err(_would_block) => continue,
                 Ok(Err(error)) if error.raw_os_error() == Some(libc::ENOBUFS) => {
-                    return Ok("*".to_string())
+                    self.judge.known.clear();
+                    return Ok(Change::Overrun);
                 }
                 Ok(Err(error)) => return Err(error),
-                Ok(Ok(0)) => {
+                Ok(Ok((0, _))) => {
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
                         "netlink closed",
                     ))
                 }
-                Ok(Ok(count)) => {
-                    if let Some(name) = watched_change(&self.buffer[..count], &self.names) {
-                        return Ok(name);
+                Ok(Ok((_, false))) => continue,
+                Ok(Ok((count, true))) => {
+                    let messages = address_messages(&self.buffer[..count.min(self.buffer.len())]);
+                    if let Some(change) = self.judge.judge(&messages) {
+                        return Ok(change);
                     }
                 }
             }
         }
     }
+
 }
 
-/// The first watched interface named by an address message in `messages`.
-pub fn watched_change(messages: &[u8], names: &[String]) -> Option<String> {
-    let mut offset = 0;
-    while offset + NLMSG_HEADER <= messages.len() {
-        let length = u32::from_ne_bytes(messages[offset..offset + 4].try_into().ok()?) as usize;
-        let kind = u16::from_ne_bytes(messages[offset + 4..offset + 6].try_into().ok()?);
-        if length < NLMSG_HEADER || offset + length > messages.len() {
-            return None;
-        }
-        let payload = &messages[offset + NLMSG_HEADER..offset + length];
-        if (kind == RTM_NEWADDR || kind == RTM_DELADDR) && payload.len() >= IFADDRMSG {
-            let index = u32::from_ne_bytes(payload[4..8].try_into().ok()?);
-            let name = interface_name(index).or_else(|| label(&payload[IFADDRMSG..]));
-            if let Some(name) = name.filter(|name| names.iter().any(|watched| watched == name)) {
-                return Some(name);
+impl Judge {
+    /// The first change among `messages` on a watched interface; remembers what each
+    /// address looks like, so that a lifetime refresh is no change.
+    fn judge(&mut self, messages: &[AddressMessage]) -> Option<Change> {
+        let mut change = None;
+        for message in messages {
+            let name = interface_name(message.index).or_else(|| message.label.clone());
+            let Some(name) = name.filter(|name| self.names.iter().any(|watched| watched == name))
+            else {
+                continue;
+            };
+            let changed = match (message.action, message.address) {
+                (AddressAction::New, Some(address)) => {
+                    let now = (message.prefix_len, message.flags);
+                    if self.known.len() >= MAX_KNOWN {
+                        self.known.clear();
+                    }
+                    self.known.insert((message.index, address), now) != Some(now)
+                }
+                (AddressAction::Deleted, Some(address)) => {
+                    self.known.remove(&(message.index, address));
+                    true
+                }
+                (_, None) => true,
+            };
+            if changed && change.is_none() {
+                change = Some(Change::Address {
+                    interface: name,
+                    tentative: message.action == AddressAction::New && message.is_tentative(),
+                });
             }
         }
-        offset += (length + 3) & !3;
+        change
     }
-    None
-}
-
-/// The `IFA_LABEL` attribute (IPv4 messages carry the interface's name in it).
-fn label(mut attributes: &[u8]) -> Option<String> {
-    while attributes.len() >= 4 {
-        let length = u16::from_ne_bytes([attributes[0], attributes[1]]) as usize;
-        let kind = u16::from_ne_bytes([attributes[2], attributes[3]]);
-        if length < 4 || length > attributes.len() {
-            return None;
-        }
-        if kind == IFA_LABEL {
-            let value = &attributes[4..length];
-            let end = value
-                .iter()
-                .position(|byte| *byte == 0)
-                .unwrap_or(value.len());
-            return String::from_utf8(value[..end].to_vec()).ok();
-        }
-        attributes = &attributes[((length + 3) & !3).min(attributes.len())..];
-    }
-    None
 }
 
 fn interface_name(index: u32) -> Option<String> {
@@ -187,44 +222,32 @@ fn interface_index(name: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// An RTM_NEWADDR for interface index `index` with an IFA_LABEL of `label`.
-    fn message(kind: u16, index: u32, label: &str) -> Vec<u8> {
-        let mut attribute = Vec::new();
-        let value_length = label.len() + 1;
-        attribute.extend_from_slice(&((4 + value_length) as u16).to_ne_bytes());
-        attribute.extend_from_slice(&IFA_LABEL.to_ne_bytes());
-        attribute.extend_from_slice(label.as_bytes());
-        attribute.push(0);
-        while attribute.len() % 4 != 0 {
-            attribute.push(0);
-        }
-        let mut payload = vec![libc::AF_INET as u8, 24, 0, 0];
-        payload.extend_from_slice(&index.to_ne_bytes());
-        payload.extend_from_slice(&attribute);
-        let mut out = Vec::new();
-        out.extend_from_slice(&((NLMSG_HEADER + payload.len()) as u32).to_ne_bytes());
-        out.extend_from_slice(&kind.to_ne_bytes());
-        out.extend_from_slice(&[0; 10]);
-        out.extend_from_slice(&payload);
-        out
-    }
+    use crate::detect::netlink::{encode, RTM_DELADDR, RTM_NEWADDR};
 
     #[test]
-    fn address_messages_name_their_interface() {
-        let names = vec!["ppp0".to_string()];
-        // An index no interface has: the name comes from the label.
-        let new = message(RTM_NEWADDR, 999_999, "ppp0");
-        assert_eq!(watched_change(&new, &names), Some("ppp0".to_string()));
-        let other = message(RTM_DELADDR, 999_999, "eth9");
-        assert_eq!(watched_change(&other, &names), None);
-        let mut both = other.clone();
-        both.extend_from_slice(&new);
-        assert_eq!(watched_change(&both, &names), Some("ppp0".to_string()));
-        // A link message (RTM_NEWLINK = 16) is not an address change.
-        assert_eq!(watched_change(&message(16, 999_999, "ppp0"), &names), None);
-        // Garbage never panics.
-        assert_eq!(watched_change(&[0xff; 40], &names), None);
-        assert_eq!(watched_change(&new[..20], &names), None);
+    fn a_lifetime_refresh_is_no_change_and_a_tentative_address_says_so() {
+        // Without a socket: `judge` is the whole policy. Index 999999 has no interface, so
+        // the name comes from the label.
+        let socket_free = |names: &[&str]| Judge {
+            names: names.iter().map(|name| name.to_string()).collect(),
+            known: BTreeMap::new(),
+        };
+        let mut watch = socket_free(&["ppp0"]);
+        let v6: IpAddr = "2a01:4f8:c0c:1234::1".parse().expect("ip");
+        let tentative = encode(RTM_NEWADDR, 999_999, v6, 64, 0x40, "ppp0");
+        let settled = encode(RTM_NEWADDR, 999_999, v6, 64, 0, "ppp0");
+        let gone = encode(RTM_DELADDR, 999_999, v6, 64, 0, "ppp0");
+        let elsewhere = encode(RTM_NEWADDR, 999_999, v6, 64, 0, "eth9");
+        let address = |tentative| {
+            Some(Change::Address {
+                interface: "ppp0".to_string(),
+                tentative,
+            })
+        };
+        assert_eq!(watch.judge(&address_messages(&tentative)), address(true));
+        assert_eq!(watch.judge(&address_messages(&settled)), address(false));
+        assert_eq!(watch.judge(&address_messages(&settled)), None, "a refresh");
+        assert_eq!(watch.judge(&address_messages(&elsewhere)), None);
+        assert_eq!(watch.judge(&address_messages(&gone)), address(false));
     }
 }
