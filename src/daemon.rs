@@ -226,7 +226,13 @@ fn next_watch_run(
     now: Instant,
     last_start: Option<Instant>,
 ) -> Instant {
-    let tentative = matches!(change, Change::Address { tentative: true, .. });
+    let tentative = matches!(
+        change,
+        Change::Address {
+            tentative: true,
+            ..
+        }
+    );
     let wanted = now + if tentative { DAD_WAIT } else { WATCH_SETTLE };
     let run = match current {
         Some(current) if tentative => current,
@@ -429,6 +435,76 @@ impl<F: Future<Output = ()>> Events for StopAfter<F> {
                 Event::Stop("the end of the test")
             }
             None => Event::Stop("the end of the test"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // See: issue 21, point 10.
+    #[test]
+    fn watched_changes_wait_for_dad_and_stay_a_second_apart() {
+        let now = Instant::now();
+        let settled = Change::Address {
+            interface: "ppp0".to_string(),
+            tentative: false,
+        };
+        let tentative = Change::Address {
+            interface: "ppp0".to_string(),
+            tentative: true,
+        };
+        let ms = Duration::from_millis;
+        // label, pending run, change, last start, expected run (from now)
+        let cases: Vec<(&str, Option<Instant>, &Change, Option<Instant>, Duration)> = vec![
+            ("a change settles briefly", None, &settled, None, ms(300)),
+            (
+                "a tentative address is waited for",
+                None,
+                &tentative,
+                None,
+                ms(3000),
+            ),
+            (
+                "DAD done: sooner",
+                Some(now + ms(3000)),
+                &settled,
+                None,
+                ms(300),
+            ),
+            (
+                "a burst never postpones",
+                Some(now + ms(100)),
+                &settled,
+                None,
+                ms(100),
+            ),
+            (
+                "a tentative one keeps the run",
+                Some(now + ms(100)),
+                &tentative,
+                None,
+                ms(100),
+            ),
+            (
+                "a second apart",
+                None,
+                &settled,
+                Some(now - ms(200)),
+                ms(800),
+            ),
+            (
+                "lost notifications count",
+                None,
+                &Change::Overrun,
+                None,
+                ms(300),
+            ),
+        ];
+        for (label, current, change, last_start, expected) in cases {
+            let run = next_watch_run(current, change, now, last_start);
+            assert_eq!(run - now, expected, "{label}");
         }
     }
 }

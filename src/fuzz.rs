@@ -31,6 +31,22 @@ proptest! {
     }
 
     #[test]
+    fn netlink_datagrams_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        for message in crate::detect::netlink::address_messages(&bytes) {
+            prop_assert_eq!(message.flags & !crate::detect::netlink::MEANINGFUL_FLAGS, 0);
+        }
+    }
+
+    #[test]
+    fn netlink_messages_survive_any_cut(cut in 0usize..200, flags in any::<u32>(), index in any::<u32>()) {
+        let message = crate::detect::netlink::encode(20, index, "2a01:4f8::1".parse().expect("ip"), 64, flags, "ppp0");
+        let whole = crate::detect::netlink::address_messages(&message);
+        prop_assert_eq!(whole.len(), 1);
+        prop_assert_eq!(whole[0].index, index);
+        let _ = crate::detect::netlink::address_messages(&message[..cut.min(message.len())]);
+    }
+
+    #[test]
     fn if_inet6_tables_never_panic(table in "(?s)[0-9a-f \n]{0,400}", name in "[a-z0-9]{1,6}") {
         for answer in crate::detect::iface::stable_ipv6(&table, &name) {
             prop_assert!(answer.prefix_len.unwrap_or(0) <= 128);

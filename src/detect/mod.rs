@@ -5,8 +5,8 @@
 
 pub mod filter;
 pub(crate) mod iface;
-mod providers;
 pub mod netlink;
+mod providers;
 pub mod watch;
 mod whoami;
 

@@ -99,7 +99,10 @@ fn address_message(action: AddressAction, payload: &[u8]) -> Option<AddressMessa
             IFA_ADDRESS => address = ip(family, value),
             IFA_LOCAL => local = ip(family, value),
             IFA_LABEL => {
-                let end = value.iter().position(|byte| *byte == 0).unwrap_or(value.len());
+                let end = value
+                    .iter()
+                    .position(|byte| *byte == 0)
+                    .unwrap_or(value.len());
                 label = String::from_utf8(value[..end].to_vec()).ok();
             }
             IFA_FLAGS if value.len() >= 4 => {
@@ -150,7 +153,14 @@ fn ip(family: u8, value: &[u8]) -> Option<IpAddr> {
 
 /// Builds an address message the way the kernel does: for tests and the fuzzer's seeds.
 #[cfg(test)]
-pub fn encode(kind: u16, index: u32, address: IpAddr, prefix_len: u8, flags: u32, label: &str) -> Vec<u8> {
+pub fn encode(
+    kind: u16,
+    index: u32,
+    address: IpAddr,
+    prefix_len: u8,
+    flags: u32,
+    label: &str,
+) -> Vec<u8> {
     fn attribute(out: &mut Vec<u8>, kind: u16, value: &[u8]) {
         out.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
         out.extend_from_slice(&kind.to_ne_bytes());
@@ -159,7 +169,11 @@ pub fn encode(kind: u16, index: u32, address: IpAddr, prefix_len: u8, flags: u32
             out.push(0);
         }
     }
-    let family = if address.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 } as u8;
+    let family = if address.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    } as u8;
     let mut payload = vec![family, prefix_len, (flags & 0xff) as u8, 0];
     payload.extend_from_slice(&index.to_ne_bytes());
     let bytes = match address {
@@ -187,10 +201,21 @@ mod tests {
     fn address_messages_carry_index_address_prefix_and_flags() {
         let v6: IpAddr = "2a01:4f8:c0c:1234::1".parse().expect("ip");
         let mut datagram = encode(RTM_NEWADDR, 7, v6, 64, IFA_F_TENTATIVE | 0x80, "");
-        datagram.extend(encode(RTM_DELADDR, 3, "81.23.45.99".parse().expect("ip"), 32, 0, "ppp0"));
+        datagram.extend(encode(
+            RTM_DELADDR,
+            3,
+            "81.23.45.99".parse().expect("ip"),
+            32,
+            0,
+            "ppp0",
+        ));
         datagram.extend(encode(16, 3, v6, 64, 0, "ppp0"));
         let messages = address_messages(&datagram);
-        assert_eq!(messages.len(), 2, "a link message is not an address message");
+        assert_eq!(
+            messages.len(),
+            2,
+            "a link message is not an address message"
+        );
         assert_eq!(messages[0].action, AddressAction::New);
         assert_eq!(messages[0].index, 7);
         assert_eq!(messages[0].address, Some(v6));

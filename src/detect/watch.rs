@@ -159,7 +159,6 @@ impl Watcher {
             }
         }
     }
-
 }
 
 impl Judge {

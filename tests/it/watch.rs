@@ -135,6 +135,28 @@ fn a_watched_interface_starts_a_cycle_within_a_second_or_two() {
         "{after_burst} cycles after a burst"
     );
 
+    // See: issue 21, point 10. A notification that only refreshes lifetimes (every router
+    // advertisement sends one) starts no cycle.
+    let refreshed = Instant::now();
+    assert!(ip(&[
+        "-n",
+        n,
+        "addr",
+        "change",
+        "10.9.8.8/24",
+        "dev",
+        "fl0",
+        "valid_lft",
+        "3000",
+        "preferred_lft",
+        "3000"
+    ]));
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        cycles_since(refreshed).is_empty(),
+        "a lifetime refresh started a cycle"
+    );
+
     // An interface that did not exist at start: watched all the same.
     let created = Instant::now();
     assert!(add_interface(n, "fl2", "fl2p"));
