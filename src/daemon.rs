@@ -443,6 +443,15 @@ impl<F: Future<Output = ()>> Events for StopAfter<F> {
 mod tests {
     use super::*;
 
+    /// A table row: label, pending run, change, last start, expected run (from now).
+    type Case<'a> = (
+        &'a str,
+        Option<Instant>,
+        &'a Change,
+        Option<Instant>,
+        Duration,
+    );
+
     // See: issue 21, point 10.
     #[test]
     fn watched_changes_wait_for_dad_and_stay_a_second_apart() {
@@ -456,8 +465,7 @@ mod tests {
             tentative: true,
         };
         let ms = Duration::from_millis;
-        // label, pending run, change, last start, expected run (from now)
-        let cases: Vec<(&str, Option<Instant>, &Change, Option<Instant>, Duration)> = vec![
+        let cases: Vec<Case> = vec![
             ("a change settles briefly", None, &settled, None, ms(300)),
             (
                 "a tentative address is waited for",
