@@ -193,7 +193,6 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             let mut publisher = publish::Publisher::new(&config);
             if let Some(address) = config.metrics.listen {
                 let bound = metrics::server::start(address, publisher.share())
-                    .await
                     .map_err(|source| Error::Metrics { address, source })?;
                 tracing::info!("serving /metrics and /healthz on http://{bound}");
             }

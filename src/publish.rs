@@ -84,11 +84,25 @@ impl Publisher {
         self.write_always = false;
     }
 
-    /// A new config: new receivers and paths; the status and its counters stay. The metrics
-    /// address is bound once, at start.
+    /// A new config: new receivers and paths; the status and its counters stay. An endpoint
+    /// added by the reload is started; one already serving keeps its address until a restart
+    /// (said, not ignored).
     pub fn reconfigure(&mut self, config: &Config) {
-        if self.shared.is_some() && config.metrics.listen != self.listen {
-            tracing::warn!("[metrics].listen changed; restart flaredns to serve on the new address (the old one stays until then)");
+        match (config.metrics.listen, self.shared.is_some()) {
+            (Some(address), false) => match metrics::server::start(address, self.share()) {
+                Ok(bound) => {
+                    tracing::info!("serving /metrics and /healthz on http://{bound}");
+                    self.listen = Some(address);
+                }
+                Err(error) => {
+                    self.shared = None;
+                    tracing::warn!("cannot serve metrics on {address}: {error}; fix [metrics].listen and reload");
+                }
+            },
+            (listen, true) if listen != self.listen => {
+                tracing::warn!("[metrics].listen changed; restart flaredns to serve on the new address (the old one stays until then)");
+            }
+            _ => {}
         }
         self.notifier = Notifier::new(config.notify.clone());
         self.textfile = config.metrics.textfile.clone();

@@ -27,9 +27,15 @@ pub fn read(dir: Option<&std::path::Path>) -> Result<LastCycle, String> {
         })
 }
 
-/// The human form.
+/// How long past its time a daemon's next check is shown as overdue: twice the pace at which
+/// the daemon rewrites an unchanged status.
+const OVERDUE_GRACE: Duration = Duration::from_secs(120);
+
+/// The human form. Every text from the file is shown on one line with control characters
+/// escaped: a tampered `status.json` cannot move the cursor or forge lines.
 pub fn render(last: &LastCycle, now: SystemTime) -> String {
     let mut out = String::new();
+    let t = |text: &str| crate::logging::one_line(text);
     let when = |unix: u64| {
         let Some(text) = utc(unix) else {
             return format!("{unix} (not a time flaredns writes)");
@@ -57,7 +63,7 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
         let addresses: Vec<String> = last
             .addresses
             .iter()
-            .map(|(family, address)| format!("{family} {address}"))
+            .map(|(family, address)| format!("{} {}", t(family), t(address)))
             .collect();
         let _ = writeln!(out, "detected: {}", addresses.join(", "));
     }
@@ -66,13 +72,15 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
         let _ = write!(
             out,
             "  {:<32} {:<4} {:<8}",
-            record.name, record.record_type, record.state
+            t(&record.name),
+            t(&record.record_type),
+            t(&record.state)
         );
         if let Some(address) = &record.address {
-            let _ = write!(out, " {address}");
+            let _ = write!(out, " {}", t(address));
         }
         if let Some(zone) = &record.zone {
-            let _ = write!(out, " (zone {zone})");
+            let _ = write!(out, " (zone {})", t(zone));
         }
         out.push('\n');
         if let Some(change) = last
@@ -86,39 +94,53 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
             };
             let _ = writeln!(
                 out,
-                "      last change: {old} → {} at {}",
-                change.new,
+                "      last change: {} → {} at {}",
+                t(old),
+                t(&change.new),
                 when(change.at)
             );
         }
         if let Some(error) = &record.error {
-            let _ = writeln!(out, "      error: {error}");
+            let _ = writeln!(out, "      error: {}", t(error));
         }
     }
     for list in &last.waf_lists {
         let _ = writeln!(
             out,
             "WAF list {} (account {}): {} [{}]",
-            list.name,
-            list.account,
-            list.state,
-            list.items.join(", ")
+            t(&list.name),
+            t(&list.account),
+            t(&list.state),
+            t(&list.items.join(", "))
         );
         if let Some(error) = &list.error {
-            let _ = writeln!(out, "      error: {error}");
+            let _ = writeln!(out, "      error: {}", t(error));
         }
     }
     for problem in &last.problems {
-        let _ = writeln!(out, "problem: {problem}");
+        let _ = writeln!(out, "problem: {}", t(problem));
     }
     if let Some(error) = &last.last_error {
-        let _ = writeln!(out, "last error: {error}");
+        let _ = writeln!(out, "last error: {}", t(error));
     }
     if let Some(at) = last.last_success_at {
         let _ = writeln!(out, "last success: {}", when(at));
     }
     if let Some(at) = last.next_check_at {
-        let _ = writeln!(out, "next check: {} (daemon)", when(at));
+        // The daemon rewrites an unchanged status once a minute (flash storage), so the time
+        // written may lag by that much; well past it, the daemon is not running.
+        let overdue = UNIX_EPOCH
+            .checked_add(Duration::from_secs(at).saturating_add(OVERDUE_GRACE))
+            .is_some_and(|due| due < now);
+        if overdue {
+            let _ = writeln!(
+                out,
+                "next check: was due {}: is the daemon running?",
+                when(at)
+            );
+        } else {
+            let _ = writeln!(out, "next check: {} (daemon)", when(at));
+        }
     }
     out
 }
@@ -149,5 +171,25 @@ mod tests {
         };
         let text = render(&last, SystemTime::now());
         assert!(text.contains("not a time"), "{text}");
+    }
+
+    // See: issue 21, point 13.
+    #[test]
+    fn a_tampered_file_cannot_put_control_characters_on_the_terminal() {
+        let last = LastCycle {
+            last_error: Some("\u{1b}[2J\rforged\nline".to_string()),
+            next_check_at: Some(1),
+            ..LastCycle::default()
+        };
+        let text = render(&last, SystemTime::now());
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert_eq!(
+            text.lines().filter(|line| line.contains("forged")).count(),
+            1
+        );
+        assert!(text.contains("was due"), "{text}");
     }
 }

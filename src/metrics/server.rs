@@ -26,9 +26,12 @@ const MAX_CONNECTIONS: usize = 32;
 /// The snapshot the daemon replaces after each cycle.
 pub type Shared = Arc<Mutex<Snapshot>>;
 
-/// Binds the address now (so a port in use is a start-up error) and serves in a task.
-pub async fn start(address: SocketAddr, shared: Shared) -> std::io::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(address).await?;
+/// Binds the address now (so a port in use is a start-up error) and serves in a task of the
+/// current tokio runtime. Synchronous, so a reload can start it too.
+pub fn start(address: SocketAddr, shared: Shared) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(address)?;
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
         let mut open: std::collections::VecDeque<tokio::task::AbortHandle> =

@@ -222,11 +222,13 @@ impl LastCycle {
                 .get(&name)
                 .is_some_and(|previous| previous != &address.to_string())
             {
-                *next
+                let changes = next
                     .counters
                     .address_changes
                     .entry(name.clone())
-                    .or_default() += 1;
+                    .or_default();
+                // A tampered file's u64::MAX must not wrap to 0 in a release build.
+                *changes = changes.saturating_add(1);
             }
             next.addresses.insert(name, address.to_string());
         }

@@ -292,3 +292,26 @@ fn a_hundred_idle_connections_never_keep_a_scrape_out() {
     drop(idle);
     assert_eq!(daemon.terminate(), 0);
 }
+
+// See: issue 21, point 13. Adding [metrics] listen by SIGHUP was ignored silently.
+#[test]
+fn a_metrics_endpoint_added_by_sighup_is_served() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let plain = world.config(&format!(
+        "{}\n[daemon]\ninterval = \"1h\"\n",
+        record("home.example.com")
+    ));
+    let mut daemon = world.spawn(&plain, &["-v"]);
+    assert!(daemon.wait_for_line("cycle finished", 10.0).is_some());
+    world.write_config(&format!("{plain}\n[metrics]\nlisten = \"127.0.0.1:0\"\n"));
+    daemon.signal("HUP");
+    let port = daemon.metrics_port();
+    let (status, body) = get(port, "/metrics").expect("a scrape");
+    assert_eq!(status, 200);
+    assert!(body.contains("flaredns_build_info"));
+    assert_eq!(daemon.terminate(), 0);
+}
