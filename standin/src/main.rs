@@ -132,7 +132,7 @@ fn demo() -> i32 {
 
     standin.set_public_ipv4("81.23.45.77");
     println!(
-        "\n# the ISP hands out 81.23.45.77: a warm change, one batch by the remembered record ids"
+        "\n# the ISP hands out 81.23.45.77: one listing (every write names an id read in this run) and one batch"
     );
     println!("$ flaredns --config {config} --once");
     standin.clear_requests();
@@ -395,7 +395,8 @@ fn bench() -> i32 {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    // A warm change: the same 10 records after their ids are remembered.
+    // A change of the same 10 records after a first run: the zone id is cached, the records
+    // are listed again before the write.
     {
         let (standin, dir, config) = scenario(10, 1);
         measure(&binary, &["--config", &config, "--once"]);
@@ -406,7 +407,7 @@ fn bench() -> i32 {
         let writes = api.iter().filter(|r| r.is_write()).count();
         failed |= run.code != 0;
         println!(
-            "| `--once`, 10 records changed in 1 zone, warm (ids remembered) | {} | {writes} | {:.0} ms | {} |",
+            "| `--once`, 10 records changed in 1 zone, zone id cached | {} | {writes} | {:.0} ms | {} |",
             api.len(),
             run.wall.as_secs_f64() * 1000.0,
             mib(run.peak_rss_kib)
