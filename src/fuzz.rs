@@ -47,6 +47,20 @@ proptest! {
     }
 
     #[test]
+    fn whoami_answers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), id in any::<u16>()) {
+        let _ = crate::detect::whoami::answer_to(&bytes, id);
+    }
+
+    #[test]
+    fn waf_item_text_never_panics_and_normalises_idempotently(text in "(?s).{0,60}", a in any::<u32>(), prefix in 0u8..=40) {
+        let _ = crate::waf::normalise(&text);
+        let item = format!("{}/{prefix}", std::net::Ipv4Addr::from(a));
+        if let Some((_, normal)) = crate::waf::normalise(&item) {
+            prop_assert_eq!(crate::waf::normalise(&normal).map(|(_, again)| again), Some(normal));
+        }
+    }
+
+    #[test]
     fn if_inet6_tables_never_panic(table in "(?s)[0-9a-f \n]{0,400}", name in "[a-z0-9]{1,6}") {
         for answer in crate::detect::iface::stable_ipv6(&table, &name) {
             prop_assert!(answer.prefix_len.unwrap_or(0) <= 128);

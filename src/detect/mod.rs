@@ -8,7 +8,7 @@ pub(crate) mod iface;
 pub mod netlink;
 mod providers;
 pub mod watch;
-mod whoami;
+pub(crate) mod whoami;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;

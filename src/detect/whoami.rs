@@ -44,14 +44,10 @@ pub async fn ask(server: SocketAddr, family: Family, timeout: Duration) -> Resul
                 .recv(&mut buffer)
                 .await
                 .map_err(|error| format!("failed: {error}"))?;
-            let Ok(answer) = Message::from_vec(&buffer[..length]) else {
-                continue;
-            };
-            // Ignore stray datagrams; only the answer to our question counts.
-            if answer.metadata.id != message.metadata.id {
-                continue;
+            // Stray or unreadable datagrams are ignored; only the answer to our question counts.
+            if let Some(answer) = answer_to(&buffer[..length], message.metadata.id) {
+                return answer;
             }
-            return parse_answer(&answer);
         }
     };
     tokio::time::timeout(timeout, question)
@@ -62,6 +58,13 @@ pub async fn ask(server: SocketAddr, family: Family, timeout: Duration) -> Resul
                 humantime::format_duration(timeout)
             ))
         })
+}
+
+/// The address in a datagram that answers question `id`, or None when the datagram is not
+/// that answer. Outside input: any bytes give a value or None, never a panic (`fuzz.rs`).
+pub fn answer_to(datagram: &[u8], id: u16) -> Option<Result<IpAddr, String>> {
+    let answer = Message::from_vec(datagram).ok()?;
+    (answer.metadata.id == id).then(|| parse_answer(&answer))
 }
 
 fn parse_answer(answer: &Message) -> Result<IpAddr, String> {
