@@ -306,6 +306,7 @@ impl Stages<'_, '_> {
                     families: vec![wanted.record.family],
                     zone: None,
                     state: RecordState::InSync,
+                    contents: BTreeMap::from([(wanted.record.family, wanted.record.content)]),
                 });
             } else {
                 pending.push(wanted);
@@ -365,6 +366,7 @@ impl Stages<'_, '_> {
                         families: families.clone(),
                         error: unreadable.error.clone(),
                     }),
+                    contents: BTreeMap::new(),
                 }),
                 crate::config::TokenUser::List { .. } => None,
             })
@@ -433,6 +435,7 @@ impl Stages<'_, '_> {
                         families: vec![*family],
                         zone: None,
                         state: RecordState::Failed(*failure),
+                        contents: BTreeMap::new(),
                     }),
                 }
             }
@@ -534,6 +537,7 @@ impl Stages<'_, '_> {
                         family: wanted.record.family,
                         error,
                     }),
+                    contents: BTreeMap::new(),
                 }),
             }
         }
@@ -573,7 +577,7 @@ impl Stages<'_, '_> {
         match decision {
             FromMemory::InSync(plan) => {
                 tracing::debug!(zone = %zone.name, "in sync by what the API showed within [check].reconcile");
-                return ZoneOutcome::Done(self.outcomes(token, zone, &key, plan).await);
+                return ZoneOutcome::Done(self.outcomes(token, zone, &key, (&desired, plan)).await);
             }
             FromMemory::List(reason) => {
                 tracing::debug!(zone = %zone.name, ?reason, "listing the zone's records");
@@ -605,6 +609,7 @@ impl Stages<'_, '_> {
                             zone: zone.name.clone(),
                             error: error.clone(),
                         }),
+                        contents: BTreeMap::new(),
                     })
                     .collect();
                 return ZoneOutcome::Done(records);
@@ -621,7 +626,7 @@ impl Stages<'_, '_> {
         self.memory
             .remember_listing(&key, trust.now, &names, &observed);
         let plan = plan::plan(&desired, &observed);
-        ZoneOutcome::Done(self.outcomes(token, zone, &key, plan).await)
+        ZoneOutcome::Done(self.outcomes(token, zone, &key, (&desired, plan)).await)
     }
 
     /// Applies a plan's changes (unless a dry run; bisecting a rejected batch) and reports
@@ -632,7 +637,7 @@ impl Stages<'_, '_> {
         token: usize,
         zone: &Zone,
         key: &str,
-        plan: Plan,
+        (desired, plan): (&[DesiredRecord], Plan),
     ) -> Vec<RecordReport> {
         let actions: Vec<&plan::Action> = if self.dry_run {
             Vec::new()
@@ -644,7 +649,7 @@ impl Stages<'_, '_> {
         } else {
             apply::apply_zone(&self.apis[token], zone, &actions).await
         };
-        self.record_results(token, zone, key, plan, results)
+        self.record_results(token, zone, key, (desired, plan), results)
     }
 
     /// Turns a plan and the results of its actions (in plan order; none in a dry run) into
@@ -654,7 +659,7 @@ impl Stages<'_, '_> {
         token: usize,
         zone: &Zone,
         key: &str,
-        plan: Plan,
+        (desired, plan): (&[DesiredRecord], Plan),
         results: Vec<Result<(), ApiError>>,
     ) -> Vec<RecordReport> {
         let mut results = results.into_iter();
@@ -683,11 +688,25 @@ impl Stages<'_, '_> {
                     None => RecordState::WouldChange(action),
                 },
             };
+            // What the record holds or is set to: the desired content of its families,
+            // unless it failed.
+            let contents = if matches!(state, RecordState::Failed(_)) {
+                BTreeMap::new()
+            } else {
+                desired
+                    .iter()
+                    .filter(|wanted| {
+                        wanted.name == step.name && step.families.contains(&wanted.family)
+                    })
+                    .map(|wanted| (wanted.family, wanted.content))
+                    .collect()
+            };
             records.push(RecordReport {
                 name: step.name,
                 families: step.families,
                 zone: Some(zone.name.clone()),
                 state,
+                contents,
             });
         }
         let written: Vec<&plan::Action> = written.iter().collect();

@@ -217,6 +217,9 @@ pub struct RecordReport {
     /// The zone, once it was known.
     pub zone: Option<String>,
     pub state: RecordState,
+    /// Per family, the content the record holds (in sync) or was (or would be) set to; empty
+    /// when it failed. For a LAN host this is the derived address, not this host's own.
+    pub contents: BTreeMap<Family, IpAddr>,
 }
 
 /// Everything a cycle did, assembled once at its end.

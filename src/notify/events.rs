@@ -236,6 +236,7 @@ mod tests {
                 families: vec![Family::V4],
                 zone: Some("example.com".to_string()),
                 state,
+                contents: std::collections::BTreeMap::new(),
             });
         }
         report

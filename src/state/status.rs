@@ -243,7 +243,7 @@ impl LastCycle {
                 record
                     .families
                     .iter()
-                    .map(move |family| line(record, *family, report))
+                    .map(move |family| line(record, *family))
             })
             .collect();
         if !report.lists.is_empty() || report.problems.is_empty() {
@@ -332,11 +332,13 @@ impl LastCycle {
 }
 
 /// The status line of one record and family.
-fn line(record: &crate::cycle::RecordReport, family: Family, report: &CycleReport) -> RecordLine {
-    let detected = report.addresses.get(&family).map(ToString::to_string);
+fn line(record: &crate::cycle::RecordReport, family: Family) -> RecordLine {
+    // The content the record holds or was set to (for a LAN host the derived address, not
+    // this host's own).
+    let content = record.contents.get(&family).map(ToString::to_string);
     let (state, address, error) = match &record.state {
-        RecordState::InSync => ("in_sync", detected, None),
-        RecordState::Changed(_) => ("changed", detected, None),
+        RecordState::InSync => ("in_sync", content, None),
+        RecordState::Changed(_) => ("changed", content, None),
         RecordState::WouldChange(_) => ("planned", None, None),
         RecordState::Failed(failure @ RecordFailure::Refused { .. }) => {
             ("refused", None, Some(failure.to_string()))

@@ -178,3 +178,28 @@ fn a_prefix_longer_than_64_derives_nothing_and_names_the_prefix() {
         );
     }
 }
+
+// See: issue 22. `status` showed the firewall's own IPv6 address for `ipv6_host` records: the
+// report did not carry the content a record holds.
+#[test]
+fn status_shows_the_lan_hosts_own_address() {
+    let world = World::new();
+    let config = lan_config(&world, "2a01:4f8:c0c:1234::1");
+    let first = world.run(&config, &["--once"]);
+    assert_eq!(first.code, 0, "{}", first.output());
+    let second = world.run(&config, &["--once"]);
+    assert_eq!(second.code, 0, "{}", second.output());
+    let status = world.run(&config, &["status", "--json"]);
+    let document: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
+    let records = document["records"].as_array().expect("records");
+    let nas = records
+        .iter()
+        .find(|record| record["name"] == "nas.example.com")
+        .expect("nas");
+    assert_eq!(nas["address"], "2a01:4f8:c0c:1234::10", "{status:?}");
+    let printer = records
+        .iter()
+        .find(|record| record["name"] == "printer.example.com")
+        .expect("printer");
+    assert_eq!(printer["address"], "2a01:4f8:c0c:1234:11:22ff:fe33:4455");
+}
