@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::report::{ListFailure, ListReport, ListState};
-use super::Stages;
+use super::Pass;
 use crate::cloudflare::ApiError;
 use crate::config::TokenUser;
 use crate::config::WafListConfig;
@@ -26,7 +26,7 @@ enum Found {
     Missing,
 }
 
-impl Stages<'_, '_> {
+impl Pass<'_, '_> {
     /// Every WAF list, in config order. After a list of an account fails, that account's
     /// other lists wait for the next cycle: an operation may still be pending there, and only
     /// one may be.
@@ -77,7 +77,7 @@ impl Stages<'_, '_> {
         &self,
         list: &WafListConfig,
     ) -> Result<Found, (&'static str, ApiError)> {
-        let api = &self.apis[list.token];
+        let api = self.accounts[list.token].api;
         let lists = api
             .lists(&list.account)
             .await
@@ -123,7 +123,7 @@ impl Stages<'_, '_> {
             items: items.clone(),
             state,
         };
-        let key = list_key(self.fingerprints[list.token], list);
+        let key = list_key(self.accounts[list.token].fingerprint, list);
         let now = unix_now();
         let remembered = self.memory.list(&key);
         // Only when every family is known may memory say "in sync": an unknown family's item
@@ -135,7 +135,7 @@ impl Stages<'_, '_> {
                 return report(ListState::InSync);
             }
         }
-        let api = &self.apis[list.token];
+        let api = self.accounts[list.token].api;
         let failed = |step: &'static str, error: ApiError| {
             report(ListState::Failed(ListFailure::Api {
                 account: list.account.clone(),

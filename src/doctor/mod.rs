@@ -19,6 +19,7 @@ use crate::config::{Config, ConfigWarning, TokenSource};
 use crate::cycle::Engine;
 use crate::detect::Detector;
 use crate::model::{Family, Zone};
+use crate::zones::ZoneDirectory;
 pub use ddns::{ddns_service, KNOWN_DDNS};
 
 /// How long doctor waits for any one DNS answer.
@@ -113,10 +114,14 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
     let deadline = started
         .checked_add(config.daemon.cycle_timeout)
         .unwrap_or(started);
-    let (accounts, zones, detector) = engine.parts_mut();
-    let apis: Vec<ApiCycle> = accounts
+    let (accounts, detector) = engine.parts_mut();
+    let (clients, mut zones): (Vec<&crate::cloudflare::Client>, Vec<&mut ZoneDirectory>) = accounts
+        .iter_mut()
+        .map(|account| (&account.client, &mut account.zones))
+        .unzip();
+    let apis: Vec<ApiCycle> = clients
         .iter()
-        .map(|account| account.client.cycle(deadline))
+        .map(|client| client.cycle(deadline))
         .collect();
 
     let mut tokens_ok = Vec::new();
@@ -136,7 +141,7 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
     }
     let sources = crate::cycle::prefix_sources(&config, detector).await;
     let (record_findings, zones_seen) =
-        records::record_findings(&config, &apis, &tokens_ok, zones, &answers, &sources).await;
+        records::record_findings(&config, &apis, &tokens_ok, &mut zones, &answers, &sources).await;
     findings.extend(record_findings);
     for (token, zone) in &zones_seen {
         findings.push(security_finding(&apis[*token], zone).await);

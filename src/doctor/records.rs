@@ -22,7 +22,7 @@ pub(super) async fn record_findings(
     config: &Config,
     apis: &[ApiCycle<'_>],
     tokens_ok: &[bool],
-    directories: &mut [ZoneDirectory],
+    directories: &mut [&mut ZoneDirectory],
     addresses: &BTreeMap<Family, crate::detect::Answer>,
     sources: &PrefixSources,
 ) -> (Vec<Finding>, Vec<(usize, Zone)>) {
@@ -35,7 +35,7 @@ pub(super) async fn record_findings(
         if !tokens_ok.get(token).copied().unwrap_or(false) {
             continue;
         }
-        let (api, zones) = (&apis[token], &mut directories[token]);
+        let (api, zones) = (&apis[token], &mut *directories[token]);
         let check = format!("record {}", record.name);
         let zone = match zones.zone_for(record, api).await {
             Ok(zone) => zone,
