@@ -1,0 +1,620 @@
+//! favonia/cloudflare-ddns settings → `Imported`. Its configuration is environment variables,
+//! so this reads `KEY=VALUE` lines (a Docker env file, `export KEY=VALUE`, quoted values,
+//! compose `- KEY=VALUE` list items and `KEY: value` map items) or this process's
+//! environment. Only the variables cloudflare-ddns knows are read from the environment; a
+//! value of an unknown key is never repeated, since it may be a secret.
+
+use std::time::Duration;
+
+use super::emit::{shown, Imported, Record, Secret, Section, TokenOrigin, Ttl, WafList};
+use super::{ParseError, Problem};
+use crate::detect::Provider;
+use crate::model::{DomainName, Family};
+
+/// Every variable cloudflare-ddns reads (README, "All Settings").
+const KNOWN: &[&str] = &[
+    "CLOUDFLARE_API_TOKEN",
+    "CLOUDFLARE_API_TOKEN_FILE",
+    "CF_API_TOKEN",
+    "CF_API_TOKEN_FILE",
+    "DOMAINS",
+    "IP4_DOMAINS",
+    "IP6_DOMAINS",
+    "WAF_LISTS",
+    "IP4_PROVIDER",
+    "IP6_PROVIDER",
+    "UPDATE_CRON",
+    "UPDATE_ON_START",
+    "DELETE_ON_STOP",
+    "CACHE_EXPIRATION",
+    "TTL",
+    "PROXIED",
+    "RECORD_COMMENT",
+    "WAF_LIST_DESCRIPTION",
+    "WAF_LIST_ITEM_COMMENT",
+    "DETECTION_TIMEOUT",
+    "UPDATE_TIMEOUT",
+    "HEALTHCHECKS",
+    "UPTIMEKUMA",
+    "SHOUTRRR",
+    "SHOUTRRR_FILE",
+    "TZ",
+    "EMOJI",
+    "QUIET",
+    "PUID",
+    "PGID",
+    "IP4_DETECTION_FILTER",
+    "IP6_DETECTION_FILTER",
+    "IP4_DEFAULT_PREFIX_LEN",
+    "IP6_DEFAULT_PREFIX_LEN",
+    "MANAGED_RECORDS_COMMENT_REGEX",
+    "MANAGED_WAF_LIST_ITEMS_COMMENT_REGEX",
+    "CF_ACCOUNT_ID",
+    "CLOUDFLARE_ACCOUNT_ID",
+];
+
+/// Where a variable came from, for notes and the token hint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Place {
+    Line(usize),
+    Env,
+}
+
+impl Place {
+    fn describe(&self, key: &str) -> String {
+        match self {
+            Place::Line(line) => format!("{key} (line {line})"),
+            Place::Env => key.to_string(),
+        }
+    }
+}
+
+/// Parses an env file or a compose file's environment lines.
+pub fn parse(text: &str) -> Result<Imported, ParseError> {
+    let mut variables = Vec::new();
+    let mut skipped = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut index = 0;
+    while index < lines.len() {
+        let line_no = index + 1;
+        let line = lines[index].trim();
+        index += 1;
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("- ").map(str::trim_start).unwrap_or(line);
+        let line = line
+            .strip_prefix("export ")
+            .map(str::trim_start)
+            .unwrap_or(line);
+        let Some((key, raw)) = split_assignment(line) else {
+            skipped.push(line_no);
+            continue;
+        };
+        let mut raw = raw.to_string();
+        // A double-quoted value may span lines (SHOUTRRR holds one URL per line).
+        if raw.starts_with('"') && !closes(&raw) {
+            while index < lines.len() && !closes(&raw) {
+                raw.push('\n');
+                raw.push_str(lines[index]);
+                index += 1;
+            }
+        }
+        let value = unquote(&raw).map_err(|()| ParseError::at(line_no, Problem::UnclosedQuote))?;
+        variables.push((key.to_string(), value, Place::Line(line_no)));
+    }
+    let mut imported = map(&variables);
+    if !skipped.is_empty() && variables.is_empty() {
+        imported.note(
+            Section::General,
+            "no KEY=VALUE line was found; is this an env file?",
+        );
+    }
+    Ok(imported)
+}
+
+/// This process's environment (only cloudflare-ddns's variables).
+pub fn from_env(env: &[(String, String)]) -> Imported {
+    let variables: Vec<(String, String, Place)> = env
+        .iter()
+        .filter(|(key, _)| KNOWN.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone(), Place::Env))
+        .collect();
+    map(&variables)
+}
+
+/// `KEY=VALUE` or `KEY: VALUE` with an upper-case variable name.
+fn split_assignment(line: &str) -> Option<(&str, &str)> {
+    let end = line.find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))?;
+    let key = &line[..end];
+    if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    let rest = &line[end..];
+    let value = rest
+        .strip_prefix('=')
+        .or_else(|| rest.strip_prefix(':').map(str::trim_start))?;
+    Some((key, value))
+}
+
+/// Whether a double-quoted raw value has its closing quote.
+fn closes(raw: &str) -> bool {
+    let mut escaped = false;
+    for c in raw.chars().skip(1) {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Removes quotes (`"…"` with `\n`, `\"` escapes, `'…'` literal) or an unquoted value's
+/// ` # comment`. An unclosed quote is an error.
+fn unquote(raw: &str) -> Result<String, ()> {
+    let raw = raw.trim();
+    if let Some(body) = raw.strip_prefix('"') {
+        let mut value = String::new();
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '"' => return Ok(value),
+                '\\' => match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some(other) => value.push(other),
+                    None => return Err(()),
+                },
+                other => value.push(other),
+            }
+        }
+        return Err(());
+    }
+    if let Some(body) = raw.strip_prefix('\'') {
+        return body.find('\'').map(|end| body[..end].to_string()).ok_or(());
+    }
+    let value = match raw.find(" #") {
+        Some(comment) => &raw[..comment],
+        None => raw,
+    };
+    Ok(value.trim().to_string())
+}
+
+/// Go's `strconv.ParseBool`.
+fn go_bool(text: &str) -> Option<bool> {
+    match text.trim() {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// A Go duration (`5m`, `1h30m`, `90s`) that flaredns can take, at least a second.
+fn go_duration(text: &str) -> Option<Duration> {
+    let duration = humantime::parse_duration(text.trim()).ok()?;
+    (duration >= Duration::from_secs(1)).then_some(duration)
+}
+
+/// The variables → what flaredns should do.
+fn map(variables: &[(String, String, Place)]) -> Imported {
+    let mut imported = Imported::default();
+    let get = |key: &str| {
+        variables
+            .iter()
+            .rev()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, v, p)| (v.as_str(), p.clone()))
+    };
+    for (key, value, place) in variables {
+        let at = place.describe(key);
+        let key = key.as_str();
+        match key {
+            "CLOUDFLARE_API_TOKEN" | "CF_API_TOKEN" if !value.is_empty() => {
+                let origin = match place {
+                    Place::Line(line) => TokenOrigin::Line { line: *line, key: key.to_string(), secret: Secret::new(value) },
+                    Place::Env => TokenOrigin::Env { name: key.to_string(), secret: Secret::new(value) },
+                };
+                imported.token(origin);
+            }
+            "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" if !value.is_empty() => {
+                imported.token(TokenOrigin::File { path: value.clone() });
+                imported.note(Section::General, format!("{at}: the token file is kept; in a container it is the path inside the container"));
+            }
+            "DOMAINS" | "IP4_DOMAINS" | "IP6_DOMAINS" | "IP4_PROVIDER" | "IP6_PROVIDER" | "PROXIED" | "TTL" | "RECORD_COMMENT" | "WAF_LISTS" | "WAF_LIST_DESCRIPTION" | "WAF_LIST_ITEM_COMMENT" | "IP4_DEFAULT_PREFIX_LEN" | "IP6_DEFAULT_PREFIX_LEN" | "CLOUDFLARE_API_TOKEN" | "CF_API_TOKEN" | "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" => {}
+            "UPDATE_CRON" => cron(value, &at, &mut imported),
+            "DETECTION_TIMEOUT" => match go_duration(value) {
+                Some(timeout) if timeout <= Duration::from_secs(300) => imported.detect_timeout = Some(timeout),
+                _ => imported.note(Section::Detect, format!("{at}={} is not 1s to 5m; flaredns's default (5s) stays", shown(value))),
+            },
+            "UPDATE_ON_START" => imported.note(Section::Daemon, format!("{at}: flaredns always checks at start")),
+            "DELETE_ON_STOP" => imported.note(Section::Daemon, format!("{at}: flaredns never deletes records; they keep the last address when it stops")),
+            "CACHE_EXPIRATION" => imported.note(Section::Daemon, format!("{at}: flaredns asks DNS first and re-reads the API once per [check] reconcile (default 1h) for what DNS cannot confirm")),
+            "UPDATE_TIMEOUT" => imported.note(Section::Daemon, format!("{at}: [daemon] cycle_timeout bounds a whole cycle in flaredns (default 60s)")),
+            "HEALTHCHECKS" | "UPTIMEKUMA" => {
+                if crate::secret::SecretUrl::parse(value).is_ok() {
+                    if key == "HEALTHCHECKS" {
+                        imported.healthchecks = Some(value.trim().to_string());
+                    } else {
+                        imported.uptime_kuma = Some(value.trim().to_string());
+                    }
+                } else {
+                    imported.note(Section::Notify, format!("{at} is not an http(s) URL; not carried over"));
+                }
+            }
+            "SHOUTRRR" => {
+                for url in value.split_whitespace().filter(|u| !u.starts_with('#')) {
+                    if url.contains("://") {
+                        imported.urls.push(url.to_string());
+                    } else {
+                        imported.note(Section::Notify, format!("{at}: an item is not a service URL; not carried over"));
+                    }
+                }
+            }
+            "SHOUTRRR_FILE" => imported.note(Section::Notify, format!("{at}: copy the URLs from that file into [notify] urls")),
+            "TZ" | "EMOJI" | "QUIET" | "PUID" | "PGID" => imported.note(Section::General, format!("{at}: logging and container settings do not carry over (flaredns logs in UTC to stderr; -q for less)")),
+            "IP4_DETECTION_FILTER" | "IP6_DETECTION_FILTER" => imported.note(Section::Detect, format!("{at}: flaredns has no detection filter; it always refuses non-global addresses")),
+            "MANAGED_RECORDS_COMMENT_REGEX" | "MANAGED_WAF_LIST_ITEMS_COMMENT_REGEX" => imported.note(Section::General, format!("{at}: flaredns manages exactly the names listed (and WAF list items with its comment)")),
+            _ => imported.note(Section::General, format!("{at}: not a cloudflare-ddns setting flaredns knows; ignored")),
+        }
+    }
+    let detection = [(Family::V4, "IP4_PROVIDER"), (Family::V6, "IP6_PROVIDER")];
+    for (family, key) in detection {
+        let (value, place) = get(key).unwrap_or(("cloudflare.trace", Place::Env));
+        let at = place.describe(key);
+        if let Some(provider) = provider(value, family, &at, &mut imported) {
+            imported.provider(family, &provider);
+        }
+    }
+    if get("IP6_PROVIDER").is_none() {
+        imported.note(Section::Detect, "IPv6 is on because cloudflare-ddns's IP6_PROVIDER defaults to cloudflare.trace; write ipv6 = [] if this host has no IPv6");
+    }
+    records(&get, &mut imported);
+    waf_lists(&get, &mut imported);
+    imported
+}
+
+/// `UPDATE_CRON`: `@every D` and the named schedules map to an interval; a cron expression
+/// does not.
+fn cron(value: &str, at: &str, imported: &mut Imported) {
+    let value = value.trim();
+    let interval = match value {
+        "@hourly" => Some(Duration::from_secs(3600)),
+        "@daily" | "@midnight" => Some(Duration::from_secs(86400)),
+        "@weekly" => Some(Duration::from_secs(7 * 86400)),
+        "@once" => {
+            imported.note(
+                Section::Daemon,
+                format!(
+                    "{at}=@once: run `flaredns --once` (e.g. from the flaredns-once.timer unit)"
+                ),
+            );
+            return;
+        }
+        _ => value.strip_prefix("@every").and_then(go_duration),
+    };
+    match interval {
+        Some(interval) if interval <= Duration::from_secs(7 * 86400) => imported.interval = Some(interval),
+        _ => imported.note(Section::Daemon, format!("{at}={} is a cron schedule; flaredns runs on an interval: set [daemon] interval (or use the flaredns-once.timer with OnCalendar=)", shown(value))),
+    }
+}
+
+/// One favonia provider → a flaredns provider; `None` turns the family off.
+fn provider(value: &str, family: Family, at: &str, imported: &mut Imported) -> Option<String> {
+    const DEFAULT: &str = "cloudflare.trace";
+    let value = value.trim();
+    let mapped = match value {
+        "none" => return None,
+        "cloudflare.trace" => DEFAULT.to_string(),
+        "cloudflare.doh" => {
+            imported.note(Section::Detect, format!("{at}=cloudflare.doh → cloudflare.dns: the same whoami.cloudflare question, asked over plain DNS to 1.1.1.1 / 2606:4700:4700::1111"));
+            "cloudflare.dns".to_string()
+        }
+        "local" => {
+            imported.note(Section::Detect, format!("{at}=local: flaredns has no route-based provider; {DEFAULT} is used, or write iface:NAME with your uplink interface"));
+            DEFAULT.to_string()
+        }
+        "static.empty" => {
+            imported.note(
+                Section::Detect,
+                format!("{at}=static.empty: flaredns never empties records; this family is off"),
+            );
+            return None;
+        }
+        _ => {
+            if let Some(iface) = value.strip_prefix("local.iface:") {
+                format!("iface:{iface}")
+            } else if let Some(url) = value
+                .strip_prefix("url.via4:")
+                .or_else(|| value.strip_prefix("url.via6:"))
+            {
+                imported.note(
+                    Section::Detect,
+                    format!(
+                        "{at}: flaredns asks an {} provider over {}, whatever the via",
+                        family.describe(),
+                        family.describe()
+                    ),
+                );
+                format!("url:{url}")
+            } else if let Some(addresses) = value.strip_prefix("static:") {
+                let mut all = addresses.split(',').map(str::trim);
+                let first = all.next().unwrap_or_default();
+                if all.next().is_some() {
+                    imported.note(Section::Detect, format!("{at}: flaredns publishes one address per family; the first one is kept"));
+                }
+                format!("static:{first}")
+            } else if value.starts_with("file:") {
+                imported.note(Section::Detect, format!("{at}: flaredns reads no address file; {DEFAULT} is used (static:ADDR or url:URL may fit)"));
+                DEFAULT.to_string()
+            } else {
+                value.to_string()
+            }
+        }
+    };
+    match Provider::parse(&mapped) {
+        Ok(Provider::Static(ip)) if Family::of(ip) != family => {
+            imported.note(
+                Section::Detect,
+                format!(
+                    "{at}: {ip} is not an {} address; {DEFAULT} is used",
+                    family.describe()
+                ),
+            );
+            Some(DEFAULT.to_string())
+        }
+        Ok(_) => Some(mapped),
+        Err(problem) => {
+            imported.note(
+                Section::Detect,
+                format!("{at}: {problem}; {DEFAULT} is used"),
+            );
+            Some(DEFAULT.to_string())
+        }
+    }
+}
+
+type Get<'a> = dyn Fn(&str) -> Option<(&'a str, Place)> + 'a;
+
+/// `DOMAINS`, `IP4_DOMAINS`, `IP6_DOMAINS` with `PROXIED`, `TTL` and `RECORD_COMMENT`.
+fn records<'a>(get: &Get<'a>, imported: &mut Imported) {
+    let proxied = get("PROXIED").and_then(|(value, place)| match go_bool(value) {
+        Some(flag) => {
+            imported.note(Section::Records, format!("{}: cloudflare-ddns uses it for new records only; flaredns's `proxied` also sets it on existing records (write \"keep\" to leave them)", place.describe("PROXIED")));
+            Some(flag)
+        }
+        None => {
+            imported.note(Section::Records, format!("{}={}: an expression does not map; set `proxied` per record", place.describe("PROXIED"), shown(value)));
+            None
+        }
+    });
+    let ttl = get("TTL").and_then(|(value, place)| {
+        match value
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| "not a number of seconds".to_string())
+            .and_then(Ttl::from_seconds)
+        {
+            Ok(ttl) => Some(ttl),
+            Err(problem) => {
+                imported.note(
+                    Section::Records,
+                    format!("{}: {problem}; TTLs are kept", place.describe("TTL")),
+                );
+                None
+            }
+        }
+    });
+    let comment = get("RECORD_COMMENT").and_then(|(value, place)| {
+        if value.is_empty() {
+            None
+        } else if value.chars().count() > 100 {
+            imported.note(
+                Section::Records,
+                format!(
+                    "{}: longer than 100 characters, Cloudflare's limit; not carried over",
+                    place.describe("RECORD_COMMENT")
+                ),
+            );
+            None
+        } else {
+            Some(value.to_string())
+        }
+    });
+    let token = imported.tokens.first().map(|_| 0);
+    let lists = [
+        ("DOMAINS", vec![Family::V4, Family::V6]),
+        ("IP4_DOMAINS", vec![Family::V4]),
+        ("IP6_DOMAINS", vec![Family::V6]),
+    ];
+    for (key, families) in lists {
+        let Some((value, place)) = get(key) else {
+            continue;
+        };
+        for item in value
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+        {
+            let (host, options) = match item.split_once('{') {
+                Some((host, options)) => (host.trim(), Some(options)),
+                None => (item, None),
+            };
+            if options.is_some() {
+                imported.note(Section::Records, format!("{}: `{}` carries options (hostid6); flaredns's `ipv6_host` is the equivalent, set it by hand", place.describe(key), shown(host)));
+            }
+            match DomainName::parse(host) {
+                Ok(name) => {
+                    let mut record = Record::new(name, families.clone());
+                    record.proxied = proxied;
+                    record.ttl = ttl;
+                    record.comment = comment.clone();
+                    record.token = token;
+                    imported.add_record(record);
+                }
+                Err(problem) => imported.note(
+                    Section::Records,
+                    format!(
+                        "{}: `{}` skipped: invalid name: {problem}",
+                        place.describe(key),
+                        shown(host)
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// `WAF_LISTS` (`account/name` items) with the description, comment and prefix lengths.
+fn waf_lists<'a>(get: &Get<'a>, imported: &mut Imported) {
+    let Some((value, place)) = get("WAF_LISTS") else {
+        return;
+    };
+    let text = |key: &str| {
+        get(key)
+            .map(|(v, _)| v.to_string())
+            .filter(|v| !v.trim().is_empty())
+    };
+    let prefix = |key: &str, range: std::ops::RangeInclusive<u8>| {
+        get(key)
+            .and_then(|(v, _)| v.trim().parse::<u8>().ok())
+            .filter(|p| range.contains(p))
+    };
+    for item in value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let valid = item.split_once('/').filter(|(account, name)| {
+            account.len() == 32
+                && account.bytes().all(|b| b.is_ascii_hexdigit())
+                && !name.is_empty()
+                && name.len() <= 50
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        });
+        match valid {
+            Some((account, name)) => imported.waf_lists.push(WafList {
+                account: account.to_ascii_lowercase(),
+                name: name.to_string(),
+                description: text("WAF_LIST_DESCRIPTION"),
+                comment: text("WAF_LIST_ITEM_COMMENT"),
+                ipv4_prefix: prefix("IP4_DEFAULT_PREFIX_LEN", 8..=32),
+                ipv6_prefix: prefix("IP6_DEFAULT_PREFIX_LEN", 12..=128),
+            }),
+            None => imported.note(Section::Records, format!("{}: `{}` is not ACCOUNT_ID/list_name (32 hex digits, then a-z, 0-9, _); skipped", place.describe("WAF_LISTS"), shown(item))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ENV_FILE: &str = "# cloudflare-ddns\nexport CLOUDFLARE_API_TOKEN=\"secret-token-value\"\nDOMAINS=home.example.com, www.example.org\nIP6_DOMAINS='v6.example.com'\nIP4_PROVIDER=local.iface:eth0\nIP6_PROVIDER=cloudflare.doh\nPROXIED=true\nTTL=1\nUPDATE_CRON=@every 10m\nHEALTHCHECKS=https://hc-ping.com/0a1b2c3d\nSHOUTRRR=\"discord://tok@123\ngeneric://example.com/hook\"\nWAF_LISTS=0123456789abcdef0123456789abcdef/home_ips\nRECORD_COMMENT=from favonia # a comment\nMYSTERY=do-not-print\n";
+
+    #[test]
+    fn an_env_file_maps_every_setting() {
+        let imported = parse(ENV_FILE).expect("parses");
+        let names: Vec<(String, Vec<Family>)> = imported
+            .records
+            .iter()
+            .map(|r| (r.name.to_string(), r.families.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("home.example.com".to_string(), vec![Family::V4, Family::V6]),
+                ("www.example.org".to_string(), vec![Family::V4, Family::V6]),
+                ("v6.example.com".to_string(), vec![Family::V6]),
+            ]
+        );
+        assert_eq!(imported.ipv4, ["iface:eth0"]);
+        assert_eq!(imported.ipv6, ["cloudflare.dns"]);
+        assert_eq!(imported.interval, Some(Duration::from_secs(600)));
+        assert_eq!(imported.records[0].proxied, Some(true));
+        assert_eq!(imported.records[0].comment.as_deref(), Some("from favonia"));
+        assert_eq!(
+            imported.urls,
+            ["discord://tok@123", "generic://example.com/hook"]
+        );
+        assert_eq!(imported.waf_lists.len(), 1);
+        assert!(matches!(
+            imported.tokens[0],
+            TokenOrigin::Line { line: 2, .. }
+        ));
+        let text = imported.to_toml("test");
+        assert!(
+            !text.contains("secret-token-value") && !text.contains("do-not-print"),
+            "{text}"
+        );
+        assert!(text.contains("MYSTERY"), "{text}");
+    }
+
+    #[test]
+    fn compose_list_and_map_items_are_read() {
+        let imported = parse("services:\n  ddns:\n    environment:\n      - DOMAINS=a.example.com\n      IP6_PROVIDER: none\n").expect("parses");
+        assert_eq!(imported.records.len(), 1);
+        assert!(imported.ipv6.is_empty());
+    }
+
+    #[test]
+    fn providers_and_schedules() {
+        for (value, expected) in [
+            ("none", None),
+            ("cloudflare.trace", Some("cloudflare.trace")),
+            (
+                "url:https://api4.ipify.org",
+                Some("url:https://api4.ipify.org"),
+            ),
+            ("static:81.23.45.99,81.23.45.98", Some("static:81.23.45.99")),
+            ("static:2a01::1", Some("cloudflare.trace")),
+            ("file:/ip4.txt", Some("cloudflare.trace")),
+            ("bogus", Some("cloudflare.trace")),
+        ] {
+            let mut imported = Imported::default();
+            assert_eq!(
+                provider(value, Family::V4, "IP4_PROVIDER", &mut imported).as_deref(),
+                expected,
+                "{value}"
+            );
+        }
+        for (value, expected) in [
+            ("@every 5m", Some(300)),
+            ("@every 1h30m", Some(5400)),
+            ("@hourly", Some(3600)),
+            ("*/5 * * * *", None),
+            ("@once", None),
+            ("@every 1ms", None),
+        ] {
+            let mut imported = Imported::default();
+            cron(value, "UPDATE_CRON", &mut imported);
+            assert_eq!(imported.interval.map(|d| d.as_secs()), expected, "{value}");
+        }
+    }
+
+    #[test]
+    fn the_environment_is_read_for_known_keys_only() {
+        let env = vec![
+            ("DOMAINS".to_string(), "a.example.com".to_string()),
+            (
+                "CLOUDFLARE_API_TOKEN".to_string(),
+                "secret-token-value".to_string(),
+            ),
+            ("PATH".to_string(), "/usr/bin".to_string()),
+        ];
+        let imported = from_env(&env);
+        assert_eq!(imported.records.len(), 1);
+        assert!(
+            matches!(&imported.tokens[0], TokenOrigin::Env { name, .. } if name == "CLOUDFLARE_API_TOKEN")
+        );
+        assert!(!imported.to_toml("env").contains("PATH"));
+    }
+
+    #[test]
+    fn an_unclosed_quote_names_its_line() {
+        let error = parse("DOMAINS=a.example.com\nTTL='60\n").expect_err("unclosed");
+        assert_eq!((error.line, error.problem), (2, Problem::UnclosedQuote));
+    }
+}
