@@ -83,7 +83,7 @@ impl ParseError {
 /// Why an import failed. Every variant is exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("cannot import {source}")]
+    #[error("cannot import: {source}")]
     Read { source: crate::files::FileError },
     #[error("cannot import {}:{line}: {problem}", path.display())]
     Parse {
