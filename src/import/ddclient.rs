@@ -516,7 +516,7 @@ fn host_record(entry: &HostEntry, imported: &mut Imported, said: &mut Vec<String
             )),
         }
     }
-    if let Some(password) = get("password") {
+    if let Some(password) = get("password").filter(|p| !p.value.is_empty()) {
         let login = get("login").map(|s| s.value.as_str()).unwrap_or("token");
         let secret = Secret::new(password.value.trim_end_matches(','));
         let origin = if login.contains('@') {

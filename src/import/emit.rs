@@ -391,16 +391,34 @@ impl Imported {
         }
     }
 
-    /// Belt and braces: no token text survives in the output, whatever a note quoted. Very
-    /// short values are left alone (they would blank out ordinary words), and nothing prints
-    /// a password's value in the first place.
-    fn scrub(&self, mut out: String) -> String {
-        for secret in self.tokens.iter().filter_map(TokenOrigin::secret) {
-            if secret.0.len() >= 8 {
-                out = out.replace(&secret.0, "<redacted>");
+    /// Belt and braces: no token text survives in a comment, whatever a note quoted. Only
+    /// comment lines are scrubbed (a token that happens to equal a key must not break the
+    /// TOML), very short values are left alone, and nothing prints a password's value in the
+    /// first place.
+    fn scrub(&self, out: String) -> String {
+        let secrets: Vec<&str> = self
+            .tokens
+            .iter()
+            .filter_map(TokenOrigin::secret)
+            .map(|secret| secret.0.as_str())
+            .filter(|secret| secret.len() >= 8)
+            .collect();
+        if secrets.is_empty() {
+            return out;
+        }
+        let mut scrubbed = String::with_capacity(out.len());
+        for line in out.split_inclusive('\n') {
+            if line.starts_with('#') {
+                let mut line = line.to_string();
+                for secret in &secrets {
+                    line = line.replace(secret, "<redacted>");
+                }
+                scrubbed.push_str(&line);
+            } else {
+                scrubbed.push_str(line);
             }
         }
-        out
+        scrubbed
     }
 }
 
