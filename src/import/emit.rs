@@ -500,10 +500,12 @@ mod tests {
 
     #[test]
     fn output_parses_as_toml_with_every_section() {
-        let mut imported = Imported::default();
-        imported.ipv4 = vec!["cloudflare.trace".to_string()];
-        imported.ipv6 = vec!["iface:eth0".to_string()];
-        imported.interval = Some(Duration::from_secs(300));
+        let mut imported = Imported {
+            ipv4: vec!["cloudflare.trace".to_string()],
+            ipv6: vec!["iface:eth0".to_string()],
+            interval: Some(Duration::from_secs(300)),
+            ..Imported::default()
+        };
         let mut record = Record::new(name("home.example.com"), vec![Family::V4]);
         record.ttl = Some(Ttl::Auto);
         record.proxied = Some(true);

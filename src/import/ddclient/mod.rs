@@ -71,7 +71,11 @@ const MAPPED: &[&str] = &[
 /// Parses a ddclient.conf.
 pub fn parse(text: &str) -> Result<Imported, ParseError> {
     let mut imported = Imported::default();
-    let (entries, globals, seen) = read_entries(text, &mut imported)?;
+    let read::Parsed {
+        entries,
+        globals,
+        seen,
+    } = read_entries(text, &mut imported)?;
     for (key, line) in &seen {
         if !MAPPED.contains(&key.as_str()) {
             imported.note(
@@ -275,7 +279,7 @@ fn detection(
         keys.iter()
             .filter(|(key, _)| get(key).is_some_and(|s| !is_flag(&s.value)))
             .map(|(_, strategy)| strategy.to_string())
-            .last()
+            .next_back()
     };
     let old_ipv6_flag = get("ipv6").is_some_and(|s| is_true(&s.value));
     let legacy = get("use")

@@ -24,12 +24,17 @@ pub(super) struct HostEntry {
     pub settings: Settings,
 }
 
+/// What the reader found: host entries, the globals left at the end, and every key seen
+/// (with its line, once per line).
+pub(super) struct Parsed {
+    pub entries: Vec<HostEntry>,
+    pub globals: Settings,
+    pub seen: Vec<(String, usize)>,
+}
+
 /// Splits the file into host entries, the globals left at the end, and every key seen (with
 /// its line, once per line).
-pub(super) fn read_entries(
-    text: &str,
-    imported: &mut Imported,
-) -> Result<(Vec<HostEntry>, Settings, Vec<(String, usize)>), ParseError> {
+pub(super) fn read_entries(text: &str, imported: &mut Imported) -> Result<Parsed, ParseError> {
     let mut globals = Settings::new();
     let mut entries = Vec::new();
     let mut seen: Vec<(String, usize)> = Vec::new();
@@ -85,7 +90,11 @@ pub(super) fn read_entries(
             &mut seen,
         )?;
     }
-    Ok((entries, globals, seen))
+    Ok(Parsed {
+        entries,
+        globals,
+        seen,
+    })
 }
 
 /// ddclient reads `…password…=VALUE` before removing comments, so a password may hold `#`.
@@ -95,8 +104,7 @@ fn password_assignment(line: &str) -> Option<(String, String, String)> {
     let at = line[..hash].find("password")?;
     let key_start = line[..at]
         .char_indices()
-        .filter(|(_, c)| c.is_whitespace() || *c == ',')
-        .last()
+        .rfind(|(_, c)| c.is_whitespace() || *c == ',')
         .map(|(i, c)| i + c.len_utf8())
         .unwrap_or(0);
     let after = at + "password".len();
