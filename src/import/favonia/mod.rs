@@ -209,6 +209,10 @@ fn map(variables: &[(String, String, Place)]) -> Imported {
             .find(|(k, _, _)| k == key)
             .map(|(_, v, p)| (v.as_str(), p.clone()))
     };
+    // A token given as a value wins over a token file: the value is what gets copied.
+    let token_value = variables.iter().any(|(key, value, _)| {
+        matches!(key.as_str(), "CLOUDFLARE_API_TOKEN" | "CF_API_TOKEN") && !value.is_empty()
+    });
     for (key, value, place) in variables {
         let at = place.describe(key);
         let key = key.as_str();
@@ -219,6 +223,9 @@ fn map(variables: &[(String, String, Place)]) -> Imported {
                     Place::Env => TokenOrigin::Env { name: key.to_string(), secret: Secret::new(value) },
                 };
                 imported.token(origin);
+            }
+            "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" if !value.is_empty() && token_value => {
+                imported.note(Section::General, format!("{at}: the token is also given as a value (cloudflare-ddns requires both to be the same); the value is the one carried over"));
             }
             "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" if !value.is_empty() => {
                 imported.token(TokenOrigin::File { path: value.clone() });

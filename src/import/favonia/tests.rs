@@ -108,3 +108,24 @@ fn an_unclosed_quote_names_its_line() {
     let error = parse("DOMAINS=a.example.com\nTTL='60\n").expect_err("unclosed");
     assert_eq!((error.line, error.problem), (2, Problem::UnclosedQuote));
 }
+
+#[test]
+fn a_token_file_is_kept_unless_the_token_is_also_a_value() {
+    let imported = parse("CLOUDFLARE_API_TOKEN_FILE=/run/secrets/cf\nDOMAINS=a.example.com\n")
+        .expect("parses");
+    assert_eq!(
+        imported.tokens,
+        [TokenOrigin::File {
+            path: "/run/secrets/cf".to_string()
+        }]
+    );
+    assert!(imported
+        .to_toml("test")
+        .contains("api_token_file = \"/run/secrets/cf\""));
+    let imported = parse("CLOUDFLARE_API_TOKEN_FILE=/run/secrets/cf\nCF_API_TOKEN=secret-token-value\nDOMAINS=a.example.com\n").expect("parses");
+    assert_eq!(imported.tokens.len(), 1);
+    assert!(matches!(
+        imported.tokens[0],
+        TokenOrigin::Line { line: 2, .. }
+    ));
+}
