@@ -444,7 +444,13 @@ fn web_provider(
         let cloudflare = matches!(
             parsed.host_str(),
             Some(
-                "1.1.1.1" | "1.0.0.1" | "cloudflare.com" | "www.cloudflare.com" | "one.one.one.one"
+                "1.1.1.1"
+                    | "1.0.0.1"
+                    | "[2606:4700:4700::1111]"
+                    | "[2606:4700:4700::1001]"
+                    | "cloudflare.com"
+                    | "www.cloudflare.com"
+                    | "one.one.one.one"
             )
         );
         return if cloudflare {

@@ -79,7 +79,12 @@ fn strategies_map_to_providers() {
         (
             "usev6=webv6, webv6=https://[2606:4700:4700::1111]/cdn-cgi/trace",
             vec![],
-            vec!["trace:https://[2606:4700:4700::1111]/cdn-cgi/trace"],
+            vec!["cloudflare.trace"],
+        ),
+        (
+            "usev4=webv4, webv4=https://trace.example.net/cdn-cgi/trace, webv4-skip='ip='",
+            vec!["trace:https://trace.example.net/cdn-cgi/trace"],
+            vec![],
         ),
         ("use=ip, ip=81.23.45.99", vec!["static:81.23.45.99"], vec![]),
         ("use=cmd, cmd=/bin/true", vec!["cloudflare.trace"], vec![]),
