@@ -259,6 +259,11 @@ impl Imported {
         out.push_str("\n[detect]\n");
         self.notes_of(Section::Detect, &mut out);
         let (ipv4, ipv6) = self.enabled_lists();
+        if self.ipv4.is_empty() && self.ipv6.is_empty() {
+            out.push_str(
+                "# both families were off in the input; flaredns needs one, so IPv4 is on\n",
+            );
+        }
         let _ = writeln!(out, "ipv4 = {}", list(&ipv4));
         let _ = writeln!(out, "ipv6 = {}", list(&ipv6));
         if let Some(timeout) = self.detect_timeout {

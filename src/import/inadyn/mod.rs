@@ -53,6 +53,10 @@ fn map(file: &File) -> Imported {
             "verify-address" => imported.note(Section::Detect, format!("verify-address (line {line}): flaredns always refuses private, loopback, CGNAT and other non-global addresses; it cannot be turned off")),
             "forced-update" => imported.note(Section::Daemon, format!("forced-update (line {line}): flaredns asks the zone's authoritative DNS every interval and writes only when an answer differs, so no forced update is needed")),
             "secure-ssl" | "broken-rtc" | "ca-trust-file" => imported.note(Section::General, format!("{} (line {line}): flaredns always verifies certificates against the system's CA store; SSL_CERT_FILE names another bundle", entry.key)),
+            "include" => imported.note(
+                Section::General,
+                format!("include (line {line}): the included file is not read; import its settings by hand"),
+            ),
             "iterations" => imported.note(Section::Daemon, format!("iterations (line {line}): for a single run use `flaredns --once`")),
             _ => imported.note(Section::General, format!("`{}` (line {line}): not carried over (no flaredns equivalent)", shown(&entry.key))),
         }
