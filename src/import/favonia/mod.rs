@@ -4,13 +4,14 @@
 //! environment. Only the variables cloudflare-ddns knows are read from the environment; a
 //! value of an unknown key is never repeated, since it may be a secret.
 
+mod env_file;
 #[cfg(test)]
 mod tests;
 
 use std::time::Duration;
 
 use super::emit::{shown, Imported, Record, Secret, Section, TokenOrigin, Ttl, WafList};
-use super::{ParseError, Problem};
+use super::ParseError;
 use crate::detect::Provider;
 use crate::model::{DomainName, Family};
 
@@ -74,40 +75,12 @@ impl Place {
 
 /// Parses an env file or a compose file's environment lines.
 pub fn parse(text: &str) -> Result<Imported, ParseError> {
-    let mut variables = Vec::new();
-    let mut skipped = Vec::new();
-    let lines: Vec<&str> = text.lines().collect();
-    let mut index = 0;
-    while index < lines.len() {
-        let line_no = index + 1;
-        let line = lines[index].trim();
-        index += 1;
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("- ").map(str::trim_start).unwrap_or(line);
-        let line = line
-            .strip_prefix("export ")
-            .map(str::trim_start)
-            .unwrap_or(line);
-        let Some((key, raw)) = split_assignment(line) else {
-            skipped.push(line_no);
-            continue;
-        };
-        let mut raw = raw.to_string();
-        // A double-quoted value may span lines (SHOUTRRR holds one URL per line).
-        if raw.starts_with('"') && !closes(&raw) {
-            while index < lines.len() && !closes(&raw) {
-                raw.push('\n');
-                raw.push_str(lines[index]);
-                index += 1;
-            }
-        }
-        let value = unquote(&raw).map_err(|()| ParseError::at(line_no, Problem::UnclosedQuote))?;
-        variables.push((key.to_string(), value, Place::Line(line_no)));
-    }
+    let variables: Vec<(String, String, Place)> = env_file::assignments(text)?
+        .into_iter()
+        .map(|(key, value, line)| (key, value, Place::Line(line)))
+        .collect();
     let mut imported = map(&variables);
-    if !skipped.is_empty() && variables.is_empty() {
+    if variables.is_empty() {
         imported.note(
             Section::General,
             "no KEY=VALUE line was found; is this an env file?",
@@ -124,64 +97,6 @@ pub fn from_env(env: &[(String, String)]) -> Imported {
         .map(|(key, value)| (key.clone(), value.clone(), Place::Env))
         .collect();
     map(&variables)
-}
-
-/// `KEY=VALUE` or `KEY: VALUE` with an upper-case variable name.
-fn split_assignment(line: &str) -> Option<(&str, &str)> {
-    let end = line.find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))?;
-    let key = &line[..end];
-    if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
-        return None;
-    }
-    let rest = &line[end..];
-    let value = rest
-        .strip_prefix('=')
-        .or_else(|| rest.strip_prefix(':').map(str::trim_start))?;
-    Some((key, value))
-}
-
-/// Whether a double-quoted raw value has its closing quote.
-fn closes(raw: &str) -> bool {
-    let mut escaped = false;
-    for c in raw.chars().skip(1) {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => return true,
-            _ => {}
-        }
-    }
-    false
-}
-
-/// Removes quotes (`"…"` with `\n`, `\"` escapes, `'…'` literal) or an unquoted value's
-/// ` # comment`. An unclosed quote is an error.
-fn unquote(raw: &str) -> Result<String, ()> {
-    let raw = raw.trim();
-    if let Some(body) = raw.strip_prefix('"') {
-        let mut value = String::new();
-        let mut chars = body.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '"' => return Ok(value),
-                '\\' => match chars.next() {
-                    Some('n') => value.push('\n'),
-                    Some(other) => value.push(other),
-                    None => return Err(()),
-                },
-                other => value.push(other),
-            }
-        }
-        return Err(());
-    }
-    if let Some(body) = raw.strip_prefix('\'') {
-        return body.find('\'').map(|end| body[..end].to_string()).ok_or(());
-    }
-    let value = match raw.find(" #") {
-        Some(comment) => &raw[..comment],
-        None => raw,
-    };
-    Ok(value.trim().to_string())
 }
 
 /// Go's `strconv.ParseBool`.
@@ -215,41 +130,58 @@ fn map(variables: &[(String, String, Place)]) -> Imported {
     });
     for (key, value, place) in variables {
         let at = place.describe(key);
-        let key = key.as_str();
-        match key {
+        if let Some((section, why)) = unmapped(key) {
+            imported.note(section, format!("{at}: {why}"));
+            continue;
+        }
+        match key.as_str() {
             "CLOUDFLARE_API_TOKEN" | "CF_API_TOKEN" if !value.is_empty() => {
-                let origin = match place {
-                    Place::Line(line) => TokenOrigin::Line { line: *line, key: key.to_string(), secret: Secret::new(value) },
-                    Place::Env => TokenOrigin::Env { name: key.to_string(), secret: Secret::new(value) },
-                };
-                imported.token(origin);
-            }
-            "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" if !value.is_empty() && token_value => {
-                imported.note(Section::General, format!("{at}: the token is also given as a value (cloudflare-ddns requires both to be the same); the value is the one carried over"));
+                let secret = Secret::new(value);
+                imported.token(match place {
+                    Place::Line(line) => TokenOrigin::Line {
+                        line: *line,
+                        key: key.clone(),
+                        secret,
+                    },
+                    Place::Env => TokenOrigin::Env {
+                        name: key.clone(),
+                        secret,
+                    },
+                });
             }
             "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" if !value.is_empty() => {
-                imported.token(TokenOrigin::File { path: value.clone() });
-                imported.note(Section::General, format!("{at}: the token file is kept; in a container it is the path inside the container"));
+                if token_value {
+                    imported.note(Section::General, format!("{at}: the token is also given as a value (cloudflare-ddns requires both to be the same); the value is the one carried over"));
+                } else {
+                    imported.token(TokenOrigin::File {
+                        path: value.clone(),
+                    });
+                    imported.note(Section::General, format!("{at}: the token file is kept; in a container it is the path inside the container"));
+                }
             }
-            "DOMAINS" | "IP4_DOMAINS" | "IP6_DOMAINS" | "IP4_PROVIDER" | "IP6_PROVIDER" | "PROXIED" | "TTL" | "RECORD_COMMENT" | "WAF_LISTS" | "WAF_LIST_DESCRIPTION" | "WAF_LIST_ITEM_COMMENT" | "IP4_DEFAULT_PREFIX_LEN" | "IP6_DEFAULT_PREFIX_LEN" | "CLOUDFLARE_API_TOKEN" | "CF_API_TOKEN" | "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" => {}
             "UPDATE_CRON" => cron(value, &at, &mut imported),
             "DETECTION_TIMEOUT" => match go_duration(value) {
-                Some(timeout) if timeout <= Duration::from_secs(300) => imported.detect_timeout = Some(timeout),
-                _ => imported.note(Section::Detect, format!("{at}={} is not 1s to 5m; flaredns's default (5s) stays", shown(value))),
+                Some(timeout) if timeout <= Duration::from_secs(300) => {
+                    imported.detect_timeout = Some(timeout)
+                }
+                _ => imported.note(
+                    Section::Detect,
+                    format!(
+                        "{at}={} is not 1s to 5m; flaredns's default (5s) stays",
+                        shown(value)
+                    ),
+                ),
             },
-            "UPDATE_ON_START" => imported.note(Section::Daemon, format!("{at}: flaredns always checks at start")),
-            "DELETE_ON_STOP" => imported.note(Section::Daemon, format!("{at}: flaredns never deletes records; they keep the last address when it stops")),
-            "CACHE_EXPIRATION" => imported.note(Section::Daemon, format!("{at}: flaredns asks DNS first and re-reads the API once per [check] reconcile (default 1h) for what DNS cannot confirm")),
-            "UPDATE_TIMEOUT" => imported.note(Section::Daemon, format!("{at}: [daemon] cycle_timeout bounds a whole cycle in flaredns (default 60s)")),
             "HEALTHCHECKS" | "UPTIMEKUMA" => {
-                if crate::secret::SecretUrl::parse(value).is_ok() {
-                    if key == "HEALTHCHECKS" {
-                        imported.healthchecks = Some(value.trim().to_string());
-                    } else {
-                        imported.uptime_kuma = Some(value.trim().to_string());
-                    }
+                if crate::secret::SecretUrl::parse(value).is_err() {
+                    imported.note(
+                        Section::Notify,
+                        format!("{at} is not an http(s) URL; not carried over"),
+                    );
+                } else if key == "HEALTHCHECKS" {
+                    imported.healthchecks = Some(value.trim().to_string());
                 } else {
-                    imported.note(Section::Notify, format!("{at} is not an http(s) URL; not carried over"));
+                    imported.uptime_kuma = Some(value.trim().to_string());
                 }
             }
             "SHOUTRRR" => {
@@ -257,15 +189,19 @@ fn map(variables: &[(String, String, Place)]) -> Imported {
                     if url.contains("://") {
                         imported.urls.push(url.to_string());
                     } else {
-                        imported.note(Section::Notify, format!("{at}: an item is not a service URL; not carried over"));
+                        imported.note(
+                            Section::Notify,
+                            format!("{at}: an item is not a service URL; not carried over"),
+                        );
                     }
                 }
             }
-            "SHOUTRRR_FILE" => imported.note(Section::Notify, format!("{at}: copy the URLs from that file into [notify] urls")),
-            "TZ" | "EMOJI" | "QUIET" | "PUID" | "PGID" => imported.note(Section::General, format!("{at}: logging and container settings do not carry over (flaredns logs in UTC to stderr; -q for less)")),
-            "IP4_DETECTION_FILTER" | "IP6_DETECTION_FILTER" => imported.note(Section::Detect, format!("{at}: flaredns has no detection filter; it always refuses non-global addresses")),
-            "MANAGED_RECORDS_COMMENT_REGEX" | "MANAGED_WAF_LIST_ITEMS_COMMENT_REGEX" => imported.note(Section::General, format!("{at}: flaredns manages exactly the names listed (and WAF list items with its comment)")),
-            _ => imported.note(Section::General, format!("{at}: not a cloudflare-ddns setting flaredns knows; ignored")),
+            // Read below, where they combine: records, providers, WAF lists.
+            _ if KNOWN.contains(&key.as_str()) => {}
+            _ => imported.note(
+                Section::General,
+                format!("{at}: not a cloudflare-ddns setting flaredns knows; ignored"),
+            ),
         }
     }
     let detection = [(Family::V4, "IP4_PROVIDER"), (Family::V6, "IP6_PROVIDER")];
@@ -282,6 +218,22 @@ fn map(variables: &[(String, String, Place)]) -> Imported {
     records(&get, &mut imported);
     waf_lists(&get, &mut imported);
     imported
+}
+
+/// The settings that have no flaredns equivalent, with the section their note goes to and why.
+fn unmapped(key: &str) -> Option<(Section, &'static str)> {
+    Some(match key {
+        "UPDATE_ON_START" => (Section::Daemon, "flaredns always checks at start"),
+        "DELETE_ON_STOP" => (Section::Daemon, "flaredns never deletes records; they keep the last address when it stops"),
+        "CACHE_EXPIRATION" => (Section::Daemon, "flaredns asks DNS first and re-reads the API once per [check] reconcile (default 1h) for what DNS cannot confirm"),
+        "UPDATE_TIMEOUT" => (Section::Daemon, "[daemon] cycle_timeout bounds a whole cycle in flaredns (default 60s)"),
+        "SHOUTRRR_FILE" => (Section::Notify, "copy the URLs from that file into [notify] urls"),
+        "TZ" | "EMOJI" | "QUIET" | "PUID" | "PGID" => (Section::General, "logging and container settings do not carry over (flaredns logs in UTC to stderr; -q for less)"),
+        "IP4_DETECTION_FILTER" | "IP6_DETECTION_FILTER" => (Section::Detect, "flaredns has no detection filter; it always refuses non-global addresses"),
+        "MANAGED_RECORDS_COMMENT_REGEX" | "MANAGED_WAF_LIST_ITEMS_COMMENT_REGEX" => (Section::General, "flaredns manages exactly the names listed (and WAF list items with its comment)"),
+        "CF_ACCOUNT_ID" | "CLOUDFLARE_ACCOUNT_ID" => (Section::General, "flaredns finds zones through the token; WAF lists name their account"),
+        _ => return None,
+    })
 }
 
 /// `UPDATE_CRON`: `@every D` and the named schedules map to an interval; a cron expression
