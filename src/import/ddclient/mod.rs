@@ -37,7 +37,7 @@ const BUILTIN_WEB: &[&str] = &[
 ];
 
 /// Keys the mapping reads; every other key becomes a note.
-const MAPPED: &[&str] = &[
+pub(super) const MAPPED: &[&str] = &[
     "protocol",
     "zone",
     "ttl",
@@ -94,7 +94,7 @@ pub fn parse(text: &str) -> Result<Imported, ParseError> {
             _ => imported.note(Section::Daemon, format!("daemon={} (line {}) is not an interval flaredns takes (1s to 7 days)", shown(&daemon.value), daemon.line)),
         }
     }
-    let mut said = Vec::new();
+    let mut said = std::collections::HashSet::new();
     for entry in &entries {
         host_record(entry, &mut imported, &mut said);
     }
@@ -123,11 +123,14 @@ fn unmapped_reason(key: &str) -> &'static str {
 }
 
 /// One host → a record (or a note saying why not), plus its detection.
-fn host_record(entry: &HostEntry, imported: &mut Imported, said: &mut Vec<String>) {
+fn host_record(
+    entry: &HostEntry,
+    imported: &mut Imported,
+    said: &mut std::collections::HashSet<String>,
+) {
     let get = |key: &str| entry.settings.get(key);
     let mut say = |imported: &mut Imported, section: Section, text: String| {
-        if !said.contains(&text) {
-            said.push(text.clone());
+        if said.insert(text.clone()) {
             imported.note(section, text);
         }
     };

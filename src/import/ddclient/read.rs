@@ -90,6 +90,14 @@ pub(super) fn read_entries(text: &str, imported: &mut Imported) -> Result<Parsed
             &mut seen,
         )?;
     }
+    // A host defined again replaces its earlier definition, as in ddclient; keys are noted
+    // once per line.
+    let mut hosts = std::collections::HashSet::new();
+    entries.reverse();
+    entries.retain(|entry| hosts.insert(entry.host.clone()));
+    entries.reverse();
+    let mut keys = std::collections::HashSet::new();
+    seen.retain(|key_line| keys.insert(key_line.clone()));
     Ok(Parsed {
         entries,
         globals,
@@ -149,12 +157,11 @@ fn logical_line(
     entries: &mut Vec<HostEntry>,
     seen: &mut Vec<(String, usize)>,
 ) -> Result<(), ParseError> {
+    // Segments are in offset order: a binary search keeps a long joined line linear.
     let line_at = |offset: usize| {
+        let after = segments.partition_point(|(start, _)| *start <= offset);
         segments
-            .iter()
-            .rev()
-            .find(|(start, _)| *start <= offset)
-            .or(segments.first())
+            .get(after.saturating_sub(1))
             .map(|(_, line)| *line)
             .unwrap_or(1)
     };
@@ -182,10 +189,12 @@ fn logical_line(
             Some(password) if value == "dummy" => password.clone(),
             _ => Setting { value, line },
         };
-        if !seen.iter().any(|(k, l)| *k == key && *l == setting.line) {
-            seen.push((key.clone(), setting.line));
+        seen.push((key.clone(), setting.line));
+        // Only the keys the mapping reads are kept, so a host's settings stay small however
+        // many other keys a (hostile) file sets; the rest are notes, from `seen`.
+        if super::MAPPED.contains(&key.as_str()) {
+            locals.insert(key, setting);
         }
-        locals.insert(key, setting);
         rest = &skipped[equals + 1 + consumed..];
     }
     let rest_offset = logical.len() - rest.len();
@@ -229,7 +238,6 @@ fn logical_line(
         );
     }
     for host in args[0].split(',').filter(|h| !h.is_empty()) {
-        entries.retain(|entry| entry.host != host);
         entries.push(HostEntry {
             host: host.to_string(),
             line,

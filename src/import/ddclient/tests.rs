@@ -171,3 +171,26 @@ fn intervals() {
         assert_eq!(interval_seconds(text), seconds, "{text}");
     }
 }
+
+#[test]
+fn a_megabyte_of_hosts_keys_and_passwords_stays_linear() {
+    // 1 MiB of hostile but valid-looking lines: every line a host with its own password, an
+    // unknown key, and a continuation. Quadratic merging would take minutes here.
+    let mut text = String::new();
+    let mut index = 0;
+    while text.len() < 1024 * 1024 {
+        text.push_str(&format!(
+            "protocol=cloudflare, key{index}=x, password=secret-{index:08} \\\n h{index}.example.com\n"
+        ));
+        index += 1;
+    }
+    let started = std::time::Instant::now();
+    let imported = parse(&text).expect("parses");
+    let _ = imported.to_toml("big");
+    assert_eq!(imported.records.len(), index);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -129,3 +129,15 @@ fn a_token_file_is_kept_unless_the_token_is_also_a_value() {
         TokenOrigin::Line { line: 2, .. }
     ));
 }
+
+#[test]
+fn a_megabyte_of_domains_stays_linear() {
+    let mut domains = String::from("DOMAINS=");
+    let mut index = 0;
+    while domains.len() < 1024 * 1024 {
+        domains.push_str(&format!("h{index}.example.com,h{index}.example.com,"));
+        index += 1;
+    }
+    let imported = from_env(&[("DOMAINS".to_string(), domains[8..].to_string())]);
+    assert_eq!(imported.records.len(), index);
+}

@@ -145,3 +145,19 @@ fn checkip_servers_map_to_providers() {
         );
     }
 }
+
+#[test]
+fn a_megabyte_of_sections_stays_linear() {
+    let mut text = String::from("allow-ipv6 = true\n");
+    let mut index = 0;
+    while text.len() < 1024 * 1024 {
+        text.push_str(&format!(
+            "provider cloudflare.com:{index} {{ checkip-server = check{index}.example.net\n password = secret-{index:08}\n hostname = {{ h{index}.example.com, \"g{index}.example.com\" }} }}\n"
+        ));
+        index += 1;
+    }
+    let imported = parse(&text).expect("parses");
+    assert_eq!(imported.records.len(), 2 * index);
+    assert_eq!(imported.ipv4.len(), index);
+    let _ = imported.to_toml("big");
+}
