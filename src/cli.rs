@@ -54,12 +54,36 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Read another updater's configuration and print a flaredns config on stdout
+    ///
+    /// Settings that do not map are kept as comments saying why. The token is never printed:
+    /// the config names api_token_file, and stderr says where to copy the token from.
+    Import {
+        /// The updater the configuration comes from
+        #[arg(value_enum)]
+        source: ImportSource,
+        /// Its config file [default: /etc/ddclient.conf, /etc/inadyn.conf; favonia: an env
+        /// file, else this process's environment]
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Print a shell completion script
     Completions {
         /// The shell
         #[arg(value_enum)]
         shell: Shell,
     },
+}
+
+/// Updaters whose configuration `import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ImportSource {
+    /// ddclient.conf (protocol=cloudflare entries)
+    Ddclient,
+    /// inadyn.conf (provider cloudflare.com sections)
+    Inadyn,
+    /// favonia/cloudflare-ddns environment variables (an env file or the environment)
+    Favonia,
 }
 
 /// Shells that completions are generated for.

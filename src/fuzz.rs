@@ -113,6 +113,43 @@ proptest! {
     }
 
     #[test]
+    fn import_parsers_never_panic(text in "(?s).{0,400}") {
+        let _ = crate::import::check_text(text.as_bytes());
+        for parse in [crate::import::ddclient::parse, crate::import::inadyn::parse, crate::import::favonia::parse] {
+            if let Ok(imported) = parse(&text) {
+                let config = imported.to_toml("fuzz");
+                prop_assert!(toml::from_str::<toml::Table>(&config).is_ok(), "{config}");
+            }
+        }
+    }
+
+    #[test]
+    fn imports_of_their_own_syntax_give_configs_flaredns_accepts(parts in proptest::collection::vec(prop_oneof![
+        Just("protocol=cloudflare".to_string()), Just(", ".to_string()), Just(" \\\n".to_string()), Just("'".to_string()),
+        Just("\"".to_string()), Just(" { ".to_string()), Just(" } ".to_string()), Just(" = ".to_string()), Just("=".to_string()),
+        Just("#".to_string()), Just("/*".to_string()), Just("*/".to_string()), Just("password=tok".to_string()),
+        Just("zone=example.com".to_string()), Just("\n".to_string()), Just("provider cloudflare.com".to_string()),
+        Just("hostname".to_string()), Just("username".to_string()), Just("home.example.com".to_string()),
+        Just("DOMAINS=".to_string()), Just("IP6_PROVIDER=".to_string()), Just("TTL=".to_string()), Just("- ".to_string()),
+        Just("export ".to_string()), Just("usev6=ifv6".to_string()), Just("ttl=".to_string()), Just("none".to_string()),
+        "[a-z0-9.:*-]{0,12}",
+    ], 0..40)) {
+        let text = parts.concat();
+        let token = |key: &str| (key == "CLOUDFLARE_API_TOKEN").then(|| "fuzz-token-0123456789".to_string());
+        for parse in [crate::import::ddclient::parse, crate::import::inadyn::parse, crate::import::favonia::parse] {
+            let Ok(imported) = parse(&text) else { continue };
+            let config = imported.to_toml("fuzz");
+            prop_assert!(toml::from_str::<toml::Table>(&config).is_ok(), "{config}");
+            // Records with their own token file would read it from disk; one token is enough here.
+            if imported.records.is_empty() || imported.tokens.len() > 1 || !imported.urls.is_empty() {
+                continue;
+            }
+            let checked = crate::config::parse(std::path::Path::new("imported.toml"), &config, &token);
+            prop_assert!(checked.is_ok(), "{text:?}\n{config}\n{:?}", checked.err().map(|e| e.to_string()));
+        }
+    }
+
+    #[test]
     fn retry_after_of_any_size_or_date_is_capped(seconds in any::<u64>(), digits in "[0-9]{1,40}", year in 1000u32..=9999, noise in "(?s).{0,40}") {
         let now = std::time::SystemTime::now();
         for text in [seconds.to_string(), digits.clone(), format!("Fri, 31 Dec {year} 23:59:59 GMT"), noise.clone()] {

@@ -17,6 +17,7 @@
 //! - `apply`: a zone's actions as batches, with per-record failures.
 //! - `cycle`, `daemon`, `doctor`: the three things the binary does.
 //! - `systemd`: sd_notify (ready, status, watchdog), a no-op outside systemd.
+//! - `import`: another updater's configuration (ddclient, inadyn, favonia) → a flaredns config.
 
 pub mod apply;
 /// The command line, as the SPEC defines it: parsing only, `run` decides what to do. The same
@@ -31,6 +32,7 @@ pub mod doctor;
 pub mod error;
 pub mod files;
 pub mod http;
+pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod model;
@@ -61,6 +63,10 @@ pub async fn run(cli: &Cli) -> u8 {
         print!("{}", completions(*shell));
         return EXIT_OK;
     }
+    // Import reads another tool's file, not flaredns's config, and needs no token.
+    if let Some(Command::Import { source, file }) = &cli.command {
+        return import_config(*source, file.as_deref());
+    }
     let path = config::resolve_path(cli.config.as_deref());
     // `status` reads the state directory only: it needs no token.
     if let Some(Command::Status { json }) = &cli.command {
@@ -87,6 +93,35 @@ pub async fn run(cli: &Cli) -> u8 {
         Err(error) => {
             tracing::error!("{error}");
             error.exit_code()
+        }
+    }
+}
+
+/// `flaredns import`: the config on stdout, where the token goes on stderr; exit 2 when the
+/// input cannot be read.
+fn import_config(source: cli::ImportSource, file: Option<&std::path::Path>) -> u8 {
+    let tool = match source {
+        cli::ImportSource::Ddclient => import::Tool::Ddclient,
+        cli::ImportSource::Inadyn => import::Tool::Inadyn,
+        cli::ImportSource::Favonia => import::Tool::Favonia,
+    };
+    // `vars_os`: `vars` panics on a variable that is not UTF-8; such a one is skipped.
+    let env_vars = || {
+        std::env::vars_os()
+            .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+            .collect::<Vec<_>>()
+    };
+    match import::run(tool, file, &env_vars) {
+        Ok(output) => {
+            print!("{}", output.config);
+            for message in &output.messages {
+                tracing::warn!("{message}");
+            }
+            EXIT_OK
+        }
+        Err(error) => {
+            tracing::error!("{error}");
+            EXIT_CONFIG
         }
     }
 }
@@ -153,6 +188,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             print!("{}", completions(*shell));
             Ok(EXIT_OK)
         }
+        Some(Command::Import { source, file }) => Ok(import_config(*source, file.as_deref())),
         Some(Command::Doctor { json }) => {
             let report = doctor::run(config).await?;
             if *json {

@@ -13,6 +13,7 @@ mod dry_run;
 mod engine;
 mod fewer;
 mod hostile;
+mod import;
 mod ipv6;
 mod lan;
 mod monitor;
