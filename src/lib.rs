@@ -10,7 +10,7 @@
 //! - `plan`: desired vs observed → create / update / replace-cname / nothing. Start here.
 //! - `config`: the TOML file and the environment, validated once into `Config`.
 //! - `detect`: providers and the filter that refuses every non-global address.
-//! - `observe`: authoritative DNS checks with hickory-resolver.
+//! - `observe`: authoritative DNS checks, through `dns` (one question over UDP, hickory-proto).
 //! - `cloudflare`: the typed API client and the request budget every request passes.
 //! - `zones`: which zone holds a name; the zone-id cache on disk.
 //! - `state`: the Retry-After remembered between `--once` runs.
@@ -28,6 +28,7 @@ pub mod config;
 pub mod cycle;
 pub mod daemon;
 pub mod detect;
+pub mod dns;
 pub mod doctor;
 pub mod error;
 pub mod files;

@@ -7,12 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
-use hickory_resolver::proto::rr::{Name, RData, RecordType};
-use hickory_resolver::TokioResolver;
+use hickory_proto::rr::{DNSClass, RecordType};
 
 use crate::detect::filter::is_cloudflare;
 use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
@@ -90,23 +85,15 @@ pub async fn check_all(
     checks: &[DnsCheck],
     timeout: Duration,
 ) -> Vec<DnsVerdict> {
-    let resolver = match build_resolver(servers, timeout, false) {
-        Ok(resolver) => resolver,
-        Err(error) => {
-            return checks
-                .iter()
-                .map(|_| DnsVerdict::Unreachable(format!("cannot set up DNS: {error}")))
-                .collect()
-        }
-    };
+    let servers: Arc<[SocketAddr]> = servers.into();
     let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, check) in checks.iter().cloned().enumerate() {
-        let resolver = resolver.clone();
+        let servers = servers.clone();
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            (index, check_one(&resolver, &check).await)
+            (index, check_one(&servers, &check, timeout).await)
         });
     }
     let mut verdicts: Vec<DnsVerdict> = checks
@@ -115,40 +102,12 @@ pub async fn check_all(
         .collect();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((index, verdict)) = joined {
-            verdicts[index] = verdict;
+            if let Some(slot) = verdicts.get_mut(index) {
+                *slot = verdict;
+            }
         }
     }
     verdicts
-}
-
-fn build_resolver(
-    servers: &[SocketAddr],
-    timeout: Duration,
-    recursion: bool,
-) -> Result<TokioResolver, String> {
-    let name_servers = servers
-        .iter()
-        .map(|server| {
-            let mut connection = ConnectionConfig::udp();
-            connection.port = server.port();
-            NameServerConfig::new(server.ip(), true, vec![connection])
-        })
-        .collect();
-    let mut options = ResolverOpts::default();
-    options.cache_size = 0;
-    options.recursion_desired = recursion;
-    options.timeout = timeout;
-    options.attempts = 1;
-    options.ndots = 0;
-    options.use_hosts_file = ResolveHosts::Never;
-    options.preserve_intermediates = true;
-    TokioResolver::builder_with_config(
-        ResolverConfig::from_name_servers(name_servers),
-        TokioRuntimeProvider::default(),
-    )
-    .with_options(options)
-    .build()
-    .map_err(|error| error.to_string())
 }
 
 /// What a name answers in DNS for one family.
@@ -160,46 +119,30 @@ pub enum DnsAnswer {
     Cname(String),
 }
 
-/// Asks for one name and family. `Err` means no usable answer (timeout, refused, SERVFAIL).
+/// Asks authoritative `servers` (no recursion) for one name and family. `Err` means no
+/// usable answer (timeout, refused, SERVFAIL).
 pub async fn lookup(
-    resolver: &TokioResolver,
+    servers: &[SocketAddr],
     name: &DomainName,
     family: Family,
-) -> Result<DnsAnswer, String> {
-    let fqdn = format!("{name}.");
-    let name = Name::from_ascii(&fqdn)
-        .map_err(|error| format!("{name} is not a DNS name hickory accepts: {error}"))?;
-    let record_type = match family {
-        Family::V4 => RecordType::A,
-        Family::V6 => RecordType::AAAA,
-    };
-    let lookup = match resolver.lookup(name, record_type).await {
-        Ok(lookup) => lookup,
-        Err(error) if error.is_no_records_found() => return Ok(DnsAnswer::Addresses(Vec::new())),
-        Err(error) => return Err(error.to_string()),
-    };
-    let mut addresses = Vec::new();
-    for record in lookup.answers() {
-        match &record.data {
-            RData::CNAME(target) => {
-                return Ok(DnsAnswer::Cname(
-                    target.0.to_string().trim_end_matches('.').to_string(),
-                ))
-            }
-            RData::A(a) => addresses.push((IpAddr::V4(a.0), record.ttl)),
-            RData::AAAA(aaaa) => addresses.push((IpAddr::V6(aaaa.0), record.ttl)),
-            _ => {}
-        }
-    }
-    Ok(DnsAnswer::Addresses(addresses))
-}
-
-/// A resolver that asks `servers` directly: no cache, no recursion.
-pub fn authoritative_resolver(
-    servers: &[SocketAddr],
     timeout: Duration,
-) -> Result<TokioResolver, String> {
-    build_resolver(servers, timeout, false)
+) -> Result<DnsAnswer, String> {
+    let question = crate::dns::Question {
+        name: name.to_string(),
+        record_type: match family {
+            Family::V4 => RecordType::A,
+            Family::V6 => RecordType::AAAA,
+        },
+        class: DNSClass::IN,
+        recursion: false,
+    };
+    let answers = crate::dns::ask(servers, &question, timeout)
+        .await
+        .map_err(|error| error.to_string())?;
+    if let Some(target) = crate::dns::cname(&answers) {
+        return Ok(DnsAnswer::Cname(target));
+    }
+    Ok(DnsAnswer::Addresses(crate::dns::addresses(&answers)))
 }
 
 /// Resolves any name to addresses, as a client on the internet would: through `servers` with
@@ -212,12 +155,24 @@ pub async fn resolves(
     let query = async {
         match servers {
             Some(servers) => {
-                let resolver = build_resolver(servers, timeout, true)?;
-                let lookup = resolver
-                    .lookup_ip(format!("{}.", name.trim_end_matches('.')))
-                    .await
-                    .map_err(|error| error.to_string())?;
-                Ok(lookup.iter().collect())
+                let mut found = Vec::new();
+                for record_type in [RecordType::A, RecordType::AAAA] {
+                    let question = crate::dns::Question {
+                        name: name.to_string(),
+                        record_type,
+                        class: DNSClass::IN,
+                        recursion: true,
+                    };
+                    let answers = crate::dns::ask(servers, &question, timeout)
+                        .await
+                        .map_err(|error| error.to_string())?;
+                    found.extend(
+                        crate::dns::addresses(&answers)
+                            .into_iter()
+                            .map(|(ip, _)| ip),
+                    );
+                }
+                Ok(found)
             }
             None => tokio::net::lookup_host((name, 0))
                 .await
@@ -235,8 +190,8 @@ pub async fn resolves(
         })
 }
 
-async fn check_one(resolver: &TokioResolver, check: &DnsCheck) -> DnsVerdict {
-    match lookup(resolver, &check.name, check.family).await {
+async fn check_one(servers: &[SocketAddr], check: &DnsCheck, timeout: Duration) -> DnsVerdict {
+    match lookup(servers, &check.name, check.family, timeout).await {
         Err(error) => DnsVerdict::Unreachable(error),
         Ok(DnsAnswer::Cname(target)) => {
             DnsVerdict::NeedsApi(Unconfirmed::Cname(target.to_string()))

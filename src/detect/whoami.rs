@@ -5,8 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use hickory_resolver::proto::op::{Message, Query};
-use hickory_resolver::proto::rr::{DNSClass, Name, RData, RecordType};
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use crate::model::Family;
 

@@ -226,10 +226,7 @@ async fn dns_view(
             false,
         );
     }
-    let answer = match observe::authoritative_resolver(servers, DNS_TIMEOUT) {
-        Ok(resolver) => observe::lookup(&resolver, name, family).await,
-        Err(error) => Err(error),
-    };
+    let answer = observe::lookup(servers, name, family, DNS_TIMEOUT).await;
     let wanted = desired.iter().find(|record| record.family == family);
     match answer {
         Err(error) => (format!("authoritative DNS did not answer ({error})"), false),
