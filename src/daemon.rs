@@ -99,6 +99,7 @@ pub async fn run(
                 event = events.next() => match event {
                     Event::Stop(signal) => {
                         publisher.flush();
+                        publisher.settle_briefly().await;
                         return stop(signal);
                     }
                     Event::RunNow => {
@@ -171,6 +172,7 @@ pub async fn run(
             Ok(report) => report,
             Err(signal) => {
                 publisher.flush();
+                publisher.settle_briefly().await;
                 return stop(signal);
             }
         };

@@ -179,6 +179,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             publisher
                 .after_cycle(&report, started.elapsed(), None)
                 .await;
+            publisher.settle().await;
             if cli.dry_run {
                 print!("{}", cycle::render::plan(&report));
             }

@@ -78,7 +78,7 @@ impl Publisher {
         if self.shared.is_some() && config.metrics.listen != self.listen {
             tracing::warn!("[metrics].listen changed; restart flaredns to serve on the new address (the old one stays until then)");
         }
-        self.notifier = Notifier::new(config.notify.clone());
+        self.notifier.reconfigure(config.notify.clone());
         self.textfile = config.metrics.textfile.clone();
         self.interval = config.daemon.interval;
         if config.state_dir.as_deref() != self.state.as_ref().map(StateDir::path) {
@@ -148,7 +148,18 @@ impl Publisher {
                     .unwrap_or_else(|| "the cycle failed".to_string()),
             )
         };
-        self.notifier.deliver(&events, &heartbeat).await;
+        self.notifier.deliver(&events, &heartbeat);
+    }
+
+    /// Waits until every queued notification has been delivered or has failed (`--once`
+    /// exits only then).
+    pub async fn settle(&mut self) {
+        self.notifier.settle().await;
+    }
+
+    /// The daemon stopping: waits for the queue, at most one `[notify].timeout`.
+    pub async fn settle_briefly(&mut self) {
+        self.notifier.settle_briefly().await;
     }
 
     fn write_due(&self, now: SystemTime) -> bool {
