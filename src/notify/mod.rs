@@ -88,9 +88,10 @@ impl Notifier {
             }
         }
         if let Some(client) = &self.client {
-            for url in &self.config.webhooks {
-                let receiver =
-                    Receiver::http(url.fingerprint(), format!("webhook {url}/<redacted>"));
+            for (index, url) in self.config.webhooks.iter().enumerate() {
+                // The position tells apart two receivers that show the same host.
+                let shown = format!("webhook {url}/<redacted> (notify.webhooks #{})", index + 1);
+                let receiver = Receiver::http(url.fingerprint(), shown);
                 for event in events {
                     batch.post(&receiver, client, Post::json(url.expose().clone(), event));
                 }
@@ -112,8 +113,9 @@ impl Notifier {
             if !chosen.is_empty() {
                 let title = format!("flaredns on {}", chosen[0].host);
                 let lines: Vec<String> = chosen.iter().map(|event| message::line(event)).collect();
-                for url in &self.config.urls {
-                    let receiver = Receiver::http(url.key().to_string(), url.to_string());
+                for (index, url) in self.config.urls.iter().enumerate() {
+                    let shown = format!("{url} (notify.urls #{})", index + 1);
+                    let receiver = Receiver::http(url.key().to_string(), shown);
                     if url.is_generic() {
                         for event in &chosen {
                             batch.post(&receiver, client, url.event_post(event));

@@ -17,6 +17,7 @@ mod ipv6;
 mod lan;
 mod monitor;
 mod notify;
+mod notify_queue;
 mod once;
 mod package;
 mod resilience;
