@@ -157,7 +157,7 @@ impl Publisher {
         self.notifier.settle().await;
     }
 
-    /// The daemon stopping: waits for the queue, at most one `[notify].timeout`.
+    /// The daemon stopping: waits for the queue, briefly (at most 5 s).
     pub async fn settle_briefly(&mut self) {
         self.notifier.settle_briefly().await;
     }

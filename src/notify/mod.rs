@@ -144,10 +144,11 @@ impl Notifier {
         self.queue.settle().await;
     }
 
-    /// Waits for the queue at most one `[notify].timeout` (the daemon stopping: what is
-    /// still queued after that is dropped, so a dead receiver cannot hold a stop).
+    /// Waits for the queue at most `[notify].timeout`, and never more than 5 s (the daemon
+    /// stopping: what is still queued then is dropped, so a dead receiver cannot hold a stop
+    /// past systemd's patience).
     pub async fn settle_briefly(&mut self) {
-        let limit = self.config.timeout;
+        let limit = self.config.timeout.min(std::time::Duration::from_secs(5));
         if tokio::time::timeout(limit, self.queue.settle())
             .await
             .is_err()

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::harness::{record, Fault, Record, World, OLD_IPV4};
+use crate::harness::{eventually, record, Fault, Record, World, OLD_IPV4};
 
 /// A plain HTTP receiver that counts requests and the most connections in use at once. Each
 /// answer takes 20 ms and closes its connection, so concurrency shows as connections.
@@ -180,4 +180,54 @@ fn two_receivers_on_one_host_are_warned_about_separately() {
         .filter(|request| request.path == "/hook/good-secret")
         .count();
     assert_eq!(good, 3);
+}
+
+#[test]
+fn the_daemons_next_cycle_never_waits_for_a_hanging_receiver() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    world.standin.inject(Fault::hang().path("/hook/"));
+    let config = world.config(&format!(
+        "[daemon]\ninterval = \"1s\"\n\n{}\n[notify]\nwebhooks = [\"{}\"]\ntimeout = \"60s\"\n",
+        record("home.example.com"),
+        world.standin.url("/hook/hangs")
+    ));
+    let mut daemon = world.spawn(&config, &[]);
+    let content = || {
+        world
+            .standin
+            .records_at("example.com", "home.example.com")
+            .first()
+            .map(|record| record.content.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        eventually(5.0, || content() == crate::harness::PUBLIC_IPV4),
+        "first cycle"
+    );
+    let delivering = || {
+        world
+            .standin
+            .requests()
+            .iter()
+            .any(|request| request.path.starts_with("/hook/"))
+    };
+    assert!(eventually(5.0, delivering), "the event's delivery started");
+    // The first event's delivery hangs for a minute; the next change is written anyway.
+    world.standin.set_public_ipv4("81.23.45.200");
+    assert!(
+        eventually(5.0, || content() == "81.23.45.200"),
+        "the next cycle waited for the queue"
+    );
+    let stopping = Instant::now();
+    let (code, stderr) = daemon.terminate_with_stderr();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(8),
+        "stopping waited {:?} for the queue",
+        stopping.elapsed()
+    );
 }

@@ -283,3 +283,42 @@ fn a_bad_service_url_is_a_config_error_that_never_shows_it() {
         outcome.stderr
     );
 }
+
+#[test]
+fn events_choose_what_goes_to_service_urls() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let generic = world
+        .standin
+        .url("/hook/generic")
+        .replacen("http://", "generic+http://", 1);
+    let config = |events: &str| {
+        world.config(&format!(
+            "{}\n[notify]\nurls = [\"{generic}\"]\n{events}\n",
+            record("home.example.com")
+        ))
+    };
+    let quiet = world.run(&config("events = [\"failed\", \"recovered\"]"), &["--once"]);
+    assert_eq!(quiet.code, 0, "{}", quiet.output());
+    assert!(world
+        .standin
+        .requests()
+        .iter()
+        .all(|r| !r.path.starts_with("/hook/")));
+    world.standin.set_public_ipv4("81.23.45.200");
+    let told = world.run(&config(""), &["--once"]);
+    assert_eq!(told.code, 0, "{}", told.output());
+    let sent: Vec<serde_json::Value> = world
+        .standin
+        .requests()
+        .iter()
+        .filter(|request| request.path == "/hook/generic")
+        .map(json)
+        .collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["event"], "changed");
+    assert_eq!(sent[0]["new"], "81.23.45.200");
+}
