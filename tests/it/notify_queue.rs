@@ -231,3 +231,46 @@ fn the_daemons_next_cycle_never_waits_for_a_hanging_receiver() {
         stopping.elapsed()
     );
 }
+
+#[test]
+fn at_most_four_hooks_run_at_once() {
+    let world = World::new();
+    let mut records = String::new();
+    for index in 0..12 {
+        let name = format!("h{index}.example.com");
+        world
+            .standin
+            .add_record("example.com", Record::new(&name, "A", OLD_IPV4));
+        records.push_str(&record(&name));
+    }
+    let running = world.dir.path().join("running");
+    std::fs::create_dir(&running).expect("dir");
+    let seen = world.dir.path().join("seen");
+    let hook = world.dir.path().join("count.sh");
+    // Each run marks itself running, notes how many are, and stays a moment.
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ntouch {r}/$$\nls {r} | wc -l >> {s}\nsleep 0.2\nrm {r}/$$\n",
+            r = running.display(),
+            s = seen.display()
+        ),
+    )
+    .expect("hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let config = world.config(&format!(
+        "{records}\n[notify]\nexec = [\"{}\"]\n",
+        hook.display()
+    ));
+    let outcome = world.run(&config, &["--once"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    let counts: Vec<usize> = std::fs::read_to_string(&seen)
+        .expect("the hook ran")
+        .lines()
+        .filter_map(|line| line.trim().parse().ok())
+        .collect();
+    assert_eq!(counts.len(), 12, "{counts:?}");
+    let most = counts.iter().copied().max().unwrap_or(0);
+    assert!((2..=4).contains(&most), "{most} hooks at once: {counts:?}");
+}
