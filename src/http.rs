@@ -121,10 +121,8 @@ pub struct Outgoing<'a> {
     pub url: &'a url::Url,
     /// The content type and the body; `None` is a GET.
     pub body: Option<(&'a str, &'a [u8])>,
-    /// Extra headers (a service's key or a title).
+    /// Extra headers (a service's key, basic credentials, a title).
     pub headers: &'a [(String, String)],
-    /// HTTP basic credentials (ntfy's user and password).
-    pub basic: Option<&'a (String, String)>,
 }
 
 /// Sends one request and reads (and drops) at most 64 KiB of the answer. For notifications:
@@ -139,9 +137,6 @@ pub async fn send(client: &reqwest::Client, outgoing: &Outgoing<'_>, timeout: Du
     };
     for (name, value) in outgoing.headers {
         request = request.header(name.as_str(), value.as_str());
-    }
-    if let Some((user, password)) = outgoing.basic {
-        request = request.basic_auth(user, Some(password));
     }
     match request.timeout(timeout).send().await {
         Ok(response) => {

@@ -16,15 +16,14 @@ use crate::secret::SecretUrl;
 /// At most this many attempts per delivery.
 const ATTEMPTS: u32 = 3;
 
-/// One request to send: a POST with a body, or a GET.
-#[derive(Clone, Debug)]
+/// One request to send: a POST with a body, or a GET. No `Debug`: it holds the secrets.
+#[derive(Clone)]
 pub(super) struct Post {
     pub url: url::Url,
     /// The content type; `None` is a GET.
     pub content_type: Option<&'static str>,
     pub body: Vec<u8>,
     pub headers: Vec<(String, String)>,
-    pub basic: Option<(String, String)>,
 }
 
 impl Post {
@@ -35,7 +34,6 @@ impl Post {
             content_type: Some(content_type),
             body,
             headers: Vec::new(),
-            basic: None,
         }
     }
 
@@ -55,7 +53,6 @@ impl Post {
             content_type: None,
             body: Vec::new(),
             headers: Vec::new(),
-            basic: None,
         }
     }
 
@@ -138,7 +135,6 @@ pub(super) async fn send(
         url: &post.url,
         body: post.content_type.map(|kind| (kind, post.body.as_slice())),
         headers: &post.headers,
-        basic: post.basic.as_ref(),
     };
     let answered = |reason: String| Failure {
         reason,

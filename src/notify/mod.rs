@@ -17,6 +17,7 @@ mod exec;
 pub mod message;
 mod queue;
 pub mod services;
+mod url_parts;
 
 use std::sync::Arc;
 
@@ -70,9 +71,6 @@ impl Notifier {
     pub fn deliver(&mut self, events: &[Event], heartbeat: &Heartbeat) {
         if self.is_empty() {
             return;
-        }
-        for event in events {
-            tracing::debug!("event: {}", event.summary());
         }
         let timeout = self.config.timeout;
         let mut batch = self.queue.batch(timeout);
@@ -132,8 +130,9 @@ impl Notifier {
         }
         for command in &self.config.exec {
             let receiver = Receiver::hook(command);
+            let command = Arc::new(command.clone());
             for event in events {
-                batch.hook(&receiver, Arc::new(command.clone()), event.clone());
+                batch.hook(&receiver, command.clone(), event.clone());
             }
         }
         batch.submit();

@@ -7,9 +7,9 @@
 //! `MAX_QUEUED` deliveries: past that a batch is dropped with a warning, so a dead receiver
 //! and a flapping address cannot grow it without bound.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,7 +50,8 @@ impl Receiver {
     /// An exec hook.
     pub fn hook(command: &Path) -> Receiver {
         Receiver {
-            key: format!("exec:{}", command.display()),
+            // A path never looks like the hex hash of a URL.
+            key: command.display().to_string(),
             shown: format!("exec hook {}", command.display()),
             hook: true,
         }
@@ -66,7 +67,8 @@ enum Job {
 /// The queue of one process.
 pub(super) struct Queue {
     tasks: JoinSet<()>,
-    lanes: BTreeMap<String, Arc<Semaphore>>,
+    /// Each receiver's permits, by key; a few receivers, so a list.
+    lanes: Vec<(String, Arc<Semaphore>)>,
     hooks: Arc<Semaphore>,
     /// Receivers whose last delivery failed, so the warning is logged once.
     failing: Arc<Mutex<BTreeSet<String>>>,
@@ -76,7 +78,7 @@ impl Queue {
     pub fn new() -> Queue {
         Queue {
             tasks: JoinSet::new(),
-            lanes: BTreeMap::new(),
+            lanes: Vec::new(),
             hooks: Arc::new(Semaphore::new(HOOKS_AT_ONCE)),
             failing: Arc::new(Mutex::new(BTreeSet::new())),
         }
@@ -87,6 +89,7 @@ impl Queue {
         Batch {
             queue: self,
             timeout,
+            lanes: Vec::new(),
             jobs: Vec::new(),
         }
     }
@@ -95,34 +98,65 @@ impl Queue {
     pub async fn settle(&mut self) {
         while self.tasks.join_next().await.is_some() {}
     }
+
+    /// The permits of `receiver`: its own lane, or the hooks' pool.
+    fn permits(&mut self, receiver: &Receiver) -> Arc<Semaphore> {
+        if receiver.hook {
+            return self.hooks.clone();
+        }
+        if let Some((_, permits)) = self.lanes.iter().find(|(key, _)| *key == receiver.key) {
+            return permits.clone();
+        }
+        let permits = Arc::new(Semaphore::new(PER_RECEIVER));
+        self.lanes.push((receiver.key.clone(), permits.clone()));
+        permits
+    }
 }
 
 /// One cycle's deliveries, collected and then submitted together.
 pub(super) struct Batch<'a> {
     queue: &'a mut Queue,
     timeout: Duration,
-    jobs: Vec<(Receiver, Job)>,
+    lanes: Vec<Arc<Lane>>,
+    /// Each job with the index of its lane.
+    jobs: Vec<(usize, Job)>,
 }
 
 /// How one receiver fares within a batch.
 struct Lane {
     receiver: Receiver,
+    permits: Arc<Semaphore>,
     gave_up: AtomicBool,
-    skipped: AtomicUsize,
-    left: AtomicUsize,
 }
 
 impl Batch<'_> {
     /// Queues one HTTP request to `receiver`.
     pub fn post(&mut self, receiver: &Receiver, client: &reqwest::Client, post: Post) {
-        self.jobs
-            .push((receiver.clone(), Job::Post(client.clone(), post)));
+        let lane = self.lane(receiver);
+        self.jobs.push((lane, Job::Post(client.clone(), post)));
     }
 
     /// Queues one run of a hook.
     pub fn hook(&mut self, receiver: &Receiver, command: Arc<PathBuf>, event: Event) {
-        self.jobs
-            .push((receiver.clone(), Job::Hook(command, event)));
+        let lane = self.lane(receiver);
+        self.jobs.push((lane, Job::Hook(command, event)));
+    }
+
+    /// The index of `receiver`'s lane in this batch, made on first use.
+    fn lane(&mut self, receiver: &Receiver) -> usize {
+        if let Some(index) = self
+            .lanes
+            .iter()
+            .position(|lane| lane.receiver.key == receiver.key)
+        {
+            return index;
+        }
+        self.lanes.push(Arc::new(Lane {
+            receiver: receiver.clone(),
+            permits: self.queue.permits(receiver),
+            gave_up: AtomicBool::new(false),
+        }));
+        self.lanes.len() - 1
     }
 
     /// Starts the batch's deliveries and returns at once.
@@ -130,6 +164,7 @@ impl Batch<'_> {
         let Batch {
             queue,
             timeout,
+            lanes,
             jobs,
         } = self;
         while queue.tasks.try_join_next().is_some() {}
@@ -144,69 +179,31 @@ impl Batch<'_> {
             );
             return;
         }
-        let mut lanes: BTreeMap<String, Arc<Lane>> = BTreeMap::new();
-        for (receiver, _) in &jobs {
-            let lane = lanes.entry(receiver.key.clone()).or_insert_with(|| {
-                Arc::new(Lane {
-                    receiver: receiver.clone(),
-                    gave_up: AtomicBool::new(false),
-                    skipped: AtomicUsize::new(0),
-                    left: AtomicUsize::new(0),
-                })
-            });
-            lane.left.fetch_add(1, Ordering::Relaxed);
-        }
-        for (receiver, job) in jobs {
-            let Some(lane) = lanes.get(&receiver.key).cloned() else {
-                continue;
-            };
-            let permits = if receiver.hook {
-                queue.hooks.clone()
-            } else {
-                queue
-                    .lanes
-                    .entry(receiver.key.clone())
-                    .or_insert_with(|| Arc::new(Semaphore::new(PER_RECEIVER)))
-                    .clone()
-            };
+        for (index, job) in jobs {
+            let lane = lanes[index].clone();
             let failing = queue.failing.clone();
             queue.tasks.spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else {
+                let Ok(_permit) = lane.permits.clone().acquire_owned().await else {
                     return;
                 };
-                if lane.gave_up.load(Ordering::Relaxed) {
-                    lane.skipped.fetch_add(1, Ordering::Relaxed);
-                } else {
+                // A receiver that gave no answer in this batch is not tried again in it.
+                if !lane.gave_up.load(Ordering::Relaxed) {
                     let result = run(job, timeout).await;
                     record(&failing, &lane, result);
                 }
-                finish(&lane);
             });
         }
     }
 }
 
-/// Runs one delivery, which starts its own deadline now that it holds a permit.
+/// Runs one delivery, which starts its own deadline now that it holds a permit. Both kinds
+/// keep to it themselves (each request's timeout is what is left; a hook is killed at it).
 async fn run(job: Job, timeout: Duration) -> Result<(), Failure> {
     let deadline = Instant::now() + timeout;
-    let work = async {
-        match job {
-            Job::Post(client, post) => deliver::send(&client, &post, deadline).await,
-            Job::Hook(command, event) => exec::run(&command, &event, deadline).await,
-        }
-    };
-    // The deliveries keep to the deadline themselves; this is the backstop.
-    tokio::time::timeout_at(deadline + Duration::from_millis(500), work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Failure {
-                reason: format!(
-                    "it did not finish within {} ([notify].timeout)",
-                    humantime::format_duration(timeout)
-                ),
-                answered: false,
-            })
-        })
+    match job {
+        Job::Post(client, post) => deliver::send(&client, &post, deadline).await,
+        Job::Hook(command, event) => exec::run(&command, &event, deadline).await,
+    }
 }
 
 /// The warn-once log: a receiver's first failure is a warning, later ones are debug lines,
@@ -231,19 +228,6 @@ fn record(failing: &Mutex<BTreeSet<String>>, lane: &Lane, result: Result<(), Fai
             if failing.remove(&receiver.key) {
                 tracing::info!("{} is reachable again", receiver.shown);
             }
-        }
-    }
-}
-
-/// The last delivery of a lane in a batch says how many were not tried.
-fn finish(lane: &Lane) {
-    if lane.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-        let skipped = lane.skipped.load(Ordering::Relaxed);
-        if skipped > 0 {
-            tracing::debug!(
-                "{skipped} more notification(s) to {} were not sent: it did not answer",
-                lane.receiver.shown
-            );
         }
     }
 }

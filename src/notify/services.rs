@@ -10,6 +10,10 @@ use std::fmt;
 use url::Url;
 
 use super::deliver::Post;
+use super::url_parts::{
+    bare_path, base64, decoded, endpoint, fingerprint, host_port, is_no, is_yes, object, option,
+    text,
+};
 
 /// The forms flaredns takes, for error messages.
 const FORMS: &str = "discord://TOKEN@WEBHOOK_ID, telegram://BOT_TOKEN@telegram?chats=CHAT_ID, ntfy://HOST/TOPIC, slack://TOKEN_A/TOKEN_B/TOKEN_C, gotify://HOST/APP_TOKEN, pushover://shoutrrr:API_TOKEN@USER_KEY or generic://HOST/PATH";
@@ -131,10 +135,12 @@ impl ServiceUrl {
 
     /// The requests that carry `message` (several lines, one per event) to the service.
     pub(super) fn posts(&self, message: &str, title: &str) -> Vec<Post> {
-        let json = |value: serde_json::Value| Post::json(self.target.clone(), &value);
+        let json = |fields: &[(&str, String)]| {
+            Post::bytes(self.target.clone(), "application/json", object(fields))
+        };
         match &self.kind {
-            Kind::Discord => vec![json(serde_json::json!({ "content": message }))],
-            Kind::Slack => vec![json(serde_json::json!({ "text": message }))],
+            Kind::Discord => vec![json(&[("content", text(message))])],
+            Kind::Slack => vec![json(&[("text", text(message))])],
             // Generic receivers get events as JSON (`event_post`); text is for a caller that
             // has no event at hand.
             Kind::Generic => vec![Post::bytes(
@@ -145,11 +151,11 @@ impl ServiceUrl {
             Kind::Telegram { chats, silent } => chats
                 .iter()
                 .map(|chat| {
-                    json(serde_json::json!({
-                        "chat_id": chat,
-                        "text": message,
-                        "disable_notification": silent,
-                    }))
+                    json(&[
+                        ("chat_id", text(chat)),
+                        ("text", text(message)),
+                        ("disable_notification", silent.to_string()),
+                    ])
                 })
                 .collect(),
             Kind::Ntfy {
@@ -170,7 +176,10 @@ impl ServiceUrl {
                 if let Some(tags) = tags {
                     post.header("tags", tags);
                 }
-                post.basic = auth.clone();
+                if let Some((user, password)) = auth {
+                    let credentials = base64(format!("{user}:{password}").as_bytes());
+                    post.header("authorization", &format!("Basic {credentials}"));
+                }
                 vec![post]
             }
             Kind::Gotify {
@@ -178,11 +187,11 @@ impl ServiceUrl {
                 priority,
                 title: own_title,
             } => {
-                let mut post = json(serde_json::json!({
-                    "title": own_title.as_deref().unwrap_or(title),
-                    "message": message,
-                    "priority": priority,
-                }));
+                let mut post = json(&[
+                    ("title", text(own_title.as_deref().unwrap_or(title))),
+                    ("message", text(message)),
+                    ("priority", priority.to_string()),
+                ]);
                 post.header("x-gotify-key", token);
                 vec![post]
             }
@@ -476,90 +485,13 @@ fn generic(url: &Url) -> Result<Parsed, ServiceUrlError> {
     let scheme = if plain { "http" } else { "https" };
     let mut target = Url::parse(&format!("{scheme}://{host}")).map_err(|_| bad.clone())?;
     target.set_path(url.path());
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(key, _)| !key.eq_ignore_ascii_case("disabletls"))
-        .map(|(key, value)| (key.into_owned(), value.into_owned()))
-        .collect();
-    if !kept.is_empty() {
-        target.query_pairs_mut().extend_pairs(kept);
-    }
+    // The query goes on as written (a receiver's own key, say); `disabletls` with it.
+    target.set_query(url.query());
     Ok((
         Kind::Generic,
         target,
         format!("{}://{host}/<redacted>", url.scheme()),
     ))
-}
-
-/// `base` with `segments` appended, each percent-encoded as one path segment.
-fn endpoint(base: &str, segments: &[&str]) -> Option<Url> {
-    let mut url = Url::parse(base).ok()?;
-    if !segments.is_empty() {
-        url.path_segments_mut().ok()?.extend(segments);
-    }
-    Some(url)
-}
-
-/// The host and port of a URL whose host is a real one (ntfy, gotify, generic).
-fn host_port(url: &Url) -> Option<String> {
-    let host = url.host_str().filter(|host| !host.is_empty())?;
-    // Checked as an https host, so a typo is a config error rather than a failed request.
-    let probe = Url::parse(&format!("https://{host}")).ok()?;
-    let host = probe.host_str()?.to_string();
-    Some(match url.port() {
-        Some(port) => format!("{host}:{port}"),
-        None => host,
-    })
-}
-
-/// True when the path adds nothing (`discord://T@ID` and `discord://T@ID/`).
-fn bare_path(url: &Url) -> bool {
-    url.path().is_empty() || url.path() == "/"
-}
-
-/// A query option by name (case-insensitive, as shoutrrr reads them).
-fn option(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.trim().to_string())
-        .filter(|value| !value.is_empty())
-}
-
-fn is_yes(value: &str) -> bool {
-    matches!(value.to_ascii_lowercase().as_str(), "yes" | "true" | "1")
-}
-
-fn is_no(value: &str) -> bool {
-    matches!(value.to_ascii_lowercase().as_str(), "no" | "false" | "0")
-}
-
-/// Percent-decoding of a URL part (user, password, opaque host, segment).
-fn decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
-        match (bytes[index], hex(index + 1), hex(index + 2)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                index += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A non-reversible tag of the whole URL text.
-fn fingerprint(text: &str) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut hasher);
-    format!("{:016x}", hasher.finish())
 }
 
 #[cfg(test)]

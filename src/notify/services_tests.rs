@@ -54,7 +54,7 @@ fn each_form_becomes_its_services_endpoint() {
         ),
         (
             "generic://hooks.example.org/in/abc?x=1&disabletls=no",
-            "https://hooks.example.org/in/abc?x=1",
+            "https://hooks.example.org/in/abc?x=1&disabletls=no",
             "generic://hooks.example.org/<redacted>",
         ),
         (
@@ -88,7 +88,11 @@ fn options_reach_the_request() {
     assert_eq!(body["disable_notification"], true);
     let ntfy = parsed("ntfy://u:p%40ss@n.example.org/t?priority=5&tags=warning");
     let posts = ntfy.posts("hi", "flaredns on h");
-    assert_eq!(posts[0].basic, Some(("u".to_string(), "p@ss".to_string())));
+    // base64("u:p@ss")
+    assert_eq!(
+        posts[0].header_value("authorization"),
+        Some("Basic dTpwQHNz")
+    );
     assert_eq!(posts[0].header_value("priority"), Some("5"));
     assert_eq!(posts[0].header_value("title"), Some("flaredns on h"));
 }
