@@ -75,6 +75,7 @@ pub(super) struct Queue {
 }
 
 impl Queue {
+    /// An empty queue.
     pub fn new() -> Queue {
         Queue {
             tasks: JoinSet::new(),
