@@ -103,6 +103,7 @@ pub async fn run(
                 event = events.next() => match event {
                     Event::Stop(signal) => {
                         publisher.flush();
+                        publisher.settle_briefly().await;
                         return stop(signal);
                     }
                     Event::RunNow => {
@@ -142,7 +143,7 @@ pub async fn run(
                 } else {
                     systemd::status(&status);
                 }
-                publisher.deliver(deliveries).await;
+                publisher.deliver(deliveries);
                 report
             };
             tokio::pin!(cycle);
@@ -182,6 +183,7 @@ pub async fn run(
             Ok(report) => report,
             Err(signal) => {
                 publisher.flush();
+                publisher.settle_briefly().await;
                 return stop(signal);
             }
         };

@@ -68,6 +68,14 @@ proptest! {
     }
 
     #[test]
+    fn service_urls_never_panic_and_never_echo(scheme in prop_oneof![Just("discord"), Just("telegram"), Just("ntfy"), Just("slack"), Just("gotify"), Just("pushover"), Just("generic+http"), Just("x")], rest in "(?s).{0,60}") {
+        let text = format!("{scheme}://{rest}SECRETPART");
+        if let Err(error) = crate::notify::services::ServiceUrl::parse(&text) {
+            prop_assert!(!error.to_string().contains("SECRETPART"));
+        }
+    }
+
+    #[test]
     fn trace_and_plain_bodies_never_panic(body in "(?s).{0,300}") {
         let _ = parse_trace(&body);
         let _ = parse_plain(&body);

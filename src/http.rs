@@ -119,21 +119,28 @@ pub enum Sent {
     Failed(String),
 }
 
-/// Sends one request with an optional body and reads (and drops) at most 64 KiB of the
-/// answer. For notifications: the URL is a secret, so no error text carries it.
-pub async fn send(
-    client: &reqwest::Client,
-    post: Option<(&'static str, Vec<u8>)>,
-    url: &url::Url,
-    timeout: Duration,
-) -> Sent {
-    let request = match post {
+/// One notification request: a POST with a body, or a GET without one.
+pub struct Outgoing<'a> {
+    pub url: &'a url::Url,
+    /// The content type and the body; `None` is a GET.
+    pub body: Option<(&'a str, &'a [u8])>,
+    /// Extra headers (a service's key, basic credentials, a title).
+    pub headers: &'a [(String, String)],
+}
+
+/// Sends one request and reads (and drops) at most 64 KiB of the answer. For notifications:
+/// the URL is a secret, so no error text carries it.
+pub async fn send(client: &reqwest::Client, outgoing: &Outgoing<'_>, timeout: Duration) -> Sent {
+    let mut request = match outgoing.body {
         Some((content_type, body)) => client
-            .post(url.as_str())
+            .post(outgoing.url.as_str())
             .header("content-type", content_type)
-            .body(body),
-        None => client.get(url.as_str()),
+            .body(body.to_vec()),
+        None => client.get(outgoing.url.as_str()),
     };
+    for (name, value) in outgoing.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
     match request.timeout(timeout).send().await {
         Ok(response) => {
             let status = response.status().as_u16();

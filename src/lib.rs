@@ -213,9 +213,8 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             let started = tokio::time::Instant::now();
             let report = engine.run_cycle(cli.dry_run).await;
             cycle::render::log(&report);
-            publisher
-                .after_cycle(&report, started.elapsed(), None)
-                .await;
+            publisher.after_cycle(&report, started.elapsed(), None);
+            publisher.settle().await;
             if cli.dry_run {
                 print!("{}", cycle::render::plan(&report));
             }

@@ -3,6 +3,9 @@
 //! `target=level` directives, but third-party crates are held at `warn` whatever it says, so
 //! that no HTTP library can ever print a request header (and so the token) at trace level.
 //! The filter is tracing-subscriber's `Targets`, not `EnvFilter`: no regex engine in the binary.
+//! Under journald (`JOURNAL_STREAM` set) every line starts with its sd-daemon priority
+//! (`<3>` error, `<4>` warning, `<6>` info, `<7>` debug), so `journalctl -p warning` shows
+//! exactly the warnings and errors instead of everything at the stream's default level.
 
 use std::str::FromStr;
 
@@ -120,9 +123,56 @@ pub fn init(verbosity: i8) {
     let registry = tracing_subscriber::registry().with(filter(verbosity, rust_log.as_deref()));
     // A second init (tests, the demo) is harmless, so its error is ignored.
     if under_journald {
-        let _ = registry.with(layer.without_time()).try_init();
+        let format = tracing_subscriber::fmt::format()
+            .without_time()
+            .with_ansi(false)
+            .with_target(false);
+        let _ = registry
+            .with(layer.event_format(Journald(format)))
+            .try_init();
     } else {
         let _ = registry.with(layer).try_init();
+    }
+}
+
+/// The sd-daemon prefix of a level (syslog's numbers: trace goes as debug).
+pub fn priority(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "<3>",
+        Level::WARN => "<4>",
+        Level::INFO => "<6>",
+        Level::DEBUG | Level::TRACE => "<7>",
+    }
+}
+
+/// An event format that starts each line of an event with its priority.
+struct Journald<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for Journald<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        context: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut text = String::new();
+        self.0.format_event(
+            context,
+            tracing_subscriber::fmt::format::Writer::new(&mut text),
+            event,
+        )?;
+        // Each line: journald reads a prefix per line, and a line without one gets the
+        // stream's default priority (info), which would hide a warning's second line.
+        let prefix = priority(event.metadata().level());
+        for line in text.lines() {
+            writeln!(writer, "{prefix}{line}")?;
+        }
+        Ok(())
     }
 }
 

@@ -104,7 +104,7 @@ impl Publisher {
             }
             _ => {}
         }
-        self.notifier = Notifier::new(config.notify.clone());
+        self.notifier.reconfigure(config.notify.clone());
         self.textfile = config.metrics.textfile.clone();
         self.interval = config.daemon.interval;
         if config.state_dir.as_deref() != self.state.as_ref().map(StateDir::path) {
@@ -132,20 +132,21 @@ impl Publisher {
 
     /// Publishes one cycle that took `duration`: `record`, then `deliver`. `next_check` is the
     /// daemon's next tick.
-    pub async fn after_cycle(
+    pub fn after_cycle(
         &mut self,
         report: &CycleReport,
         duration: Duration,
         next_check: Option<SystemTime>,
     ) {
         let deliveries = self.record(report, duration, next_check);
-        self.deliver(deliveries).await;
+        self.deliver(deliveries);
     }
 
-    /// Tells people what `record` found: events and the heartbeat, each delivery bounded.
-    pub async fn deliver(&self, deliveries: Deliveries) {
+    /// Queues what `record` found to tell people (events and the heartbeat); returns at once:
+    /// the bounded queue delivers them (`settle` waits for it).
+    pub fn deliver(&mut self, deliveries: Deliveries) {
         if let Some(PendingDeliveries { events, heartbeat }) = deliveries.0 {
-            self.notifier.deliver(&events, &heartbeat).await;
+            self.notifier.deliver(&events, &heartbeat);
         }
     }
 
@@ -205,6 +206,17 @@ impl Publisher {
             )
         };
         Deliveries(Some(PendingDeliveries { events, heartbeat }))
+    }
+
+    /// Waits until every queued notification has been delivered or has failed (`--once`
+    /// exits only then).
+    pub async fn settle(&mut self) {
+        self.notifier.settle().await;
+    }
+
+    /// The daemon stopping: waits for the queue, briefly (at most 5 s).
+    pub async fn settle_briefly(&mut self) {
+        self.notifier.settle_briefly().await;
     }
 
     fn write_due(&self, now: SystemTime) -> bool {

@@ -117,6 +117,7 @@ impl fmt::Display for Config {
             || notify.uptime_kuma.is_some()
             || !notify.webhooks.is_empty()
             || !notify.exec.is_empty()
+            || !notify.urls.is_empty()
         {
             // URLs carry their secret in the path or query: only scheme and host are shown.
             writeln!(f, "\n[notify]")?;
@@ -138,6 +139,16 @@ impl fmt::Display for Config {
                 .map(|path| toml::Value::String(path.display().to_string()).to_string())
                 .collect();
             writeln!(f, "exec = [{}]", exec.join(", "))?;
+            // Service URLs hide more: for discord, telegram, slack and pushover the "host" is a
+            // webhook id, a bot token's name or a user key, so only the scheme shows.
+            let urls: Vec<String> = notify.urls.iter().map(|url| format!("\"{url}\"")).collect();
+            writeln!(f, "urls = [{}]", urls.join(", "))?;
+            let events: Vec<String> = notify
+                .events
+                .iter()
+                .map(|kind| format!("\"{}\"", kind.as_str()))
+                .collect();
+            writeln!(f, "events = [{}]", events.join(", "))?;
             writeln!(
                 f,
                 "timeout = \"{}\"",

@@ -100,7 +100,11 @@ pub struct NotifyConfig {
     pub webhooks: Vec<SecretUrl>,
     /// Absolute paths of commands run once per event.
     pub exec: Vec<PathBuf>,
-    /// Every delivery of a cycle ends by then, retries included.
+    /// Shoutrrr-style service URLs, parsed.
+    pub urls: Vec<crate::notify::services::ServiceUrl>,
+    /// Which events go to `urls` (default: all).
+    pub events: Vec<crate::notify::EventKind>,
+    /// Each delivery ends by then, retries included (not the whole queue).
     pub timeout: Duration,
 }
 

@@ -48,6 +48,8 @@ pub(crate) struct RawNotify {
     pub uptime_kuma: Option<Spanned<String>>,
     pub webhooks: Option<Vec<Spanned<String>>>,
     pub exec: Option<Vec<Spanned<String>>>,
+    pub urls: Option<Vec<Spanned<String>>>,
+    pub events: Option<Vec<Spanned<String>>>,
     pub timeout: Option<Spanned<String>>,
 }
 

@@ -614,6 +614,37 @@ impl Validator<'_> {
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let urls = raw
+            .urls
+            .iter()
+            .flatten()
+            .map(|value| {
+                crate::notify::services::ServiceUrl::parse(value.get_ref())
+                    .map_err(|error| self.invalid(value.span(), "notify.urls", error.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let events = match &raw.events {
+            None => ALL_EVENTS.to_vec(),
+            Some(values) => values
+                .iter()
+                .map(|value| {
+                    ALL_EVENTS
+                        .iter()
+                        .find(|kind| kind.as_str() == value.get_ref().trim())
+                        .copied()
+                        .ok_or_else(|| {
+                            self.invalid(
+                                value.span(),
+                                "notify.events",
+                                format!(
+                                    "`{}` is not an event; use changed, failed, recovered or waf_list_changed",
+                                    crate::logging::one_line(value.get_ref())
+                                ),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let timeout = self.duration(
             raw.timeout.as_ref(),
             "notify.timeout",
@@ -625,6 +656,8 @@ impl Validator<'_> {
             uptime_kuma,
             webhooks,
             exec,
+            urls,
+            events,
             timeout,
         })
     }
@@ -672,6 +705,14 @@ pub(super) fn state_dir(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -
         })
         .or_else(|| env("HOME").map(|home| Path::new(&home).join(".local/state/flaredns")))
 }
+
+/// Every event, the default of `[notify] events`.
+const ALL_EVENTS: [crate::notify::EventKind; 4] = [
+    crate::notify::EventKind::Changed,
+    crate::notify::EventKind::Failed,
+    crate::notify::EventKind::Recovered,
+    crate::notify::EventKind::WafListChanged,
+];
 
 /// Why an exec hook cannot run, if it cannot: missing, not a file, not executable.
 fn hook_problem(path: &Path) -> Option<String> {

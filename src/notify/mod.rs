@@ -1,23 +1,30 @@
 //! Telling people: after each cycle, the events (`events.rs`) go to every webhook (one JSON
-//! POST per event) and every exec hook (one run per event, the fields in `FLAREDNS_*`), and a
-//! heartbeat goes to healthchecks.io and Uptime Kuma. Deliveries run concurrently and all end
-//! by `[notify].timeout`, retries included, so a dead receiver never holds a cycle longer; a
-//! failed delivery is a warning (once per receiver until it works again) and never changes
-//! the exit code. URLs carry secrets, so logs show only their scheme and host; the API token
-//! reaches no payload and no hook's environment.
+//! POST per event), every exec hook (one run per event, the fields in `FLAREDNS_*`) and every
+//! service URL (`services.rs`: one short human line per event, `message.rs`, batched into as
+//! few messages as the service takes), and a heartbeat goes to healthchecks.io and Uptime Kuma.
+//!
+//! Deliveries go through a bounded queue (`queue.rs`): at most 4 in flight per receiver and 4
+//! hook processes at once, each delivery bounded by `[notify].timeout`, so 300 changed
+//! records reach a receiver without 300 connections or 300 forks. The queue runs beside the
+//! daemon (its next cycle never waits for it); `--once` waits for it before exiting. A failed
+//! delivery is a warning, once per receiver (the whole URL tells receivers apart) until it
+//! works again, and never changes the exit code. URLs carry secrets, so logs show only
+//! `scheme://host/<redacted>`; the API token reaches no payload and no hook's environment.
 
 mod deliver;
 pub mod events;
 mod exec;
+pub mod message;
+mod queue;
+pub mod services;
+mod url_parts;
 
-use std::collections::BTreeSet;
-use std::sync::Mutex;
-use std::time::Duration;
-
-use tokio::time::Instant;
+use std::sync::Arc;
 
 use crate::config::NotifyConfig;
+use deliver::Post;
 pub use events::{Event, EventKind};
+use queue::{Queue, Receiver};
 
 /// What the heartbeat says about a cycle.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,12 +34,12 @@ pub enum Heartbeat {
     Down(String),
 }
 
-/// The notifier of one process: the config and an HTTP client built on first use.
+/// The notifier of one process: the config, an HTTP client built on first use, and the
+/// queue, which outlives reloads (so its bounds hold across them).
 pub struct Notifier {
     config: NotifyConfig,
-    client: std::sync::OnceLock<reqwest::Client>,
-    /// Receivers whose last delivery failed, so the warning is logged once.
-    failing: Mutex<BTreeSet<String>>,
+    client: Option<reqwest::Client>,
+    queue: Queue,
 }
 
 impl Notifier {
@@ -40,9 +47,15 @@ impl Notifier {
     pub fn new(config: NotifyConfig) -> Notifier {
         Notifier {
             config,
-            client: std::sync::OnceLock::new(),
-            failing: Mutex::new(BTreeSet::new()),
+            client: None,
+            queue: Queue::new(),
         }
+    }
+
+    /// A new `[notify]` (a reload): deliveries already queued finish under the old one.
+    pub fn reconfigure(&mut self, config: NotifyConfig) {
+        self.config = config;
+        self.client = None;
     }
 
     /// True when nothing is configured.
@@ -51,123 +64,95 @@ impl Notifier {
             && self.config.uptime_kuma.is_none()
             && self.config.webhooks.is_empty()
             && self.config.exec.is_empty()
+            && self.config.urls.is_empty()
     }
 
-    /// Delivers the events and the heartbeat; returns once all are done or the timeout hit.
-    pub async fn deliver(&self, events: &[Event], heartbeat: &Heartbeat) {
+    /// Queues the events and the heartbeat and returns at once; `settle` waits for them.
+    pub fn deliver(&mut self, events: &[Event], heartbeat: &Heartbeat) {
         if self.is_empty() {
             return;
         }
-        for event in events {
-            tracing::debug!("event: {}", event.summary());
-        }
-        let deadline = Instant::now() + self.config.timeout;
-        let mut jobs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = Outcome> + '_>>> =
-            Vec::new();
+        let timeout = self.config.timeout;
+        let mut batch = self.queue.batch(timeout);
         let needs_http = self.config.healthchecks.is_some()
             || self.config.uptime_kuma.is_some()
-            || !self.config.webhooks.is_empty();
-        let client = if needs_http { self.client() } else { None };
-        if let Some(client) = client {
-            for url in &self.config.webhooks {
+            || !self.config.webhooks.is_empty()
+            || !self.config.urls.is_empty();
+        if needs_http && self.client.is_none() {
+            // No redirect is followed: a 301 would turn the POST into a GET without the event.
+            match crate::http::client(timeout, None, crate::http::Redirects::Never) {
+                Ok(client) => self.client = Some(client),
+                Err(error) => tracing::warn!("cannot notify: {error}"),
+            }
+        }
+        if let Some(client) = &self.client {
+            for (index, url) in self.config.webhooks.iter().enumerate() {
+                // The position tells apart two receivers that show the same host.
+                let shown = format!("webhook {url}/<redacted> (notify.webhooks #{})", index + 1);
+                let receiver = Receiver::http(url.fingerprint(), shown);
                 for event in events {
-                    jobs.push(Box::pin(deliver::webhook(client, url, event, deadline)));
+                    batch.post(&receiver, client, Post::json(url.expose().clone(), event));
                 }
             }
             if let Some(url) = &self.config.healthchecks {
-                jobs.push(Box::pin(deliver::healthchecks(
-                    client, url, heartbeat, deadline,
-                )));
+                let receiver =
+                    Receiver::http(url.fingerprint(), format!("healthchecks {url}/<redacted>"));
+                batch.post(&receiver, client, deliver::healthchecks(url, heartbeat));
             }
             if let Some(url) = &self.config.uptime_kuma {
-                jobs.push(Box::pin(deliver::uptime_kuma(
-                    client, url, heartbeat, deadline,
-                )));
+                let receiver =
+                    Receiver::http(url.fingerprint(), format!("uptime-kuma {url}/<redacted>"));
+                batch.post(&receiver, client, deliver::uptime_kuma(url, heartbeat));
             }
-        }
-        for command in &self.config.exec {
-            for event in events {
-                jobs.push(Box::pin(exec::run(command, event, deadline)));
-            }
-        }
-        let outcomes = match tokio::time::timeout_at(
-            deadline + Duration::from_millis(200),
-            futures_join_all(jobs),
-        )
-        .await
-        {
-            Ok(outcomes) => outcomes,
-            Err(_) => vec![Outcome {
-                receiver: "notifications".to_string(),
-                error: Some(format!(
-                    "did not finish within {} ([notify].timeout)",
-                    humantime::format_duration(self.config.timeout)
-                )),
-            }],
-        };
-        let mut failing = self
-            .failing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for outcome in outcomes {
-            match outcome.error {
-                Some(error) if failing.insert(outcome.receiver.clone()) => {
-                    tracing::warn!("could not notify {}: {error}", outcome.receiver)
-                }
-                Some(error) => tracing::debug!("still cannot notify {}: {error}", outcome.receiver),
-                None => {
-                    if failing.remove(&outcome.receiver) {
-                        tracing::info!("{} is reachable again", outcome.receiver);
+            let chosen: Vec<&Event> = events
+                .iter()
+                .filter(|event| self.config.events.contains(&event.event))
+                .collect();
+            if !chosen.is_empty() {
+                let title = format!("flaredns on {}", chosen[0].host);
+                let lines: Vec<String> = chosen.iter().map(|event| message::line(event)).collect();
+                for (index, url) in self.config.urls.iter().enumerate() {
+                    let shown = format!("{url} (notify.urls #{})", index + 1);
+                    let receiver = Receiver::http(url.key().to_string(), shown);
+                    if url.is_generic() {
+                        for event in &chosen {
+                            batch.post(&receiver, client, url.event_post(event));
+                        }
+                        continue;
+                    }
+                    for text in message::batches(&lines, url.message_limit()) {
+                        for post in url.posts(&text, &title) {
+                            batch.post(&receiver, client, post);
+                        }
                     }
                 }
             }
         }
+        for command in &self.config.exec {
+            let receiver = Receiver::hook(command);
+            let command = Arc::new(command.clone());
+            for event in events {
+                batch.hook(&receiver, command.clone(), event.clone());
+            }
+        }
+        batch.submit();
     }
 
-    fn client(&self) -> Option<&reqwest::Client> {
-        if let Some(client) = self.client.get() {
-            return Some(client);
-        }
-        // No redirect is followed: a 301 would turn the POST into a GET without the event.
-        match crate::http::client(self.config.timeout, None, crate::http::Redirects::Never) {
-            Ok(client) => Some(self.client.get_or_init(|| client)),
-            Err(error) => {
-                tracing::warn!("cannot notify: {error}");
-                None
-            }
+    /// Waits until every queued delivery has ended (`--once`).
+    pub async fn settle(&mut self) {
+        self.queue.settle().await;
+    }
+
+    /// Waits for the queue at most `[notify].timeout`, and never more than 5 s (the daemon
+    /// stopping: what is still queued then is dropped, so a dead receiver cannot hold a stop
+    /// past systemd's patience).
+    pub async fn settle_briefly(&mut self) {
+        let limit = self.config.timeout.min(std::time::Duration::from_secs(5));
+        if tokio::time::timeout(limit, self.queue.settle())
+            .await
+            .is_err()
+        {
+            tracing::info!("stopping with notifications still queued; they are dropped");
         }
     }
-}
-
-/// How one delivery ended, for the warn-once log.
-pub(crate) struct Outcome {
-    /// The receiver as shown in logs: scheme and host, or the hook's path.
-    pub receiver: String,
-    pub error: Option<String>,
-}
-
-/// Runs futures concurrently on the current task and collects their outputs in order.
-async fn futures_join_all<T>(
-    mut futures: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + '_>>>,
-) -> Vec<T> {
-    let mut results: Vec<Option<T>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|context| {
-        let mut pending = false;
-        for (index, future) in futures.iter_mut().enumerate() {
-            if results[index].is_some() {
-                continue;
-            }
-            match future.as_mut().poll(context) {
-                std::task::Poll::Ready(value) => results[index] = Some(value),
-                std::task::Poll::Pending => pending = true,
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    results.into_iter().flatten().collect()
 }

@@ -102,11 +102,96 @@ pub(crate) async fn serve_tls(
     }
 }
 
+/// Notification receivers over TLS: every request is logged and answered 200.
+pub(crate) async fn serve_receivers_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: Arc<Mutex<State>>,
+) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = state.clone();
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            let Ok(stream) = acceptor.accept(stream).await else {
+                return;
+            };
+            let service =
+                hyper::service::service_fn(move |request| receive(state.clone(), request));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn receive(
+    state: Arc<Mutex<State>>,
+    request: Request<Incoming>,
+) -> Result<Response<BoxBody<Bytes, Infallible>>, Infallible> {
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let query = request.uri().query().unwrap_or("").to_string();
+    let headers = header_pairs(&request);
+    let body = request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let body = String::from_utf8_lossy(&body).to_string();
+    let fault = {
+        let mut guard = state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let at = guard.started.elapsed().as_secs_f64();
+        guard.requests.push(LoggedRequest {
+            method: method.clone(),
+            path: path.clone(),
+            query,
+            body: body.clone(),
+            at,
+            headers,
+        });
+        take_fault(&mut guard.faults, &method, &path, &body)
+    };
+    let (status, body) = match fault {
+        Some(fault) if fault.hang => {
+            std::future::pending::<()>().await;
+            (500, String::new())
+        }
+        Some(fault) => (fault.status, fault.body),
+        None => (200, r#"{"ok":true}"#.to_string()),
+    };
+    Ok(Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)).boxed())
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()).boxed())))
+}
+
+/// A request's headers as lower-case names and text values.
+fn header_pairs(request: &Request<Incoming>) -> Vec<(String, String)> {
+    request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(value.as_bytes()).to_string(),
+            )
+        })
+        .collect()
+}
+
 async fn handle(
     state: Arc<Mutex<State>>,
     request: Request<Incoming>,
     v6: bool,
 ) -> Result<Response<BoxBody<Bytes, Infallible>>, Infallible> {
+    let headers = header_pairs(&request);
     let method = request.method().to_string();
     let path = request.uri().path().to_string();
     let query = request.uri().query().unwrap_or("").to_string();
@@ -135,6 +220,7 @@ async fn handle(
             query: query.clone(),
             body: body.clone(),
             at,
+            headers,
         });
         take_fault(&mut guard.faults, &method, &path, &body)
     };

@@ -133,9 +133,19 @@ pub struct LoggedRequest {
     pub body: String,
     /// Seconds since the stand-in started, for pacing assertions.
     pub at: f64,
+    /// The request's headers, names in lower case, for receivers' auth and titles.
+    pub headers: Vec<(String, String)>,
 }
 
 impl LoggedRequest {
+    /// The first value of header `name` (lower case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
     /// True for Cloudflare API calls (not the IP echo).
     pub fn is_api(&self) -> bool {
         self.path.starts_with("/client/v4/")
@@ -444,6 +454,63 @@ impl Standin {
             });
         });
         (format!("https://{address}/client/v4"), cert_pem)
+    }
+
+    /// Serves every path over TLS on `listener` as a notification receiver: each request is
+    /// logged (with its headers and `host`) and answered 200 `{"ok":true}` unless a fault
+    /// matches. The certificate names `names` and is signed by a throwaway CA, whose PEM is
+    /// returned for `SSL_CERT_FILE`. Bind the listener in the namespace the client will use.
+    pub fn serve_receivers_tls(&self, listener: std::net::TcpListener, names: &[&str]) -> String {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "flaredns test CA");
+        ca_params.key_usages.extend([
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ]);
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let mut leaf = rcgen::CertificateParams::new(
+            names
+                .iter()
+                .map(|name| name.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .expect("leaf params");
+        leaf.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            names.first().copied().unwrap_or("localhost"),
+        );
+        leaf.use_authority_key_identifier_extension = true;
+        leaf.extended_key_usages
+            .push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
+        let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+        let leaf_cert = leaf
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf certificate");
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![leaf_cert.der().clone()], key)
+            .expect("a TLS server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        listener.set_nonblocking(true).expect("nonblocking");
+        let state = self.state.clone();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("receiver runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+                api::serve_receivers_tls(listener, acceptor, state).await;
+            });
+        });
+        ca_cert.pem()
     }
 
     /// The items of the account's list `name`, if it exists.

@@ -90,9 +90,21 @@ impl World {
     /// scratch state directory, and the test's own `env`. Writes the config and clears the
     /// request log first.
     fn command(&self, config: &str, args: &[&str]) -> Command {
+        self.command_in(&[], config, args)
+    }
+
+    /// Like `command`, the binary run by `wrapper` (e.g. `ip netns exec NAME`).
+    fn command_in(&self, wrapper: &[&str], config: &str, args: &[&str]) -> Command {
         let path = self.write_config(config);
         self.standin.clear_requests();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_flaredns"));
+        let mut command = match wrapper.split_first() {
+            None => Command::new(env!("CARGO_BIN_EXE_flaredns")),
+            Some((program, rest)) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(env!("CARGO_BIN_EXE_flaredns"));
+                command
+            }
+        };
         command
             .arg("--config")
             .arg(&path)
@@ -118,6 +130,11 @@ impl World {
         let mut command = self.command(config, args);
         command.envs(env.iter().copied());
         self.collect(command)
+    }
+
+    /// Like `run`, the binary started by `wrapper` (`ip netns exec NAME`).
+    pub fn run_in(&self, wrapper: &[&str], config: &str, args: &[&str]) -> Outcome {
+        self.collect(self.command_in(wrapper, config, args))
     }
 
     /// Like `run`, without the token in the environment (the config names its source).
