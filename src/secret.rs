@@ -159,6 +159,44 @@ impl SecretUrl {
     pub fn expose(&self) -> &url::Url {
         &self.0
     }
+
+    /// `text` (a server's answer, an error) with every part of this URL that can be a secret
+    /// replaced by `<redacted>`: the URL itself, its path and query, each query value, each
+    /// long path segment, the user name and password. A provider that quotes the request in
+    /// its answer must not carry its API key into a log or a notification.
+    pub fn scrub(&self, text: &str) -> String {
+        let url = &self.0;
+        let mut secrets: Vec<String> = vec![url.as_str().to_string()];
+        if !matches!(url.path(), "" | "/") {
+            secrets.push(url.path().to_string());
+            secrets.extend(
+                url.path_segments()
+                    .into_iter()
+                    .flatten()
+                    .filter(|segment| segment.len() >= 6)
+                    .map(str::to_string),
+            );
+        }
+        if let Some(query) = url.query() {
+            secrets.push(query.to_string());
+            secrets.extend(
+                url.query_pairs()
+                    .map(|(_, value)| value.into_owned())
+                    .filter(|value| value.len() >= 3),
+            );
+        }
+        secrets.extend(url.password().map(str::to_string));
+        if url.username().len() >= 3 {
+            secrets.push(url.username().to_string());
+        }
+        // Longest first, so a part of a longer secret does not leave the rest behind.
+        secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+        let mut scrubbed = text.to_string();
+        for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+            scrubbed = scrubbed.replace(secret.as_str(), "<redacted>");
+        }
+        scrubbed
+    }
 }
 
 impl fmt::Display for SecretUrl {
@@ -215,6 +253,12 @@ mod url_tests {
         let url = SecretUrl::parse("https://hc-ping.com/3f2a-secret-uuid?x=1").expect("url");
         assert_eq!(url.to_string(), "https://hc-ping.com/<redacted>");
         assert!(!format!("{url:?}").contains("secret"));
+        let provider =
+            SecretUrl::parse("http://admin:pw0rd@router/wan/Kxyz123?apikey=K9s3cr3t").expect("url");
+        let echoed = provider.scrub("GET /wan/Kxyz123?apikey=K9s3cr3t HTTP/1.1 from admin pw0rd");
+        for secret in ["K9s3cr3t", "Kxyz123", "pw0rd", "admin"] {
+            assert!(!echoed.contains(secret), "{echoed}");
+        }
         for (text, shown) in [
             ("http://admin:pw@router/wan", "http://router/<redacted>"),
             (

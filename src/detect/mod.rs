@@ -48,6 +48,21 @@ impl Answer {
     }
 }
 
+/// Parses a provider's answer. When it is not an address the error quotes it, and it may
+/// quote the request (an error page echoing the URL): the error then comes from the answer
+/// with the URL's secrets scrubbed, before anything is cut to fit a log line.
+fn parse_scrubbed(
+    body: &str,
+    url: &crate::secret::SecretUrl,
+    parse: fn(&str) -> Result<IpAddr, String>,
+) -> Result<IpAddr, String> {
+    parse(body).map_err(|_| {
+        parse(&url.scrub(body))
+            .err()
+            .unwrap_or_else(|| "the answer is not an IP address".to_string())
+    })
+}
+
 /// Asks providers for addresses. Holds one HTTP client per family, each bound to that family.
 pub struct Detector {
     timeout: Duration,
@@ -125,11 +140,18 @@ impl Detector {
     async fn ask(&self, family: Family, provider: &Provider) -> Result<Answer, String> {
         let ip = match provider {
             Provider::Static(ip) => *ip,
-            Provider::CloudflareTrace | Provider::Trace(_) => {
+            Provider::CloudflareTrace => {
                 let url = provider.trace_url(family).unwrap_or_default();
                 parse_trace(&self.get(family, url).await?)?
             }
-            Provider::Url(url) => parse_plain(&self.get(family, url.expose().as_str()).await?)?,
+            Provider::Trace(url) => {
+                let body = self.get(family, url.expose().as_str()).await?;
+                parse_scrubbed(&body, url, parse_trace)?
+            }
+            Provider::Url(url) => {
+                let body = self.get(family, url.expose().as_str()).await?;
+                parse_scrubbed(&body, url, parse_plain)?
+            }
             Provider::CloudflareDns | Provider::Dns(_) => {
                 let server = provider
                     .whoami_server(family)
