@@ -88,7 +88,11 @@ pub fn one_line(text: &str) -> String {
             out.push('…');
             break;
         }
-        if character.is_control() {
+        // Control characters, and the ones that reorder or break a line on a terminal
+        // (bidirectional overrides, line and paragraph separators), are shown escaped.
+        if character.is_control()
+            || matches!(character, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
             out.extend(character.escape_default());
         } else {
             out.push(character);

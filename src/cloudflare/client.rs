@@ -332,6 +332,11 @@ impl ApiCycle<'_> {
         if let Some(error) = lock(&self.halted).clone() {
             return Err(error);
         }
+        // Ids from memory or from a server end up in paths: a segment that is not an id
+        // (`..`, `#`, `%2F`) could aim the request at another resource.
+        if let Some(segment) = unsafe_segment(path) {
+            return Err(ApiError::NotAnId { segment });
+        }
         let zone = zone_in_path(path);
         if let Some(error) = zone.and_then(|zone| lock(&self.denied_zones).get(zone).cloned()) {
             return Err(error);
@@ -500,6 +505,24 @@ impl ApiCycle<'_> {
             classify(status, mitigated, retry_after, html, &bytes),
         )
     }
+}
+
+/// The first segment of `path` (before any query) that is not made of letters, digits, `-`,
+/// `_` and `.`, or is `.`/`..`, shown on one line; None when every segment is safe.
+fn unsafe_segment(path: &str) -> Option<String> {
+    let before_query = path.split('?').next().unwrap_or_default();
+    before_query
+        .split('/')
+        .skip(1)
+        .find(|segment| {
+            segment.is_empty()
+                || *segment == "."
+                || *segment == ".."
+                || !segment
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
+        })
+        .map(crate::logging::one_line)
 }
 
 /// The zone or account a path is about (`/zones/{id}/…`, `/accounts/{id}/…`): a 403 there

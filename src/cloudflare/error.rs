@@ -71,6 +71,8 @@ pub enum ApiError {
     OperationFailed { detail: String },
     #[error("a list operation of this account was still pending or failed earlier in the cycle (Cloudflare allows one at a time); the next cycle checks the list again")]
     OperationPending,
+    #[error("flaredns refused to send a request whose path holds `{segment}`, which is not an id; a remembered id may have been edited: delete records.json and zones.json in the state directory")]
+    NotAnId { segment: String },
     #[error("Cloudflare's answer is larger than {limit} bytes; flaredns stopped reading it")]
     TooLarge { limit: usize },
     #[error("the list at {path} has more than {limit} pages; flaredns stops there rather than act on half a list")]

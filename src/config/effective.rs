@@ -106,9 +106,15 @@ impl fmt::Display for Config {
             }
         }
         for unreadable in &self.unreadable {
+            let who = match &unreadable.user {
+                super::TokenUser::Record { name, .. } => format!("record {name}"),
+                super::TokenUser::List { account, name } => {
+                    format!("WAF list {name} (account {account})")
+                }
+            };
             writeln!(
                 f,
-                "\n# left out of this run: {}",
+                "\n# {who} is left out (it fails, exit 1, until its token can be read): {}",
                 crate::logging::one_line(&unreadable.error.to_string())
             )?;
         }

@@ -348,7 +348,7 @@ fn hide_values(message: &str) -> String {
     for c in message.chars() {
         if c == '"' {
             if !inside {
-                shown.push_str("a value");
+                shown.push_str("(value hidden)");
             }
             inside = !inside;
         } else if !inside {

@@ -100,7 +100,12 @@ impl Validator<'_> {
                 warnings.push(warning);
             }
         }
-        let (token, source) = read_token_file(&token_path, TokenSource::File(token_path.clone()))?;
+        let source = if file.get_ref().trim().starts_with("credential:") {
+            TokenSource::Credential(token_path.clone())
+        } else {
+            TokenSource::File(token_path.clone())
+        };
+        let (token, source) = read_token_file(&token_path, source)?;
         Ok(TokenEntry { token, source })
     }
 
@@ -141,13 +146,20 @@ impl Validator<'_> {
     }
 }
 
-/// True for a value that is more likely a token than a file name: long, one word of the
-/// characters tokens are made of, no `/` and no `.`.
+/// True for a value that holds a token rather than names a file: a word or path component
+/// of 30 or more of the characters tokens are made of (`<TOKEN>`, `Bearer <TOKEN>`,
+/// `~/<TOKEN>`), where no such file exists. Such a value is never shown.
 fn looks_like_token(value: &str) -> bool {
-    value.len() >= 30
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    let token_like = |part: &str| {
+        part.len() >= 30
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    value
+        .split(|c: char| c == '/' || c.is_whitespace())
+        .any(token_like)
+        && !Path::new(value).exists()
 }
 
 fn read_token_file(

@@ -609,7 +609,7 @@ impl Validator<'_> {
                     Err(self.invalid(
                         value.span(),
                         "notify.exec",
-                        format!("`{}` must be an absolute path (a command is run without a shell and without PATH lookup)", value.get_ref()),
+                        "must be an absolute path (a command is run without a shell and without PATH lookup)".to_string(),
                     ))
                 }
             })

@@ -17,7 +17,15 @@ use crate::model::Family;
 use crate::state::remembered::is_fresh;
 use crate::state::remembered::list_key;
 use crate::state::unix_now;
-use crate::waf::{kind_problem, normalise, plan_items, wanted_items, Ownership, Wanted};
+use crate::waf::{kind_problem, normalise, plan_items, wanted_items, AddedItem, Ownership, Wanted};
+
+/// An item as this host remembers it: the normal form of `ip` and its comment.
+fn owned(ip: &str, comment: &str) -> Option<AddedItem> {
+    normalise(ip).map(|(_, text)| AddedItem {
+        ip: text,
+        comment: comment.to_string(),
+    })
+}
 
 /// What `find_or_create` found.
 enum Found {
@@ -130,7 +138,11 @@ impl Pass<'_, '_> {
         // cannot be judged, and the list is then read.
         let complete = judged.len() == 2;
         if let Some(memory) = &remembered {
-            let fresh = is_fresh(memory.checked_at, now, self.config.reconcile) && !self.forced;
+            // In api mode the API is the only judge, every cycle.
+            let api_mode = matches!(self.config.check, crate::config::CheckMode::Api);
+            let fresh = is_fresh(memory.checked_at, now, self.config.reconcile)
+                && !self.forced
+                && !api_mode;
             if fresh && complete && memory.items == items {
                 return report(ListState::InSync);
             }
@@ -146,8 +158,13 @@ impl Pass<'_, '_> {
         };
         // A remembered id that answers 404 (the list was deleted out of band) is looked up
         // again, and the list re-created, in this same cycle.
+        // A remembered id may serve to read (a GET), never to write: before a write the id is
+        // confirmed by this cycle's listing of the account's lists under the managed name (a
+        // list renamed in the dashboard keeps its id). A remembered id that answers 404 (the
+        // list was deleted out of band) is looked up again, and the list re-created, in this
+        // same cycle.
         let mut remembered_id = remembered.as_ref().map(|memory| memory.id.clone());
-        let (list_id, held) = loop {
+        let (list_id, held, plan) = loop {
             let from_memory = remembered_id.is_some();
             let list_id = match remembered_id.take() {
                 Some(id) => id,
@@ -163,8 +180,8 @@ impl Pass<'_, '_> {
                     Err((step, error)) => return failed(step, error),
                 },
             };
-            match api.list_items(&list.account, &list_id).await {
-                Ok(held) => break (list_id, held),
+            let held = match api.list_items(&list.account, &list_id).await {
+                Ok(held) => held,
                 Err(ApiError::Api { status: 404, .. }) if from_memory => {
                     tracing::info!(
                         "WAF list {} (account {}) is gone; looking it up again",
@@ -172,26 +189,42 @@ impl Pass<'_, '_> {
                         list.account
                     );
                     self.memory.forget_list(&key);
+                    continue;
                 }
                 Err(error) => {
                     self.memory.forget_list(&key);
                     return failed("reading its items", error);
                 }
+            };
+            let added = self.memory.added_items(&key).to_vec();
+            let ownership = Ownership {
+                comment: &list.comment,
+                added: &added,
+            };
+            let plan = plan_items(&desired, &judged, &held, ownership);
+            if plan.is_empty() || self.dry_run || !from_memory {
+                break (list_id, held, plan);
+            }
+            match self.find_or_create(list).await {
+                Ok(Found::Id(confirmed)) if confirmed == list_id => break (list_id, held, plan),
+                Ok(_) => {
+                    tracing::info!(
+                        "the remembered id of WAF list {} (account {}) now names another list; looking it up again",
+                        list.name,
+                        list.account
+                    );
+                    self.memory.forget_list(&key);
+                }
+                Err((step, error)) => return failed(step, error),
             }
         };
-        let added = self.memory.added_items(&key).to_vec();
-        let ownership = Ownership {
-            comment: &list.comment,
-            added: &added,
-        };
-        let plan = plan_items(&desired, &judged, &held, ownership);
         let removed: Vec<String> = plan.remove.iter().map(|item| item.ip.clone()).collect();
         if !self.dry_run {
             // What carries this host's comment now is its own, whatever the comment becomes.
-            let under_comment: Vec<String> = held
+            let under_comment: Vec<AddedItem> = held
                 .iter()
                 .filter(|item| item.comment.as_deref() == Some(list.comment.as_str()))
-                .filter_map(|item| normalise(&item.ip).map(|(_, text)| text))
+                .filter_map(|item| owned(&item.ip, &list.comment))
                 .collect();
             self.memory.note_added(&key, &under_comment);
         }
@@ -216,7 +249,12 @@ impl Pass<'_, '_> {
                 self.memory.forget_list(&key);
                 return failed("adding items", error);
             }
-            self.memory.note_added(&key, &plan.add);
+            let added: Vec<AddedItem> = plan
+                .add
+                .iter()
+                .filter_map(|ip| owned(ip, &list.comment))
+                .collect();
+            self.memory.note_added(&key, &added);
         }
         if !plan.remove.is_empty() {
             let ids: Vec<String> = plan.remove.iter().map(|item| item.id.clone()).collect();
@@ -224,10 +262,10 @@ impl Pass<'_, '_> {
                 self.memory.forget_list(&key);
                 return failed("removing items", error);
             }
-            let gone: Vec<String> = plan
+            let gone: Vec<AddedItem> = plan
                 .remove
                 .iter()
-                .filter_map(|item| normalise(&item.ip).map(|(_, text)| text))
+                .filter_map(|item| owned(&item.ip, item.comment.as_deref().unwrap_or_default()))
                 .collect();
             self.memory.note_removed(&key, &gone);
         }

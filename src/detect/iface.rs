@@ -100,6 +100,45 @@ pub fn stable_ipv6(table: &str, name: &str) -> Vec<Answer> {
         .collect()
 }
 
+/// Every IPv6 address in the kernel's table: (interface index, address, prefix length,
+/// flags), for the watch to know what is there before its first notification.
+pub fn ipv6_table() -> Vec<(u32, IpAddr, u8, u32)> {
+    let Ok(table) = read_if_inet6() else {
+        return Vec::new();
+    };
+    table
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [hex, index, prefix, _scope, flags, _name] = fields.as_slice() else {
+                return None;
+            };
+            Some((
+                u32::from_str_radix(index, 16).ok()?,
+                IpAddr::V6(Ipv6Addr::from(u128::from_str_radix(hex, 16).ok()?)),
+                u8::from_str_radix(prefix, 16).ok()?,
+                u32::from_str_radix(flags, 16).ok()?,
+            ))
+        })
+        .collect()
+}
+
+/// Every IPv4 address of interface `name` with its prefix length.
+pub fn ipv4_addresses(name: &str) -> Vec<(IpAddr, u8)> {
+    if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|interface| interface.name == name)
+        .filter_map(|interface| match interface.addr {
+            if_addrs::IfAddr::V4(v4) => Some((
+                IpAddr::V4(v4.ip),
+                u8::try_from(u32::from(v4.netmask).count_ones()).unwrap_or(32),
+            )),
+            if_addrs::IfAddr::V6(_) => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,11 +53,11 @@ impl Provider {
                 .parse::<std::net::SocketAddr>()
                 .or_else(|_| rest.parse::<IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
                 .map(Provider::Dns)
-                .map_err(|_| format!("`{text}`: `{rest}` is not an address; write dns:IP or dns:IP:PORT ([IPv6]:PORT)")),
+                .map_err(|_| "`dns:` must be followed by an address; write dns:IP or dns:IP:PORT ([IPv6]:PORT)".to_string()),
             "static" => rest
                 .parse::<IpAddr>()
                 .map(Provider::Static)
-                .map_err(|_| format!("`{text}`: `{rest}` is not an IP address")),
+                .map_err(|_| "`static:` must be followed by an IP address".to_string()),
             _ => Err(unknown(text)),
         }
     }
@@ -91,11 +91,16 @@ impl Provider {
 }
 
 fn unknown(text: &str) -> String {
-    // What was written may be a URL with a secret in it: show it only when it cannot be one.
-    let shown = if text.contains(['/', '@', '?']) || text.len() > 40 {
-        "this value".to_string()
+    // What was written may hold a secret (a URL, a key): only a short provider kind before
+    // the first `:` is shown, never what follows it.
+    let kind = text.split(':').next().unwrap_or_default();
+    let shown = if !kind.is_empty()
+        && kind.len() <= 16
+        && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+    {
+        format!("`{kind}`")
     } else {
-        format!("`{text}`")
+        "this value".to_string()
     };
     format!("{shown} is not a provider; use cloudflare.trace, cloudflare.dns, trace:URL, url:URL, dns:IP[:PORT], iface:NAME or static:ADDR")
 }

@@ -15,7 +15,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use tokio::io::unix::AsyncFd;
 
-use super::netlink::{address_messages, AddressAction, AddressMessage};
+use super::netlink::{address_messages, AddressAction, AddressMessage, MEANINGFUL_FLAGS};
 
 const RTMGRP_IPV4_IFADDR: u32 = 0x10;
 const RTMGRP_IPV6_IFADDR: u32 = 0x100;
@@ -81,13 +81,15 @@ impl Watcher {
         // SAFETY: the OwnedFd is moved into the AsyncFd, so its descriptor stays open and the
         // same until the AsyncFd is dropped.
         let socket = unsafe { AsyncFd::register(owned) }?;
+        let mut judge = Judge {
+            names: names.to_vec(),
+            known: BTreeMap::new(),
+        };
+        judge.seed();
         Ok(Watcher {
             socket,
             buffer: vec![0; 64 * 1024],
-            judge: Judge {
-                names: names.to_vec(),
-                known: BTreeMap::new(),
-            },
+            judge,
         })
     }
 
@@ -139,7 +141,7 @@ impl Watcher {
             match read {
                 Err(_would_block) => continue,
                 Ok(Err(error)) if error.raw_os_error() == Some(libc::ENOBUFS) => {
-                    self.judge.known.clear();
+                    self.judge.seed();
                     return Ok(Change::Overrun);
                 }
                 Ok(Err(error)) => return Err(error),
@@ -162,6 +164,29 @@ impl Watcher {
 }
 
 impl Judge {
+    /// Learns the addresses the watched interfaces hold now, so that the first lifetime
+    /// refresh of an address that was already there is no change either. (After an
+    /// overrun the table is read again.)
+    fn seed(&mut self) {
+        self.known.clear();
+        let indexes: Vec<(u32, &String)> = self
+            .names
+            .iter()
+            .filter_map(|name| interface_index(name).map(|index| (index, name)))
+            .collect();
+        for (index, address, prefix_len, flags) in crate::detect::iface::ipv6_table() {
+            if indexes.iter().any(|(watched, _)| *watched == index) {
+                self.known
+                    .insert((index, address), (prefix_len, flags & MEANINGFUL_FLAGS));
+            }
+        }
+        for (index, name) in indexes {
+            for (address, prefix_len) in crate::detect::iface::ipv4_addresses(name) {
+                self.known.insert((index, address), (prefix_len, 0));
+            }
+        }
+    }
+
     /// The first change among `messages` on a watched interface; remembers what each
     /// address looks like, so that a lifetime refresh is no change.
     fn judge(&mut self, messages: &[AddressMessage]) -> Option<Change> {

@@ -177,7 +177,11 @@ fn config_findings(config: &Config) -> Vec<Finding> {
             config.records.len(),
             if sources.len() == 1 { "" } else { "s" },
             if sources.len() == 1 { "s" } else { "" },
-            sources.join(", ")
+            if sources.is_empty() {
+                "nowhere: no token could be read".to_string()
+            } else {
+                sources.join(", ")
+            }
         ),
         None,
     )];

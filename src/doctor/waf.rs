@@ -49,7 +49,7 @@ async fn list_finding(
     list: &WafListConfig,
     api: &ApiCycle<'_>,
     wanted: &Wanted,
-    added: &[String],
+    added: &[crate::waf::AddedItem],
     check: &str,
 ) -> Finding {
     let lists = match api.lists(&list.account).await {

@@ -1,10 +1,9 @@
 //! What the API last showed at the managed names of each zone, remembered between cycles and
 //! runs (`records.json`), so that what DNS cannot confirm (a proxied record answers
-//! Cloudflare's addresses) costs no request while the reconcile interval runs, and a change
-//! of address is one batch addressed by the remembered record ids. It is a cache: the planner
-//! judges against it only for "in sync" while it is fresh, and for updates by id (a stale id
-//! makes Cloudflare refuse, and the cycle lists the zone and plans again); a create always
-//! needs a listing, so a remembered absence never creates a duplicate.
+//! Cloudflare's addresses) costs no request while the reconcile interval runs; and, for each
+//! WAF list, its id and the items this host added. It is a cache: the planner judges against
+//! it only for "in sync" while it is fresh; it never chooses what to write (every write names
+//! an id listed in the same cycle).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,11 +28,20 @@ pub struct Remembered {
     /// WAF lists by "token/account/name".
     #[serde(default)]
     lists: BTreeMap<String, ListMemory>,
-    /// The items this host added to each WAF list (normal form), by the same key. Kept when
-    /// a list's id is forgotten: it is what makes an item this host's after a `comment`
-    /// change, so an old address never stays in the skip list.
+    /// The items this host added to each WAF list, each with the comment it carried, by the
+    /// same key. Kept when a list's id is forgotten: it is what makes an item this host's
+    /// after a `comment` change, so an old address never stays in the skip list, while an
+    /// item someone else put at the same address (with another comment) stays theirs.
     #[serde(default)]
-    added_items: BTreeMap<String, Vec<String>>,
+    added_items: BTreeMap<String, Vec<AddedItem>>,
+}
+
+/// An item this host added to a WAF list: its address (normal form) and the comment it
+/// carried.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AddedItem {
+    pub ip: String,
+    pub comment: String,
 }
 
 /// The most items remembered as added to one list (this host has one per family; the rest
@@ -92,7 +100,14 @@ pub fn key(token_fingerprint: &str, zone_id: &str) -> String {
 impl Remembered {
     /// A file's contents, or nothing when it is another version's.
     pub fn checked(self) -> Option<Remembered> {
-        (self.version == VERSION && self.zones.len() <= MAX_ZONES).then_some(self)
+        (self.version == VERSION
+            && self.zones.len() <= MAX_ZONES
+            && self.added_items.len() <= MAX_ZONES
+            && self
+                .added_items
+                .values()
+                .all(|items| items.len() <= MAX_ADDED_ITEMS))
+        .then_some(self)
     }
 
     /// The remembered records of a zone, of any age, with the time they were listed.
@@ -233,13 +248,13 @@ impl Remembered {
         self.lists.remove(key);
     }
 
-    /// The items this host added to a list, in the normal form.
-    pub fn added_items(&self, key: &str) -> &[String] {
+    /// The items this host added to a list.
+    pub fn added_items(&self, key: &str) -> &[AddedItem] {
         self.added_items.get(key).map_or(&[], Vec::as_slice)
     }
 
     /// Notes items this host added (or holds under its comment); the oldest go past the cap.
-    pub fn note_added(&mut self, key: &str, items: &[String]) {
+    pub fn note_added(&mut self, key: &str, items: &[AddedItem]) {
         let added = self.added_items.entry(key.to_string()).or_default();
         for item in items {
             if !added.contains(item) {
@@ -255,7 +270,7 @@ impl Remembered {
     }
 
     /// Notes items this host removed: they are no longer its own.
-    pub fn note_removed(&mut self, key: &str, items: &[String]) {
+    pub fn note_removed(&mut self, key: &str, items: &[AddedItem]) {
         if let Some(added) = self.added_items.get_mut(key) {
             added.retain(|item| !items.contains(item));
         }

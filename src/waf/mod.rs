@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use crate::model::Family;
+pub use crate::state::remembered::AddedItem;
 
 /// An item as the list holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,19 +124,24 @@ pub fn kind_problem(name: &str, kind: &str) -> Option<String> {
 }
 
 /// Which held items are this host's: those carrying its `comment`, and those it remembers
-/// having added (`added`, in the normal form), so that after a `comment` change the items
-/// added under the old one still go when the address moves on.
+/// having added with the comment they still carry (`added`), so that after a `comment`
+/// change the items added under the old one still go when the address moves on, while an
+/// item someone else put at the same address, under their own comment, is never touched.
 #[derive(Clone, Copy, Debug)]
 pub struct Ownership<'a> {
     pub comment: &'a str,
-    pub added: &'a [String],
+    pub added: &'a [AddedItem],
 }
 
 impl Ownership<'_> {
     /// True when `item` (whose normal form is `normal`) is this host's.
     fn owns(&self, item: &HeldItem, normal: &str) -> bool {
-        item.comment.as_deref() == Some(self.comment)
-            || self.added.iter().any(|text| text == normal)
+        let comment = item.comment.as_deref().unwrap_or_default();
+        comment == self.comment
+            || self
+                .added
+                .iter()
+                .any(|added| added.ip == normal && added.comment == comment)
     }
 }
 
@@ -302,6 +308,14 @@ mod tests {
                 vec!["i1"],
             ),
             (
+                "someone else's item at this host's old address stays",
+                desired(&[(v4, "81.23.45.77")]),
+                &both,
+                vec![held("i1", "81.23.45.99", Some("office"))],
+                vec!["81.23.45.77"],
+                vec![],
+            ),
+            (
                 "Cloudflare's /32 form matches",
                 desired(&[(v4, "81.23.45.99")]),
                 &both,
@@ -311,7 +325,10 @@ mod tests {
             ),
         ];
         for (label, desired, judged, held, add, remove) in cases {
-            let added = ["81.23.45.99".to_string()];
+            let added = [AddedItem {
+                ip: "81.23.45.99".to_string(),
+                comment: "old-comment".to_string(),
+            }];
             let ownership = Ownership {
                 comment: "flaredns",
                 added: &added,

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod adversarial;
 mod cname;
 mod config_errors;
 mod daemon;

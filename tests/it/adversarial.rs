@@ -1,0 +1,444 @@
+//! What an adversarial review of issue 21 found (each test failed before its fix): secrets
+//! echoed by a provider, tokens pasted with a prefix, WAF items owned by address text, list
+//! ids from memory used unchecked, a renamed list written, api mode trusting list memory,
+//! the first lifetime refresh of an address seen as a change.
+
+use crate::harness::{World, PUBLIC_IPV4};
+
+const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+
+fn list_config(world: &World, comment: &str) -> String {
+    world.config(&format!(
+        "[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\ncomment = \"{comment}\"\n"
+    ))
+}
+
+fn held(world: &World) -> Vec<(String, Option<String>)> {
+    let mut items: Vec<(String, Option<String>)> = world
+        .standin
+        .list_items(ACCOUNT, "home_ips")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|item| (item.ip, item.comment))
+        .collect();
+    items.sort();
+    items
+}
+
+/// Replaces the item holding `ip` by a new one (new id) with `comment`, as another host or
+/// an admin would by deleting and adding it in the dashboard.
+fn replace_item(world: &World, ip: &str, comment: &str) {
+    let mut state = world.standin.state();
+    let list = state
+        .lists
+        .iter_mut()
+        .find(|list| list.account == ACCOUNT && list.name == "home_ips")
+        .expect("list");
+    list.items.retain(|item| item.ip != ip);
+    drop(state);
+    world
+        .standin
+        .add_list_item(ACCOUNT, "home_ips", ip, Some(comment));
+}
+
+// Claim 3: README says hosts sharing one list must each have their own comment. Two hosts
+// that started with the default comment and then follow that advice: host A remembers host
+// B's item as "added by A" (note_added of everything under the old comment), so after the
+// split A's next address change deletes B's live item, which now carries B's new comment.
+// PASSES: under the shared comment A removes B's item at once (as the README warns), so
+// nothing stale is left in A's memory. Kept as a guard.
+#[test]
+fn review_after_a_comment_split_the_other_hosts_item_is_kept() {
+    let world = World::new();
+    // Host B's address, under the shared default comment.
+    world
+        .standin
+        .add_list_item(ACCOUNT, "home_ips", "203.0.113.5", Some("flaredns"));
+    assert_eq!(
+        world
+            .run(&list_config(&world, "flaredns"), &["--once"])
+            .code,
+        0
+    );
+    // The admin follows the README: A becomes "flaredns fw1", B "flaredns fw2".
+    replace_item(&world, "203.0.113.5", "flaredns fw2");
+    let split = list_config(&world, "flaredns fw1");
+    world.standin.set_public_ipv4("81.23.45.77");
+    let changed = world.run(&split, &["--once"]);
+    assert_eq!(changed.code, 0, "{}", changed.output());
+    assert_eq!(
+        held(&world),
+        vec![
+            ("203.0.113.5".to_string(), Some("flaredns fw2".to_string())),
+            ("81.23.45.77".to_string(), Some("flaredns fw1".to_string())),
+        ],
+        "{}",
+        changed.output()
+    );
+}
+
+// Claim 3: ownership by remembered address text, never pruned when the item disappears out
+// of band: this host's item is deleted in the dashboard and the same address is listed again
+// by someone else ("office"); when this host's address moves on, it deletes the office item.
+//  (foreign item removed).
+#[test]
+fn review_a_foreign_item_at_this_hosts_old_address_is_kept() {
+    let world = World::new();
+    let config = list_config(&world, "flaredns");
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    replace_item(&world, PUBLIC_IPV4, "office");
+    world.standin.set_public_ipv4("81.23.45.77");
+    let changed = world.run(&config, &["--once"]);
+    assert_eq!(changed.code, 0, "{}", changed.output());
+    assert_eq!(
+        held(&world),
+        vec![
+            ("81.23.45.77".to_string(), Some("flaredns".to_string())),
+            (PUBLIC_IPV4.to_string(), Some("office".to_string())),
+        ],
+        "{}",
+        changed.output()
+    );
+}
+
+// Claim 10: "a notification that only refreshes lifetimes starts no cycle". The watcher's
+// memory of addresses (`Judge::known`) starts empty, so the first refresh of an address that
+// existed before the daemon started (every RA does one) starts a cycle. 
+#[test]
+fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    let ip = |args: &[&str]| {
+        Command::new("ip")
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    let namespace = format!("flaredns-rv21-{}", std::process::id());
+    if !ip(&["netns", "add", &namespace]) {
+        eprintln!("skipped: no netns");
+        return;
+    }
+    struct Del(String);
+    impl Drop for Del {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _cleanup = Del(namespace.clone());
+    let n = namespace.as_str();
+    assert!(ip(&["-n", n, "link", "set", "lo", "up"]));
+    assert!(
+        (ip(&["-n", n, "link", "add", "fl0", "type", "dummy"])
+            || ip(&["-n", n, "link", "add", "fl0", "type", "veth", "peer", "name", "fl0p"]))
+            && ip(&["-n", n, "link", "set", "fl0", "up"])
+    );
+    assert!(ip(&[
+        "-n",
+        n,
+        "addr",
+        "add",
+        "10.9.8.7/24",
+        "dev",
+        "fl0",
+        "valid_lft",
+        "3000",
+        "preferred_lft",
+        "3000"
+    ]));
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[cloudflare]\napi_url = \"http://127.0.0.1:1/client/v4\"\n[detect]\nipv4 = [\"iface:fl0\"]\nwatch = [\"fl0\"]\n[check]\nnameservers = \"api\"\n[daemon]\ninterval = \"1h\"\nstate_dir = \"{}\"\n[[records]]\nname = \"home.example.com\"\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .expect("config");
+    let mut daemon = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            n,
+            env!("CARGO_BIN_EXE_flaredns"),
+            "--config",
+        ])
+        .arg(&config)
+        .arg("-v")
+        .env("CLOUDFLARE_API_TOKEN", "unused")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("daemon");
+    let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let lines = lines.clone();
+        let stderr = daemon.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().expect("lines").push((Instant::now(), line));
+            }
+        })
+    };
+    let cycles_since = |since: Instant| {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter(|(at, line)| *at >= since && line.contains("cycle finished"))
+            .count()
+    };
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(10);
+    while cycles_since(started) == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(cycles_since(started), 1, "first cycle");
+    std::thread::sleep(Duration::from_millis(1500));
+    let refreshed = Instant::now();
+    assert!(ip(&[
+        "-n",
+        n,
+        "addr",
+        "change",
+        "10.9.8.7/24",
+        "dev",
+        "fl0",
+        "valid_lft",
+        "2900",
+        "preferred_lft",
+        "2900"
+    ]));
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = cycles_since(refreshed);
+    let _ = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status();
+    let _ = daemon.wait();
+    let _ = reader.join();
+    assert_eq!(
+        after, 0,
+        "a lifetime refresh of a pre-existing address started a cycle"
+    );
+}
+
+// Claim 1 (for lists): a list renamed in the dashboard keeps its id; memory's list id is
+// used without checking the name this cycle, so flaredns keeps writing to the renamed list
+// and never fills the list the rule `ip.src in $home_ips` names. 
+#[test]
+fn review_a_list_renamed_in_the_dashboard_is_not_written() {
+    let world = World::new();
+    let config = list_config(&world, "flaredns");
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    {
+        let mut state = world.standin.state();
+        let list = state
+            .lists
+            .iter_mut()
+            .find(|list| list.account == ACCOUNT && list.name == "home_ips")
+            .expect("list");
+        list.name = "office_ips".to_string();
+    }
+    world.standin.set_public_ipv4("81.23.45.77");
+    let changed = world.run(&config, &["--once"]);
+    assert_eq!(changed.code, 0, "{}", changed.output());
+    let office = world
+        .standin
+        .list_items(ACCOUNT, "office_ips")
+        .unwrap_or_default();
+    assert!(
+        office.iter().all(|item| item.ip != "81.23.45.77"),
+        "the renamed list was written: {office:?}\n{:?}",
+        changed.api
+    );
+    assert_eq!(
+        held(&world),
+        vec![("81.23.45.77".to_string(), Some("flaredns".to_string()))],
+        "home_ips holds this host's address"
+    );
+}
+
+// Claim 12: a 429 that never ends on an item write is waited out only until the cycle's
+// deadline ([daemon].cycle_timeout), with a bounded number of requests. Expected to pass.
+#[test]
+fn review_an_endless_429_on_an_item_write_ends_at_the_deadline() {
+    let world = World::new();
+    world.standin.inject(
+        crate::harness::Fault::status(
+            429,
+            r#"{"success":false,"errors":[{"code":10010,"message":"an operation is pending"}]}"#,
+        )
+        .method("POST")
+        .path("/items")
+        .times(100_000),
+    );
+    let config = list_config(&world, "flaredns").replace(
+        "[[waf_lists]]",
+        "[daemon]\ncycle_timeout = \"3s\"\n\n[[waf_lists]]",
+    );
+    let outcome = world.run(&config, &["--once"]);
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(outcome.api.len() < 60, "{} requests", outcome.api.len());
+}
+
+// Claim 6: `[check] nameservers = "api"` "compares through the API every cycle and never
+// trusts memory". WAF lists still answer "in sync" from records.json in api mode: a list
+// item removed in the dashboard stays missing until [check].reconcile. 
+#[test]
+fn review_api_mode_reads_the_waf_list_every_run() {
+    let world = World::new();
+    let config = list_config(&world, "flaredns").replace(
+        &format!("nameservers = [\"{}\"]", world.standin.dns_addr()),
+        "nameservers = \"api\"",
+    );
+    assert!(config.contains("nameservers = \"api\""), "{config}");
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    {
+        let mut state = world.standin.state();
+        let list = state
+            .lists
+            .iter_mut()
+            .find(|list| list.account == ACCOUNT && list.name == "home_ips")
+            .expect("list");
+        list.items.clear();
+    }
+    let again = world.run(&config, &["--once"]);
+    assert_eq!(again.code, 0, "{}", again.output());
+    assert_eq!(
+        held(&world),
+        vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))],
+        "requests: {:?}",
+        again.api
+    );
+}
+
+// Claim 5: "a token pasted as a path is refused without echo". The copy from Cloudflare's
+// own curl example (`Bearer TOKEN`) or `~/TOKEN` is not "token-shaped", so it is taken as a
+// path and the token is echoed in the log and kept in status.json (and sent to webhooks).
+// 
+#[test]
+fn review_a_token_pasted_with_bearer_is_never_echoed() {
+    let world = World::new();
+    let token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-Ab";
+    let config = world.config(&format!(
+        "[[records]]\nname = \"home.example.com\"\napi_token_file = \"Bearer {token}\"\n"
+    ));
+    let outcome = world.run(&config, &["--once"]);
+    let status =
+        std::fs::read_to_string(world.dir.path().join("state/status.json")).unwrap_or_default();
+    assert!(
+        !outcome.output().contains(token) && !status.contains(token),
+        "exit {}: {}\nstatus.json: {status}",
+        outcome.code,
+        outcome.output()
+    );
+}
+
+// Claim 4: a provider URL's query secret leaves the process when the provider's answer quotes
+// the request (an error page, a router's status page): "the answer `…` is not an IP address"
+// shows the answer verbatim in the log, status.json, /healthz, webhook payloads and the
+// healthchecks /fail body. 
+#[test]
+fn review_a_provider_echoing_its_url_does_not_leak_the_secret() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buffer = [0u8; 2048];
+            let count = stream.read(&mut buffer).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buffer[..count]).to_string();
+            let line = head.lines().next().unwrap_or("").to_string();
+            let body = format!("404 not found: {line}");
+            let _ = write!(
+                stream,
+                "HTTP/1.0 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let world = World::new();
+    let config = world.config_detect(
+        &format!("ipv4 = [\"url:http://127.0.0.1:{port}/wan?apikey=S3CR3TKEY\"]\nipv6 = []"),
+        "[[records]]\nname = \"home.example.com\"\n",
+    );
+    let outcome = world.run(&config, &["--once"]);
+    let status =
+        std::fs::read_to_string(world.dir.path().join("state/status.json")).unwrap_or_default();
+    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert!(
+        !outcome.output().contains("S3CR3TKEY") && !status.contains("S3CR3TKEY"),
+        "{}\nstatus.json: {status}",
+        outcome.output()
+    );
+}
+
+// Claim 1/3 with a tampered records.json: `added_items` is believed as read (no cap, no
+// check against what this host ever wrote), so a line in the state file makes flaredns
+// delete any foreign item of the list at the next change of address. 
+#[test]
+fn review_a_tampered_added_items_memory_never_deletes_foreign_items() {
+    let world = World::new();
+    world
+        .standin
+        .add_list_item(ACCOUNT, "home_ips", "9.9.9.9", Some("office"));
+    let config = list_config(&world, "flaredns");
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    let path = world.dir.path().join("state/records.json");
+    let text = std::fs::read_to_string(&path).expect("records.json");
+    let mut memory: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let added = memory["added_items"].as_object_mut().expect("added_items");
+    for (_, items) in added.iter_mut() {
+        items.as_array_mut().expect("array").push("9.9.9.9".into());
+    }
+    std::fs::write(&path, memory.to_string()).expect("write");
+    world.standin.set_public_ipv4("81.23.45.77");
+    let changed = world.run(&config, &["--once"]);
+    assert_eq!(changed.code, 0, "{}", changed.output());
+    assert!(
+        held(&world).contains(&("9.9.9.9".to_string(), Some("office".to_string()))),
+        "the office item was deleted: {:?}\n{}",
+        held(&world),
+        changed.stderr
+    );
+}
+
+// README: "a list id that is not an id, is never written". The list id remembered in
+// records.json is used as a path segment without that check (list_info's safe_id guards only
+// ids from the API), so a tampered id walks out of /rules/lists. 
+#[test]
+fn review_a_remembered_list_id_that_is_not_an_id_is_never_used() {
+    let world = World::new();
+    let zone = world.standin.state().zones[0].id.clone();
+    let config = list_config(&world, "flaredns");
+    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    let path = world.dir.path().join("state/records.json");
+    let text = std::fs::read_to_string(&path).expect("records.json");
+    let mut memory: serde_json::Value = serde_json::from_str(&text).expect("json");
+    for (_, list) in memory["lists"].as_object_mut().expect("lists").iter_mut() {
+        list["id"] = format!("../../../../zones/{zone}/dns_records#").into();
+        list["checked_at"] = 0.into();
+    }
+    std::fs::write(&path, memory.to_string()).expect("write");
+    world.standin.set_public_ipv4("81.23.45.77");
+    let outcome = world.run(&config, &["--once"]);
+    let strays: Vec<String> = outcome
+        .api
+        .iter()
+        .filter(|request| !request.path.contains("/rules/lists"))
+        .map(|request| format!("{} {}", request.method, request.path))
+        .collect();
+    assert!(
+        strays.is_empty(),
+        "requests outside the Lists API: {strays:?}\n{}",
+        outcome.output()
+    );
+}
