@@ -176,7 +176,7 @@ fn a_long_retry_after_ends_the_run_and_is_remembered_by_the_next_one() {
 }
 
 #[test]
-fn the_daemon_under_a_20_second_outage_at_interval_1s_stays_gentle_and_recovers() {
+fn the_daemon_under_an_outage_at_interval_1s_stays_gentle_and_recovers() {
     let world = World::new();
     world.standin.add_record(
         "example.com",
@@ -192,11 +192,16 @@ fn the_daemon_under_a_20_second_outage_at_interval_1s_stays_gentle_and_recovers(
         world.standin.url("/hook")
     ));
     let mut daemon = world.spawn(&config, &[]);
-    std::thread::sleep(std::time::Duration::from_secs(20));
+    // Six seconds of outage at a one-second interval: the backoff, not the interval, paces
+    // the requests. (How few requests a whole day of failure costs is proven in virtual time
+    // by the 24-hour test below; this one shows the real binary telling it once and its end
+    // once.)
+    std::thread::sleep(std::time::Duration::from_secs(6));
     let during_outage = world.standin.api_requests().len();
     world.standin.clear_faults();
-    let recovered = (0..120).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(500));
+    // The wait ends as soon as it recovered; its bound is the backoff's longest jittered
+    // wait after a few failures, with room for a loaded machine.
+    let recovered = crate::harness::eventually(180.0, || {
         world.standin.records_at("example.com", "home.example.com")[0].content
             == crate::harness::PUBLIC_IPV4
     });
@@ -221,8 +226,8 @@ fn the_daemon_under_a_20_second_outage_at_interval_1s_stays_gentle_and_recovers(
         "{kinds:?}"
     );
     assert!(
-        during_outage <= 15,
-        "{during_outage} requests during a 20 s outage"
+        during_outage <= 8,
+        "{during_outage} requests during a 6 s outage"
     );
     assert!(
         during_outage >= 2,
