@@ -14,6 +14,7 @@ mod classify;
 mod client;
 mod error;
 mod lists;
+mod request;
 mod wire;
 
 use std::net::IpAddr;
