@@ -23,6 +23,7 @@ pub mod apply;
 /// The command line, as the SPEC defines it: parsing only, `run` decides what to do. The same
 /// definition generates the man page and the completions (build.rs), so they cannot drift.
 pub mod cli;
+pub mod clock;
 pub mod cloudflare;
 pub mod config;
 pub mod cycle;
@@ -52,6 +53,8 @@ pub mod zones;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod invariants;
 
 use cli::{Cli, Command};
 use error::{Error, EXIT_CONFIG, EXIT_FAILED, EXIT_OK};

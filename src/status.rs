@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::state::status::{self, LastCycle};
+use crate::publish::status::{self, LastCycle};
 use crate::state::StateDir;
 
 /// The status document in the state directory `dir`, or why there is none.

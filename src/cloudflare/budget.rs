@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
@@ -14,10 +14,7 @@ use tokio::time::Instant;
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// Backoff never waits longer than this.
 pub const BACKOFF_CAP: Duration = Duration::from_secs(300);
-/// No wait a server asks for (Retry-After, the Ratelimit header's reset, a remembered
-/// Retry-After) is honoured beyond this: Cloudflare's window is 5 minutes, so a longer wait is
-/// a broken server or a broken clock, and obeying it would silence the tool when it is needed.
-pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(3600);
+pub use crate::clock::{instant_after, wall_after, MAX_SERVER_WAIT};
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// Why requests are held back.
@@ -63,19 +60,6 @@ pub struct Budget {
     sent: VecDeque<Instant>,
     consecutive_failures: u32,
     not_before: Option<(Instant, WaitReason)>,
-}
-
-/// `now + wait`, with `wait` capped at `MAX_SERVER_WAIT`: the one place where a wait becomes
-/// an instant, so no wait can overflow the clock or outlast the cap.
-pub fn instant_after(now: Instant, wait: Duration) -> Instant {
-    let wait = wait.min(MAX_SERVER_WAIT);
-    now.checked_add(wait).unwrap_or(now)
-}
-
-/// The wall-clock twin of `instant_after`, for what is remembered on disk and shown to people.
-pub fn wall_after(now: SystemTime, wait: Duration) -> SystemTime {
-    let wait = wait.min(MAX_SERVER_WAIT);
-    now.checked_add(wait).unwrap_or(now)
 }
 
 impl Budget {
@@ -204,6 +188,7 @@ pub fn backoff_ceiling(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     #[test]
     fn cycle_cap_resets_each_cycle() {

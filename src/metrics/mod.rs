@@ -1,4 +1,4 @@
-//! Prometheus metrics from the last cycle's status (`state::status::LastCycle`): rendered in
+//! Prometheus metrics from the last cycle's status (`publish::status::LastCycle`): rendered in
 //! the text exposition format for `GET /metrics` (`server.rs`, daemon only) and for the
 //! node_exporter textfile written after each cycle (daemon and `--once`). Health for
 //! `/healthz`: 200 while a cycle succeeded within two intervals. Nothing secret is in any
@@ -9,7 +9,7 @@ pub mod server;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::state::status::LastCycle;
+use crate::publish::status::LastCycle;
 
 /// What the endpoint serves: the rendered text and the health verdict, replaced after each
 /// cycle as a whole.

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::cycle::{CycleProblem, CycleReport, ListState, RecordState};
-use crate::state::status::{changes_of, failing, family_name, working, Subject};
+use crate::publish::status::{changes_of, failing, family_name, working, Subject};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -7,7 +7,6 @@
 
 mod lock;
 pub mod remembered;
-pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,23 +15,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::cloudflare::budget::{wall_after, MAX_SERVER_WAIT};
+pub use crate::clock::{unix_now, unix_seconds};
+use crate::clock::{wall_after, MAX_SERVER_WAIT};
 use crate::files::{self, FileError, Links};
 pub use lock::{LockError, RunLock, LOCK_WAIT};
 
 const RATE_LIMIT_FILE: &str = "rate-limited-until";
-
-/// Seconds since the Unix epoch of a wall-clock time (0 before it): how times are remembered.
-pub fn unix_seconds(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
-}
-
-/// `unix_seconds` of now.
-pub fn unix_now() -> u64 {
-    unix_seconds(SystemTime::now())
-}
 
 /// The state directory of one process. Problems writing it are warned about once.
 #[derive(Debug)]

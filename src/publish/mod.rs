@@ -10,8 +10,10 @@ use crate::config::Config;
 use crate::cycle::CycleReport;
 use crate::metrics::{self, Snapshot};
 use crate::notify::{events, Heartbeat, Notifier};
-use crate::state::status::{self, LastCycle};
+pub mod status;
+
 use crate::state::{unix_seconds, StateDir};
+use status::LastCycle;
 
 /// The publishing side of one process; it lives across reloads, so counters survive them.
 pub struct Publisher {
