@@ -273,9 +273,15 @@ struct Measured {
 /// Runs the binary to completion and reads its peak RSS from wait4's rusage.
 #[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot see
 fn measure(binary: &Path, args: &[&str]) -> Measured {
+    measure_with(binary, args, &[])
+}
+
+/// `measure` with more environment variables (`SSL_CERT_FILE` for a run over TLS).
+fn measure_with(binary: &Path, args: &[&str], env: &[(&str, &Path)]) -> Measured {
     let started = Instant::now();
     let child = std::process::Command::new(binary)
         .args(args)
+        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -556,13 +562,24 @@ fn idle_over_tls(binary: &Path) -> String {
     let (https, cert) = standin.serve_tls();
     let cert_file = dir.join("standin-ca.pem");
     std::fs::write(&cert_file, cert).expect("write the certificate");
-    let text = std::fs::read_to_string(&config)
+    let over_tls = std::fs::read_to_string(&config)
         .unwrap_or_default()
         .replace(&standin.api_url(), &https)
-        .replace("nameservers = \"auto\"", "nameservers = \"api\"")
-        .replace("[daemon]\n", "[daemon]\ninterval = \"1s\"\n")
-        + "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+        .replace("nameservers = \"auto\"", "nameservers = \"api\"");
+    // One `--once` over TLS that changes the records: the peak a cron run costs.
+    std::fs::write(&config, &over_tls).expect("rewrite config");
+    let once = measure_with(
+        binary,
+        &["--config", &config, "--once"],
+        &[("SSL_CERT_FILE", cert_file.as_path())],
+    );
+    let text = over_tls.replace("[daemon]\n", "[daemon]\ninterval = \"1s\"\n")
+        + &format!(
+            "\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n[notify]\nwebhooks = [\"{}\"]\n",
+            standin.url("/hook/bench")
+        );
     std::fs::write(&config, text).expect("rewrite config");
+    standin.set_public_ipv4("81.23.45.77");
     standin.clear_requests();
     let mut daemon = std::process::Command::new(binary)
         .args(["--config", &config])
@@ -578,12 +595,14 @@ fn idle_over_tls(binary: &Path) -> String {
     let (rss, hwm) = (proc_field(&status, "VmRSS:"), proc_field(&status, "VmHWM:"));
     let requests = standin.api_requests().len();
     let records = standin.records("zone0.example.net");
-    let synced = records.iter().all(|record| record.content == PUBLIC_IPV4);
+    let synced = records.iter().all(|record| record.content == "81.23.45.77");
     let _ = daemon.kill();
     let _ = daemon.wait();
     let _ = std::fs::remove_dir_all(&dir);
     format!(
-        "Idle daemon over TLS (API over https with a loopback certificate trusted through SSL_CERT_FILE, `[metrics] listen` on, 3 records brought in sync then `interval = \"1s\"` for 8 s): **{} RSS now** ({} peak), after {requests} API request(s){}.",
+        "`--once` over TLS (3 records changed, API over https with a loopback certificate trusted through SSL_CERT_FILE): peak RSS **{}**, exit {}.\n\nIdle daemon over TLS (the same, `[metrics] listen` on and a webhook configured, 3 records changed then `interval = \"1s\"` for 8 s): **{} RSS now** ({} peak), after {requests} API request(s){}.",
+        mib(once.peak_rss_kib),
+        once.code,
         mib(rss),
         mib(hwm),
         if synced { "" } else { " (the records were NOT synced: check the TLS set-up)" }
