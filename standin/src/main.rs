@@ -271,12 +271,12 @@ struct Measured {
 }
 
 /// Runs the binary to completion and reads its peak RSS from wait4's rusage.
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot see
 fn measure(binary: &Path, args: &[&str]) -> Measured {
     measure_with(binary, args, &[])
 }
 
 /// `measure` with more environment variables (`SSL_CERT_FILE` for a run over TLS).
+#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot see
 fn measure_with(binary: &Path, args: &[&str], env: &[(&str, &Path)]) -> Measured {
     let started = Instant::now();
     let child = std::process::Command::new(binary)
