@@ -16,7 +16,7 @@ pub fn read(dir: Option<&std::path::Path>) -> Result<LastCycle, String> {
             "no state directory is known (set [daemon].state_dir or $STATE_DIRECTORY)".to_string(),
         );
     };
-    StateDir::new(dir)
+    StateDir::read_only(dir)
         .read_json::<LastCycle>(status::FILE)
         .and_then(LastCycle::checked)
         .ok_or_else(|| {

@@ -46,10 +46,19 @@ pub struct Account {
 impl Engine {
     /// Builds the clients for a config.
     pub fn new(config: Config) -> Result<Engine, crate::http::SetupError> {
-        let state = config
-            .state_dir
-            .as_deref()
-            .map(|dir| Arc::new(StateDir::new(dir)));
+        Engine::with_state(config, StateDir::new)
+    }
+
+    /// An engine for a reader (doctor): it reads the state directory and writes nothing.
+    pub fn read_only(config: Config) -> Result<Engine, crate::http::SetupError> {
+        Engine::with_state(config, StateDir::read_only)
+    }
+
+    fn with_state(
+        config: Config,
+        open: fn(&std::path::Path) -> StateDir,
+    ) -> Result<Engine, crate::http::SetupError> {
+        let state = config.state_dir.as_deref().map(|dir| Arc::new(open(dir)));
         let accounts = accounts(&config, state.as_ref())?;
         let detector = Detector::new(config.detect.timeout);
         Ok(Engine {

@@ -109,7 +109,8 @@ pub(crate) fn finding(
 /// Runs every check.
 pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
     let mut findings = config_findings(&config);
-    let mut engine = Engine::new(config.clone())?;
+    // Doctor is a reader: the zones it lists are not cached on disk, nothing is written.
+    let mut engine = Engine::read_only(config.clone())?;
     let started = tokio::time::Instant::now();
     let deadline = started
         .checked_add(config.daemon.cycle_timeout)

@@ -26,7 +26,7 @@ pub(super) async fn list_findings(
     let memory: Remembered = config
         .state_dir
         .as_deref()
-        .and_then(|dir| StateDir::new(dir).read_json::<Remembered>(remembered::FILE))
+        .and_then(|dir| StateDir::read_only(dir).read_json::<Remembered>(remembered::FILE))
         .and_then(Remembered::checked)
         .unwrap_or_default();
     let enabled: Vec<Family> = [Family::V4, Family::V6]

@@ -27,6 +27,8 @@ const RATE_LIMIT_FILE: &str = "rate-limited-until";
 pub struct StateDir {
     path: PathBuf,
     warned: AtomicBool,
+    /// False for a reader (doctor): every write is skipped, so looking changes nothing.
+    writable: bool,
 }
 
 impl StateDir {
@@ -35,6 +37,16 @@ impl StateDir {
         StateDir {
             path: path.to_path_buf(),
             warned: AtomicBool::new(false),
+            writable: true,
+        }
+    }
+
+    /// The state directory at `path` for a reader: it reads what is remembered and writes
+    /// nothing (doctor changes nothing, on disk either).
+    pub fn read_only(path: &Path) -> StateDir {
+        StateDir {
+            writable: false,
+            ..StateDir::new(path)
         }
     }
 
@@ -84,6 +96,9 @@ impl StateDir {
 
     /// Writes `value` as JSON to `name`, atomically. A failure costs only the memory.
     pub fn write_json<T: Serialize>(&self, name: &str, value: &T) {
+        if !self.writable {
+            return;
+        }
         let result = serde_json::to_vec_pretty(value)
             .map_err(|error| FileError::Io {
                 path: self.path.join(name),
@@ -97,6 +112,9 @@ impl StateDir {
 
     /// Removes `name` if present.
     pub fn remove(&self, name: &str) {
+        if !self.writable {
+            return;
+        }
         if let Err(error) = files::remove(&self.path, name) {
             self.warn_once(&error);
         }
@@ -141,6 +159,9 @@ impl StateDir {
 
     /// Remembers a Retry-After, or forgets it with `None`.
     pub fn write_rate_limit(&self, until: Option<SystemTime>) {
+        if !self.writable {
+            return;
+        }
         match until {
             Some(until) => {
                 let seconds = until

@@ -207,3 +207,29 @@ fn an_account_token_that_cannot_use_user_verify_but_lists_zones_is_ok() {
         outcome.stdout
     );
 }
+
+// See: issue 22. Doctor is a reader: it wrote the zone cache into the state directory.
+#[test]
+fn doctor_writes_nothing_to_the_state_directory() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let outcome = world.run(&world.config(&record("home.example.com")), &["doctor"]);
+    assert!(
+        outcome.stdout.contains("record home.example.com"),
+        "{}",
+        outcome.stdout
+    );
+    let state = world.dir.path().join("state");
+    let written: Vec<_> = std::fs::read_dir(&state)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(written.is_empty(), "doctor wrote {written:?}");
+}
