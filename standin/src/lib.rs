@@ -11,6 +11,7 @@
 mod api;
 mod dns;
 mod lists;
+mod records;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -527,7 +528,7 @@ impl Standin {
         let mut state = self.state();
         let item_id = state.new_id();
         let list_id = state.new_id();
-        let ip = api::normalise_ip(ip).unwrap_or_else(|| ip.to_string());
+        let ip = records::normalise_ip(ip).unwrap_or_else(|| ip.to_string());
         let item = ListItem {
             id: item_id,
             ip,

@@ -5,7 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::api::{err, failure, normalise_ip, ok, param, Answer};
+use crate::api::{err, failure, ok, param, Answer};
+use crate::records::normalise_ip;
 use crate::{CustomList, ListItem, Operation, State};
 
 pub(crate) fn route(
