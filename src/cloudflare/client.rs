@@ -52,7 +52,7 @@ pub struct Client {
     pub(super) rate_limited_until: Mutex<Option<SystemTime>>,
     pub(super) n_requests: AtomicU32,
     /// Requests by method and HTTP status (0: no answer), for metrics.
-    pub(super) by_status: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    pub(super) by_status: Mutex<BTreeMap<RequestKind, u64>>,
 }
 
 /// One cycle's use of a `Client`: its deadline and its halts.
@@ -68,6 +68,9 @@ pub struct ApiCycle<'c> {
     pub(super) body_bytes: AtomicUsize,
     /// Records created this cycle, by zone id, as the batch answers showed them.
     pub(super) created: Mutex<BTreeMap<String, Vec<ObservedRecord>>>,
+    /// This cycle's requests by method and status: the report's count, without diffing
+    /// the client's totals.
+    pub(super) by_status_this_cycle: Mutex<BTreeMap<RequestKind, u64>>,
 }
 
 /// One exchange: the HTTP status (0: no answer), its `Retry-After`, and the result.
@@ -114,6 +117,7 @@ impl Client {
             n_requests: AtomicU32::new(0),
             body_bytes: AtomicUsize::new(0),
             created: Mutex::new(BTreeMap::new()),
+            by_status_this_cycle: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -143,7 +147,7 @@ impl Client {
     }
 
     /// Requests sent so far by method and HTTP status (0 when no answer came).
-    pub fn requests_by_status(&self) -> BTreeMap<(&'static str, u16), u64> {
+    pub fn requests_by_status(&self) -> BTreeMap<RequestKind, u64> {
         lock(&self.by_status).clone()
     }
 
@@ -153,7 +157,26 @@ impl Client {
     }
 }
 
+/// A request's method and the status it was answered with (0: no answer), for counting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestKind {
+    pub method: &'static str,
+    pub status: u16,
+}
+
+impl std::fmt::Display for RequestKind {
+    /// `GET 200`, as status.json and the metrics labels have it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.status)
+    }
+}
+
 impl ApiCycle<'_> {
+    /// This cycle's requests by method and status.
+    pub fn requests_by_kind(&self) -> BTreeMap<RequestKind, u64> {
+        lock(&self.by_status_this_cycle).clone()
+    }
+
     /// How many HTTP requests this cycle has sent, retries included.
     pub fn requests_sent(&self) -> u32 {
         self.n_requests.load(Ordering::Relaxed)

@@ -24,7 +24,7 @@ use crate::model::{DomainName, Family};
 #[cfg(test)]
 pub use classify::classify_for_tests;
 pub use classify::{parse_ratelimit, parse_retry_after};
-pub use client::{ApiCycle, Client, TokenStatus};
+pub use client::{ApiCycle, Client, RequestKind, TokenStatus};
 pub use error::{ApiError, CloudflareMessage, HaltScope};
 pub use lists::{FirewallRule, ListInfo};
 

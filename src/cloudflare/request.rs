@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use super::budget::{self, Refused};
 use super::classify::{classify, parse_ratelimit, parse_retry_after};
-use super::client::{ApiCycle, Exchange, Retry, MAX_ATTEMPTS, REQUEST_TIMEOUT};
+use super::client::{ApiCycle, Exchange, RequestKind, Retry, MAX_ATTEMPTS, REQUEST_TIMEOUT};
 use super::error::{ApiError, HaltScope};
 use super::wire::{self, BatchResult};
 use super::{Batch, MAX_API_BODY};
@@ -53,9 +53,12 @@ impl ApiCycle<'_> {
             let (status, retry_after, result) = self
                 .send_once::<T>(method.clone(), path, body.as_ref())
                 .await;
-            *lock(&self.client.by_status)
-                .entry((method_name(&method), status))
-                .or_default() += 1;
+            let kind = RequestKind {
+                method: method_name(&method),
+                status,
+            };
+            *lock(&self.client.by_status).entry(kind).or_default() += 1;
+            *lock(&self.by_status_this_cycle).entry(kind).or_default() += 1;
             let error = match result {
                 Ok(answer) => {
                     lock(&self.client.budget).succeeded();

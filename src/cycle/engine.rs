@@ -118,7 +118,6 @@ impl Engine {
         let started = Instant::now();
         // The config caps cycle_timeout, so this cannot overflow; stay safe if it did.
         let deadline = started.checked_add(timeout).unwrap_or(started);
-        let requests_before = self.requests_by_status();
         let state = self.state.clone();
         let memory = self.memory.get_or_insert_with(|| {
             state
@@ -183,6 +182,11 @@ impl Engine {
             },
         };
         report.api_requests = apis.iter().map(ApiCycle::requests_sent).sum();
+        for api in &apis {
+            for (kind, count) in api.requests_by_kind() {
+                *report.requests_by_status.entry(kind).or_default() += count;
+            }
+        }
         drop(apis);
         drop(clients);
         if let Some(state) = &self.state {
@@ -201,29 +205,12 @@ impl Engine {
                 }
             }
         }
-        for (key, count) in self.requests_by_status() {
-            let before = requests_before.get(&key).copied().unwrap_or(0);
-            if count > before {
-                report.requests_by_status.insert(key, count - before);
-            }
-        }
         report.budget_remaining = self
             .accounts
             .iter()
             .map(|account| account.client.budget_remaining())
             .min();
         report
-    }
-
-    /// Requests sent so far by every token's client, by "METHOD STATUS".
-    fn requests_by_status(&self) -> BTreeMap<String, u64> {
-        let mut total = BTreeMap::new();
-        for account in &self.accounts {
-            for ((method, status), count) in account.client.requests_by_status() {
-                *total.entry(format!("{method} {status}")).or_default() += count;
-            }
-        }
-        total
     }
 }
 

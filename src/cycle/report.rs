@@ -238,7 +238,7 @@ pub struct CycleReport {
     pub zone_requests: BTreeMap<String, u32>,
     pub api_requests: u32,
     /// API requests by "METHOD STATUS" (status 0: no answer).
-    pub requests_by_status: BTreeMap<String, u64>,
+    pub requests_by_status: BTreeMap<crate::cloudflare::RequestKind, u64>,
     /// The smallest number of requests any token's hourly budget still allows.
     pub budget_remaining: Option<u32>,
     pub dry_run: bool,

@@ -207,7 +207,7 @@ impl LastCycle {
         report: &CycleReport,
         now: u64,
         duration_ms: u64,
-        requests: &BTreeMap<String, u64>,
+        requests: &BTreeMap<crate::cloudflare::RequestKind, u64>,
     ) -> LastCycle {
         let mut next = self.clone();
         next.version = VERSION;
@@ -313,8 +313,13 @@ impl LastCycle {
         let result = if next.success { "success" } else { "failure" };
         let cycles = next.counters.cycles.entry(result.to_string()).or_default();
         *cycles = cycles.saturating_add(1);
-        for (key, count) in requests {
-            let total = next.counters.api_requests.entry(key.clone()).or_default();
+        // The typed kind becomes text here, at the edge: "GET 200" is the file's key.
+        for (kind, count) in requests {
+            let total = next
+                .counters
+                .api_requests
+                .entry(kind.to_string())
+                .or_default();
             *total = total.saturating_add(*count);
         }
         if next.success {
