@@ -128,21 +128,33 @@ pub fn is_cloudflare(ip: IpAddr) -> bool {
     }
 }
 
+/// Why an address may not be published. `Display` is the phrase that follows the address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("inside Cloudflare's own ranges: the provider saw WARP or a Cloudflare proxy, not this host")]
+    Cloudflare,
+    /// A reserved range, named (private, CGNAT, loopback, documentation, …).
+    #[error("{0}")]
+    Reserved(&'static str),
+    #[error("outside global unicast (2000::/3)")]
+    NotGlobalUnicast,
+}
+
 /// Ok when the address may be published; otherwise the reason it may not.
-pub fn publishable(ip: IpAddr) -> Result<(), String> {
+pub fn publishable(ip: IpAddr) -> Result<(), Refusal> {
     if is_cloudflare(ip) {
-        return Err("inside Cloudflare's own ranges: the provider saw WARP or a Cloudflare proxy, not this host".to_string());
+        return Err(Refusal::Cloudflare);
     }
     match ip {
         IpAddr::V4(v4) => REFUSED_V4
             .iter()
             .find(|(net, prefix, _)| in_v4(v4, *net, *prefix))
-            .map_or(Ok(()), |(_, _, reason)| Err((*reason).to_string())),
+            .map_or(Ok(()), |(_, _, reason)| Err(Refusal::Reserved(reason))),
         IpAddr::V6(v6) => publishable_v6(v6),
     }
 }
 
-fn publishable_v6(v6: Ipv6Addr) -> Result<(), String> {
+fn publishable_v6(v6: Ipv6Addr) -> Result<(), Refusal> {
     let refused: &[(Ipv6Addr, u8, &str)] = &[
         (Ipv6Addr::UNSPECIFIED, 128, "unspecified"),
         (Ipv6Addr::LOCALHOST, 128, "loopback"),
@@ -212,11 +224,11 @@ fn publishable_v6(v6: Ipv6Addr) -> Result<(), String> {
         .iter()
         .find(|(net, prefix, _)| in_v6(v6, *net, *prefix))
     {
-        return Err((*reason).to_string());
+        return Err(Refusal::Reserved(reason));
     }
     // Global unicast is 2000::/3; everything else is reserved.
     if !in_v6(v6, Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3) {
-        return Err("outside global unicast (2000::/3)".to_string());
+        return Err(Refusal::NotGlobalUnicast);
     }
     Ok(())
 }
