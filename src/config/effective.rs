@@ -2,6 +2,7 @@
 //! shown only as `<redacted>` and where it came from.
 
 use std::fmt;
+use std::fmt::Write as _;
 
 use super::{CheckMode, Config, Provider};
 use crate::model::{ProxiedSetting, TtlSetting};
@@ -64,11 +65,7 @@ impl fmt::Display for Config {
             self.daemon.max_requests_per_hour
         )?;
         if let Some(dir) = &self.state_dir {
-            writeln!(
-                f,
-                "state_dir = {}",
-                toml::Value::String(dir.display().to_string())
-            )?;
+            writeln!(f, "state_dir = {}", toml_quote(&dir.display().to_string()))?;
         }
         for record in &self.records {
             writeln!(f, "\n[[records]]")?;
@@ -92,7 +89,7 @@ impl fmt::Display for Config {
                 TtlSetting::Seconds(seconds) => writeln!(f, "ttl = {seconds}")?,
             }
             if let Some(comment) = &record.comment {
-                writeln!(f, "comment = {}", toml::Value::String(comment.clone()))?;
+                writeln!(f, "comment = {}", toml_quote(comment))?;
             }
             writeln!(f, "replace_cname = {}", record.replace_cname)?;
             if record.token != 0 {
@@ -142,7 +139,7 @@ impl fmt::Display for Config {
             let exec: Vec<String> = notify
                 .exec
                 .iter()
-                .map(|path| toml::Value::String(path.display().to_string()).to_string())
+                .map(|path| toml_quote(&path.display().to_string()))
                 .collect();
             writeln!(f, "exec = [{}]", exec.join(", "))?;
             // Service URLs hide more: for discord, telegram, slack and pushover the "host" is a
@@ -167,13 +164,27 @@ impl fmt::Display for Config {
                 writeln!(f, "listen = \"{listen}\"")?;
             }
             if let Some(path) = &self.metrics.textfile {
-                writeln!(
-                    f,
-                    "textfile = {}",
-                    toml::Value::String(path.display().to_string())
-                )?;
+                writeln!(f, "textfile = {}", toml_quote(&path.display().to_string()))?;
             }
         }
         Ok(())
     }
+}
+
+/// A TOML basic string.
+pub fn toml_quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -8,6 +8,7 @@
 //! section), `token` (where the token comes from), `effective` (`check-config`'s printing).
 
 mod effective;
+pub use effective::toml_quote;
 mod raw;
 #[cfg(test)]
 mod tests;

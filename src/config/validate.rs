@@ -368,7 +368,7 @@ impl Validator<'_> {
                 .map(|item| {
                     item.as_str()
                         .and_then(parse_server)
-                        .ok_or_else(|| self.invalid(value.span(), key, format!("{item} is not an address; write \"ip\" or \"ip:port\" (\"[v6]:port\" for IPv6)")))
+                        .ok_or_else(|| self.invalid(value.span(), key, "each item must be an address; write \"ip\" or \"ip:port\" (\"[v6]:port\" for IPv6)"))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(CheckMode::Servers),

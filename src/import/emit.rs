@@ -451,23 +451,7 @@ impl Imported {
     }
 }
 
-/// A TOML basic string.
-pub fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::config::toml_quote as quote;
 
 /// A TOML array of strings.
 fn list(items: &[String]) -> String {
