@@ -77,6 +77,20 @@ pub struct Change {
     pub at: u64,
 }
 
+/// One change of this host's detected address, for `history`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressChange {
+    /// `ipv4` or `ipv6`.
+    pub family: String,
+    pub old: String,
+    pub new: String,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// How many address changes `history` keeps per family.
+pub const HISTORY_PER_FAMILY: usize = 100;
+
 /// Counters that only grow (Prometheus `_total`), kept across runs and reloads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
@@ -116,6 +130,13 @@ pub struct LastCycle {
     /// Unix seconds of the daemon's next check (absent for `--once`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_check_at: Option<u64>,
+    /// The last `HISTORY_PER_FAMILY` changes of the detected address per family, oldest
+    /// first. Kept here rather than in a file of its own: `status.json` is already written
+    /// atomically, read back by `--once`, kept across restarts and ignored with a warning when
+    /// corrupt, and the page and `status --json` read this document anyway. A file written
+    /// before it existed reads as an empty history.
+    #[serde(default)]
+    pub history: Vec<AddressChange>,
 }
 
 /// The subjects failing in a report. A record not checked because its family's address is
@@ -196,7 +217,9 @@ pub fn family_name(family: Family) -> &'static str {
 
 impl LastCycle {
     /// A file's contents, or nothing when it is another version's.
-    pub fn checked(self) -> Option<LastCycle> {
+    pub fn checked(mut self) -> Option<LastCycle> {
+        // A hand-edited file may hold more than the cap: it is trimmed on read.
+        trim_history(&mut self.history);
         (self.version == VERSION).then_some(self)
     }
 
@@ -229,6 +252,12 @@ impl LastCycle {
                     .or_default();
                 // A tampered file's u64::MAX must not wrap to 0 in a release build.
                 *changes = changes.saturating_add(1);
+                next.history.push(AddressChange {
+                    family: name.clone(),
+                    old: previous_addresses.get(&name).cloned().unwrap_or_default(),
+                    new: address.to_string(),
+                    at: now,
+                });
             }
             next.addresses.insert(name, address.to_string());
         }
@@ -236,6 +265,7 @@ impl LastCycle {
         for (name, address) in previous_addresses {
             next.addresses.entry(name).or_insert(address);
         }
+        trim_history(&mut next.history);
         next.records = report
             .records
             .iter()
@@ -331,6 +361,25 @@ impl LastCycle {
     }
 }
 
+/// Keeps the last `HISTORY_PER_FAMILY` changes of each family (and of nothing else), in the
+/// order they happened.
+pub fn trim_history(history: &mut Vec<AddressChange>) {
+    let mut kept: BTreeMap<String, usize> = BTreeMap::new();
+    let mut keep: Vec<bool> = vec![false; history.len()];
+    for (index, change) in history.iter().enumerate().rev() {
+        if change.family != "ipv4" && change.family != "ipv6" {
+            continue;
+        }
+        let count = kept.entry(change.family.clone()).or_default();
+        if *count < HISTORY_PER_FAMILY {
+            *count += 1;
+            keep[index] = true;
+        }
+    }
+    let mut flags = keep.into_iter();
+    history.retain(|_| flags.next().unwrap_or(false));
+}
+
 /// The status line of one record and family.
 fn line(record: &crate::cycle::RecordReport, family: Family) -> RecordLine {
     // The content the record holds or was set to (for a LAN host the derived address, not
@@ -377,5 +426,96 @@ pub fn changes_of(action: &Action) -> Vec<(Family, String, String)> {
                 )
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detected(v4: &str) -> CycleReport {
+        let mut report = CycleReport::default();
+        report
+            .addresses
+            .insert(Family::V4, v4.parse().expect("address"));
+        report
+    }
+
+    #[test]
+    fn a_changed_address_is_kept_in_the_history_with_its_old_value() {
+        let empty = BTreeMap::new();
+        let first = LastCycle::default().advance(&detected("81.23.45.10"), 100, 1, &empty);
+        assert!(first.history.is_empty(), "a first detection is no change");
+        let same = first.advance(&detected("81.23.45.10"), 200, 1, &empty);
+        assert!(same.history.is_empty());
+        let changed = same.advance(&detected("81.23.45.77"), 300, 1, &empty);
+        assert_eq!(
+            changed.history,
+            vec![AddressChange {
+                family: "ipv4".to_string(),
+                old: "81.23.45.10".to_string(),
+                new: "81.23.45.77".to_string(),
+                at: 300,
+            }]
+        );
+        // A failed detection (no address) is no change either.
+        let failed = changed.advance(&CycleReport::default(), 400, 1, &empty);
+        assert_eq!(failed.history.len(), 1);
+    }
+
+    #[test]
+    fn the_history_keeps_the_last_hundred_changes_per_family() {
+        let empty = BTreeMap::new();
+        let mut last = LastCycle::default();
+        last.history.push(AddressChange {
+            family: "ipv6".to_string(),
+            old: "2001:db8::1".to_string(),
+            new: "2001:db8::2".to_string(),
+            at: 1,
+        });
+        for step in 0..250u64 {
+            let address = format!("81.23.45.{}", step % 2 + 10);
+            last = last.advance(&detected(&address), 10 + step, 1, &empty);
+        }
+        let v4: Vec<&AddressChange> = last.history.iter().filter(|c| c.family == "ipv4").collect();
+        assert_eq!(v4.len(), HISTORY_PER_FAMILY);
+        assert_eq!(v4.last().map(|c| c.at), Some(259), "the newest is kept");
+        assert_eq!(v4.first().map(|c| c.at), Some(160), "the oldest are dropped");
+        assert!(last.history.iter().any(|c| c.family == "ipv6"), "the other family stays");
+        assert_eq!(last.counters.address_changes.get("ipv4"), Some(&249));
+    }
+
+    #[test]
+    fn a_file_with_too_long_a_history_is_trimmed_on_read() {
+        let change = |family: &str, at: u64| AddressChange {
+            family: family.to_string(),
+            old: "a".to_string(),
+            new: "b".to_string(),
+            at,
+        };
+        let mut history: Vec<AddressChange> = (0..300).map(|at| change("ipv6", at)).collect();
+        history.push(change("<script>", 1));
+        let last = LastCycle {
+            version: VERSION,
+            history,
+            ..LastCycle::default()
+        };
+        let read = last.checked().expect("this version");
+        assert_eq!(read.history.len(), HISTORY_PER_FAMILY);
+        assert_eq!(read.history[0].at, 200);
+    }
+
+    #[test]
+    fn a_status_written_before_the_history_reads_as_an_empty_history() {
+        let mut value = serde_json::to_value(LastCycle {
+            version: VERSION,
+            ..LastCycle::default()
+        })
+        .expect("json");
+        if let Some(object) = value.as_object_mut() {
+            object.remove("history");
+        }
+        let read: LastCycle = serde_json::from_value(value).expect("an older file still reads");
+        assert!(read.history.is_empty());
     }
 }
