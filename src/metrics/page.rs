@@ -81,7 +81,7 @@ pub fn render(last: &LastCycle, now: u64, host: &str) -> String {
 fn cycle(out: &mut String, last: &LastCycle) {
     out.push_str("<h2>Last cycle</h2><dl>");
     if last.finished_at == 0 {
-        out.push_str("<dt>finished</dt><dd>none yet: the first cycle is running</dd>");
+        out.push_str("<dt>last cycle</dt><dd>none yet: the first cycle is running</dd>");
     } else {
         let result = if last.success { "success" } else { "failed" };
         let _ = write!(

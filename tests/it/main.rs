@@ -23,6 +23,7 @@ mod netns;
 mod notify;
 mod notify_queue;
 mod once;
+mod page;
 mod package;
 mod regression;
 mod resilience;
