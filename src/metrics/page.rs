@@ -16,7 +16,7 @@ use crate::state::status::{AddressChange, LastCycle, Subject};
 
 /// The policy sent with the page: nothing may load, run or frame it; only the page's own
 /// stylesheet applies (by its hash, checked by a test).
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'sha256-37XYzTT06bTJEDGr7kAaK2SxfwxxvbxwWxPVrGUngPc='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'sha256-64MGze2+MIejzyt8lH6xSiccBEkxUJE2WnLCsAnUrkM='; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The page's only stylesheet. Changing it changes its hash: the unit test says the new one.
 pub const STYLE: &str = "\
@@ -26,7 +26,7 @@ h1{font-size:1.3rem;margin:0.2rem 0}h2{font-size:1.05rem;margin:1.2rem 0 0.4rem;
 .ok{background:#d4f2d9;color:#0c4a1b}.bad{background:#fbd7d4;color:#7a130b}.mid{background:#fdf0c4;color:#5b4300}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:0.15rem 0.8rem;margin:0}dt{color:#555}dd{margin:0;overflow-wrap:anywhere}\
 ul{list-style:none;padding:0;margin:0}li.card{background:#fff;border:1px solid #e2e2e2;border-radius:0.4rem;padding:0.45rem 0.6rem;margin:0.35rem 0;overflow-wrap:anywhere}\
-.name{font-weight:600}.small{font-size:0.85rem;color:#555}.error{color:#7a130b}code{font-size:0.9em}\
+.name{font-weight:600}.small{font-size:0.85rem;color:#555}.error{color:#7a130b}code{font-family:monospace,monospace;font-size:0.95em}\
 svg{width:100%;height:auto;background:#fff;border:1px solid #e2e2e2;border-radius:0.4rem}\
 .axis{stroke:#bbb;stroke-width:1}.v4{fill:#1f6feb}.v6{fill:#b35900}.label{fill:#555;font-size:11px}\
 footer{margin-top:1.5rem;font-size:0.8rem;color:#666}a{color:#1f5fbf}";
@@ -63,9 +63,9 @@ pub fn render(last: &LastCycle, now: u64, host: &str) -> String {
     );
     cycle(&mut out, last);
     failing(&mut out, last);
+    timeline(&mut out, &last.history, now);
     records(&mut out, last);
     lists(&mut out, last);
-    timeline(&mut out, &last.history, now);
     let _ = write!(
         out,
         "<footer>flaredns {} · as of {} · this page reloads every {REFRESH_SECONDS} s · \
@@ -193,8 +193,18 @@ fn records(out: &mut String, last: &LastCycle) {
                 time(change.at)
             );
         }
-        if let Some(error) = &record.error {
-            let _ = write!(out, "<br><span class=\"error\">{}</span>", text(error));
+        // A failing record's sentence is under "What is failing" already; a record not
+        // checked (its family's address is unknown) says why here.
+        let listed = last.failing.contains(&Subject::Record {
+            name: record.name.clone(),
+            record_type: record.record_type.clone(),
+        });
+        match &record.error {
+            Some(error) if !listed => {
+                let _ = write!(out, "<br><span class=\"error\">{}</span>", text(error));
+            }
+            Some(_) => out.push_str("<br><span class=\"small\">see What is failing</span>"),
+            None => {}
         }
         out.push_str("</li>");
     }
@@ -261,8 +271,9 @@ fn timeline(out: &mut String, history: &[AddressChange], now: u64) {
         out.push_str("<p class=\"small\">none recorded yet</p>\n");
         return;
     }
-    const WIDTH: u64 = 600;
-    const LEFT: u64 = 44;
+    // About a phone's width in CSS pixels, so the labels stay readable when it is scaled.
+    const WIDTH: u64 = 360;
+    const LEFT: u64 = 40;
     const RIGHT: u64 = 10;
     let start = history.iter().map(|change| change.at).min().unwrap_or(now);
     let end = history
@@ -305,9 +316,9 @@ fn timeline(out: &mut String, history: &[AddressChange], now: u64) {
     let _ = write!(
         out,
         "<text class=\"label\" x=\"{LEFT}\" y=\"80\">{}</text><text class=\"label\" x=\"{}\" y=\"80\" text-anchor=\"end\">{}</text></svg>\n<ul>",
-        date(start),
+        minute(start),
         WIDTH - RIGHT,
-        date(end)
+        minute(end)
     );
     for change in history.iter().rev().take(CHANGES_LISTED) {
         let _ = write!(
@@ -367,10 +378,10 @@ fn time(unix: u64) -> String {
     crate::status::utc(unix).unwrap_or_else(|| unix.to_string())
 }
 
-/// The date part of `time`.
-fn date(unix: u64) -> String {
+/// `time` to the minute, for the axis ("2026-11-29 22:05").
+fn minute(unix: u64) -> String {
     let full = time(unix);
-    full.split(' ').next().unwrap_or_default().to_string()
+    full.get(..16).unwrap_or(&full).to_string()
 }
 
 #[cfg(test)]

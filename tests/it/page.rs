@@ -274,7 +274,7 @@ fn a_real_browser_shows_records_and_states_on_a_phone() {
         Record::new("www.example.com", "A", OLD_IPV4).proxied(true),
     );
     let records = format!(
-        "{}{}{}{}",
+        "{}{}{}{}[[waf_lists]]\naccount = \"0123456789abcdef0123456789abcdef\"\nname = \"home_ips\"\n",
         record("home.example.com"),
         record("vpn.example.com"),
         record("www.example.com"),
@@ -297,6 +297,7 @@ fn a_real_browser_shows_records_and_states_on_a_phone() {
         "changed</span>",
         "failed</span>",
         "What is failing",
+        "home_ips",
         "<svg",
     ] {
         assert!(dom.contains(expected), "{expected} is not in the DOM:\n{dom}");
