@@ -1,6 +1,7 @@
 //! `flaredns-standin`: the stand-in as a program.
 //! - `demo`: runs the real flaredns job end to end against the stand-in (no Cloudflare
-//!   account needed): detection, the dry-run plan, the update, and the quiet second run.
+//!   account needed): detection, the dry-run plan, the update, the quiet second run, the
+//!   address change with its history, and the page the daemon serves.
 //! - `serve`: keeps a stand-in with a demo zone running and prints its addresses.
 //! - `bench`: runs the release binary through the README's scenarios: API requests, wall
 //!   time and peak RSS per cycle, the idle daemon's RSS, and the binary's size.
@@ -87,7 +88,7 @@ fn demo() -> i32 {
         Record::new("www.example.com", "A", "81.23.45.10").proxied(true),
     );
     let records = format!(
-        "[[records]]\nname = \"home.example.com\"\n\n[[records]]\nname = \"vpn.example.com\"\n\n[[records]]\nname = \"www.example.com\"   # proxied: DNS cannot confirm it\n\n[[records]]\nname = \"nas.example.com\"\ncomment = \"managed by flaredns\"\n\n[[waf_lists]]                   # the skip rule's list: ip.src in $home_ips\naccount = \"{DEMO_ACCOUNT}\"\nname = \"home_ips\"\n\n[notify]\nwebhooks = [\"{}\"]\n\n[metrics]\ntextfile = \"{}\"\n",
+        "[[records]]\nname = \"home.example.com\"\n\n[[records]]\nname = \"vpn.example.com\"\n\n[[records]]\nname = \"www.example.com\"   # proxied: DNS cannot confirm it\n\n[[records]]\nname = \"nas.example.com\"\ncomment = \"managed by flaredns\"\n\n[[waf_lists]]                   # the skip rule's list: ip.src in $home_ips\naccount = \"{DEMO_ACCOUNT}\"\nname = \"home_ips\"\n\n[notify]\nwebhooks = [\"{}\"]\n\n[metrics]\nlisten = \"127.0.0.1:0\"          # the daemon serves /, /status.json, /metrics, /healthz\ntextfile = \"{}\"\n",
         standin.url("/hook/demo"),
         dir.join("flaredns.prom").display()
     );
@@ -146,6 +147,8 @@ fn demo() -> i32 {
     let status = run_flaredns(&runtime, &["--config", &config, "status"]);
     report(&standin, status);
 
+    show_page(&runtime, &config);
+
     println!(
         "\n$ grep flaredns_cycles_total {}     # the node_exporter textfile",
         dir.join("flaredns.prom").display()
@@ -160,6 +163,82 @@ fn demo() -> i32 {
 
     let _ = std::fs::remove_dir_all(&dir);
     i32::from(code)
+}
+
+/// The page the daemon serves on `[metrics] listen`, as the daemon starts it (a publisher
+/// reading the state directory, the same responder), fetched once: its status line, policy,
+/// title and address changes. The demo runs `--once`, so the server lives only for this.
+fn show_page(runtime: &tokio::runtime::Runtime, config: &str) {
+    let Ok(loaded) = flaredns::config::load(Path::new(config), &|name| std::env::var(name).ok())
+    else {
+        println!("(the page is not shown: the demo config did not load)");
+        return;
+    };
+    let Some(listen) = loaded.metrics.listen else {
+        return;
+    };
+    let mut publisher = flaredns::publish::Publisher::new(&loaded);
+    let answer = runtime.block_on(async {
+        let bound = flaredns::metrics::server::start(listen, publisher.share())?;
+        println!("\n$ curl -si http://{bound}/     # the daemon's page for people (a browser shows it; see docs/page.png)");
+        fetch(bound, "/").await
+    });
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(error) => {
+            println!("(the page could not be fetched: {error})");
+            return;
+        }
+    };
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    for line in head.lines().filter(|line| {
+        line.starts_with("HTTP/") || line.starts_with("content-security-policy")
+    }) {
+        println!("{line}");
+    }
+    let title = body
+        .split_once("<title>")
+        .and_then(|(_, rest)| rest.split_once("</title>"))
+        .map(|(title, _)| title)
+        .unwrap_or_default();
+    println!("  title: {}", plain(title));
+    println!("  {} bytes of HTML, no script; its address changes:", body.len());
+    let changes = body.split("<h2>Address changes</h2>").nth(1).unwrap_or_default();
+    let changes = changes.split("<h2>").next().unwrap_or_default();
+    for item in changes.split("<li class=\"small\">").skip(1) {
+        println!("  - {}", plain(item.split("</li>").next().unwrap_or_default()));
+    }
+}
+
+/// One GET over a fresh connection: the whole answer.
+async fn fetch(address: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// HTML text as plain text: tags dropped, the page's escapes undone.
+fn plain(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for character in html.chars() {
+        match character {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            other if !in_tag => out.push(other),
+            _ => {}
+        }
+    }
+    out.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 /// The demo's Cloudflare account (for its WAF list).
