@@ -228,7 +228,9 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             if let Some(address) = config.metrics.listen {
                 let bound = metrics::server::start(address, publisher.share())
                     .map_err(|source| Error::Metrics { address, source })?;
-                tracing::info!("serving /metrics, /healthz, the page (/) and /status.json on http://{bound}");
+                tracing::info!(
+                    "serving /metrics, /healthz, the page (/) and /status.json on http://{bound}"
+                );
             }
             let mut engine = cycle::Engine::new(config)?;
             let signals = daemon::Signals::install();

@@ -33,8 +33,7 @@ const OVERDUE_GRACE: Duration = Duration::from_secs(120);
 
 /// The document `status --json` prints and `GET /status.json` serves (the same bytes).
 pub fn json(last: &LastCycle) -> String {
-    serde_json::to_string_pretty(last)
-        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
+    serde_json::to_string_pretty(last).unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }
 
 /// How many address changes the human form lists (`--json` has them all).

@@ -33,6 +33,9 @@ footer{margin-top:1.5rem;font-size:0.8rem;color:#666}a{color:#1f5fbf}";
 
 /// Records shown at most; the rest are counted ("and N more").
 pub const MAX_RECORDS: usize = 500;
+/// Past this many bytes no further record is added (500 records of long, escaped names
+/// could otherwise make megabytes); the rest are counted.
+const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// Items shown per WAF list at most, and lists shown at most.
 const MAX_LIST_ITEMS: usize = 20;
 const MAX_LISTS: usize = 50;
@@ -115,11 +118,7 @@ fn failing(out: &mut String, last: &LastCycle) {
     }
     out.push_str("<h2>What is failing</h2><ul>");
     for problem in last.problems.iter().take(MAX_PROBLEMS) {
-        let _ = write!(
-            out,
-            "<li class=\"card error\">{}</li>",
-            text(problem)
-        );
+        let _ = write!(out, "<li class=\"card error\">{}</li>", text(problem));
     }
     for subject in &last.failing {
         let (what, error) = match subject {
@@ -162,7 +161,12 @@ fn failing(out: &mut String, last: &LastCycle) {
 /// Every record (up to `MAX_RECORDS`) with its address, state and last change.
 fn records(out: &mut String, last: &LastCycle) {
     let _ = write!(out, "<h2>Records ({})</h2><ul>", last.records.len());
+    let mut shown = 0;
     for record in last.records.iter().take(MAX_RECORDS) {
+        if out.len() > MAX_PAGE_BYTES {
+            break;
+        }
+        shown += 1;
         let _ = write!(
             out,
             "<li class=\"card\"><span class=\"name\">{}</span> {} <span class=\"badge {}\">{}</span>",
@@ -208,11 +212,11 @@ fn records(out: &mut String, last: &LastCycle) {
         }
         out.push_str("</li>");
     }
-    if last.records.len() > MAX_RECORDS {
+    if last.records.len() > shown {
         let _ = write!(
             out,
             "<li class=\"small\">and {} more (see <a href=\"/status.json\">status.json</a>)</li>",
-            last.records.len() - MAX_RECORDS
+            last.records.len() - shown
         );
     }
     out.push_str("</ul>\n");

@@ -82,7 +82,10 @@ fn the_page_shows_records_with_address_state_and_last_change() {
     assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
     assert!(page.contains("<title>flaredns on gateway: failing</title>"));
     assert!(page.contains("home.example.com"));
-    assert!(page.contains("changed</span> <code>81.23.45.77</code>"), "{page}");
+    assert!(
+        page.contains("changed</span> <code>81.23.45.77</code>"),
+        "{page}"
+    );
     assert!(page.contains("last change: 81.23.45.10 → 81.23.45.77"));
     assert!(page.contains("failed</span>"));
     assert!(page.contains("next check</dt><dd>2025-11-29"), "{page}");
@@ -101,7 +104,10 @@ fn what_is_failing_is_shown_with_its_sentence() {
         .expect("a failing section");
     let failing = failing.split("<h2>").next().unwrap_or_default();
     assert!(failing.contains("nas.example.com A"), "{failing}");
-    assert!(failing.contains("give the token Zone:DNS:Edit"), "{failing}");
+    assert!(
+        failing.contains("give the token Zone:DNS:Edit"),
+        "{failing}"
+    );
     let healthy = LastCycle {
         success: true,
         finished_at: NOW,
@@ -114,8 +120,10 @@ fn what_is_failing_is_shown_with_its_sentence() {
 fn outside_text_is_escaped_everywhere() {
     let hostile = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>";
     let mut last = status();
-    last.records.push(record(hostile, hostile, Some(hostile), Some(hostile)));
-    last.addresses.insert(hostile.to_string(), hostile.to_string());
+    last.records
+        .push(record(hostile, hostile, Some(hostile), Some(hostile)));
+    last.addresses
+        .insert(hostile.to_string(), hostile.to_string());
     last.problems.push(hostile.to_string());
     last.waf_lists[0].items.push(hostile.to_string());
     last.waf_lists[0].error = Some(hostile.to_string());
@@ -142,7 +150,10 @@ fn control_characters_cannot_forge_lines_or_reorder_text() {
     last.records[0].name = "evil\u{202e}moc.elpmaxe\n<b>".to_string();
     let page = render(&last, NOW, "h");
     assert!(!page.contains('\u{202e}'));
-    assert!(page.contains("evil\\u{202e}moc.elpmaxe\\n&lt;b&gt;"), "{page}");
+    assert!(
+        page.contains("evil\\u{202e}moc.elpmaxe\\n&lt;b&gt;"),
+        "{page}"
+    );
 }
 
 #[test]
@@ -150,14 +161,20 @@ fn the_page_needs_nothing_its_policy_forbids() {
     let page = render(&status(), NOW, "gateway");
     let lower = page.to_ascii_lowercase();
     assert!(!lower.contains("<script"));
-    assert!(!lower.contains(" style="), "a style attribute needs 'unsafe-inline'");
+    assert!(
+        !lower.contains(" style="),
+        "a style attribute needs 'unsafe-inline'"
+    );
     let handler = lower.split(" on").skip(1).any(|rest| {
         let name: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
         !name.is_empty() && rest[name.len()..].starts_with('=')
     });
     assert!(!handler, "no event handler attribute");
     assert!(!lower.contains("javascript:"));
-    assert!(!lower.contains("http://") && !lower.contains("https://"), "nothing from elsewhere");
+    assert!(
+        !lower.contains("http://") && !lower.contains("https://"),
+        "nothing from elsewhere"
+    );
     assert!(!lower.contains("<link") && !lower.contains("<img") && !lower.contains("<iframe"));
     assert_eq!(lower.matches("<style>").count(), 1);
     assert!(page.contains(&format!("<style>{STYLE}</style>")));
@@ -179,7 +196,14 @@ fn the_policy_allows_the_stylesheet_by_its_hash() {
 fn at_most_five_hundred_records_are_shown_and_the_rest_counted() {
     let mut last = status();
     last.records = (0..MAX_RECORDS + 123)
-        .map(|index| record(&format!("r{index}.example.com"), "in_sync", Some("81.23.45.77"), None))
+        .map(|index| {
+            record(
+                &format!("r{index}.example.com"),
+                "in_sync",
+                Some("81.23.45.77"),
+                None,
+            )
+        })
         .collect();
     let page = render(&last, NOW, "h");
     assert!(page.contains(&format!("Records ({})", MAX_RECORDS + 123)));
@@ -194,7 +218,10 @@ fn the_timeline_draws_one_mark_per_change_in_its_family_row() {
     let page = render(&status(), NOW, "h");
     assert_eq!(page.matches("<circle class=\"v4\"").count(), 1);
     assert_eq!(page.matches("<circle class=\"v6\"").count(), 1);
-    assert!(page.contains("<title>81.23.45.10 → 81.23.45.77 at 2025-11-29"), "{page}");
+    assert!(
+        page.contains("<title>81.23.45.10 → 81.23.45.77 at 2025-11-29"),
+        "{page}"
+    );
     let empty = LastCycle::default();
     assert!(render(&empty, NOW, "h").contains("none recorded yet"));
 }
@@ -217,4 +244,24 @@ fn absurd_times_in_the_history_stay_on_the_axis() {
         assert!((40..=350).contains(&x), "{x}");
     }
     assert!(render(&LastCycle::default(), u64::MAX, "h").contains("</html>"));
+}
+
+#[test]
+fn long_hostile_names_cannot_make_the_page_grow_past_its_cap() {
+    let mut last = status();
+    let name = "&".repeat(290);
+    last.records = (0..MAX_RECORDS)
+        .map(|index| {
+            record(
+                &format!("{name}{index}"),
+                "failed",
+                Some(&name),
+                Some(&name),
+            )
+        })
+        .collect();
+    let page = render(&last, NOW, "h");
+    assert!(page.len() < 1024 * 1024 + 64 * 1024, "{} bytes", page.len());
+    assert!(page.contains(" more (see "), "the rest are counted");
+    assert!(page.trim_end().ends_with("</html>"));
 }

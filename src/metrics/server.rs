@@ -126,11 +126,13 @@ pub fn request_line(head: &[u8]) -> (String, String) {
 /// The answer to a request: GET on one of four paths; any other method on any path is 405
 /// (HEAD too: nothing here needs it), any other path 404.
 fn answer(shared: &Shared, method: &str, path: &str) -> Answer {
-    let plain = |status, body: &str| Answer {
+    let plain = |status, body: &str| {
+        Answer {
         status,
         content_type: TEXT,
         headers: format!("{COMMON_HEADERS}content-security-policy: default-src 'none'; frame-ancestors 'none'\r\n"),
         body: Arc::new(body.to_string()),
+    }
     };
     if method != "GET" {
         let mut answer = plain("405 Method Not Allowed", "GET only\n");

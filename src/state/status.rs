@@ -480,8 +480,15 @@ mod tests {
         let v4: Vec<&AddressChange> = last.history.iter().filter(|c| c.family == "ipv4").collect();
         assert_eq!(v4.len(), HISTORY_PER_FAMILY);
         assert_eq!(v4.last().map(|c| c.at), Some(259), "the newest is kept");
-        assert_eq!(v4.first().map(|c| c.at), Some(160), "the oldest are dropped");
-        assert!(last.history.iter().any(|c| c.family == "ipv6"), "the other family stays");
+        assert_eq!(
+            v4.first().map(|c| c.at),
+            Some(160),
+            "the oldest are dropped"
+        );
+        assert!(
+            last.history.iter().any(|c| c.family == "ipv6"),
+            "the other family stays"
+        );
         assert_eq!(last.counters.address_changes.get("ipv4"), Some(&249));
     }
 

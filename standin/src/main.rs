@@ -191,9 +191,10 @@ fn show_page(runtime: &tokio::runtime::Runtime, config: &str) {
         }
     };
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
-    for line in head.lines().filter(|line| {
-        line.starts_with("HTTP/") || line.starts_with("content-security-policy")
-    }) {
+    for line in head
+        .lines()
+        .filter(|line| line.starts_with("HTTP/") || line.starts_with("content-security-policy"))
+    {
         println!("{line}");
     }
     let title = body
@@ -202,11 +203,20 @@ fn show_page(runtime: &tokio::runtime::Runtime, config: &str) {
         .map(|(title, _)| title)
         .unwrap_or_default();
     println!("  title: {}", plain(title));
-    println!("  {} bytes of HTML, no script; its address changes:", body.len());
-    let changes = body.split("<h2>Address changes</h2>").nth(1).unwrap_or_default();
+    println!(
+        "  {} bytes of HTML, no script; its address changes:",
+        body.len()
+    );
+    let changes = body
+        .split("<h2>Address changes</h2>")
+        .nth(1)
+        .unwrap_or_default();
     let changes = changes.split("<h2>").next().unwrap_or_default();
     for item in changes.split("<li class=\"small\">").skip(1) {
-        println!("  - {}", plain(item.split("</li>").next().unwrap_or_default()));
+        println!(
+            "  - {}",
+            plain(item.split("</li>").next().unwrap_or_default())
+        );
     }
 }
 
@@ -215,7 +225,10 @@ async fn fetch(address: std::net::SocketAddr, path: &str) -> std::io::Result<Str
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(address).await?;
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .await?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).await?;

@@ -62,7 +62,10 @@ fn the_page_shows_each_record_with_its_state_behind_a_strict_policy() {
     let (mut daemon, port) = serve(&world, &records);
     let (status, head, page) = request(port, "GET", "/").expect("the page");
     assert_eq!(status, 200);
-    assert!(head.contains("content-type: text/html; charset=utf-8"), "{head}");
+    assert!(
+        head.contains("content-type: text/html; charset=utf-8"),
+        "{head}"
+    );
     assert!(
         head.contains("content-security-policy: default-src 'none'; style-src 'sha256-"),
         "{head}"
@@ -81,7 +84,10 @@ fn the_page_shows_each_record_with_its_state_behind_a_strict_policy() {
         PUBLIC_IPV4,
         "next check",
     ] {
-        assert!(page.contains(expected), "{expected} is not on the page:\n{page}");
+        assert!(
+            page.contains(expected),
+            "{expected} is not on the page:\n{page}"
+        );
     }
     assert!(!page.contains("<script"), "{page}");
     assert_eq!(daemon.terminate(), 0);
@@ -99,7 +105,10 @@ fn any_other_method_is_405_and_any_other_path_404() {
         }
     }
     assert_eq!(request(port, "GET", "/index.html").map(|a| a.0), Some(404));
-    assert_eq!(request(port, "GET", "/?from=bookmark").map(|a| a.0), Some(200));
+    assert_eq!(
+        request(port, "GET", "/?from=bookmark").map(|a| a.0),
+        Some(200)
+    );
     assert_eq!(daemon.terminate(), 0);
 }
 
@@ -119,7 +128,7 @@ fn status_json_is_the_document_of_status_json() {
     let printed = world.run(&config, &["status", "--json"]);
     let served: serde_json::Value = serde_json::from_str(&served).expect("JSON");
     let printed: serde_json::Value =
-        serde_json::from_str(&printed.stdout).expect(&printed.output());
+        serde_json::from_str(&printed.stdout).unwrap_or_else(|_| panic!("{}", printed.output()));
     assert_eq!(served, printed);
     assert!(served["history"].is_array(), "{served}");
 }
@@ -188,7 +197,10 @@ fn the_history_survives_a_restart_and_is_on_the_page() {
     assert_eq!(history[0]["new"], "81.23.45.77");
     let (_, _, page) = request(port, "GET", "/").expect("the page");
     assert!(page.contains("<circle class=\"v4\""), "{page}");
-    assert!(page.contains(&format!("{PUBLIC_IPV4} → 81.23.45.77")), "{page}");
+    assert!(
+        page.contains(&format!("{PUBLIC_IPV4} → 81.23.45.77")),
+        "{page}"
+    );
     assert_eq!(daemon.terminate(), 0);
 }
 
@@ -300,7 +312,10 @@ fn a_real_browser_shows_records_and_states_on_a_phone() {
         "home_ips",
         "<svg",
     ] {
-        assert!(dom.contains(expected), "{expected} is not in the DOM:\n{dom}");
+        assert!(
+            dom.contains(expected),
+            "{expected} is not in the DOM:\n{dom}"
+        );
     }
     let shot = world.dir.path().join("page.png");
     chromium(
@@ -311,7 +326,11 @@ fn a_real_browser_shows_records_and_states_on_a_phone() {
         &url,
     );
     let png = std::fs::read(&shot).expect("a screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
     if let Some(keep) = std::env::var_os("FLAREDNS_PAGE_SCREENSHOT") {
         std::fs::copy(&shot, keep).expect("keep the screenshot");
     }
