@@ -107,10 +107,21 @@ struct Answer {
     body: Arc<String>,
 }
 
-const TEXT: &str = "text/plain; charset=utf-8";
+/// Sent with every answer: nothing in them is to be cached, sniffed or leak a referrer.
+const COMMON_HEADERS: &str =
+    "cache-control: no-store\r\nx-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n";
 
-/// Sent with every answer: nothing in them is to be cached, sniffed, framed or run.
-const COMMON_HEADERS: &str = "cache-control: no-store\r\nx-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n";
+/// A plain-text answer; its policy allows nothing at all.
+fn plain(status: &'static str, body: &str) -> Answer {
+    Answer {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        headers: format!(
+            "{COMMON_HEADERS}content-security-policy: default-src 'none'; frame-ancestors 'none'\r\n"
+        ),
+        body: Arc::new(body.to_string()),
+    }
+}
 
 /// The method and path of a request head (empty where missing). Outside input: any bytes
 /// give an answer, never a panic (`fuzz.rs`).
@@ -126,14 +137,6 @@ pub fn request_line(head: &[u8]) -> (String, String) {
 /// The answer to a request: GET on one of four paths; any other method on any path is 405
 /// (HEAD too: nothing here needs it), any other path 404.
 fn answer(shared: &Shared, method: &str, path: &str) -> Answer {
-    let plain = |status, body: &str| {
-        Answer {
-        status,
-        content_type: TEXT,
-        headers: format!("{COMMON_HEADERS}content-security-policy: default-src 'none'; frame-ancestors 'none'\r\n"),
-        body: Arc::new(body.to_string()),
-    }
-    };
     if method != "GET" {
         let mut answer = plain("405 Method Not Allowed", "GET only\n");
         answer.headers.push_str("allow: GET\r\n");
@@ -156,10 +159,9 @@ fn answer(shared: &Shared, method: &str, path: &str) -> Answer {
             body: snapshot.page.clone(),
         },
         "/status.json" => Answer {
-            status: "200 OK",
             content_type: "application/json",
-            headers: plain("200 OK", "").headers,
             body: snapshot.status_json.clone(),
+            ..plain("200 OK", "")
         },
         "/metrics" => Answer {
             content_type: "text/plain; version=0.0.4; charset=utf-8",
