@@ -135,9 +135,7 @@ fn show_status(dir: Option<&std::path::Path>, json: bool) -> u8 {
     match status::read(dir) {
         Ok(last) => {
             if json {
-                let document = serde_json::to_string_pretty(&last)
-                    .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
-                println!("{document}");
+                println!("{}", status::json(&last));
             } else {
                 print!("{}", status::render(&last, std::time::SystemTime::now()));
             }
@@ -233,7 +231,9 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             if let Some(address) = config.metrics.listen {
                 let bound = metrics::server::start(address, publisher.share())
                     .map_err(|source| Error::Metrics { address, source })?;
-                tracing::info!("serving /metrics and /healthz on http://{bound}");
+                tracing::info!(
+                    "serving /metrics, /healthz, the page (/) and /status.json on http://{bound}"
+                );
             }
             let mut engine = cycle::Engine::new(config)?;
             let signals = daemon::Signals::install();

@@ -31,6 +31,14 @@ pub fn read(dir: Option<&std::path::Path>) -> Result<LastCycle, String> {
 /// the daemon rewrites an unchanged status.
 const OVERDUE_GRACE: Duration = Duration::from_secs(120);
 
+/// The document `status --json` prints and `GET /status.json` serves (the same bytes).
+pub fn json(last: &LastCycle) -> String {
+    serde_json::to_string_pretty(last).unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
+}
+
+/// How many address changes the human form lists (`--json` has them all).
+const HISTORY_SHOWN: usize = 5;
+
 /// The human form. Every text from the file is shown on one line with control characters
 /// escaped: a tampered `status.json` cannot move the cursor or forge lines.
 pub fn render(last: &LastCycle, now: SystemTime) -> String {
@@ -66,6 +74,24 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
             .map(|(family, address)| format!("{} {}", t(family), t(address)))
             .collect();
         let _ = writeln!(out, "detected: {}", addresses.join(", "));
+    }
+    if !last.history.is_empty() {
+        let _ = writeln!(
+            out,
+            "address changes (the last {} of {}, newest first):",
+            last.history.len().min(HISTORY_SHOWN),
+            last.history.len()
+        );
+        for change in last.history.iter().rev().take(HISTORY_SHOWN) {
+            let _ = writeln!(
+                out,
+                "  {:<4} {} → {} at {}",
+                t(&change.family),
+                t(&change.old),
+                t(&change.new),
+                when(change.at)
+            );
+        }
     }
     let _ = writeln!(out, "records:");
     for record in &last.records {
@@ -147,7 +173,7 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
 
 /// A unix time as "2026-11-25 22:05:00 UTC", or nothing for a time past the year 9999 (a
 /// hand-edited or hostile file must not crash `status`).
-fn utc(unix: u64) -> Option<String> {
+pub(crate) fn utc(unix: u64) -> Option<String> {
     const YEAR_9999_END: u64 = 253_402_300_799;
     if unix > YEAR_9999_END {
         return None;
@@ -171,6 +197,29 @@ mod tests {
         };
         let text = render(&last, SystemTime::now());
         assert!(text.contains("not a time"), "{text}");
+    }
+
+    #[test]
+    fn the_last_five_address_changes_are_listed_newest_first() {
+        let history = (0..7u64)
+            .map(|step| status::AddressChange {
+                family: "ipv4".to_string(),
+                old: format!("81.23.45.{step}"),
+                new: format!("81.23.45.{}", step + 1),
+                at: 1_700_000_000 + step,
+            })
+            .collect();
+        let last = LastCycle {
+            history,
+            ..LastCycle::default()
+        };
+        let text = render(&last, SystemTime::now());
+        assert!(text.contains("the last 5 of 7"), "{text}");
+        assert!(text.contains("81.23.45.6 → 81.23.45.7"), "{text}");
+        assert!(!text.contains("81.23.45.1 → 81.23.45.2"), "{text}");
+        let newest = text.find("→ 81.23.45.7").expect("newest");
+        let older = text.find("→ 81.23.45.6").expect("older");
+        assert!(newest < older, "{text}");
     }
 
     // See: issue 21, point 13.

@@ -1,12 +1,15 @@
 //! Prometheus metrics from the last cycle's status (`publish::status::LastCycle`): rendered in
 //! the text exposition format for `GET /metrics` (`server.rs`, daemon only) and for the
 //! node_exporter textfile written after each cycle (daemon and `--once`). Health for
-//! `/healthz`: 200 while a cycle succeeded within two intervals. Nothing secret is in any
-//! label: names, types, families and addresses only.
+//! `/healthz`: 200 while a cycle succeeded within two intervals. The same listener serves the
+//! page for people (`page.rs`, `GET /`) and the status document (`GET /status.json`). Nothing
+//! secret is in any label: names, types, families and addresses only.
 
+pub mod page;
 pub mod server;
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::publish::status::LastCycle;
@@ -20,6 +23,11 @@ pub struct Snapshot {
     /// The daemon's interval: health allows two of them since the last success.
     pub interval: Duration,
     pub last_error: Option<String>,
+    /// `GET /`: the page, rendered once per cycle (`page::render`), shared so a request only
+    /// copies it.
+    pub page: Arc<String>,
+    /// `GET /status.json`: the document `flaredns status --json` prints.
+    pub status_json: Arc<String>,
 }
 
 /// `/healthz`'s verdict at `now` (unix seconds): healthy, or why not.
@@ -239,6 +247,7 @@ mod tests {
             last_success_at: Some(1000),
             interval: Duration::from_secs(60),
             last_error: Some("boom\nforged".to_string()),
+            ..Snapshot::default()
         };
         assert!(health(&snapshot, 1100).is_ok());
         assert!(health(&snapshot, 1120).is_ok());

@@ -1,8 +1,10 @@
-//! The daemon's metrics endpoint: `GET /metrics` and `GET /healthz` on the configured address.
+//! The daemon's endpoint: `GET /metrics`, `GET /healthz`, the page (`GET /`) and the status
+//! document (`GET /status.json`) on the configured address.
 //! A small HTTP/1.0-style responder on tokio's listener: it reads one request head (at most
 //! 8 KiB, within 2 s), answers it and closes. hyper's server side did the same in more code
 //! than the 4 MiB binary budget had room for; a scraper needs no more. Connections are served
-//! concurrently, each bounded to 5 s, GET only, no other path. Every connection is accepted:
+//! concurrently, each bounded to 5 s, GET only (405 with `Allow: GET` otherwise), no other
+//! path. Every connection is accepted:
 //! past `MAX_CONNECTIONS` the oldest one still open is dropped, so clients holding idle
 //! connections can never keep a scrape out (they used to take every slot before `accept`).
 
@@ -81,18 +83,44 @@ async fn serve(mut stream: tokio::net::TcpStream, shared: &Shared) -> std::io::R
         return Ok(());
     }
     let (method, path) = request_line(&head);
-    let (status, body) = answer(shared, &method, &path);
-    let response = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        if path == "/metrics" {
-            "text/plain; version=0.0.4; charset=utf-8"
-        } else {
-            "text/plain; charset=utf-8"
-        },
-        body.len()
+    let answer = answer(shared, &method, &path);
+    let head = format!(
+        "HTTP/1.1 {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n{}connection: close\r\n\r\n",
+        answer.status,
+        answer.content_type,
+        answer.body.len(),
+        answer.headers
     );
-    stream.write_all(response.as_bytes()).await?;
+    stream.write_all(head.as_bytes()).await?;
+    // The page may be far larger than one segment: written whole, within the connection's
+    // 5 s.
+    stream.write_all(answer.body.as_bytes()).await?;
     stream.shutdown().await
+}
+
+/// One answer: the status line's code and reason, the body's type, headers beyond the
+/// common ones (each ending in CRLF) and the body (shared with the snapshot, not copied).
+struct Answer {
+    status: &'static str,
+    content_type: &'static str,
+    headers: String,
+    body: Arc<String>,
+}
+
+/// Sent with every answer: nothing in them is to be cached, sniffed or leak a referrer.
+const COMMON_HEADERS: &str =
+    "cache-control: no-store\r\nx-content-type-options: nosniff\r\nreferrer-policy: no-referrer\r\n";
+
+/// A plain-text answer; its policy allows nothing at all.
+fn plain(status: &'static str, body: &str) -> Answer {
+    Answer {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        headers: format!(
+            "{COMMON_HEADERS}content-security-policy: default-src 'none'; frame-ancestors 'none'\r\n"
+        ),
+        body: Arc::new(body.to_string()),
+    }
 }
 
 /// The method and path of a request head (empty where missing). Outside input: any bytes
@@ -106,24 +134,46 @@ pub fn request_line(head: &[u8]) -> (String, String) {
     )
 }
 
-/// The status line's code and reason, and the body, for a request.
-fn answer(shared: &Shared, method: &str, path: &str) -> (&'static str, String) {
+/// The answer to a request: GET on one of four paths; any other method on any path is 405
+/// (HEAD too: nothing here needs it), any other path 404.
+fn answer(shared: &Shared, method: &str, path: &str) -> Answer {
     if method != "GET" {
-        return ("405 Method Not Allowed", "GET only\n".to_string());
+        let mut answer = plain("405 Method Not Allowed", "GET only\n");
+        answer.headers.push_str("allow: GET\r\n");
+        return answer;
     }
+    // Only what this path needs is taken from the snapshot, under the lock: the page and the
+    // document are shared (`Arc`), so a request copies no more than the metrics text.
     let snapshot = shared
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
-    match path {
-        "/metrics" => ("200 OK", snapshot.text),
-        "/healthz" => match super::health(&snapshot, crate::state::unix_now()) {
-            Ok(text) => ("200 OK", text),
-            Err(text) => ("503 Service Unavailable", text),
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A query string changes nothing (a bookmark with `?` still finds the page).
+    match path.split('?').next().unwrap_or_default() {
+        "/" => Answer {
+            status: "200 OK",
+            content_type: "text/html; charset=utf-8",
+            headers: format!(
+                "{COMMON_HEADERS}content-security-policy: {}\r\n",
+                super::page::CONTENT_SECURITY_POLICY
+            ),
+            body: snapshot.page.clone(),
         },
-        _ => (
+        "/status.json" => Answer {
+            content_type: "application/json",
+            body: snapshot.status_json.clone(),
+            ..plain("200 OK", "")
+        },
+        "/metrics" => Answer {
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            ..plain("200 OK", &snapshot.text)
+        },
+        "/healthz" => match super::health(&snapshot, crate::state::unix_now()) {
+            Ok(text) => plain("200 OK", &text),
+            Err(text) => plain("503 Service Unavailable", &text),
+        },
+        _ => plain(
             "404 Not Found",
-            "not found: /metrics and /healthz only\n".to_string(),
+            "not found: /, /status.json, /metrics and /healthz only\n",
         ),
     }
 }

@@ -93,7 +93,7 @@ impl Publisher {
         match (config.metrics.listen, self.shared.is_some()) {
             (Some(address), false) => match metrics::server::start(address, self.share()) {
                 Ok(bound) => {
-                    tracing::info!("serving /metrics and /healthz on http://{bound}");
+                    tracing::info!("serving /metrics, /healthz, the page (/) and /status.json on http://{bound}");
                     self.listen = Some(address);
                 }
                 Err(error) => {
@@ -236,11 +236,19 @@ impl Publisher {
 
     fn refresh_snapshot(&self, budget_remaining: Option<u32>) {
         let Some(shared) = &self.shared else { return };
+        // The page and the document are rendered here, once per cycle, not per request: a
+        // visitor (or a flood of them) costs a copy, never a render on the cycle's thread.
         let snapshot = Snapshot {
             text: metrics::render(&self.last, budget_remaining),
             last_success_at: self.last.last_success_at,
             interval: self.interval,
             last_error: self.last.last_error.clone(),
+            page: Arc::new(metrics::page::render(
+                &self.last,
+                crate::state::unix_now(),
+                &self.host,
+            )),
+            status_json: Arc::new(crate::status::json(&self.last)),
         };
         *shared
             .lock()
@@ -250,7 +258,7 @@ impl Publisher {
 
 /// What of a status is worth a write: the outcome, addresses, each record's state and
 /// address, what is failing and the last changes; not times, counters or sentences (which
-/// carry times).
+/// carry times). The address history only grows when an address changes, which is in it.
 type Substance = (
     bool,
     std::collections::BTreeMap<String, String>,

@@ -77,6 +77,20 @@ pub struct Change {
     pub at: u64,
 }
 
+/// One change of this host's detected address, for `history`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressChange {
+    /// `ipv4` or `ipv6`.
+    pub family: String,
+    pub old: String,
+    pub new: String,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+/// How many address changes `history` keeps per family.
+pub const HISTORY_PER_FAMILY: usize = 100;
+
 /// Counters that only grow (Prometheus `_total`), kept across runs and reloads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
@@ -116,6 +130,13 @@ pub struct LastCycle {
     /// Unix seconds of the daemon's next check (absent for `--once`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_check_at: Option<u64>,
+    /// The last `HISTORY_PER_FAMILY` changes of the detected address per family, oldest
+    /// first. Kept here rather than in a file of its own: `status.json` is already written
+    /// atomically, read back by `--once`, kept across restarts and ignored with a warning when
+    /// corrupt, and the page and `status --json` read this document anyway. A file written
+    /// before it existed reads as an empty history.
+    #[serde(default)]
+    pub history: Vec<AddressChange>,
 }
 
 /// The subjects failing in a report. A record not checked because its family's address is
@@ -196,7 +217,9 @@ pub fn family_name(family: Family) -> &'static str {
 
 impl LastCycle {
     /// A file's contents, or nothing when it is another version's.
-    pub fn checked(self) -> Option<LastCycle> {
+    pub fn checked(mut self) -> Option<LastCycle> {
+        // A hand-edited file may hold more than the cap: it is trimmed on read.
+        trim_history(&mut self.history);
         (self.version == VERSION).then_some(self)
     }
 
@@ -229,6 +252,12 @@ impl LastCycle {
                     .or_default();
                 // A tampered file's u64::MAX must not wrap to 0 in a release build.
                 *changes = changes.saturating_add(1);
+                next.history.push(AddressChange {
+                    family: name.clone(),
+                    old: previous_addresses.get(&name).cloned().unwrap_or_default(),
+                    new: address.to_string(),
+                    at: now,
+                });
             }
             next.addresses.insert(name, address.to_string());
         }
@@ -236,6 +265,7 @@ impl LastCycle {
         for (name, address) in previous_addresses {
             next.addresses.entry(name).or_insert(address);
         }
+        trim_history(&mut next.history);
         next.records = report
             .records
             .iter()
@@ -336,6 +366,25 @@ impl LastCycle {
     }
 }
 
+/// Keeps the last `HISTORY_PER_FAMILY` changes of each family (and of nothing else), in the
+/// order they happened.
+pub fn trim_history(history: &mut Vec<AddressChange>) {
+    let mut kept: BTreeMap<String, usize> = BTreeMap::new();
+    let mut keep: Vec<bool> = vec![false; history.len()];
+    for (index, change) in history.iter().enumerate().rev() {
+        if change.family != "ipv4" && change.family != "ipv6" {
+            continue;
+        }
+        let count = kept.entry(change.family.clone()).or_default();
+        if *count < HISTORY_PER_FAMILY {
+            *count += 1;
+            keep[index] = true;
+        }
+    }
+    let mut flags = keep.into_iter();
+    history.retain(|_| flags.next().unwrap_or(false));
+}
+
 /// The status line of one record and family.
 fn line(record: &crate::cycle::RecordReport, family: Family) -> RecordLine {
     // The content the record holds or was set to (for a LAN host the derived address, not
@@ -384,3 +433,7 @@ pub fn changes_of(action: &Action) -> Vec<(Family, String, String)> {
             .collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "status_tests.rs"]
+mod tests;

@@ -1,12 +1,15 @@
 //! `flaredns-standin`: the stand-in as a program.
 //! - `demo`: runs the real flaredns job end to end against the stand-in (no Cloudflare
-//!   account needed): detection, the dry-run plan, the update, and the quiet second run.
+//!   account needed): detection, the dry-run plan, the update, the quiet second run, the
+//!   address change with its history, and the page the daemon serves.
 //! - `serve`: keeps a stand-in with a demo zone running and prints its addresses.
 //! - `bench`: runs the release binary through the README's scenarios: API requests, wall
 //!   time and peak RSS per cycle, the idle daemon's RSS, and the binary's size.
 
 use std::path::Path;
 use std::time::Instant;
+
+mod demo_page;
 
 use clap::Parser;
 use flaredns::cli::Cli;
@@ -87,7 +90,7 @@ fn demo() -> i32 {
         Record::new("www.example.com", "A", "81.23.45.10").proxied(true),
     );
     let records = format!(
-        "[[records]]\nname = \"home.example.com\"\n\n[[records]]\nname = \"vpn.example.com\"\n\n[[records]]\nname = \"www.example.com\"   # proxied: DNS cannot confirm it\n\n[[records]]\nname = \"nas.example.com\"\ncomment = \"managed by flaredns\"\n\n[[waf_lists]]                   # the skip rule's list: ip.src in $home_ips\naccount = \"{DEMO_ACCOUNT}\"\nname = \"home_ips\"\n\n[notify]\nwebhooks = [\"{}\"]\n\n[metrics]\ntextfile = \"{}\"\n",
+        "[[records]]\nname = \"home.example.com\"\n\n[[records]]\nname = \"vpn.example.com\"\n\n[[records]]\nname = \"www.example.com\"   # proxied: DNS cannot confirm it\n\n[[records]]\nname = \"nas.example.com\"\ncomment = \"managed by flaredns\"\n\n[[waf_lists]]                   # the skip rule's list: ip.src in $home_ips\naccount = \"{DEMO_ACCOUNT}\"\nname = \"home_ips\"\n\n[notify]\nwebhooks = [\"{}\"]\n\n[metrics]\nlisten = \"127.0.0.1:0\"          # the daemon serves /, /status.json, /metrics, /healthz\ntextfile = \"{}\"\n",
         standin.url("/hook/demo"),
         dir.join("flaredns.prom").display()
     );
@@ -145,6 +148,8 @@ fn demo() -> i32 {
     standin.clear_requests();
     let status = run_flaredns(&runtime, &["--config", &config, "status"]);
     report(&standin, status);
+
+    demo_page::show_page(&runtime, &config);
 
     println!(
         "\n$ grep flaredns_cycles_total {}     # the node_exporter textfile",

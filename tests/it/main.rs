@@ -24,6 +24,7 @@ mod notify;
 mod notify_queue;
 mod once;
 mod package;
+mod page;
 mod regression;
 mod resilience;
 mod services;
