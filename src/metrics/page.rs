@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use crate::state::status::{AddressChange, LastCycle, Subject};
+use crate::publish::status::{AddressChange, LastCycle, Subject};
 
 /// The policy sent with the page: nothing may load, run or frame it; only the page's own
 /// stylesheet applies (by its hash, checked by a test).

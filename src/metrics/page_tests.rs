@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 
 use super::*;
-use crate::state::status::{Change, ListLine, RecordLine, VERSION};
+use crate::publish::status::{Change, ListLine, RecordLine, VERSION};
 
 const NOW: u64 = 1_764_400_000;
 
