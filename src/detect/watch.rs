@@ -222,7 +222,8 @@ impl Judge {
     }
 }
 
-fn interface_name(index: u32) -> Option<String> {
+/// The name of interface `index`, if it exists.
+pub(crate) fn interface_name(index: u32) -> Option<String> {
     let mut buffer = [0u8; libc::IF_NAMESIZE];
     // SAFETY: if_indextoname writes at most IF_NAMESIZE bytes into the buffer we own.
     let result = unsafe { libc::if_indextoname(index, buffer.as_mut_ptr().cast()) };
@@ -236,7 +237,8 @@ fn interface_name(index: u32) -> Option<String> {
     String::from_utf8(buffer[..end].to_vec()).ok()
 }
 
-fn interface_index(name: &str) -> Option<u32> {
+/// The index of interface `name`, if it exists.
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
     let name = std::ffi::CString::new(name).ok()?;
     // SAFETY: if_nametoindex reads a valid NUL-terminated string.
     let index = unsafe { libc::if_nametoindex(name.as_ptr()) };

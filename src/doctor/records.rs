@@ -103,7 +103,16 @@ async fn judge(
     let mut findings = Vec::new();
     let mut desired = Vec::new();
     for family in &record.families {
-        match record_address(record, *family, addresses, sources) {
+        let published: Vec<IpAddr> = here
+            .iter()
+            .filter(|observed| {
+                observed
+                    .record_type
+                    .eq_ignore_ascii_case(family.record_type())
+            })
+            .filter_map(|observed| observed.content.parse().ok())
+            .collect();
+        match record_address(record, *family, addresses, sources, &published) {
             Ok((ip, derivation)) => {
                 desired.push(desired_record(record, *family, ip));
                 if let Some(derivation) = derivation {
