@@ -72,9 +72,15 @@ impl fmt::Display for Config {
         }
         for record in &self.records {
             writeln!(f, "\n[[records]]")?;
-            writeln!(f, "name = \"{}\"", record.name)?;
+            writeln!(f, "name = \"{}\"{}", record.name, unicode_comment(&record.name))?;
             if let Some(zone) = &record.zone {
-                writeln!(f, "zone = \"{zone}\"")?;
+                writeln!(f, "zone = \"{zone}\"{}", unicode_comment(zone))?;
+            }
+            if let Some(host) = &record.ipv6_host {
+                writeln!(f, "ipv6_host = \"{host}\"")?;
+            }
+            if let Some(source) = &record.ipv6_prefix_from {
+                writeln!(f, "ipv6_prefix_from = {}", toml::Value::String(source.to_string()))?;
             }
             let types: Vec<String> = record
                 .families
@@ -176,4 +182,11 @@ impl fmt::Display for Config {
         }
         Ok(())
     }
+}
+
+/// `   # bücher.example.com` after an internationalised name, else nothing.
+fn unicode_comment(name: &crate::model::DomainName) -> String {
+    name.unicode()
+        .map(|unicode| format!("   # {}", crate::logging::one_line(&unicode)))
+        .unwrap_or_default()
 }
