@@ -58,7 +58,7 @@ pub async fn run(
     let mut last_start: Option<Instant> = None;
     // A daemon start re-reads at once what DNS cannot confirm.
     engine.reread_next_cycle();
-    let mut watcher = open_watcher(&engine.config.detect.watch);
+    let mut watcher = open_watcher(&engine.config);
     // A burst of address notifications (a PPPoE flap, DAD) becomes one cycle this long after
     // the first of them.
     let mut watch_run: Option<Instant> = None;
@@ -70,7 +70,7 @@ pub async fn run(
         if std::mem::take(&mut pending_reload) && reload(engine, publisher) {
             interval = engine.config.daemon.interval;
             ticker = new_ticker(interval);
-            watcher = reopen_watcher(watcher, &engine.config.detect.watch);
+            watcher = reopen_watcher(watcher, &engine.config);
         }
         // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
         let mut run_now = false;
@@ -89,6 +89,7 @@ pub async fn run(
                             match &change {
                                 Change::Address { interface, tentative: false } => tracing::info!("an address changed on {interface}: checking now"),
                                 Change::Address { interface, tentative: true } => tracing::info!("a new address on {interface} is being checked for duplicates (DAD): checking once it is usable"),
+                                Change::Neighbour { mac } => tracing::info!("the neighbour table changed for {mac}: checking now"),
                                 Change::Overrun => tracing::info!("address notifications were lost: checking now"),
                             }
                         }
@@ -119,7 +120,7 @@ pub async fn run(
                         if reload(engine, publisher) {
                             interval = engine.config.daemon.interval;
                             ticker = new_ticker(interval);
-                            watcher = reopen_watcher(watcher, &engine.config.detect.watch);
+                            watcher = reopen_watcher(watcher, &engine.config);
                         }
                     }
                 },
@@ -246,17 +247,24 @@ fn next_watch_run(
         .map_or(run, |earliest| run.max(earliest))
 }
 
-/// Subscribes to address changes on `names`; on failure, one warning and polling only.
-fn open_watcher(names: &[String]) -> Option<Watcher> {
+/// Subscribes to address changes on the `[detect] watch` interfaces, and to neighbour changes
+/// of the `neigh:` MACs; on failure, one warning and polling only.
+fn open_watcher(config: &crate::config::Config) -> Option<Watcher> {
+    let names = &config.detect.watch;
     if names.is_empty() {
         return None;
     }
-    match Watcher::open(names) {
+    let macs = config.neighbour_macs();
+    match Watcher::open(names, &macs) {
         Ok(watcher) => {
             for missing in watcher.missing() {
                 tracing::info!("interface {missing} does not exist yet; its addresses are watched for when it appears");
             }
             tracing::info!("watching the addresses of {}", names.join(", "));
+            if !macs.is_empty() {
+                let shown: Vec<String> = macs.iter().map(crate::prefix::format_mac).collect();
+                tracing::info!("watching the neighbour table for {}", shown.join(", "));
+            }
             Some(watcher)
         }
         Err(error) => {
@@ -268,11 +276,16 @@ fn open_watcher(names: &[String]) -> Option<Watcher> {
     }
 }
 
-/// A new watch after a reload, when the names changed.
-fn reopen_watcher(current: Option<Watcher>, names: &[String]) -> Option<Watcher> {
+/// A new watch after a reload, when the names or the MACs changed.
+fn reopen_watcher(current: Option<Watcher>, config: &crate::config::Config) -> Option<Watcher> {
     match current {
-        Some(watcher) if watcher.names() == names => Some(watcher),
-        _ => open_watcher(names),
+        Some(watcher)
+            if watcher.names() == config.detect.watch.as_slice()
+                && watcher.macs() == config.neighbour_macs().as_slice() =>
+        {
+            Some(watcher)
+        }
+        _ => open_watcher(config),
     }
 }
 
