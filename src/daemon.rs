@@ -58,7 +58,7 @@ pub async fn run(
     let mut last_start: Option<Instant> = None;
     // A daemon start re-reads at once what DNS cannot confirm.
     engine.reread_next_cycle();
-    let mut watcher = open_watcher(&engine.config);
+    let mut watcher = Watcher::for_config(&engine.config);
     // A burst of address notifications (a PPPoE flap, DAD) becomes one cycle this long after
     // the first of them.
     let mut watch_run: Option<Instant> = None;
@@ -70,7 +70,7 @@ pub async fn run(
         if std::mem::take(&mut pending_reload) && reload(engine, publisher) {
             interval = engine.config.daemon.interval;
             ticker = new_ticker(interval);
-            watcher = reopen_watcher(watcher, &engine.config);
+            watcher = Watcher::reopen(watcher, &engine.config);
         }
         // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
         let mut run_now = false;
@@ -120,7 +120,7 @@ pub async fn run(
                         if reload(engine, publisher) {
                             interval = engine.config.daemon.interval;
                             ticker = new_ticker(interval);
-                            watcher = reopen_watcher(watcher, &engine.config);
+                            watcher = Watcher::reopen(watcher, &engine.config);
                         }
                     }
                 },
@@ -245,48 +245,6 @@ fn next_watch_run(
     last_start
         .and_then(|start| start.checked_add(WATCH_SPACING))
         .map_or(run, |earliest| run.max(earliest))
-}
-
-/// Subscribes to address changes on the `[detect] watch` interfaces, and to neighbour changes
-/// of the `neigh:` MACs; on failure, one warning and polling only.
-fn open_watcher(config: &crate::config::Config) -> Option<Watcher> {
-    let names = &config.detect.watch;
-    if names.is_empty() {
-        return None;
-    }
-    let macs = config.neighbour_macs();
-    match Watcher::open(names, &macs) {
-        Ok(watcher) => {
-            for missing in watcher.missing() {
-                tracing::info!("interface {missing} does not exist yet; its addresses are watched for when it appears");
-            }
-            tracing::info!("watching the addresses of {}", names.join(", "));
-            if !macs.is_empty() {
-                let shown: Vec<String> = macs.iter().map(crate::prefix::format_mac).collect();
-                tracing::info!("watching the neighbour table for {}", shown.join(", "));
-            }
-            Some(watcher)
-        }
-        Err(error) => {
-            tracing::warn!(
-                "cannot watch interface addresses ({error}); checking on the interval only"
-            );
-            None
-        }
-    }
-}
-
-/// A new watch after a reload, when the names or the MACs changed.
-fn reopen_watcher(current: Option<Watcher>, config: &crate::config::Config) -> Option<Watcher> {
-    match current {
-        Some(watcher)
-            if watcher.names() == config.detect.watch.as_slice()
-                && watcher.macs() == config.neighbour_macs().as_slice() =>
-        {
-            Some(watcher)
-        }
-        _ => open_watcher(config),
-    }
 }
 
 /// The next watched change, or never without a watch.

@@ -296,7 +296,10 @@ mod tests {
             DomainName::parse("xn--bcher-kva.example.com").map(|n| n.unicode()),
             Ok(Some("bücher.example.com".to_string()))
         );
-        assert_eq!(DomainName::parse("home.example.com").map(|n| n.unicode()), Ok(None));
+        assert_eq!(
+            DomainName::parse("home.example.com").map(|n| n.unicode()),
+            Ok(None)
+        );
         assert_eq!(
             DomainName::parse("*.bücher.example.com").map(|n| n.0),
             Ok("*.xn--bcher-kva.example.com".to_string())

@@ -247,6 +247,9 @@ mod tests {
         assert_eq!(contains(detected, None, next), Ok(false));
         assert_eq!(contains(detected, Some(56), next), Ok(true));
         assert!(contains(detected, Some(80), inside).is_err());
-        assert_eq!(describe_prefix(detected, Some(56)), "2a01:4f8:c0c:1200::/56");
+        assert_eq!(
+            describe_prefix(detected, Some(56)),
+            "2a01:4f8:c0c:1200::/56"
+        );
     }
 }

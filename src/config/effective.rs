@@ -72,7 +72,12 @@ impl fmt::Display for Config {
         }
         for record in &self.records {
             writeln!(f, "\n[[records]]")?;
-            writeln!(f, "name = \"{}\"{}", record.name, unicode_comment(&record.name))?;
+            writeln!(
+                f,
+                "name = \"{}\"{}",
+                record.name,
+                unicode_comment(&record.name)
+            )?;
             if let Some(zone) = &record.zone {
                 writeln!(f, "zone = \"{zone}\"{}", unicode_comment(zone))?;
             }
@@ -80,7 +85,11 @@ impl fmt::Display for Config {
                 writeln!(f, "ipv6_host = \"{host}\"")?;
             }
             if let Some(source) = &record.ipv6_prefix_from {
-                writeln!(f, "ipv6_prefix_from = {}", toml::Value::String(source.to_string()))?;
+                writeln!(
+                    f,
+                    "ipv6_prefix_from = {}",
+                    toml::Value::String(source.to_string())
+                )?;
             }
             let types: Vec<String> = record
                 .families

@@ -184,14 +184,13 @@ fn neighbour_address(
         let Some(address) = neigh::usable_address(entry) else {
             continue;
         };
-        let inside = crate::prefix::contains(prefix.base, prefix.length, address).map_err(
-            |error| {
+        let inside =
+            crate::prefix::contains(prefix.base, prefix.length, address).map_err(|error| {
                 Box::new(RecordFailure::NoPrefix {
                     name: record.name.clone(),
                     reason: format!("{}: {error}", prefix.source),
                 })
-            },
-        )?;
+            })?;
         if inside && crate::detect::filter::publishable(IpAddr::V6(address)).is_ok() {
             candidates.push(address);
         }

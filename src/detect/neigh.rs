@@ -101,9 +101,9 @@ pub fn table(keep: &dyn Fn(&NeighbourMessage) -> bool) -> Result<NeighbourTable,
             match kind {
                 NLMSG_DONE => return Ok(table),
                 NLMSG_ERROR => {
-                    let code = payload
-                        .get(..4)
-                        .map_or(0, |bytes| i32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]));
+                    let code = payload.get(..4).map_or(0, |bytes| {
+                        i32::from_ne_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+                    });
                     if code != 0 {
                         return Err(NeighbourError::Refused(code.saturating_neg()));
                     }

@@ -109,6 +109,48 @@ impl Watcher {
         })
     }
 
+    /// Subscribes to address changes on the `[detect] watch` interfaces, and to neighbour changes
+    /// of the `neigh:` MACs; on failure, one warning and polling only.
+    pub fn for_config(config: &crate::config::Config) -> Option<Watcher> {
+        let names = &config.detect.watch;
+        if names.is_empty() {
+            return None;
+        }
+        let macs = config.neighbour_macs();
+        match Watcher::open(names, &macs) {
+            Ok(watcher) => {
+                for missing in watcher.missing() {
+                    tracing::info!("interface {missing} does not exist yet; its addresses are watched for when it appears");
+                }
+                tracing::info!("watching the addresses of {}", names.join(", "));
+                if !macs.is_empty() {
+                    let shown: Vec<String> = macs.iter().map(crate::prefix::format_mac).collect();
+                    tracing::info!("watching the neighbour table for {}", shown.join(", "));
+                }
+                Some(watcher)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    "cannot watch interface addresses ({error}); checking on the interval only"
+                );
+                None
+            }
+        }
+    }
+
+    /// A new watch after a reload, when the names or the MACs changed.
+    pub fn reopen(current: Option<Watcher>, config: &crate::config::Config) -> Option<Watcher> {
+        match current {
+            Some(watcher)
+                if watcher.names() == config.detect.watch.as_slice()
+                    && watcher.macs() == config.neighbour_macs().as_slice() =>
+            {
+                Some(watcher)
+            }
+            _ => Watcher::for_config(config),
+        }
+    }
+
     /// The interfaces watched.
     pub fn names(&self) -> &[String] {
         &self.judge.names
@@ -212,8 +254,9 @@ impl Judge {
         self.neighbours.clear();
         if !self.macs.is_empty() {
             let macs = &self.macs;
-            let table = super::neigh::table(&|entry| entry.mac.is_some_and(|mac| macs.contains(&mac)))
-                .unwrap_or_default();
+            let table =
+                super::neigh::table(&|entry| entry.mac.is_some_and(|mac| macs.contains(&mac)))
+                    .unwrap_or_default();
             self.judge_neighbours(&table.entries);
         }
     }
@@ -377,9 +420,17 @@ mod tests {
         let (reachable, stale, failed) = (0x02, 0x04, 0x20);
         assert_eq!(see(RTM_NEWNEIGH, address, reachable, Some(mac)), changed);
         assert_eq!(see(RTM_NEWNEIGH, address, stale, Some(mac)), None, "a flip");
-        assert_eq!(see(RTM_NEWNEIGH, address, reachable, Some(mac)), None, "a flip");
+        assert_eq!(
+            see(RTM_NEWNEIGH, address, reachable, Some(mac)),
+            None,
+            "a flip"
+        );
         assert_eq!(see(RTM_NEWNEIGH, link_local, reachable, Some(mac)), None);
-        assert_eq!(see(RTM_NEWNEIGH, moved, stale, Some(other)), None, "another MAC");
+        assert_eq!(
+            see(RTM_NEWNEIGH, moved, stale, Some(other)),
+            None,
+            "another MAC"
+        );
         assert_eq!(see(RTM_NEWNEIGH, moved, stale, Some(mac)), changed);
         assert_eq!(see(RTM_NEWNEIGH, address, failed, None), changed, "gone");
         assert_eq!(see(RTM_NEWNEIGH, address, failed, None), None);
