@@ -178,7 +178,8 @@ fn neighbour_address(
             }))
         }
     };
-    let entries = neigh::of_mac(table, &mac);
+    let mut entries = neigh::of_mac(table, &mac);
+    entries.sort_by_key(|entry| (entry.address, entry.index));
     let mut candidates = Vec::new();
     for entry in &entries {
         let Some(address) = neigh::usable_address(entry) else {

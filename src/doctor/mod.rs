@@ -141,7 +141,7 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
         }
     }
     let sources = crate::cycle::prefix_sources(&config, detector).await;
-    findings.extend(neighbours::neighbour_findings(&config, &sources));
+    findings.extend(neighbours::neighbour_findings(&config, &answers, &sources));
     let (record_findings, zones_seen) =
         records::record_findings(&config, &apis, &tokens_ok, &mut zones, &answers, &sources).await;
     findings.extend(record_findings);

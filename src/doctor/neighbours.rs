@@ -3,23 +3,30 @@
 //! uses (`cycle::prefix_sources`). Which address a record gets is judged with the record
 //! (`records.rs`, through `cycle::record_address`); here is only what the table shows.
 
-use super::{finding, Finding, Status};
-use crate::config::Config;
-use crate::cycle::PrefixSources;
-use crate::detect::neigh;
+use std::collections::BTreeMap;
 
-/// One finding per `neigh:` MAC.
-pub(super) fn neighbour_findings(config: &Config, sources: &PrefixSources) -> Vec<Finding> {
+use super::{finding, Finding, Status};
+use crate::config::{Config, RecordConfig};
+use crate::cycle::{record_address, PrefixSources};
+use crate::detect::{neigh, Answer};
+use crate::model::Family;
+
+/// One finding per `neigh:` MAC: what the table holds for it, and the address each of its
+/// records gets (or the record's failure).
+pub(super) fn neighbour_findings(
+    config: &Config,
+    addresses: &BTreeMap<Family, Answer>,
+    sources: &PrefixSources,
+) -> Vec<Finding> {
     let macs = config.neighbour_macs();
     let mut findings = Vec::new();
     for mac in &macs {
         let shown = crate::prefix::format_mac(mac);
         let check = format!("neighbour {shown}");
-        let records: Vec<String> = config
+        let records: Vec<&RecordConfig> = config
             .records
             .iter()
             .filter(|record| record.ipv6_host == Some(crate::prefix::HostId::Neighbour(*mac)))
-            .map(|record| record.name.to_string())
             .collect();
         let table = match &sources.neighbours {
             Some(Ok(table)) => table,
@@ -27,52 +34,42 @@ pub(super) fn neighbour_findings(config: &Config, sources: &PrefixSources) -> Ve
                 findings.push(finding(
                     &check,
                     Status::Problem,
-                    format!("{error}, so {} cannot be published", records.join(", ")),
+                    format!(
+                        "{error}, so {} cannot be published",
+                        records
+                            .iter()
+                            .map(|record| record.name.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                     None,
                 ));
                 continue;
             }
             None => continue,
         };
-        let entries = neigh::of_mac(table, mac);
-        let usable: Vec<String> = entries
-            .iter()
-            .filter(|entry| {
-                neigh::usable_address(entry).is_some_and(|address| {
-                    crate::detect::filter::publishable(address.into()).is_ok()
-                })
-            })
-            .map(|entry| neigh::describe(entry))
-            .collect();
+        let mut entries = neigh::of_mac(table, mac);
+        entries.sort_by_key(|entry| (entry.address, entry.index));
         let held: Vec<String> = entries.iter().map(|entry| neigh::describe(entry)).collect();
-        let fix = "make sure the device is on and has talked to this host lately (`ping -6 ff02::1%IFACE` wakes the table), and that the MAC is the one it uses on this LAN";
-        let (status, found, fix) = if entries.is_empty() {
-            (
-                Status::Problem,
-                format!(
-                    "the neighbour table holds no entry for {shown} (used by {})",
-                    records.join(", ")
-                ),
-                Some(fix),
-            )
-        } else if usable.is_empty() {
-            (
-                Status::Problem,
-                format!(
-                    "the neighbour table holds no usable global address for {shown} (used by {}): {}",
-                    records.join(", "),
-                    held.join(", ")
-                ),
-                Some(fix),
-            )
+        let held = if held.is_empty() {
+            "nothing".to_string()
         } else {
-            (
-                Status::Ok,
-                format!("the neighbour table holds for {shown}: {}", held.join(", ")),
-                None,
-            )
+            held.join(", ")
         };
-        findings.push(finding(&check, status, found, fix));
+        // The cycle's own judge says which address each record gets, or why none.
+        let mut status = Status::Ok;
+        let mut found = format!("the neighbour table holds for {shown}: {held}");
+        for record in records {
+            match record_address(record, Family::V6, addresses, sources, &[]) {
+                Ok((address, _)) => found.push_str(&format!("; {} gets {address}", record.name)),
+                Err(failure) => {
+                    status = Status::Problem;
+                    found = failure.to_string();
+                    break;
+                }
+            }
+        }
+        findings.push(finding(&check, status, found, None));
     }
     findings
 }
