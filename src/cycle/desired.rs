@@ -227,3 +227,98 @@ pub fn desired_record(record: &RecordConfig, family: Family, content: IpAddr) ->
         replace_cname: record.replace_cname,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::netlink::NeighbourAction;
+    use crate::detect::netlink::NeighbourMessage;
+
+    const MAC: [u8; 6] = [2, 0x11, 0x22, 0x33, 0x44, 0x55];
+
+    fn entry(address: &str, state: u16, mac: [u8; 6]) -> NeighbourMessage {
+        NeighbourMessage {
+            action: NeighbourAction::New,
+            index: 999_999,
+            state,
+            address: Some(address.parse().expect("ip")),
+            mac: Some(mac),
+        }
+    }
+
+    /// The address chosen for a `neigh:` record from `entries`, with `published` held now.
+    fn choose(entries: Vec<NeighbourMessage>, published: &[&str]) -> Result<String, String> {
+        let record = RecordConfig {
+            name: crate::model::DomainName::parse("cam.example.com").expect("name"),
+            zone: None,
+            families: vec![Family::V6],
+            proxied: crate::model::ProxiedSetting::Keep,
+            ttl: crate::model::TtlSetting::Keep,
+            comment: None,
+            replace_cname: false,
+            token: 0,
+            ipv6_host: Some(HostId::Neighbour(MAC)),
+            ipv6_prefix_from: None,
+        };
+        let addresses = BTreeMap::from([(
+            Family::V6,
+            Answer::bare("2a01:4f8:c0c:1234::1".parse().expect("ip")),
+        )]);
+        let sources = PrefixSources {
+            providers: Vec::new(),
+            neighbours: Some(Ok(NeighbourTable {
+                entries,
+                left_out: 0,
+            })),
+        };
+        let published: Vec<IpAddr> = published
+            .iter()
+            .map(|text| text.parse().expect("ip"))
+            .collect();
+        record_address(&record, Family::V6, &addresses, &sources, &published)
+            .map(|(address, _)| address.to_string())
+            .map_err(|failure| failure.to_string())
+    }
+
+    #[test]
+    fn a_neigh_record_keeps_the_published_address_else_takes_the_lowest() {
+        let (reachable, stale, failed, incomplete) = (0x02, 0x04, 0x20, 0x01);
+        let other = [2, 0x66, 0x77, 0x88, 0x99, 0xaa];
+        let table = || {
+            vec![
+                entry("2a01:4f8:c0c:1234:abcd::9", stale, MAC),
+                entry("2a01:4f8:c0c:1234:abcd::5", reachable, MAC),
+                entry("2a01:4f8:c0c:1234::2", reachable, other),
+                entry("2a01:4f8:c0c:1234::3", failed, MAC),
+                entry("2a01:4f8:c0c:1234::4", incomplete, MAC),
+                entry("2a01:4f8:c0c:9999::1", reachable, MAC),
+                entry("fe80::1", reachable, MAC),
+            ]
+        };
+        assert_eq!(
+            choose(table(), &[]).as_deref(),
+            Ok("2a01:4f8:c0c:1234:abcd::5")
+        );
+        assert_eq!(
+            choose(table(), &["2a01:4f8:c0c:1234:abcd::9"]).as_deref(),
+            Ok("2a01:4f8:c0c:1234:abcd::9"),
+            "the published address stays while the table shows it"
+        );
+        assert_eq!(
+            choose(table(), &["2a01:4f8:c0c:1234::3"]).as_deref(),
+            Ok("2a01:4f8:c0c:1234:abcd::5"),
+            "a failed entry is no candidate, published or not"
+        );
+        let gone = choose(table().into_iter().skip(2).collect(), &[]).expect_err("gone");
+        assert!(
+            gone.contains("holds no usable address of 02:11:22:33:44:55 in 2a01:4f8:c0c:1234::/64")
+                && gone.contains("2a01:4f8:c0c:1234::3 on #999999 (failed)"),
+            "{gone}"
+        );
+        let nothing = choose(Vec::new(), &[]).expect_err("nothing");
+        assert!(
+            nothing.contains("it holds no entry for that MAC"),
+            "{nothing}"
+        );
+    }
+}
