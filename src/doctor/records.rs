@@ -36,7 +36,7 @@ pub(super) async fn record_findings(
             continue;
         }
         let (api, zones) = (&apis[token], &mut *directories[token]);
-        let check = format!("record {}", record.name);
+        let check = format!("record {}", record.name.shown());
         let zone = match zones.zone_for(record, api).await {
             Ok(zone) => zone,
             Err(error) => {
@@ -93,7 +93,7 @@ async fn judge(
     servers: &[SocketAddr],
     config: &Config,
 ) -> Vec<Finding> {
-    let check = format!("record {}", record.name);
+    let check = format!("record {}", record.name.shown());
     let held: Vec<String> = here.iter().map(describe_observed).collect();
     let held = if held.is_empty() {
         "nothing".to_string()

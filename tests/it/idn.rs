@@ -94,3 +94,19 @@ fn names_uts46_refuses_are_config_errors_with_key_line_and_reason() {
         );
     }
 }
+
+#[test]
+fn doctor_names_a_unicode_record_in_both_forms() {
+    let world = World::new();
+    let config = world.config(&record("bücher.example.com"));
+    let first = world.run(&config, &["--once"]);
+    assert_eq!(first.code, 0, "{}", first.output());
+    let doctor = world.run(&config, &["doctor"]);
+    assert!(
+        doctor
+            .stdout
+            .contains("record xn--bcher-kva.example.com (bücher.example.com)"),
+        "{}",
+        doctor.stdout
+    );
+}
