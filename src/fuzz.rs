@@ -101,6 +101,16 @@ proptest! {
     }
 
     #[test]
+    fn unicode_names_become_ascii_that_parses_to_itself(label in "\\PC{1,12}", tld in prop_oneof![Just("example.com"), Just("bücher.de"), Just("xn--mnchen-3ya.de")]) {
+        let text = format!("{label}.{tld}");
+        if let Ok(name) = DomainName::parse(&text) {
+            prop_assert!(name.as_str().is_ascii());
+            prop_assert_eq!(DomainName::parse(name.as_str()), Ok(name.clone()));
+            let _ = name.shown();
+        }
+    }
+
+    #[test]
     fn trace_and_plain_bodies_never_panic(body in "(?s).{0,300}") {
         let _ = parse_trace(&body);
         let _ = parse_plain(&body);
