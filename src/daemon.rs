@@ -58,7 +58,7 @@ pub async fn run(
     let mut last_start: Option<Instant> = None;
     // A daemon start re-reads at once what DNS cannot confirm.
     engine.reread_next_cycle();
-    let mut watcher = open_watcher(&engine.config.detect.watch);
+    let mut watcher = Watcher::for_config(&engine.config);
     // A burst of address notifications (a PPPoE flap, DAD) becomes one cycle this long after
     // the first of them.
     let mut watch_run: Option<Instant> = None;
@@ -70,7 +70,7 @@ pub async fn run(
         if std::mem::take(&mut pending_reload) && reload(engine, publisher) {
             interval = engine.config.daemon.interval;
             ticker = new_ticker(interval);
-            watcher = reopen_watcher(watcher, &engine.config.detect.watch);
+            watcher = Watcher::reopen(watcher, &engine.config);
         }
         // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
         let mut run_now = false;
@@ -89,6 +89,7 @@ pub async fn run(
                             match &change {
                                 Change::Address { interface, tentative: false } => tracing::info!("an address changed on {interface}: checking now"),
                                 Change::Address { interface, tentative: true } => tracing::info!("a new address on {interface} is being checked for duplicates (DAD): checking once it is usable"),
+                                Change::Neighbour { mac } => tracing::info!("the neighbour table changed for {mac}: checking now"),
                                 Change::Overrun => tracing::info!("address notifications were lost: checking now"),
                             }
                         }
@@ -119,7 +120,7 @@ pub async fn run(
                         if reload(engine, publisher) {
                             interval = engine.config.daemon.interval;
                             ticker = new_ticker(interval);
-                            watcher = reopen_watcher(watcher, &engine.config.detect.watch);
+                            watcher = Watcher::reopen(watcher, &engine.config);
                         }
                     }
                 },
@@ -244,36 +245,6 @@ fn next_watch_run(
     last_start
         .and_then(|start| start.checked_add(WATCH_SPACING))
         .map_or(run, |earliest| run.max(earliest))
-}
-
-/// Subscribes to address changes on `names`; on failure, one warning and polling only.
-fn open_watcher(names: &[String]) -> Option<Watcher> {
-    if names.is_empty() {
-        return None;
-    }
-    match Watcher::open(names) {
-        Ok(watcher) => {
-            for missing in watcher.missing() {
-                tracing::info!("interface {missing} does not exist yet; its addresses are watched for when it appears");
-            }
-            tracing::info!("watching the addresses of {}", names.join(", "));
-            Some(watcher)
-        }
-        Err(error) => {
-            tracing::warn!(
-                "cannot watch interface addresses ({error}); checking on the interval only"
-            );
-            None
-        }
-    }
-}
-
-/// A new watch after a reload, when the names changed.
-fn reopen_watcher(current: Option<Watcher>, names: &[String]) -> Option<Watcher> {
-    match current {
-        Some(watcher) if watcher.names() == names => Some(watcher),
-        _ => open_watcher(names),
-    }
 }
 
 /// The next watched change, or never without a watch.

@@ -47,6 +47,31 @@ proptest! {
     }
 
     #[test]
+    fn neighbour_datagrams_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+        for message in crate::detect::netlink::neighbour_messages(&bytes) {
+            // A usable entry is a new one, never a failed or incomplete one.
+            if message.is_usable() {
+                prop_assert_eq!(message.state & 0x21, 0);
+            }
+            let _ = crate::detect::netlink::state_name(message.state);
+        }
+    }
+
+    #[test]
+    fn neighbour_messages_survive_any_cut(cut in 0usize..120, state in any::<u16>(), index in any::<u32>(), mac in any::<[u8; 6]>(), with_mac in any::<bool>()) {
+        let address: std::net::Ipv6Addr = "2a01:4f8:c0c:1234::5".parse().expect("ip");
+        let message = crate::detect::netlink::encode_neighbour(28, index, address, state, with_mac.then_some(mac));
+        let whole = crate::detect::netlink::neighbour_messages(&message);
+        prop_assert_eq!(whole.len(), 1);
+        prop_assert_eq!(whole[0].index, index);
+        prop_assert_eq!(whole[0].state, state);
+        prop_assert_eq!(whole[0].address, Some(address));
+        prop_assert_eq!(whole[0].mac, with_mac.then_some(mac));
+        let cut = crate::detect::netlink::neighbour_messages(&message[..cut.min(message.len())]);
+        prop_assert!(cut.len() <= 1);
+    }
+
+    #[test]
     fn whoami_answers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600), id in any::<u16>()) {
         let _ = crate::detect::whoami::answer_to(&bytes, id);
     }
@@ -72,6 +97,16 @@ proptest! {
         let text = format!("{scheme}://{rest}SECRETPART");
         if let Err(error) = crate::notify::services::ServiceUrl::parse(&text) {
             prop_assert!(!error.to_string().contains("SECRETPART"));
+        }
+    }
+
+    #[test]
+    fn unicode_names_become_ascii_that_parses_to_itself(label in "\\PC{1,12}", tld in prop_oneof![Just("example.com"), Just("bücher.de"), Just("xn--mnchen-3ya.de")]) {
+        let text = format!("{label}.{tld}");
+        if let Ok(name) = DomainName::parse(&text) {
+            prop_assert!(name.as_str().is_ascii());
+            prop_assert_eq!(DomainName::parse(name.as_str()), Ok(name.clone()));
+            let _ = name.shown();
         }
     }
 

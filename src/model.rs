@@ -59,9 +59,16 @@ impl fmt::Display for Family {
 pub struct DomainName(String);
 
 impl DomainName {
-    /// Validates and canonicalises a name. The error is a phrase fit to follow "invalid name".
+    /// Validates and canonicalises a name. A name written in Unicode (`bücher.example.com`)
+    /// becomes its IDNA form (UTS #46, nontransitional: `xn--bcher-kva.example.com`), which is
+    /// what Cloudflare and DNS hold. The error is a phrase fit to follow "invalid name".
     pub fn parse(text: &str) -> Result<DomainName, String> {
-        let trimmed = text.trim().trim_end_matches('.').to_ascii_lowercase();
+        let text = text.trim();
+        let trimmed = if text.is_ascii() {
+            text.trim_end_matches('.').to_ascii_lowercase()
+        } else {
+            idna_ascii(text)?.trim_end_matches('.').to_string()
+        };
         if trimmed.is_empty() {
             return Err("the name is empty".to_string());
         }
@@ -97,9 +104,32 @@ impl DomainName {
         Ok(DomainName(trimmed))
     }
 
-    /// The name as text.
+    /// The name as text (the `xn--` form of an internationalised name).
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The name in Unicode when it has an `xn--` label (`bücher.example.com`), for people;
+    /// `None` when it reads the same either way.
+    pub fn unicode(&self) -> Option<String> {
+        if !self.0.split('.').any(|label| label.starts_with("xn--")) {
+            return None;
+        }
+        let (unicode, result) = idna::uts46::Uts46::new().to_unicode(
+            self.0.as_bytes(),
+            idna::uts46::AsciiDenyList::EMPTY,
+            idna::uts46::Hyphens::Allow,
+        );
+        (result.is_ok() && unicode != self.0).then(|| unicode.into_owned())
+    }
+
+    /// The name for people: `xn--bcher-kva.example.com (bücher.example.com)`, or just the
+    /// name when it has no other form.
+    pub fn shown(&self) -> String {
+        match self.unicode() {
+            Some(unicode) => format!("{} ({unicode})", self.0),
+            None => self.0.clone(),
+        }
     }
 
     /// True when `self` equals `zone` or lies below it.
@@ -110,6 +140,39 @@ impl DomainName {
                 && self.0.as_bytes()[self.0.len() - zone.len() - 1] == b'.'
                 && self.0[self.0.len() - zone.len()..].eq_ignore_ascii_case(zone))
     }
+}
+
+/// A Unicode name in its IDNA form (UTS #46, nontransitional), or why UTS #46 refuses it: the
+/// label, and the character when one alone is refused.
+fn idna_ascii(text: &str) -> Result<String, String> {
+    let to_ascii = |text: &str| {
+        idna::uts46::Uts46::new()
+            .to_ascii(
+                text.as_bytes(),
+                idna::uts46::AsciiDenyList::EMPTY,
+                idna::uts46::Hyphens::Allow,
+                idna::uts46::DnsLength::Ignore,
+            )
+            .map(|ascii| ascii.into_owned())
+    };
+    to_ascii(text).map_err(|_| {
+        let label = text
+            .split(['.', '\u{3002}', '\u{ff0e}', '\u{ff61}'])
+            .find(|label| to_ascii(label).is_err())
+            .unwrap_or(text);
+        match label
+            .chars()
+            .find(|c| !c.is_ascii() && to_ascii(&c.to_string()).is_err())
+        {
+            Some(c) => format!(
+                "label `{label}` holds `{c}` (U+{:04X}), which IDNA (UTS #46) does not allow in a name",
+                u32::from(c)
+            ),
+            None => format!(
+                "label `{label}` breaks the IDNA (UTS #46) rules (mixed right-to-left text, a misplaced joiner or combining mark, or a malformed xn-- label)"
+            ),
+        }
+    })
 }
 
 impl fmt::Display for DomainName {
@@ -213,6 +276,38 @@ mod tests {
         assert!(DomainName::parse("a..b").is_err());
         assert!(DomainName::parse("bad name.example.com").is_err());
         assert!(DomainName::parse("-a.example.com").is_err());
+    }
+
+    #[test]
+    fn unicode_names_become_their_idna_form_and_show_both() {
+        let name = DomainName::parse("Bücher.Example.com.").expect("valid");
+        assert_eq!(name.as_str(), "xn--bcher-kva.example.com");
+        assert_eq!(name.unicode().as_deref(), Some("bücher.example.com"));
+        assert_eq!(
+            name.shown(),
+            "xn--bcher-kva.example.com (bücher.example.com)"
+        );
+        // Nontransitional: ß stays ß (xn--zca), it does not become ss.
+        assert_eq!(
+            DomainName::parse("straße.example.com").map(|n| n.0),
+            Ok("xn--strae-oqa.example.com".to_string())
+        );
+        assert_eq!(
+            DomainName::parse("xn--bcher-kva.example.com").map(|n| n.unicode()),
+            Ok(Some("bücher.example.com".to_string()))
+        );
+        assert_eq!(
+            DomainName::parse("home.example.com").map(|n| n.unicode()),
+            Ok(None)
+        );
+        assert_eq!(
+            DomainName::parse("*.bücher.example.com").map(|n| n.0),
+            Ok("*.xn--bcher-kva.example.com".to_string())
+        );
+        let refused = DomainName::parse("a\u{200d}b.bücher.example.com").expect_err("a joiner");
+        assert!(refused.contains("UTS #46"), "{refused}");
+        let refused = DomainName::parse("a\u{fffd}.example.com").expect_err("U+FFFD");
+        assert!(refused.contains("U+FFFD"), "{refused}");
     }
 
     #[test]

@@ -95,10 +95,14 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
     }
     let _ = writeln!(out, "records:");
     for record in &last.records {
+        let name = match &record.unicode {
+            Some(unicode) => format!("{} ({})", record.name, unicode),
+            None => record.name.clone(),
+        };
         let _ = write!(
             out,
             "  {:<32} {:<4} {:<8}",
-            t(&record.name),
+            t(&name),
             t(&record.record_type),
             t(&record.state)
         );

@@ -69,9 +69,20 @@ impl fmt::Display for Config {
         }
         for record in &self.records {
             writeln!(f, "\n[[records]]")?;
-            writeln!(f, "name = \"{}\"", record.name)?;
+            writeln!(
+                f,
+                "name = \"{}\"{}",
+                record.name,
+                unicode_comment(&record.name)
+            )?;
             if let Some(zone) = &record.zone {
-                writeln!(f, "zone = \"{zone}\"")?;
+                writeln!(f, "zone = \"{zone}\"{}", unicode_comment(zone))?;
+            }
+            if let Some(host) = &record.ipv6_host {
+                writeln!(f, "ipv6_host = \"{host}\"")?;
+            }
+            if let Some(source) = &record.ipv6_prefix_from {
+                writeln!(f, "ipv6_prefix_from = {}", toml_quote(&source.to_string()))?;
             }
             let types: Vec<String> = record
                 .families
@@ -171,7 +182,8 @@ impl fmt::Display for Config {
     }
 }
 
-/// A TOML basic string.
+/// A TOML basic string: quoted, with `"`, `\\` and control characters escaped. Written
+/// here rather than through the toml crate's serializer, which the binary does not carry.
 pub fn toml_quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
@@ -187,4 +199,11 @@ pub fn toml_quote(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `   # bücher.example.com` after an internationalised name, else nothing.
+fn unicode_comment(name: &crate::model::DomainName) -> String {
+    name.unicode()
+        .map(|unicode| format!("   # {}", crate::logging::one_line(&unicode)))
+        .unwrap_or_default()
 }

@@ -176,10 +176,26 @@ pub struct RecordConfig {
     pub replace_cname: bool,
     /// Index into `Config::tokens`.
     pub token: usize,
-    /// A LAN host: this interface id in the /64 of the detected IPv6 address (AAAA only).
+    /// A LAN host: this interface id in the /64 of the detected IPv6 address, or the address
+    /// the neighbour table shows for a MAC in that prefix (AAAA only).
     pub ipv6_host: Option<crate::prefix::HostId>,
     /// Where the prefix for `ipv6_host` comes from instead of the detected IPv6 address.
     pub ipv6_prefix_from: Option<Provider>,
+}
+
+impl Config {
+    /// The MACs named by `ipv6_host = "neigh:MAC"`, each once, in config order.
+    pub fn neighbour_macs(&self) -> Vec<[u8; 6]> {
+        let mut macs = Vec::new();
+        for record in &self.records {
+            if let Some(crate::prefix::HostId::Neighbour(mac)) = record.ipv6_host {
+                if !macs.contains(&mac) {
+                    macs.push(mac);
+                }
+            }
+        }
+        macs
+    }
 }
 
 impl RecordConfig {

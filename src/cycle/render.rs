@@ -65,18 +65,24 @@ pub fn log_since(report: &CycleReport, previous: &BTreeSet<ProblemKey>) -> BTree
 pub fn plan(report: &CycleReport) -> String {
     let mut out = String::new();
     for record in &report.records {
+        // An internationalised name is shown in both forms, after the line.
+        let unicode = record
+            .name
+            .unicode()
+            .map(|unicode| format!("   # {unicode}"))
+            .unwrap_or_default();
         let _ = match &record.state {
             RecordState::InSync => writeln!(
                 out,
-                "{:<13} {} {}",
+                "{:<13} {} {}{unicode}",
                 "in sync",
                 record.name,
                 types(&record.families)
             ),
             RecordState::WouldChange(action) | RecordState::Changed(action) => {
-                writeln!(out, "{:<13} {action}", action.verb())
+                writeln!(out, "{:<13} {action}{unicode}", action.verb())
             }
-            RecordState::Failed(failure) => writeln!(out, "{:<13} {failure}", "error"),
+            RecordState::Failed(failure) => writeln!(out, "{:<13} {failure}{unicode}", "error"),
         };
     }
     for problem in &report.problems {

@@ -34,6 +34,21 @@ pub enum RecordFailure {
     NoAddress { name: DomainName, family: Family },
     #[error("AAAA {name} was not checked: no IPv6 prefix to derive it from: {reason}")]
     NoPrefix { name: DomainName, reason: String },
+    /// `neigh:MAC` and the table holds no usable address of that MAC in the prefix.
+    #[error("AAAA {name} was not checked: the neighbour table holds no usable address of {mac} in {prefix}; {}; make sure the device is on and has talked to this host lately (`ping -6 ff02::1%IFACE` wakes the table), and that the MAC is the one it uses on this LAN", held_text(held))]
+    NoNeighbour {
+        name: DomainName,
+        mac: String,
+        /// `2a01:4f8:c0c:1234::/64 (the detected IPv6 address)`.
+        prefix: String,
+        /// The table's entries for that MAC, each in words.
+        held: Vec<String>,
+    },
+    #[error("AAAA {name} was not checked: {error}")]
+    NeighbourTable {
+        name: DomainName,
+        error: crate::detect::neigh::NeighbourError,
+    },
     #[error("cannot manage {family} {name}: {error}")]
     NoZone {
         name: DomainName,
@@ -68,6 +83,15 @@ pub enum RecordFailure {
     },
 }
 
+/// What the neighbour table holds for a MAC, as a clause.
+fn held_text(held: &[String]) -> String {
+    if held.is_empty() {
+        "it holds no entry for that MAC".to_string()
+    } else {
+        format!("it holds {}", held.join(", "))
+    }
+}
+
 fn families_text(families: &[Family]) -> String {
     let names: Vec<String> = families.iter().map(ToString::to_string).collect();
     names.join("/")
@@ -79,6 +103,7 @@ fn families_text(families: &[Family]) -> String {
 pub enum FailureKind {
     NoAddress,
     NoPrefix,
+    NoNeighbour,
     NoZone,
     ListFailed,
     Refused,
@@ -93,6 +118,9 @@ impl RecordFailure {
         match self {
             RecordFailure::NoAddress { .. } => FailureKind::NoAddress,
             RecordFailure::NoPrefix { .. } => FailureKind::NoPrefix,
+            RecordFailure::NoNeighbour { .. } | RecordFailure::NeighbourTable { .. } => {
+                FailureKind::NoNeighbour
+            }
             RecordFailure::NoZone { .. } => FailureKind::NoZone,
             RecordFailure::ListFailed { .. } => FailureKind::ListFailed,
             RecordFailure::Refused { .. } => FailureKind::Refused,
@@ -103,7 +131,8 @@ impl RecordFailure {
     }
 }
 
-/// How a LAN host's address was made: `host` in the /64 of `base`, from `source`.
+/// How a LAN host's address was made: `host` in the /64 of `base`, from `source` (for
+/// `neigh:`, the neighbour table's address of that MAC in the prefix of `base`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Derivation {
     pub name: DomainName,
@@ -116,11 +145,18 @@ pub struct Derivation {
 
 impl fmt::Display for Derivation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} AAAA {} = the /64 of {} ({}) + {}",
-            self.name, self.address, self.base, self.source, self.host
-        )
+        match self.host {
+            crate::prefix::HostId::Neighbour(_) => write!(
+                f,
+                "{} AAAA {} = the address the neighbour table shows for {} in the prefix of {} ({})",
+                self.name, self.address, self.host, self.base, self.source
+            ),
+            _ => write!(
+                f,
+                "{} AAAA {} = the /64 of {} ({}) + {}",
+                self.name, self.address, self.base, self.source, self.host
+            ),
+        }
     }
 }
 

@@ -87,7 +87,13 @@ impl Pass<'_, '_> {
         let mut derived = Vec::new();
         for (index, record) in self.config.records.iter().enumerate() {
             for family in &record.families {
-                match record_address(record, *family, addresses, sources) {
+                let published: Vec<std::net::IpAddr> = self
+                    .memory
+                    .contents_at(&record.name, family.record_type())
+                    .iter()
+                    .filter_map(|content| content.parse().ok())
+                    .collect();
+                match record_address(record, *family, addresses, sources, &published) {
                     Ok((ip, derivation)) => {
                         derived.extend(derivation);
                         wanted.push(Wanted {

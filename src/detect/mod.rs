@@ -5,6 +5,7 @@
 
 pub mod filter;
 pub(crate) mod iface;
+pub mod neigh;
 pub mod netlink;
 mod providers;
 pub mod watch;

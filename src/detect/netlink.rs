@@ -1,6 +1,8 @@
 //! The route-netlink messages the watch reads, parsed without I/O: address notifications
 //! (`RTM_NEWADDR`/`RTM_DELADDR`) with the interface index, the address, its prefix length and
-//! its flags. Pure and fuzzed (`fuzz.rs`): the bytes come from a socket, so every length is
+//! its flags; and IPv6 neighbour entries (`RTM_NEWNEIGH`/`RTM_DELNEIGH`, from a dump of the
+//! table or a notification) with the interface index, the address, the MAC and the NUD
+//! state. Pure and fuzzed (`fuzz.rs`): the bytes come from a socket, so every length is
 //! checked before it is used and any input gives messages or nothing, never a panic. The
 //! socket itself, and what a message means for the daemon, live in `watch`.
 
@@ -10,7 +12,28 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub const RTM_NEWADDR: u16 = 20;
 /// An address removed.
 pub const RTM_DELADDR: u16 = 21;
-const NLMSG_HEADER: usize = 16;
+/// A neighbour entry, from a dump or a notification.
+pub const RTM_NEWNEIGH: u16 = 28;
+/// A neighbour entry removed.
+pub const RTM_DELNEIGH: u16 = 29;
+/// Asks for the neighbour table (with `NLM_F_DUMP`).
+pub const RTM_GETNEIGH: u16 = 30;
+/// An error (or an acknowledgement) in answer to a request.
+pub const NLMSG_ERROR: u16 = 2;
+/// The end of a dump.
+pub const NLMSG_DONE: u16 = 3;
+/// The netlink message header's length.
+pub const NLMSG_HEADER: usize = 16;
+/// The neighbour message header's length (`struct ndmsg`).
+pub const NDMSG: usize = 12;
+const NDA_DST: u16 = 1;
+const NDA_LLADDR: u16 = 2;
+
+/// The NUD states in which an entry's MAC is known: reachable, stale, delay, probe, no-ARP,
+/// permanent. Incomplete (still resolving) and failed entries are not a device's address.
+pub const NUD_USABLE: u16 = 0x02 | 0x04 | 0x08 | 0x10 | 0x40 | 0x80;
+const NUD_INCOMPLETE: u16 = 0x01;
+const NUD_FAILED: u16 = 0x20;
 const IFADDRMSG: usize = 8;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
@@ -53,6 +76,22 @@ impl AddressMessage {
 /// Every address message in a datagram, in order. A truncated or malformed message ends the
 /// walk; what came before it is kept.
 pub fn address_messages(datagram: &[u8]) -> Vec<AddressMessage> {
+    walk(datagram)
+        .into_iter()
+        .filter_map(|(kind, payload)| {
+            let action = match kind {
+                RTM_NEWADDR => AddressAction::New,
+                RTM_DELADDR => AddressAction::Deleted,
+                _ => return None,
+            };
+            address_message(action, payload)
+        })
+        .collect()
+}
+
+/// Every message in a datagram as (type, payload), in order. A truncated or malformed message
+/// ends the walk; what came before it is kept.
+pub fn walk(datagram: &[u8]) -> Vec<(u16, &[u8])> {
     let mut found = Vec::new();
     let mut offset = 0usize;
     while let Some(header) = datagram.get(offset..offset.saturating_add(NLMSG_HEADER)) {
@@ -64,17 +103,7 @@ pub fn address_messages(datagram: &[u8]) -> Vec<AddressMessage> {
         if length < NLMSG_HEADER || end > datagram.len() {
             break;
         }
-        let payload = &datagram[offset + NLMSG_HEADER..end];
-        let action = match kind {
-            RTM_NEWADDR => Some(AddressAction::New),
-            RTM_DELADDR => Some(AddressAction::Deleted),
-            _ => None,
-        };
-        if let Some(action) = action {
-            if let Some(message) = address_message(action, payload) {
-                found.push(message);
-            }
-        }
+        found.push((kind, &datagram[offset + NLMSG_HEADER..end]));
         // Messages are 4-byte aligned; a length that overflows ends the walk.
         let Some(next) = length.checked_add(3).map(|padded| padded & !3) else {
             break;
@@ -120,6 +149,111 @@ fn address_message(action: AddressAction, payload: &[u8]) -> Option<AddressMessa
         address: local.or(address),
         label,
     })
+}
+
+/// Whether a neighbour entry arrived (or changed state) or left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NeighbourAction {
+    New,
+    Deleted,
+}
+
+/// One IPv6 neighbour entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NeighbourMessage {
+    pub action: NeighbourAction,
+    pub index: u32,
+    /// The `NUD_*` bits.
+    pub state: u16,
+    pub address: Option<Ipv6Addr>,
+    /// `NDA_LLADDR`; the kernel leaves it out of entries whose MAC is unknown (incomplete,
+    /// failed).
+    pub mac: Option<[u8; 6]>,
+}
+
+impl NeighbourMessage {
+    /// True when the entry's MAC is known: reachable, stale, delay, probe, no-ARP or
+    /// permanent, and neither incomplete nor failed.
+    pub fn is_usable(&self) -> bool {
+        self.action == NeighbourAction::New
+            && self.state & NUD_USABLE != 0
+            && self.state & (NUD_INCOMPLETE | NUD_FAILED) == 0
+    }
+}
+
+/// The NUD state as `ip neigh` writes it (the strongest bit), for findings and failures.
+pub fn state_name(state: u16) -> &'static str {
+    [
+        (0x80, "permanent"),
+        (0x40, "noarp"),
+        (0x02, "reachable"),
+        (0x04, "stale"),
+        (0x08, "delay"),
+        (0x10, "probe"),
+        (NUD_FAILED, "failed"),
+        (NUD_INCOMPLETE, "incomplete"),
+    ]
+    .into_iter()
+    .find(|(bit, _)| state & bit != 0)
+    .map_or("none", |(_, name)| name)
+}
+
+/// Every IPv6 neighbour message in a datagram, in order (IPv4 entries are skipped).
+pub fn neighbour_messages(datagram: &[u8]) -> Vec<NeighbourMessage> {
+    walk(datagram)
+        .into_iter()
+        .filter_map(|(kind, payload)| {
+            let action = match kind {
+                RTM_NEWNEIGH => NeighbourAction::New,
+                RTM_DELNEIGH => NeighbourAction::Deleted,
+                _ => return None,
+            };
+            neighbour_message(action, payload)
+        })
+        .collect()
+}
+
+/// One `ndmsg` and its attributes.
+fn neighbour_message(action: NeighbourAction, payload: &[u8]) -> Option<NeighbourMessage> {
+    let header = payload.get(..NDMSG)?;
+    if i32::from(header[0]) != libc::AF_INET6 {
+        return None;
+    }
+    let index = u32::from_ne_bytes([header[4], header[5], header[6], header[7]]);
+    let state = u16::from_ne_bytes([header[8], header[9]]);
+    let mut address = None;
+    let mut mac = None;
+    for (kind, value) in attributes(&payload[NDMSG..]) {
+        match kind {
+            NDA_DST => {
+                address = <[u8; 16]>::try_from(value).ok().map(Ipv6Addr::from);
+            }
+            NDA_LLADDR => mac = <[u8; 6]>::try_from(value).ok(),
+            _ => {}
+        }
+    }
+    Some(NeighbourMessage {
+        action,
+        index,
+        state,
+        address,
+        mac,
+    })
+}
+
+/// The request for the IPv6 neighbour table: `RTM_GETNEIGH` with `NLM_F_REQUEST | NLM_F_DUMP`.
+pub fn neighbour_dump_request(sequence: u32) -> Vec<u8> {
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    let mut out = Vec::with_capacity(NLMSG_HEADER + NDMSG);
+    out.extend_from_slice(&((NLMSG_HEADER + NDMSG) as u32).to_ne_bytes());
+    out.extend_from_slice(&RTM_GETNEIGH.to_ne_bytes());
+    out.extend_from_slice(&flags.to_ne_bytes());
+    out.extend_from_slice(&sequence.to_ne_bytes());
+    out.extend_from_slice(&0u32.to_ne_bytes());
+    let mut ndmsg = [0u8; NDMSG];
+    ndmsg[0] = libc::AF_INET6 as u8;
+    out.extend_from_slice(&ndmsg);
+    out
 }
 
 /// The (type, value) attributes of a netlink payload.
@@ -193,6 +327,39 @@ pub fn encode(
     out
 }
 
+/// Builds a neighbour message the way the kernel does: for tests and the fuzzer's seeds.
+#[cfg(test)]
+pub fn encode_neighbour(
+    kind: u16,
+    index: u32,
+    address: Ipv6Addr,
+    state: u16,
+    mac: Option<[u8; 6]>,
+) -> Vec<u8> {
+    let mut payload = vec![libc::AF_INET6 as u8, 0, 0, 0];
+    payload.extend_from_slice(&index.to_ne_bytes());
+    payload.extend_from_slice(&state.to_ne_bytes());
+    payload.extend_from_slice(&[0, 1]);
+    let mut attribute = |kind: u16, value: &[u8]| {
+        payload.extend_from_slice(&((4 + value.len()) as u16).to_ne_bytes());
+        payload.extend_from_slice(&kind.to_ne_bytes());
+        payload.extend_from_slice(value);
+        while payload.len() % 4 != 0 {
+            payload.push(0);
+        }
+    };
+    attribute(NDA_DST, &address.octets());
+    if let Some(mac) = mac {
+        attribute(NDA_LLADDR, &mac);
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&((NLMSG_HEADER + payload.len()) as u32).to_ne_bytes());
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&[0; 10]);
+    out.extend_from_slice(&payload);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +402,29 @@ mod tests {
         let mut two = whole.clone();
         two.extend_from_slice(&[0xff; 17]);
         assert_eq!(address_messages(&two).len(), 1);
+    }
+
+    #[test]
+    fn neighbour_messages_carry_index_address_mac_and_state() {
+        let address: Ipv6Addr = "2a01:4f8:c0c:1234:abcd::5".parse().expect("ip");
+        let mac = [2, 0x11, 0x22, 0x33, 0x44, 0x55];
+        let mut datagram = encode_neighbour(RTM_NEWNEIGH, 4, address, 0x04, Some(mac));
+        datagram.extend(encode_neighbour(RTM_NEWNEIGH, 4, address, NUD_FAILED, None));
+        datagram.extend(encode_neighbour(RTM_DELNEIGH, 4, address, 0x80, Some(mac)));
+        datagram.extend(encode(RTM_NEWADDR, 3, IpAddr::V6(address), 64, 0, ""));
+        let messages = neighbour_messages(&datagram);
+        assert_eq!(messages.len(), 3, "an address message is not a neighbour");
+        assert_eq!(messages[0].index, 4);
+        assert_eq!(messages[0].address, Some(address));
+        assert_eq!(messages[0].mac, Some(mac));
+        assert!(messages[0].is_usable());
+        assert_eq!(state_name(messages[0].state), "stale");
+        assert!(!messages[1].is_usable(), "failed");
+        assert_eq!(messages[1].mac, None);
+        assert!(!messages[2].is_usable(), "deleted");
+        assert_eq!(neighbour_messages(&datagram[..30]), Vec::new());
+        let request = neighbour_dump_request(7);
+        assert_eq!(walk(&request).len(), 1);
+        assert_eq!(walk(&request)[0].0, RTM_GETNEIGH);
     }
 }

@@ -5,18 +5,25 @@
 //! `Change`s: only messages from the kernel count, a notification that only refreshes an
 //! address's lifetimes (every router advertisement sends one) is no change, and a tentative
 //! address (duplicate address detection still running) says so, for the daemon to wait for
-//! it. libc, not a route-netlink crate: these few lines cost far less of the binary budget.
-//! Any error is the caller's cue to fall back to polling.
+//! it. With `neigh:` records it also subscribes to neighbour changes (RTMGRP_NEIGH) and
+//! counts only those of a configured MAC that change which global addresses it usably holds:
+//! a reachable ↔ stale flip every few seconds is no change. libc, not a route-netlink crate:
+//! these few lines cost far less of the binary budget. Any error is the caller's cue to fall
+//! back to polling.
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use tokio::io::unix::AsyncFd;
 
-use super::netlink::{address_messages, AddressAction, AddressMessage, MEANINGFUL_FLAGS};
+use super::netlink::{
+    address_messages, neighbour_messages, AddressAction, AddressMessage, NeighbourMessage,
+    MEANINGFUL_FLAGS,
+};
 
+const RTMGRP_NEIGH: u32 = 0x4;
 const RTMGRP_IPV4_IFADDR: u32 = 0x10;
 const RTMGRP_IPV6_IFADDR: u32 = 0x100;
 /// The most addresses remembered to tell a lifetime refresh from a change.
@@ -28,6 +35,8 @@ pub enum Change {
     /// An address appeared, left, or changed its prefix or flags on a watched interface.
     /// `tentative`: it is still being checked for duplicates (DAD) and cannot be used yet.
     Address { interface: String, tentative: bool },
+    /// The global addresses a configured MAC usably holds in the neighbour table changed.
+    Neighbour { mac: String },
     /// Notifications were lost (the kernel's buffer overran): anything may have changed.
     Overrun,
 }
@@ -40,16 +49,19 @@ pub struct Watcher {
 }
 
 /// What turns address messages into changes: the watched names, and what each address
-/// looked like last (prefix length and flags, by interface index and address).
+/// looked like last (prefix length and flags, by interface index and address); and for
+/// neighbour messages, the configured MACs and the global addresses each usably holds.
 struct Judge {
     names: Vec<String>,
     known: BTreeMap<(u32, IpAddr), (u8, u32)>,
+    macs: Vec<[u8; 6]>,
+    neighbours: BTreeMap<(u32, Ipv6Addr), [u8; 6]>,
 }
 
 impl Watcher {
     /// Subscribes. Interfaces that do not exist yet are fine: they are matched by name when
-    /// their addresses appear.
-    pub fn open(names: &[String]) -> io::Result<Watcher> {
+    /// their addresses appear. With `macs`, neighbour changes of those MACs count too.
+    pub fn open(names: &[String], macs: &[[u8; 6]]) -> io::Result<Watcher> {
         // SAFETY: socket() takes no pointers; the result is checked before use.
         let fd = unsafe {
             libc::socket(
@@ -66,7 +78,9 @@ impl Watcher {
         // SAFETY: sockaddr_nl is plain data; all-zero is a valid value to start from.
         let mut address: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         address.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        address.nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
+        address.nl_groups = RTMGRP_IPV4_IFADDR
+            | RTMGRP_IPV6_IFADDR
+            | if macs.is_empty() { 0 } else { RTMGRP_NEIGH };
         // SAFETY: bind reads `size_of::<sockaddr_nl>()` bytes from a valid sockaddr_nl.
         let bound = unsafe {
             libc::bind(
@@ -84,6 +98,8 @@ impl Watcher {
         let mut judge = Judge {
             names: names.to_vec(),
             known: BTreeMap::new(),
+            macs: macs.to_vec(),
+            neighbours: BTreeMap::new(),
         };
         judge.seed();
         Ok(Watcher {
@@ -93,9 +109,56 @@ impl Watcher {
         })
     }
 
+    /// Subscribes to address changes on the `[detect] watch` interfaces, and to neighbour changes
+    /// of the `neigh:` MACs; on failure, one warning and polling only.
+    pub fn for_config(config: &crate::config::Config) -> Option<Watcher> {
+        let names = &config.detect.watch;
+        if names.is_empty() {
+            return None;
+        }
+        let macs = config.neighbour_macs();
+        match Watcher::open(names, &macs) {
+            Ok(watcher) => {
+                for missing in watcher.missing() {
+                    tracing::info!("interface {missing} does not exist yet; its addresses are watched for when it appears");
+                }
+                tracing::info!("watching the addresses of {}", names.join(", "));
+                if !macs.is_empty() {
+                    let shown: Vec<String> = macs.iter().map(crate::prefix::format_mac).collect();
+                    tracing::info!("watching the neighbour table for {}", shown.join(", "));
+                }
+                Some(watcher)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    "cannot watch interface addresses ({error}); checking on the interval only"
+                );
+                None
+            }
+        }
+    }
+
+    /// A new watch after a reload, when the names or the MACs changed.
+    pub fn reopen(current: Option<Watcher>, config: &crate::config::Config) -> Option<Watcher> {
+        match current {
+            Some(watcher)
+                if watcher.names() == config.detect.watch.as_slice()
+                    && watcher.macs() == config.neighbour_macs().as_slice() =>
+            {
+                Some(watcher)
+            }
+            _ => Watcher::for_config(config),
+        }
+    }
+
     /// The interfaces watched.
     pub fn names(&self) -> &[String] {
         &self.judge.names
+    }
+
+    /// The MACs whose neighbour entries are watched.
+    pub fn macs(&self) -> &[[u8; 6]] {
+        &self.judge.macs
     }
 
     /// The watched interfaces that do not exist now.
@@ -153,8 +216,11 @@ impl Watcher {
                 }
                 Ok(Ok((_, false))) => continue,
                 Ok(Ok((count, true))) => {
-                    let messages = address_messages(&self.buffer[..count.min(self.buffer.len())]);
-                    if let Some(change) = self.judge.judge(&messages) {
+                    let datagram = &self.buffer[..count.min(self.buffer.len())];
+                    // Both are judged, so both remember what they saw.
+                    let address = self.judge.judge(&address_messages(datagram));
+                    let neighbour = self.judge.judge_neighbours(&neighbour_messages(datagram));
+                    if let Some(change) = address.or(neighbour) {
                         return Ok(change);
                     }
                 }
@@ -185,6 +251,56 @@ impl Judge {
                 self.known.insert((index, address), (prefix_len, 0));
             }
         }
+        self.neighbours.clear();
+        if !self.macs.is_empty() {
+            let macs = &self.macs;
+            let table =
+                super::neigh::table(&|entry| entry.mac.is_some_and(|mac| macs.contains(&mac)))
+                    .unwrap_or_default();
+            self.judge_neighbours(&table.entries);
+        }
+    }
+
+    /// The first neighbour change among `messages`: a configured MAC gained or lost a global
+    /// address it usably holds (a new MAC at an address counts for both MACs). A state change
+    /// between usable states (reachable, stale, delay, probe) is no change.
+    fn judge_neighbours(&mut self, messages: &[NeighbourMessage]) -> Option<Change> {
+        let mut change = None;
+        for message in messages {
+            let Some(address) = message.address else {
+                continue;
+            };
+            if crate::detect::filter::publishable(IpAddr::V6(address)).is_err() {
+                continue;
+            }
+            let key = (message.index, address);
+            let before = self.neighbours.get(&key).copied();
+            let now = message
+                .mac
+                .filter(|mac| message.is_usable() && self.macs.contains(mac));
+            if before == now {
+                continue;
+            }
+            match now {
+                Some(mac) => {
+                    if self.neighbours.len() >= MAX_KNOWN {
+                        self.neighbours.clear();
+                    }
+                    self.neighbours.insert(key, mac);
+                }
+                None => {
+                    self.neighbours.remove(&key);
+                }
+            }
+            if change.is_none() {
+                if let Some(mac) = now.or(before) {
+                    change = Some(Change::Neighbour {
+                        mac: crate::prefix::format_mac(&mac),
+                    });
+                }
+            }
+        }
+        change
     }
 
     /// The first change among `messages` on a watched interface; remembers what each
@@ -222,7 +338,8 @@ impl Judge {
     }
 }
 
-fn interface_name(index: u32) -> Option<String> {
+/// The name of interface `index`, if it exists.
+pub(crate) fn interface_name(index: u32) -> Option<String> {
     let mut buffer = [0u8; libc::IF_NAMESIZE];
     // SAFETY: if_indextoname writes at most IF_NAMESIZE bytes into the buffer we own.
     let result = unsafe { libc::if_indextoname(index, buffer.as_mut_ptr().cast()) };
@@ -236,7 +353,8 @@ fn interface_name(index: u32) -> Option<String> {
     String::from_utf8(buffer[..end].to_vec()).ok()
 }
 
-fn interface_index(name: &str) -> Option<u32> {
+/// The index of interface `name`, if it exists.
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
     let name = std::ffi::CString::new(name).ok()?;
     // SAFETY: if_nametoindex reads a valid NUL-terminated string.
     let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
@@ -255,6 +373,8 @@ mod tests {
         let socket_free = |names: &[&str]| Judge {
             names: names.iter().map(|name| name.to_string()).collect(),
             known: BTreeMap::new(),
+            macs: Vec::new(),
+            neighbours: BTreeMap::new(),
         };
         let mut watch = socket_free(&["ppp0"]);
         let v6: IpAddr = "2a01:4f8:c0c:1234::1".parse().expect("ip");
@@ -273,5 +393,48 @@ mod tests {
         assert_eq!(watch.judge(&address_messages(&settled)), None, "a refresh");
         assert_eq!(watch.judge(&address_messages(&elsewhere)), None);
         assert_eq!(watch.judge(&address_messages(&gone)), address(false));
+    }
+
+    #[test]
+    fn only_a_configured_mac_gaining_or_losing_an_address_is_a_neighbour_change() {
+        use crate::detect::netlink::{encode_neighbour, RTM_DELNEIGH, RTM_NEWNEIGH};
+        let mac = [2, 0x11, 0x22, 0x33, 0x44, 0x55];
+        let other = [2, 0x66, 0x77, 0x88, 0x99, 0xaa];
+        let mut watch = Judge {
+            names: vec!["lan0".to_string()],
+            known: BTreeMap::new(),
+            macs: vec![mac],
+            neighbours: BTreeMap::new(),
+        };
+        let address: Ipv6Addr = "2a01:4f8:c0c:1234:abcd::5".parse().expect("ip");
+        let moved: Ipv6Addr = "2a01:4f8:c0c:1234:abcd::6".parse().expect("ip");
+        let link_local: Ipv6Addr = "fe80::11:22ff:fe33:4455".parse().expect("ip");
+        let mut see = |kind, address, state, mac| {
+            watch.judge_neighbours(&neighbour_messages(&encode_neighbour(
+                kind, 4, address, state, mac,
+            )))
+        };
+        let changed = Some(Change::Neighbour {
+            mac: "02:11:22:33:44:55".to_string(),
+        });
+        let (reachable, stale, failed) = (0x02, 0x04, 0x20);
+        assert_eq!(see(RTM_NEWNEIGH, address, reachable, Some(mac)), changed);
+        assert_eq!(see(RTM_NEWNEIGH, address, stale, Some(mac)), None, "a flip");
+        assert_eq!(
+            see(RTM_NEWNEIGH, address, reachable, Some(mac)),
+            None,
+            "a flip"
+        );
+        assert_eq!(see(RTM_NEWNEIGH, link_local, reachable, Some(mac)), None);
+        assert_eq!(
+            see(RTM_NEWNEIGH, moved, stale, Some(other)),
+            None,
+            "another MAC"
+        );
+        assert_eq!(see(RTM_NEWNEIGH, moved, stale, Some(mac)), changed);
+        assert_eq!(see(RTM_NEWNEIGH, address, failed, None), changed, "gone");
+        assert_eq!(see(RTM_NEWNEIGH, address, failed, None), None);
+        assert_eq!(see(RTM_DELNEIGH, moved, stale, Some(mac)), changed);
+        assert_eq!(see(RTM_DELNEIGH, moved, stale, Some(mac)), None);
     }
 }

@@ -6,6 +6,7 @@
 //! answer is Cloudflare's, and providers that disagree about this host's address.
 
 mod ddns;
+mod neighbours;
 mod records;
 mod waf;
 
@@ -141,6 +142,7 @@ pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
         }
     }
     let sources = crate::cycle::prefix_sources(&config, detector).await;
+    findings.extend(neighbours::neighbour_findings(&config, &answers, &sources));
     let (record_findings, zones_seen) =
         records::record_findings(&config, &apis, &tokens_ok, &mut zones, &answers, &sources).await;
     findings.extend(record_findings);

@@ -36,7 +36,7 @@ pub(super) async fn record_findings(
             continue;
         }
         let (api, zones) = (&apis[token], &mut *directories[token]);
-        let check = format!("record {}", record.name);
+        let check = format!("record {}", record.name.shown());
         let zone = match zones.zone_for(record, api).await {
             Ok(zone) => zone,
             Err(error) => {
@@ -93,7 +93,7 @@ async fn judge(
     servers: &[SocketAddr],
     config: &Config,
 ) -> Vec<Finding> {
-    let check = format!("record {}", record.name);
+    let check = format!("record {}", record.name.shown());
     let held: Vec<String> = here.iter().map(describe_observed).collect();
     let held = if held.is_empty() {
         "nothing".to_string()
@@ -103,7 +103,16 @@ async fn judge(
     let mut findings = Vec::new();
     let mut desired = Vec::new();
     for family in &record.families {
-        match record_address(record, *family, addresses, sources) {
+        let published: Vec<IpAddr> = here
+            .iter()
+            .filter(|observed| {
+                observed
+                    .record_type
+                    .eq_ignore_ascii_case(family.record_type())
+            })
+            .filter_map(|observed| observed.content.parse().ok())
+            .collect();
+        match record_address(record, *family, addresses, sources, &published) {
             Ok((ip, derivation)) => {
                 desired.push(desired_record(record, *family, ip));
                 if let Some(derivation) = derivation {

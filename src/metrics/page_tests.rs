@@ -17,6 +17,7 @@ fn record(name: &str, state: &str, address: Option<&str>, error: Option<&str>) -
         state: state.to_string(),
         address: address.map(str::to_string),
         error: error.map(str::to_string),
+        unicode: None,
     }
 }
 

@@ -54,7 +54,11 @@ pub struct ListLine {
 /// One record's line of the status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordLine {
+    /// The name as Cloudflare and DNS hold it (`xn--` form).
     pub name: String,
+    /// The name in Unicode, when it is internationalised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unicode: Option<String>,
     #[serde(rename = "type")]
     pub record_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -401,6 +405,7 @@ fn line(record: &crate::cycle::RecordReport, family: Family) -> RecordLine {
     };
     RecordLine {
         name: record.name.to_string(),
+        unicode: record.name.unicode(),
         record_type: family.record_type().to_string(),
         zone: record.zone.clone(),
         state: state.to_string(),

@@ -131,6 +131,19 @@ impl Remembered {
         Some((memory.listed_at, records))
     }
 
+    /// The contents remembered at `name` with `record_type`, in any zone: what this host
+    /// last knew to be published there.
+    pub fn contents_at(&self, name: &DomainName, record_type: &str) -> Vec<String> {
+        self.zones
+            .values()
+            .flat_map(|memory| &memory.records)
+            .filter(|record| {
+                record.name == name.as_str() && record.record_type.eq_ignore_ascii_case(record_type)
+            })
+            .map(|record| record.content.clone())
+            .collect()
+    }
+
     /// Remembers a fresh listing: the records at `names`, listed at `now`.
     pub fn remember_listing(
         &mut self,

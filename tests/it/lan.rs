@@ -97,6 +97,19 @@ fn lan_host_settings_are_checked() {
         ("ipv6_host = \"mac:02:11:22:33:44\"\n", "records.ipv6_host"),
         ("ipv6_host = \"2a01::10\"\n", "records.ipv6_host"),
         (
+            "ipv6_host = \"neigh:02:11:22:33:44\"\n",
+            "records.ipv6_host",
+        ),
+        (
+            "ipv6_host = \"neigh:01:00:5e:00:00:01\"\n",
+            "records.ipv6_host",
+        ),
+        ("ipv6_host = \"neigh:\"\n", "records.ipv6_host"),
+        (
+            "ipv6_host = \"neigh:02:11:22:33:44:55\"\ntypes = [\"A\"]\n",
+            "records.types",
+        ),
+        (
             "ipv6_prefix_from = \"iface:lan0\"\n",
             "records.ipv6_prefix_from",
         ),
