@@ -5,19 +5,24 @@
 //! zone through the API and `plan` (a pure function) → `apply` the plan as one batch per zone.
 //! `cycle` runs that pipeline; `daemon` repeats it; `doctor` explains what is wrong.
 //!
-//! Modules, in reading order:
+//! Modules, in reading order (docs/ARCHITECTURE.md is the full map):
 //! - `model`: the vocabulary (names, families, desired and observed records, zones).
 //! - `plan`: desired vs observed → create / update / replace-cname / nothing. Start here.
+//! - `reconcile`: what the remembered records allow: "in sync" or "list first", never a write.
+//! - `waf`, `prefix`: the other pure planners (WAF list items; a LAN host's address).
 //! - `config`: the TOML file and the environment, validated once into `Config`.
-//! - `detect`: providers and the filter that refuses every non-global address.
-//! - `observe`: authoritative DNS checks, through `dns` (one question over UDP, hickory-proto).
+//! - `secret`: the token and secret URLs, which cannot be printed.
+//! - `detect`: providers, the filter that refuses every non-global address, interfaces,
+//!   the neighbour table and the netlink watch.
+//! - `observe`, `dns`: the authoritative DNS check, one question over UDP (hickory-proto).
 //! - `cloudflare`: the typed API client and the request budget every request passes.
 //! - `zones`: which zone holds a name; the zone-id cache on disk.
-//! - `state`: the Retry-After remembered between `--once` runs.
-//! - `apply`: a zone's actions as batches, with per-record failures.
-//! - `cycle`, `daemon`, `doctor`: the three things the binary does.
-//! - `systemd`: sd_notify (ready, status, watchdog), a no-op outside systemd.
-//! - `import`: another updater's configuration (ddclient, inadyn, favonia) → a flaredns config.
+//! - `apply`: a zone's actions as batches, bisected on a rejection.
+//! - `cycle`: the engine and one pass (detect → desired → observe → list → plan → apply).
+//! - `publish`: after a cycle, the status, metrics and notifications (`notify`, `metrics`).
+//! - `daemon`, `doctor`, `status`, `import`: what the binary does besides `--once`.
+//! - `state`, `files`, `clock`: what is remembered, how files are read and written, time.
+//! - `http`, `logging`, `systemd`, `error`, `cli`: the edges.
 
 pub mod apply;
 /// The command line, as the SPEC defines it: parsing only, `run` decides what to do. The same
