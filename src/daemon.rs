@@ -5,12 +5,13 @@
 //! stays); SIGUSR1 runs a cycle now. It tells systemd when it is ready, what it last did, and
 //! that it is alive (the watchdog ping comes from this loop, so a stuck loop stops it).
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::cycle::{render, CycleReport, Engine};
+use crate::cycle::{render, CycleReport, Engine, ProblemKey};
 use crate::detect::watch::{Change, Watcher};
 use crate::publish::Publisher;
 use crate::systemd;
@@ -35,163 +36,231 @@ pub async fn run(
     engine: &mut Engine,
     publisher: &mut Publisher,
     dry_run: bool,
-    mut events: impl Events,
+    events: impl Events,
 ) -> u8 {
-    let mut interval = engine.config.daemon.interval;
-    let mut ticker = new_ticker(interval);
-    let mut watchdog = systemd::watchdog_interval().map(|every| {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        ticker
-    });
+    let interval = engine.config.daemon.interval;
     tracing::info!(
         "flaredns started: {} record(s), checking every {}",
         engine.config.records.len(),
         humantime::format_duration(interval)
     );
-    let mut first = true;
-    let mut previous_problems = std::collections::BTreeSet::new();
-    // Signals that arrive during a cycle are acted on once it is over.
-    let (mut pending_reload, mut pending_run, mut pending_reread) = (false, false, false);
-    // When the last cycle started: SIGUSR1 starts at most one cycle per second, however many
-    // arrive, so a flood of signals cannot become a flood of requests.
-    let mut last_start: Option<Instant> = None;
     // A daemon start re-reads at once what DNS cannot confirm.
     engine.reread_next_cycle();
-    let mut watcher = Watcher::for_config(&engine.config);
-    // A burst of address notifications (a PPPoE flap, DAD) becomes one cycle this long after
-    // the first of them.
-    let mut watch_run: Option<Instant> = None;
     publisher.write_when_changed();
-    loop {
-        if std::mem::take(&mut pending_reread) {
-            engine.reread_next_cycle();
+    let watcher = Watcher::for_config(&engine.config);
+    let mut daemon = Loop {
+        engine,
+        publisher,
+        dry_run,
+        events,
+        interval,
+        ticker: new_ticker(interval),
+        watchdog: systemd::watchdog_interval().map(|every| {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            ticker
+        }),
+        watcher,
+        first: true,
+        previous_problems: BTreeSet::new(),
+        pending: Pending::default(),
+        last_start: None,
+        watch_run: None,
+    };
+    daemon.run().await
+}
+
+/// The daemon's state between cycles: what it waits on (the interval, signals, the watch,
+/// the watchdog), what a signal during a cycle left to do, and what it told last.
+struct Loop<'e, E: Events> {
+    engine: &'e mut Engine,
+    publisher: &'e mut Publisher,
+    dry_run: bool,
+    events: E,
+    interval: Duration,
+    ticker: tokio::time::Interval,
+    watchdog: Option<tokio::time::Interval>,
+    watcher: Option<Watcher>,
+    /// READY=1 is still to be sent (after the first cycle's DNS work).
+    first: bool,
+    previous_problems: BTreeSet<ProblemKey>,
+    /// Signals that arrive during a cycle are acted on once it is over.
+    pending: Pending,
+    /// When the last cycle started: SIGUSR1 and watched changes start at most one cycle per
+    /// second, so a flood of them cannot become a flood of requests.
+    last_start: Option<Instant>,
+    /// A burst of watched changes (a PPPoE flap, DAD) becomes one cycle at this time.
+    watch_run: Option<Instant>,
+}
+
+/// What signals during a cycle asked for, done once it is over.
+#[derive(Default)]
+struct Pending {
+    reload: bool,
+    run: bool,
+    reread: bool,
+}
+
+impl<E: Events> Loop<'_, E> {
+    async fn run(&mut self) -> u8 {
+        loop {
+            if std::mem::take(&mut self.pending.reread) {
+                self.engine.reread_next_cycle();
+            }
+            if std::mem::take(&mut self.pending.reload) {
+                self.reload();
+            }
+            if let Err(signal) = self.wait_for_next_run().await {
+                return self.stop(signal).await;
+            }
+            let report = match self.cycle().await {
+                Ok(report) => report,
+                Err(signal) => return self.stop(signal).await,
+            };
+            if self.dry_run {
+                print!("{}", render::plan(&report));
+            }
+            release_free_memory();
         }
-        if std::mem::take(&mut pending_reload) && reload(engine, publisher) {
-            interval = engine.config.daemon.interval;
-            ticker = new_ticker(interval);
-            watcher = Watcher::reopen(watcher, &engine.config);
-        }
-        // Wait for the next tick, pinging the watchdog and answering signals meanwhile.
-        let mut run_now = false;
-        let mut signal_run: Option<Instant> = None;
-        if std::mem::take(&mut pending_run) {
-            signal_run = Some(earliest_signal_run(last_start));
-        }
-        while !run_now {
+    }
+
+    /// Waits for the next tick, a signal's or a watched change's run, pinging the watchdog
+    /// and answering signals meanwhile. `Err` is a stop signal.
+    async fn wait_for_next_run(&mut self) -> Result<(), &'static str> {
+        let mut signal_run: Option<Instant> =
+            std::mem::take(&mut self.pending.run).then(|| earliest_signal_run(self.last_start));
+        loop {
             tokio::select! {
-                _ = ticker.tick() => run_now = true,
-                _ = sleep_until_or_never(signal_run) => run_now = true,
-                _ = sleep_until_or_never(watch_run) => run_now = true,
-                change = watch_next(&mut watcher) => match change {
-                    Ok(change) => {
-                        if watch_run.is_none() {
-                            match &change {
-                                Change::Address { interface, tentative: false } => tracing::info!("an address changed on {interface}: checking now"),
-                                Change::Address { interface, tentative: true } => tracing::info!("a new address on {interface} is being checked for duplicates (DAD): checking once it is usable"),
-                                Change::Neighbour { mac } => tracing::info!("the neighbour table changed for {mac}: checking now"),
-                                Change::Overrun => tracing::info!("address notifications were lost: checking now"),
-                            }
-                        }
-                        watch_run = Some(next_watch_run(watch_run, &change, Instant::now(), last_start));
-                    }
+                _ = self.ticker.tick() => break,
+                _ = sleep_until_or_never(signal_run) => break,
+                _ = sleep_until_or_never(self.watch_run) => break,
+                change = watch_next(&mut self.watcher) => match change {
+                    Ok(change) => self.watched(&change),
                     Err(error) => {
-                        tracing::warn!("the interface watch stopped ({error}); checking every {} only", humantime::format_duration(interval));
-                        watcher = None;
+                        tracing::warn!("the interface watch stopped ({error}); checking every {} only", humantime::format_duration(self.interval));
+                        self.watcher = None;
                     }
                 },
-                _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
-                event = events.next() => match event {
-                    Event::Stop(signal) => {
-                        publisher.flush();
-                        publisher.settle_briefly().await;
-                        return stop(signal);
-                    }
+                _ = tick_or_never(&mut self.watchdog) => systemd::watchdog(),
+                event = self.events.next() => match event {
+                    Event::Stop(signal) => return Err(signal),
                     Event::RunNow => {
-                        engine.reread_next_cycle();
+                        self.engine.reread_next_cycle();
                         if signal_run.is_none() {
                             tracing::info!("received SIGUSR1: checking now");
-                            signal_run = Some(earliest_signal_run(last_start));
+                            signal_run = Some(earliest_signal_run(self.last_start));
                         } else {
                             tracing::debug!("received SIGUSR1 again; one check is already due");
                         }
                     }
-                    Event::Reload => {
-                        if reload(engine, publisher) {
-                            interval = engine.config.daemon.interval;
-                            ticker = new_ticker(interval);
-                            watcher = Watcher::reopen(watcher, &engine.config);
+                    Event::Reload => self.reload(),
+                },
+            }
+        }
+        Ok(())
+    }
+
+    /// A watched change: says what happened (once per burst) and schedules its run.
+    fn watched(&mut self, change: &Change) {
+        if self.watch_run.is_none() {
+            match change {
+                Change::Address { interface, tentative: false } => tracing::info!("an address changed on {interface}: checking now"),
+                Change::Address { interface, tentative: true } => tracing::info!("a new address on {interface} is being checked for duplicates (DAD): checking once it is usable"),
+                Change::Neighbour { mac } => tracing::info!("the neighbour table changed for {mac}: checking now"),
+                Change::Overrun => tracing::info!("address notifications were lost: checking now"),
+            }
+        }
+        self.watch_run = Some(next_watch_run(
+            self.watch_run,
+            change,
+            Instant::now(),
+            self.last_start,
+        ));
+    }
+
+    /// Runs one cycle, then records and queues what it tells. Signals and watched changes
+    /// that arrive meanwhile are kept for afterwards; a stop abandons the cycle (`Err`).
+    async fn cycle(&mut self) -> Result<CycleReport, &'static str> {
+        self.last_start = Some(Instant::now());
+        self.watch_run = None;
+        let started = Instant::now();
+        let interval = self.interval;
+        let next_check = std::time::SystemTime::now().checked_add(interval);
+        let Loop {
+            engine,
+            publisher,
+            dry_run,
+            events,
+            watchdog,
+            watcher,
+            first,
+            previous_problems,
+            pending,
+            ..
+        } = self;
+        let cycle = async {
+            let report = engine.run_cycle(*dry_run).await;
+            *previous_problems = render::log_since(&report, previous_problems);
+            let deliveries = publisher.record(&report, started.elapsed(), next_check);
+            // READY=1 once the first cycle's DNS work is done, before any delivery: a dead
+            // receiver must not push start-up past TimeoutStartSec=.
+            let status = status_line(&report, interval);
+            if std::mem::take(first) {
+                systemd::ready(&status);
+            } else {
+                systemd::status(&status);
+            }
+            publisher.deliver(deliveries);
+            report
+        };
+        tokio::pin!(cycle);
+        loop {
+            tokio::select! {
+                report = &mut cycle => return Ok(report),
+                _ = tick_or_never(watchdog) => systemd::watchdog(),
+                event = events.next() => match event {
+                    Event::Stop(signal) => {
+                        tracing::info!("received {signal} during a cycle; abandoning it (batches are atomic, nothing is half-applied)");
+                        return Err(signal);
+                    }
+                    // Handled once the cycle is over; a cycle never overlaps another.
+                    Event::RunNow => {
+                        if !pending.run {
+                            tracing::info!("received SIGUSR1 during a cycle; checking again once it is over");
                         }
+                        pending.run = true;
+                        pending.reread = true;
+                    }
+                    Event::Reload => {
+                        tracing::info!("received SIGHUP during a cycle; reloading once it is over");
+                        pending.reload = true;
+                    }
+                },
+                change = watch_next(watcher) => {
+                    // An address changed while the cycle ran: check again once it is over.
+                    if change.is_ok() && !pending.run {
+                        tracing::info!("an address changed during the cycle; checking again once it is over");
+                        pending.run = true;
                     }
                 },
             }
         }
+    }
 
-        last_start = Some(Instant::now());
-        watch_run = None;
-        let started = Instant::now();
-        let next_check = std::time::SystemTime::now().checked_add(interval);
-        let finished = {
-            let cycle = async {
-                let report = engine.run_cycle(dry_run).await;
-                previous_problems = render::log_since(&report, &previous_problems);
-                let deliveries = publisher.record(&report, started.elapsed(), next_check);
-                // READY=1 once the first cycle's DNS work is done, before any delivery: a
-                // dead receiver must not push start-up past TimeoutStartSec=.
-                let status = status_line(&report, interval);
-                if std::mem::take(&mut first) {
-                    systemd::ready(&status);
-                } else {
-                    systemd::status(&status);
-                }
-                publisher.deliver(deliveries);
-                report
-            };
-            tokio::pin!(cycle);
-            loop {
-                tokio::select! {
-                    report = &mut cycle => break Ok(report),
-                    _ = tick_or_never(&mut watchdog) => systemd::watchdog(),
-                    event = events.next() => match event {
-                        Event::Stop(signal) => {
-                            tracing::info!("received {signal} during a cycle; abandoning it (batches are atomic, nothing is half-applied)");
-                            break Err(signal);
-                        }
-                        // Handled once the cycle is over; a cycle never overlaps another.
-                        Event::RunNow => {
-                            if !pending_run {
-                                tracing::info!("received SIGUSR1 during a cycle; checking again once it is over");
-                            }
-                            pending_run = true;
-                            pending_reread = true;
-                        }
-                        Event::Reload => {
-                            tracing::info!("received SIGHUP during a cycle; reloading once it is over");
-                            pending_reload = true;
-                        }
-                    },
-                    change = watch_next(&mut watcher) => {
-                        // An address changed while the cycle ran: check again once it is over.
-                        if change.is_ok() && !pending_run {
-                            tracing::info!("an address changed during the cycle; checking again once it is over");
-                            pending_run = true;
-                        }
-                    },
-                }
-            }
-        };
-        let report = match finished {
-            Ok(report) => report,
-            Err(signal) => {
-                publisher.flush();
-                publisher.settle_briefly().await;
-                return stop(signal);
-            }
-        };
-        if dry_run {
-            print!("{}", render::plan(&report));
+    /// The one reload: the config, and what depends on it (the interval's ticker, the watch).
+    fn reload(&mut self) {
+        if reload(self.engine, self.publisher) {
+            self.interval = self.engine.config.daemon.interval;
+            self.ticker = new_ticker(self.interval);
+            self.watcher = Watcher::reopen(self.watcher.take(), &self.engine.config);
         }
-        release_free_memory();
+    }
+
+    /// Stops: the status is written and the queue given a moment, then exit 0.
+    async fn stop(&mut self, signal: &'static str) -> u8 {
+        self.publisher.flush();
+        self.publisher.settle_briefly().await;
+        stop(signal)
     }
 }
 
