@@ -53,6 +53,10 @@ pub enum Command {
         /// Print one JSON document (the state directory's status.json)
         #[arg(long)]
         json: bool,
+        /// Exit 0 while a cycle succeeded within two intervals, else 1, printing one line
+        /// (the /healthz rule; a container's health check)
+        #[arg(long, conflicts_with = "json")]
+        check: bool,
     },
     /// Read another updater's configuration and print a flaredns config on stdout
     ///

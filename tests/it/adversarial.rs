@@ -103,7 +103,7 @@ fn review_a_foreign_item_at_this_hosts_old_address_is_kept() {
 
 // Claim 10: "a notification that only refreshes lifetimes starts no cycle". The watcher's
 // memory of addresses (`Judge::known`) starts empty, so the first refresh of an address that
-// existed before the daemon started (every RA does one) starts a cycle. 
+// existed before the daemon started (every RA does one) starts a cycle.
 #[test]
 fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
     use std::io::BufRead;
@@ -231,7 +231,7 @@ fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
 
 // Claim 1 (for lists): a list renamed in the dashboard keeps its id; memory's list id is
 // used without checking the name this cycle, so flaredns keeps writing to the renamed list
-// and never fills the list the rule `ip.src in $home_ips` names. 
+// and never fills the list the rule `ip.src in $home_ips` names.
 #[test]
 fn review_a_list_renamed_in_the_dashboard_is_not_written() {
     let world = World::new();
@@ -290,7 +290,7 @@ fn review_an_endless_429_on_an_item_write_ends_at_the_deadline() {
 
 // Claim 6: `[check] nameservers = "api"` "compares through the API every cycle and never
 // trusts memory". WAF lists still answer "in sync" from records.json in api mode: a list
-// item removed in the dashboard stays missing until [check].reconcile. 
+// item removed in the dashboard stays missing until [check].reconcile.
 #[test]
 fn review_api_mode_reads_the_waf_list_every_run() {
     let world = World::new();
@@ -322,7 +322,7 @@ fn review_api_mode_reads_the_waf_list_every_run() {
 // Claim 5: "a token pasted as a path is refused without echo". The copy from Cloudflare's
 // own curl example (`Bearer TOKEN`) or `~/TOKEN` is not "token-shaped", so it is taken as a
 // path and the token is echoed in the log and kept in status.json (and sent to webhooks).
-// 
+//
 #[test]
 fn review_a_token_pasted_with_bearer_is_never_echoed() {
     let world = World::new();
@@ -344,7 +344,7 @@ fn review_a_token_pasted_with_bearer_is_never_echoed() {
 // Claim 4: a provider URL's query secret leaves the process when the provider's answer quotes
 // the request (an error page, a router's status page): "the answer `…` is not an IP address"
 // shows the answer verbatim in the log, status.json, /healthz, webhook payloads and the
-// healthchecks /fail body. 
+// healthchecks /fail body.
 #[test]
 fn review_a_provider_echoing_its_url_does_not_leak_the_secret() {
     use std::io::{Read, Write};
@@ -383,7 +383,7 @@ fn review_a_provider_echoing_its_url_does_not_leak_the_secret() {
 
 // Claim 1/3 with a tampered records.json: `added_items` is believed as read (no cap, no
 // check against what this host ever wrote), so a line in the state file makes flaredns
-// delete any foreign item of the list at the next change of address. 
+// delete any foreign item of the list at the next change of address.
 #[test]
 fn review_a_tampered_added_items_memory_never_deletes_foreign_items() {
     let world = World::new();
@@ -413,7 +413,7 @@ fn review_a_tampered_added_items_memory_never_deletes_foreign_items() {
 
 // README: "a list id that is not an id, is never written". The list id remembered in
 // records.json is used as a path segment without that check (list_info's safe_id guards only
-// ids from the API), so a tampered id walks out of /rules/lists. 
+// ids from the API), so a tampered id walks out of /rules/lists.
 #[test]
 fn review_a_remembered_list_id_that_is_not_an_id_is_never_used() {
     let world = World::new();
