@@ -222,8 +222,11 @@ fn a_record_may_name_its_own_token_file_and_shared_tokens_are_one() {
     assert!(parse_text(too_short).is_err());
 }
 
+/// Variables of a test's environment.
+type Vars = &'static [(&'static str, &'static str)];
+
 /// The environment of a test: the token plus `vars`.
-fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+fn env_of(vars: Vars) -> impl Fn(&str) -> Option<String> {
     move |key: &str| {
         env_with_token(key).or_else(|| {
             vars.iter()
@@ -272,7 +275,7 @@ fn the_environment_overrides_the_file_and_adds_records() {
 
 #[test]
 fn a_bad_variable_is_named_and_its_value_is_not_shown() {
-    let cases: [(&'static [(&'static str, &'static str)], &str, &str); 4] = [
+    let cases: [(Vars, &str, &str); 4] = [
         (
             &[("FLAREDNS_DAEMON_INTERVAL", "0s")],
             "FLAREDNS_DAEMON_INTERVAL",
