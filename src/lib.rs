@@ -87,7 +87,11 @@ pub async fn run(cli: &Cli) -> u8 {
             return EXIT_CONFIG;
         }
     };
-    for warning in &config.warnings {
+    for warning in config
+        .warnings
+        .iter()
+        .chain(&config::unknown_process_variables())
+    {
         tracing::warn!("{warning}");
     }
     match run_with(cli, config).await {

@@ -264,6 +264,37 @@ fn array(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
+/// Warnings for variables named like a setting of the six sections that no key has
+/// (`FLAREDNS_DAEMON_INTERVALL`): a typo would otherwise leave the default in force silently.
+/// Other `FLAREDNS_` names (`FLAREDNS_CONFIG`, `FLAREDNS_RECORDS`, tools' own) are not judged.
+pub fn unknown_variables(names: impl Iterator<Item = String>) -> Vec<super::ConfigWarning> {
+    let mut warnings: Vec<super::ConfigWarning> = names
+        .filter_map(|name| {
+            let section = SETTINGS
+                .iter()
+                .map(|setting| setting.section)
+                .find(|section| name.starts_with(&variable(section, "")))?;
+            let known = SETTINGS
+                .iter()
+                .any(|setting| variable(setting.section, setting.key) == name);
+            if known {
+                return None;
+            }
+            let keys: Vec<String> = SETTINGS
+                .iter()
+                .filter(|setting| setting.section == section)
+                .map(|setting| variable(setting.section, setting.key))
+                .collect();
+            Some(super::ConfigWarning::UnknownVariable {
+                variable: name,
+                known: keys.join(", "),
+            })
+        })
+        .collect();
+    warnings.sort_by_key(ToString::to_string);
+    warnings
+}
+
 /// Lays the environment's values over the file's: a variable replaces the key it names;
 /// `FLAREDNS_RECORDS` adds records after the file's. The destructuring is exhaustive, so a
 /// key added to `raw.rs` does not compile until it is decided here.
@@ -352,6 +383,23 @@ fn replace<T>(slot: &mut Option<T>, value: Option<T>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_misspelt_variable_is_warned_about() {
+        let names = [
+            "FLAREDNS_DAEMON_INTERVALL",
+            "FLAREDNS_DAEMON_INTERVAL",
+            "FLAREDNS_CONFIG",
+            "FLAREDNS_RECORDS",
+            "FLAREDNS_BIN",
+            "FLAREDNS_CLOUDFLARE_API_TOKEN_FILE",
+        ];
+        let warnings = unknown_variables(names.iter().map(|name| name.to_string()));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let text = warnings[0].to_string();
+        assert!(text.starts_with("FLAREDNS_DAEMON_INTERVALL "), "{text}");
+        assert!(text.contains("FLAREDNS_DAEMON_INTERVAL,"), "{text}");
+    }
 
     #[test]
     fn url_lists_split_only_before_a_scheme() {

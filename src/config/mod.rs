@@ -286,6 +286,8 @@ pub enum ConfigWarning {
     PlainHttp { config: PathBuf, host: String },
     #[error("the exec hook {} {problem}; it will fail at the first event: fix the path or `chmod +x` it", path.display())]
     Hook { path: PathBuf, problem: String },
+    #[error("{variable} is not a setting flaredns knows, so it is ignored; check its spelling (this section's are {known})")]
+    UnknownVariable { variable: String, known: String },
 }
 
 /// The longest `[daemon].interval`: a week (with a watch, long intervals are fine).
@@ -398,6 +400,12 @@ fn read_file(path: &Path) -> Result<String, ConfigError> {
         crate::files::Links::Follow,
     )
     .map_err(|source| ConfigError::Read { source })
+}
+
+/// Warnings for this process's variables that look like settings but name none.
+pub fn unknown_process_variables() -> Vec<ConfigWarning> {
+    // `vars_os`: `vars` panics on a variable that is not UTF-8; such a one is skipped.
+    env::unknown_variables(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))
 }
 
 /// The environment of this process, for `load`.

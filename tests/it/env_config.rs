@@ -114,9 +114,18 @@ fn variables_override_the_file_and_check_config_names_them() {
                 "https://hooks.example.net/s3cr3t",
             ),
             ("FLAREDNS_NOTIFY_EVENTS", "failed,recovered"),
+            ("FLAREDNS_DAEMON_CYCLETIMEOUT", "30s"),
         ],
     );
     assert_eq!(outcome.code, 0, "{}", outcome.output());
+    // A misspelt variable is ignored, but not silently.
+    assert!(
+        outcome
+            .stderr
+            .contains("FLAREDNS_DAEMON_CYCLETIMEOUT is not a setting flaredns knows"),
+        "{}",
+        outcome.stderr
+    );
     let out = &outcome.stdout;
     assert!(
         out.contains("interval = \"10m\"   # from FLAREDNS_DAEMON_INTERVAL"),
