@@ -18,7 +18,8 @@ use clap::{ArgAction, Parser, Subcommand};
                   2 usage or configuration error."
 )]
 pub struct Cli {
-    /// Config file [default: $FLAREDNS_CONFIG, else /etc/flaredns/config.toml]
+    /// Config file [default: $FLAREDNS_CONFIG, else /etc/flaredns/config.toml, else the
+    /// environment alone when FLAREDNS_RECORDS is set]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Run one detect → check → plan → apply cycle, then exit (for cron and timers)
