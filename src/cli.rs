@@ -18,7 +18,8 @@ use clap::{ArgAction, Parser, Subcommand};
                   2 usage or configuration error."
 )]
 pub struct Cli {
-    /// Config file [default: $FLAREDNS_CONFIG, else /etc/flaredns/config.toml]
+    /// Config file [default: $FLAREDNS_CONFIG, else /etc/flaredns/config.toml, else the
+    /// environment alone when FLAREDNS_RECORDS is set]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Run one detect → check → plan → apply cycle, then exit (for cron and timers)
@@ -53,6 +54,10 @@ pub enum Command {
         /// Print one JSON document (the state directory's status.json)
         #[arg(long)]
         json: bool,
+        /// Exit 0 while a cycle succeeded within two intervals, else 1, printing one line
+        /// (the /healthz rule; a container's health check)
+        #[arg(long, conflicts_with = "json")]
+        check: bool,
     },
     /// Read another updater's configuration and print a flaredns config on stdout
     ///

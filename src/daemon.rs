@@ -358,7 +358,7 @@ fn stop(signal: &str) -> u8 {
 fn reload(engine: &mut Engine, publisher: &mut Publisher) -> bool {
     systemd::reloading();
     let path = engine.config.path.clone();
-    let result = crate::config::load(&path, &crate::config::process_env)
+    let result = crate::config::load_from(&engine.config.origin, &crate::config::process_env)
         .map_err(crate::error::Error::from)
         .and_then(|config| {
             for warning in &config.warnings {

@@ -76,25 +76,30 @@ pub async fn run(cli: &Cli) -> u8 {
     if let Some(Command::Import { source, file }) = &cli.command {
         return import_config(*source, file.as_deref());
     }
-    let path = config::resolve_path(cli.config.as_deref());
     // `status` reads the state directory only: it needs no token.
-    if let Some(Command::Status { json }) = &cli.command {
-        return match config::state_dir_of(&path, &config::process_env) {
-            Ok(dir) => show_status(dir.as_deref(), *json),
+    if let Some(Command::Status { json, check }) = &cli.command {
+        return match config::status_view(cli.config.as_deref(), &config::process_env) {
+            Ok(view) if *check => check_status(&view),
+            Ok(view) => show_status(view.state_dir.as_deref(), *json),
             Err(error) => {
                 tracing::error!("{error}");
                 EXIT_CONFIG
             }
         };
     }
-    let config = match config::load(&path, &config::process_env) {
+    let origin = config::locate(cli.config.as_deref(), &config::process_env);
+    let config = match config::load_from(&origin, &config::process_env) {
         Ok(config) => config,
         Err(error) => {
             tracing::error!("{error}");
             return EXIT_CONFIG;
         }
     };
-    for warning in &config.warnings {
+    for warning in config
+        .warnings
+        .iter()
+        .chain(&config::unknown_process_variables())
+    {
         tracing::warn!("{warning}");
     }
     match run_with(cli, config).await {
@@ -157,6 +162,33 @@ fn show_status(dir: Option<&std::path::Path>, json: bool) -> u8 {
     }
 }
 
+/// `flaredns status --check`: one line, exit 0 while a cycle succeeded within two intervals
+/// (the rule of `/healthz`, `metrics::health`), else 1.
+fn check_status(view: &config::StatusView) -> u8 {
+    let verdict = match status::read(view.state_dir.as_deref()) {
+        Ok(last) => metrics::health(
+            &metrics::Snapshot {
+                last_success_at: last.last_success_at,
+                interval: view.interval,
+                last_error: last.last_error,
+                ..metrics::Snapshot::default()
+            },
+            state::unix_now(),
+        ),
+        Err(message) => Err(format!("unhealthy: {message}\n")),
+    };
+    match verdict {
+        Ok(line) => {
+            print!("{line}");
+            EXIT_OK
+        }
+        Err(line) => {
+            print!("{line}");
+            EXIT_FAILED
+        }
+    }
+}
+
 /// Takes the state directory's run lock. Another run holding it is an error (exit 1); a
 /// state directory that cannot hold a lock (missing and not creatable, writable by others)
 /// is a warning, and the run goes on: it only costs the memory between runs.
@@ -190,7 +222,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             print!("{config}");
             Ok(EXIT_OK)
         }
-        Some(Command::Status { json }) => Ok(show_status(config.state_dir.as_deref(), *json)),
+        Some(Command::Status { json, .. }) => Ok(show_status(config.state_dir.as_deref(), *json)),
         Some(Command::Completions { shell }) => {
             print!("{}", completions(*shell));
             Ok(EXIT_OK)

@@ -1,6 +1,6 @@
 //! `flaredns status`: what the last cycle did, read from `status.json` in the state
 //! directory, with no network request. The human form is a few lines; `--json` prints the
-//! document itself (its field names are documented in the README). Exit 0 when the last
+//! document itself (its field names are documented in docs/monitoring-and-notifications.md). Exit 0 when the last
 //! cycle succeeded, 1 when it failed or none is remembered.
 
 use std::fmt::Write as _;

@@ -33,7 +33,7 @@ pub enum ApiError {
     RateLimited { retry_after: Option<Duration> },
     #[error("Cloudflare answered with a challenge page (HTTP {status}{}) instead of the API; the usual cause is Under Attack mode or a WAF rule matching this host: turn Under Attack mode off for the zone, or add a WAF skip rule for this host's address", if *mitigated { ", cf-mitigated: challenge" } else { ", HTML body" })]
     Challenge { status: u16, mitigated: bool },
-    #[error("Cloudflare's firewall blocked the request (HTTP {status}: {detail}) instead of answering it; the usual cause is a WAF custom rule, IP access rule or Bot Fight Mode matching this host: add a WAF skip rule for this host's address (see the README's WAF skip rule), or check Security → Events in the dashboard")]
+    #[error("Cloudflare's firewall blocked the request (HTTP {status}: {detail}) instead of answering it; the usual cause is a WAF custom rule, IP access rule or Bot Fight Mode matching this host: add a WAF skip rule for this host's address (see the WAF skip rule in docs/firewall.md), or check Security → Events in the dashboard")]
     Blocked { status: u16, detail: String },
     #[error("{}", describe_auth(*status, messages))]
     Auth {

@@ -4,10 +4,12 @@
 //! Every error names the file, the line and the key, and maps to exit code 2.
 
 //!
-//! Split along its seams: `raw` (the serde mirror), `validate` (raw → typed, section by
-//! section), `token` (where the token comes from), `effective` (`check-config`'s printing).
+//! Split along its seams: `raw` (the serde mirror), `env` (the environment as a layer over
+//! the file), `validate` (raw → typed, section by section), `token` (where the token comes
+//! from), `effective` (`check-config`'s printing).
 
 mod effective;
+pub mod env;
 pub use effective::toml_quote;
 mod raw;
 #[cfg(test)]
@@ -35,7 +37,13 @@ pub const CREDENTIAL_NAME: &str = "cloudflare_api_token";
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The config file, or `(environment)` when the environment is the whole config.
     pub path: PathBuf,
+    /// Where the config comes from, for a reload (SIGHUP) to read the same way.
+    pub origin: Origin,
+    /// Keys set by an environment variable (`daemon.interval` → `FLAREDNS_DAEMON_INTERVAL`;
+    /// records as `records.name NAME`), for `check-config` to name the source.
+    pub from_env: Vec<(String, String)>,
     /// Every token in use, each once; records point into it with `RecordConfig::token`.
     pub tokens: Vec<TokenEntry>,
     pub api_url: String,
@@ -57,6 +65,19 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub metrics: MetricsConfig,
 }
+
+/// Where a configuration comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A file, with the environment laid over it.
+    File(PathBuf),
+    /// The environment alone: no file was named, the default one is absent, and
+    /// `FLAREDNS_RECORDS` is set.
+    Environment,
+}
+
+/// What `Config::path` shows when the environment is the whole config.
+pub const ENVIRONMENT_PATH: &str = "(environment)";
 
 /// A record or WAF list left out because its own `api_token_file` cannot be read.
 #[derive(Clone, Debug)]
@@ -243,6 +264,19 @@ pub enum ConfigError {
         token_source: TokenSource,
         problem: crate::secret::TokenProblem,
     },
+    #[error("{variable} (`{key}`): {message}")]
+    EnvInvalid {
+        variable: String,
+        key: String,
+        message: String,
+    },
+    #[error("{variable}: {problem}")]
+    EnvTokenPath {
+        variable: String,
+        problem: TokenPathProblem,
+    },
+    #[error("{first} and {second} are both set; they name the same token file, so set one")]
+    EnvConflict { first: String, second: String },
     #[error("{}: no [[records]]: add at least one record to manage, e.g. [[records]] name = \"home.example.com\"", path.display())]
     NoRecords { path: PathBuf },
 }
@@ -269,6 +303,8 @@ pub enum ConfigWarning {
     PlainHttp { config: PathBuf, host: String },
     #[error("the exec hook {} {problem}; it will fail at the first event: fix the path or `chmod +x` it", path.display())]
     Hook { path: PathBuf, problem: String },
+    #[error("{variable} is not a setting flaredns knows, so it is ignored; check its spelling (this section's are {known})")]
+    UnknownVariable { variable: String, known: String },
 }
 
 /// The longest `[daemon].interval`: a week (with a watch, long intervals are fine).
@@ -286,42 +322,107 @@ pub const MAX_NOTIFY_TIMEOUT: Duration = Duration::from_secs(300);
 /// The longest `[detect].timeout`.
 pub const MAX_DETECT_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Loads the config at `path`, taking the token and state directory from `env`.
+/// Loads the config at `path` with the environment over it, taking the token and state
+/// directory from `env`.
 pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-    let text = crate::files::read_text(
-        path,
-        crate::files::MAX_CONFIG_BYTES,
-        crate::files::Links::Follow,
-    )
-    .map_err(|source| ConfigError::Read { source })?;
-    parse(path, &text, env)
+    load_from(&Origin::File(path.to_path_buf()), env)
 }
 
-/// The state directory a config names, without validating the rest or reading a token: for
-/// `status`, which reads the state directory and nothing else.
-pub fn state_dir_of(
-    path: &Path,
+/// Loads the config from where `locate` found it.
+pub fn load_from(
+    origin: &Origin,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Option<PathBuf>, ConfigError> {
-    let text = crate::files::read_text(
+) -> Result<Config, ConfigError> {
+    match origin {
+        Origin::File(path) => {
+            let text = read_file(path)?;
+            let mut config = parse(path, &text, env)?;
+            config.origin = origin.clone();
+            Ok(config)
+        }
+        Origin::Environment => {
+            let mut config = parse(Path::new(ENVIRONMENT_PATH), "", env)?;
+            config.origin = Origin::Environment;
+            Ok(config)
+        }
+    }
+}
+
+/// Where the config comes from: `--config`, else `$FLAREDNS_CONFIG` (a file named this way
+/// must exist), else the default file; when that is absent and `FLAREDNS_RECORDS` is set, the
+/// environment alone.
+pub fn locate(flag: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Origin {
+    if let Some(path) = flag {
+        return Origin::File(path.to_path_buf());
+    }
+    if let Some(path) = env("FLAREDNS_CONFIG") {
+        return Origin::File(PathBuf::from(path));
+    }
+    let default = PathBuf::from(DEFAULT_PATH);
+    let absent = matches!(
+        std::fs::symlink_metadata(&default),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound
+    );
+    if absent && env(env::RECORDS_VARIABLE).is_some() {
+        Origin::Environment
+    } else {
+        Origin::File(default)
+    }
+}
+
+/// What `status` needs from a config, without validating the rest or reading a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatusView {
+    pub state_dir: Option<PathBuf>,
+    /// `[daemon].interval`: `status --check` allows two of them since the last success.
+    pub interval: Duration,
+}
+
+/// The state directory and interval a config names (file and environment), without
+/// validating the rest or reading a token: for `status`, which sends nothing. With no config
+/// file at the default path, the environment alone is read, `FLAREDNS_RECORDS` or not.
+pub fn status_view(
+    flag: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StatusView, ConfigError> {
+    let (path, text) = match locate(flag, env) {
+        Origin::File(path)
+            if flag.is_none() && env("FLAREDNS_CONFIG").is_none() && !path.exists() =>
+        {
+            (PathBuf::from(ENVIRONMENT_PATH), String::new())
+        }
+        Origin::File(path) => {
+            let text = read_file(&path)?;
+            (path, text)
+        }
+        Origin::Environment => (PathBuf::from(ENVIRONMENT_PATH), String::new()),
+    };
+    let raw = layered(&path, &text, env)?;
+    let validator = Validator {
+        path: &path,
+        text: &text,
+        env: Some(&raw.1),
+    };
+    let interval = validator.interval(&raw.0)?;
+    Ok(StatusView {
+        state_dir: validate::state_dir(&raw.0, env),
+        interval,
+    })
+}
+
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    crate::files::read_text(
         path,
         crate::files::MAX_CONFIG_BYTES,
         crate::files::Links::Follow,
     )
-    .map_err(|source| ConfigError::Read { source })?;
-    let raw: RawConfig = toml::from_str(&text).map_err(|error| {
-        let (line, column) = error
-            .span()
-            .map(|span| line_column(&text, span.start))
-            .unwrap_or((1, 1));
-        ConfigError::Syntax {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: hide_values(error.message().trim()),
-        }
-    })?;
-    Ok(validate::state_dir(&raw, env))
+    .map_err(|source| ConfigError::Read { source })
+}
+
+/// Warnings for this process's variables that look like settings but name none.
+pub fn unknown_process_variables() -> Vec<ConfigWarning> {
+    // `vars_os`: `vars` panics on a variable that is not UTF-8; such a one is skipped.
+    env::unknown_variables(std::env::vars_os().filter_map(|(name, _)| name.into_string().ok()))
 }
 
 /// The environment of this process, for `load`.
@@ -342,7 +443,25 @@ pub fn parse(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|error| {
+    let (raw, layer) = layered(path, text, env)?;
+    let mut config = Validator {
+        path,
+        text,
+        env: Some(&layer),
+    }
+    .validate(raw, env)?;
+    config.from_env = layer.keys;
+    Ok(config)
+}
+
+/// The file's raw config with the environment's laid over it, and the environment's layer
+/// (which variable each span came from).
+fn layered(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(RawConfig, env::EnvLayer), ConfigError> {
+    let mut raw: RawConfig = toml::from_str(text).map_err(|error| {
         let (line, column) = error
             .span()
             .map(|span| line_column(text, span.start))
@@ -354,7 +473,10 @@ pub fn parse(
             message: hide_values(error.message().trim()),
         }
     })?;
-    Validator { path, text }.validate(raw, env)
+    // The environment's document starts past the file's text, so spans never collide.
+    let mut layer = env::read(env, text.len() + 1)?;
+    env::overlay(&mut raw, std::mem::take(&mut layer.raw));
+    Ok((raw, layer))
 }
 
 /// A TOML error message without the values it quotes: `webhooks = "https://ntfy.sh/SECRET"`

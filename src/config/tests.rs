@@ -221,3 +221,111 @@ fn a_record_may_name_its_own_token_file_and_shared_tokens_are_one() {
     let too_short = "[check]\nreconcile = \"500ms\"\n[[records]]\nname = \"a.example.com\"\n";
     assert!(parse_text(too_short).is_err());
 }
+
+/// Variables of a test's environment.
+type Vars = &'static [(&'static str, &'static str)];
+
+/// The environment of a test: the token plus `vars`.
+fn env_of(vars: Vars) -> impl Fn(&str) -> Option<String> {
+    move |key: &str| {
+        env_with_token(key).or_else(|| {
+            vars.iter()
+                .find(|(name, _)| *name == key)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+}
+
+#[test]
+fn the_environment_overrides_the_file_and_adds_records() {
+    let env = env_of(&[
+        ("FLAREDNS_DAEMON_INTERVAL", "10m"),
+        ("FLAREDNS_DETECT_IPV6", "none"),
+        ("FLAREDNS_CHECK_NAMESERVERS", "api"),
+        ("FLAREDNS_RECORDS", "vpn.example.com, nas.example.com"),
+    ]);
+    let config = parse(
+        Path::new("/etc/flaredns/config.toml"),
+        "[daemon]\ninterval = \"1m\"\n[detect]\nipv6 = [\"cloudflare.trace\"]\n[[records]]\nname = \"home.example.com\"\n",
+        &env,
+    )
+    .expect("valid");
+    assert_eq!(config.daemon.interval, Duration::from_secs(600));
+    assert!(config.detect.ipv6.is_empty());
+    assert_eq!(config.check, CheckMode::Api);
+    let names: Vec<String> = config.records.iter().map(|r| r.name.to_string()).collect();
+    assert_eq!(
+        names,
+        ["home.example.com", "vpn.example.com", "nas.example.com"]
+    );
+    let printed = config.to_string();
+    assert!(
+        printed.contains("interval = \"10m\"   # from FLAREDNS_DAEMON_INTERVAL"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("name = \"vpn.example.com\"   # from FLAREDNS_RECORDS"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("name = \"home.example.com\"\n"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_bad_variable_is_named_and_its_value_is_not_shown() {
+    let cases: [(Vars, &str, &str); 4] = [
+        (
+            &[("FLAREDNS_DAEMON_INTERVAL", "0s")],
+            "FLAREDNS_DAEMON_INTERVAL",
+            "0s-never-shown",
+        ),
+        (
+            &[(
+                "FLAREDNS_CLOUDFLARE_API_URL",
+                "ftp://user:hunter2@example.com",
+            )],
+            "FLAREDNS_CLOUDFLARE_API_URL",
+            "hunter2",
+        ),
+        (
+            &[(
+                "FLAREDNS_NOTIFY_WEBHOOKS",
+                "https://ok.example/a, ftp://hunter2@example.com",
+            )],
+            "FLAREDNS_NOTIFY_WEBHOOKS",
+            "hunter2",
+        ),
+        (
+            &[("FLAREDNS_DAEMON_MAX_REQUESTS_PER_HOUR", "hunter2")],
+            "FLAREDNS_DAEMON_MAX_REQUESTS_PER_HOUR",
+            "hunter2",
+        ),
+    ];
+    for (vars, variable, secret) in cases {
+        let env = env_of(vars);
+        let error = parse(
+            Path::new("/etc/flaredns/config.toml"),
+            "[[records]]\nname = \"home.example.com\"\n",
+            &env,
+        )
+        .expect_err("invalid");
+        let text = error.to_string();
+        assert!(text.starts_with(variable), "{text}");
+        assert!(!text.contains(secret), "{text}");
+        assert!(!text.contains("config.toml"), "{text}");
+    }
+}
+
+#[test]
+fn a_record_in_both_file_and_environment_names_the_variable() {
+    let env = env_of(&[("FLAREDNS_RECORDS", "home.example.com")]);
+    let error = parse(
+        Path::new("/etc/flaredns/config.toml"),
+        "[[records]]\nname = \"home.example.com\"\n",
+        &env,
+    )
+    .expect_err("twice");
+    assert!(error.to_string().starts_with("FLAREDNS_RECORDS"), "{error}");
+}

@@ -119,11 +119,18 @@ impl Validator<'_> {
         key: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<PathBuf, ConfigError> {
-        let problem = |problem| ConfigError::TokenPath {
-            path: self.path.to_path_buf(),
-            line: super::line_column(self.text, file.span().start).0,
-            key: key.to_string(),
-            problem,
+        let variable = self.variable_at(&file.span());
+        let problem = |problem| match variable {
+            Some(variable) => ConfigError::EnvTokenPath {
+                variable: variable.to_string(),
+                problem,
+            },
+            None => ConfigError::TokenPath {
+                path: self.path.to_path_buf(),
+                line: super::line_column(self.text, file.span().start).0,
+                key: key.to_string(),
+                problem,
+            },
         };
         let value = file.get_ref().trim();
         if let Some(name) = value.strip_prefix("credential:") {
@@ -138,7 +145,8 @@ impl Validator<'_> {
             return Err(problem(TokenPathProblem::LooksLikeToken));
         }
         let path = PathBuf::from(value);
-        Ok(if path.is_relative() {
+        // A relative path from a variable is relative to the working directory, as a shell's is.
+        Ok(if path.is_relative() && variable.is_none() {
             self.path.parent().unwrap_or(Path::new(".")).join(path)
         } else {
             path

@@ -19,10 +19,15 @@ use super::{
 use crate::detect::Provider;
 use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
 
-/// Validation state: the file's path and text, for error positions.
+/// The default `[daemon].interval`.
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Validation state: the file's path and text, and the environment's layer, for error
+/// positions (a line of the file, or the variable a value came from).
 pub(super) struct Validator<'a> {
     pub path: &'a Path,
     pub text: &'a str,
+    pub env: Option<&'a super::env::EnvLayer>,
 }
 
 impl Validator<'_> {
@@ -32,12 +37,34 @@ impl Validator<'_> {
         key: &str,
         message: impl Into<String>,
     ) -> ConfigError {
+        if let Some(variable) = self.variable_at(&span) {
+            return ConfigError::EnvInvalid {
+                variable: variable.to_string(),
+                key: key.to_string(),
+                message: message.into(),
+            };
+        }
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line: line_column(self.text, span.start).0,
             key: key.to_string(),
             message: message.into(),
         }
+    }
+
+    /// The environment variable a span belongs to, or `None` for the file's spans.
+    pub(super) fn variable_at(&self, span: &std::ops::Range<usize>) -> Option<&str> {
+        self.env.and_then(|layer| layer.variable_at(span.start))
+    }
+
+    /// `[daemon].interval`, validated (for `status --check`, which needs nothing else).
+    pub(super) fn interval(&self, raw: &RawConfig) -> Result<Duration, ConfigError> {
+        self.duration(
+            raw.daemon.interval.as_ref(),
+            "daemon.interval",
+            DEFAULT_INTERVAL,
+            MAX_INTERVAL,
+        )
     }
 
     pub(super) fn validate(
@@ -80,8 +107,12 @@ impl Validator<'_> {
                     ));
                 }
                 if parsed.scheme() == "http" && !is_loopback_host(&parsed) {
+                    let config = match self.variable_at(&url.span()) {
+                        Some(variable) => PathBuf::from(variable),
+                        None => self.path.to_path_buf(),
+                    };
                     warnings.push(ConfigWarning::PlainHttp {
-                        config: self.path.to_path_buf(),
+                        config,
                         host: parsed.host_str().unwrap_or_default().to_string(),
                     });
                 }
@@ -156,12 +187,7 @@ impl Validator<'_> {
         )?;
         debug_assert!(MIN_RECONCILE <= reconcile);
 
-        let interval = self.duration(
-            raw.daemon.interval.as_ref(),
-            "daemon.interval",
-            Duration::from_secs(300),
-            MAX_INTERVAL,
-        )?;
+        let interval = self.interval(&raw)?;
         let cycle_timeout = self.duration(
             raw.daemon.cycle_timeout.as_ref(),
             "daemon.cycle_timeout",
@@ -254,6 +280,8 @@ impl Validator<'_> {
 
         Ok(Config {
             path: self.path.to_path_buf(),
+            origin: super::Origin::File(self.path.to_path_buf()),
+            from_env: Vec::new(),
             tokens,
             unreadable,
             api_url,

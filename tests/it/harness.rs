@@ -305,3 +305,35 @@ pub fn eventually(seconds: f64, mut condition: impl FnMut() -> bool) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+impl World {
+    /// `flaredns ARGS…` with no `--config` (the default path, or the environment alone), the
+    /// test environment and `env` on top.
+    pub fn run_raw_env(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        self.standin.clear_requests();
+        let mut fresh = Command::new(env!("CARGO_BIN_EXE_flaredns"));
+        fresh
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("CLOUDFLARE_API_TOKEN", TOKEN)
+            .env("STATE_DIRECTORY", self.dir.path().join("state"))
+            .envs(env.iter().copied());
+        self.collect(fresh)
+    }
+}
+
+impl World {
+    /// Like `run_without_token`, with more environment variables.
+    pub fn run_without_token_env(
+        &self,
+        config: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Outcome {
+        let mut command = self.command(config, args);
+        command.env_remove("CLOUDFLARE_API_TOKEN");
+        command.envs(env.iter().copied());
+        self.collect(command)
+    }
+}
