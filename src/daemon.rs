@@ -118,7 +118,7 @@ impl<E: Events> Loop<'_, E> {
                 Err(signal) => return self.stop(signal).await,
             };
             if self.dry_run {
-                print!("{}", render::plan(&report));
+                crate::stdout(&render::plan(&report));
             }
             release_free_memory();
         }

@@ -69,7 +69,7 @@ use error::{Error, EXIT_CONFIG, EXIT_FAILED, EXIT_OK};
 pub async fn run(cli: &Cli) -> u8 {
     // Completions need no config.
     if let Some(Command::Completions { shell }) = &cli.command {
-        print!("{}", completions(*shell));
+        stdout(completions(*shell));
         return EXIT_OK;
     }
     // Import reads another tool's file, not flaredns's config, and needs no token.
@@ -127,7 +127,7 @@ fn import_config(source: cli::ImportSource, file: Option<&std::path::Path>) -> u
     };
     match import::run(tool, file, &env_vars) {
         Ok(output) => {
-            print!("{}", output.config);
+            stdout(&output.config);
             for message in &output.messages {
                 tracing::warn!("{message}");
             }
@@ -145,9 +145,9 @@ fn show_status(dir: Option<&std::path::Path>, json: bool) -> u8 {
     match status::read(dir) {
         Ok(last) => {
             if json {
-                println!("{}", status::json(&last));
+                stdout(&format!("{}\n", status::json(&last)));
             } else {
-                print!("{}", status::render(&last, std::time::SystemTime::now()));
+                stdout(&status::render(&last, std::time::SystemTime::now()));
             }
             if last.success {
                 EXIT_OK
@@ -179,11 +179,11 @@ fn check_status(view: &config::StatusView) -> u8 {
     };
     match verdict {
         Ok(line) => {
-            print!("{line}");
+            stdout(&line.to_string());
             EXIT_OK
         }
         Err(line) => {
-            print!("{line}");
+            stdout(&line.to_string());
             EXIT_FAILED
         }
     }
@@ -219,12 +219,12 @@ pub fn completions(shell: cli::Shell) -> &'static str {
 async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
     match &cli.command {
         Some(Command::CheckConfig) => {
-            print!("{config}");
+            stdout(&config.to_string());
             Ok(EXIT_OK)
         }
         Some(Command::Status { json, .. }) => Ok(show_status(config.state_dir.as_deref(), *json)),
         Some(Command::Completions { shell }) => {
-            print!("{}", completions(*shell));
+            stdout(completions(*shell));
             Ok(EXIT_OK)
         }
         Some(Command::Import { source, file }) => Ok(import_config(*source, file.as_deref())),
@@ -233,9 +233,9 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             if *json {
                 let document = serde_json::to_string_pretty(&report)
                     .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"));
-                println!("{document}");
+                stdout(&format!("{document}\n"));
             } else {
-                print!("{}", report.render());
+                stdout(&report.render());
             }
             Ok(if report.problems > 0 {
                 EXIT_FAILED
@@ -254,7 +254,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             publisher.after_cycle(&report, started.elapsed(), None);
             publisher.settle().await;
             if cli.dry_run {
-                print!("{}", cycle::render::plan(&report));
+                stdout(&cycle::render::plan(&report));
             }
             Ok(if report.success() {
                 EXIT_OK
@@ -277,4 +277,12 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             Ok(daemon::run(&mut engine, &mut publisher, cli.dry_run, signals).await)
         }
     }
+}
+
+/// Writes to stdout. A reader that went away (`flaredns import … | head -1`) is not an
+/// error worth a panic: the rest is dropped.
+pub fn stdout(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -54,6 +54,18 @@ impl fmt::Display for Family {
     }
 }
 
+/// True when `label` (an `xn--` label) decodes under UTS #46 and encodes back to itself.
+fn is_idna_label(label: &str) -> bool {
+    let (unicode, result) = idna::uts46::Uts46::new().to_unicode(
+        label.as_bytes(),
+        idna::uts46::AsciiDenyList::EMPTY,
+        idna::uts46::Hyphens::Allow,
+    );
+    result.is_ok()
+        && unicode != label
+        && idna::domain_to_ascii(&unicode).is_ok_and(|ascii| ascii == label)
+}
+
 /// A fully qualified DNS name in canonical form: lowercase, no trailing dot.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DomainName(String);
@@ -96,6 +108,14 @@ impl DomainName {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*');
             if !valid {
                 return Err(format!("label `{label}` may hold only letters, digits, `-`, `_` and `*` (write internationalised names in their xn-- form)"));
+            }
+            // An `xn--` label must be the IDNA form of something: decoding it and encoding
+            // the result again gives it back (`xn--zz` or a label decoding to a control
+            // character does not).
+            if label.starts_with("xn--") && !is_idna_label(label) {
+                return Err(format!(
+                    "label `{label}` starts with xn-- but is not a valid IDNA label; write the name in Unicode, or its xn-- form as IDNA gives it"
+                ));
             }
             if label.starts_with('-') || label.ends_with('-') {
                 return Err(format!("label `{label}` starts or ends with `-`"));

@@ -13,7 +13,7 @@ impl fmt::Display for Config {
         let quoted = |items: &[Provider]| {
             items
                 .iter()
-                .map(|p| format!("\"{p}\""))
+                .map(|p| toml_quote(&p.to_string()))
                 .collect::<Vec<_>>()
                 .join(", ")
         };

@@ -432,9 +432,6 @@ impl Imported {
             // pass quadratic. Beyond these, the rule that no note quotes a password holds alone.
             .take(64)
             .collect();
-        if secrets.is_empty() {
-            return out;
-        }
         let mut scrubbed = String::with_capacity(out.len());
         for line in out.split_inclusive('\n') {
             if line.starts_with('#') {
@@ -442,7 +439,10 @@ impl Imported {
                 for secret in &secrets {
                     line = line.replace(secret, "<redacted>");
                 }
-                scrubbed.push_str(&line);
+                // A token the reader did not recognise as one (a password continued on the
+                // next line, read as a host) is still token-shaped: a long run of token
+                // characters. No host label or option value in these formats looks like it.
+                scrubbed.push_str(&redact_token_shaped(&line));
             } else {
                 scrubbed.push_str(line);
             }
@@ -489,6 +489,32 @@ pub fn shown(text: &str) -> String {
 /// A duration in humantime form ("5m", "1h 30m").
 pub fn duration(value: Duration) -> String {
     humantime::format_duration(value).to_string()
+}
+
+/// `line` with every run of 30 or more token characters (letters, digits, `-`, `_`) replaced
+/// by `<redacted>`: Cloudflare's API tokens are 40 such characters, global keys 37.
+fn redact_token_shaped(line: &str) -> String {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let mut out = String::with_capacity(line.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 30 {
+            out.push_str("<redacted>");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in line.chars() {
+        if token_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 #[cfg(test)]

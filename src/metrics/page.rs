@@ -170,7 +170,10 @@ fn records(out: &mut String, last: &LastCycle) {
         let _ = write!(
             out,
             "<li class=\"card\"><span class=\"name\">{}</span> {} <span class=\"badge {}\">{}</span>",
-            text(&record.name),
+            text(&match &record.unicode {
+                Some(unicode) => format!("{} ({unicode})", record.name),
+                None => record.name.clone(),
+            }),
             text(&record.record_type),
             state_class(&record.state),
             text(&record.state).replace('_', " ")

@@ -5,6 +5,14 @@
 
 use super::{Event, EventKind};
 
+/// A record name in both forms when it is internationalised (`xn--bcher-kva.example.com
+/// (bücher.example.com)`), as check-config, the dry run and status show it.
+fn shown(name: &str) -> String {
+    crate::model::DomainName::parse(name)
+        .map(|name| name.shown())
+        .unwrap_or_else(|_| name.to_string())
+}
+
 /// The line for one event.
 pub fn line(event: &Event) -> String {
     let subject = match (
@@ -13,7 +21,7 @@ pub fn line(event: &Event) -> String {
         &event.detection,
         &event.list,
     ) {
-        (Some(name), Some(record_type), _, _) => format!("{name} {record_type}"),
+        (Some(name), Some(record_type), _, _) => format!("{} {record_type}", shown(name)),
         (_, _, Some(family), _) => format!("{} detection", family_label(family)),
         (_, _, _, Some(list)) => format!("WAF list {list}"),
         _ => "the cycle".to_string(),

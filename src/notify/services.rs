@@ -139,8 +139,14 @@ impl ServiceUrl {
             Post::bytes(self.target.clone(), "application/json", object(fields))
         };
         match &self.kind {
-            Kind::Discord => vec![json(&[("content", text(message))])],
-            Kind::Slack => vec![json(&[("text", text(message))])],
+            // Text from outside (a server's error message) must not ping a channel: Discord is
+            // told to parse no mentions, and Slack's control characters are escaped as its
+            // API documents (`&`, `<`, `>`), so `@everyone` and `<!channel>` stay text.
+            Kind::Discord => vec![json(&[
+                ("content", text(message)),
+                ("allowed_mentions", r#"{"parse":[]}"#.to_string()),
+            ])],
+            Kind::Slack => vec![json(&[("text", text(&slack_escape(message)))])],
             // Generic receivers get events as JSON (`event_post`); text is for a caller that
             // has no event at hand.
             Kind::Generic => vec![Post::bytes(
@@ -335,12 +341,24 @@ fn ntfy(url: &Url) -> Result<Parsed, ServiceUrlError> {
         )
     });
     let target = endpoint(&format!("{scheme}://{host}"), &[&topic]).ok_or(bad)?;
+    // These become HTTP header values: a line break or another control character would make
+    // every delivery fail later, so it is refused now, at start.
+    let header_option = |name: &'static str| match option(url, name) {
+        Some(value) if value.chars().any(char::is_control) => Err(ServiceUrlError::BadOption {
+            service: "ntfy",
+            option: name,
+            problem: "must be one line without control characters",
+        }),
+        value => Ok(value),
+    };
+    let title = header_option("title")?;
+    let tags = header_option("tags")?;
     Ok((
         Kind::Ntfy {
             auth,
             priority,
-            title: option(url, "title"),
-            tags: option(url, "tags"),
+            title,
+            tags,
         },
         target,
         format!("ntfy://{host}/<redacted>"),
@@ -497,3 +515,12 @@ fn generic(url: &Url) -> Result<Parsed, ServiceUrlError> {
 #[cfg(test)]
 #[path = "services_tests.rs"]
 mod tests;
+
+/// Slack's escaping of message text: `&`, `<` and `>` become entities, so `<!channel>` and
+/// links written by someone else are shown, never acted on.
+fn slack_escape(message: &str) -> String {
+    message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

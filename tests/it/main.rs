@@ -30,6 +30,7 @@ mod package;
 mod page;
 mod regression;
 mod resilience;
+mod review2;
 mod services;
 mod status_check;
 mod waf;

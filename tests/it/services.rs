@@ -322,3 +322,65 @@ fn events_choose_what_goes_to_service_urls() {
     assert_eq!(sent[0]["event"], "changed");
     assert_eq!(sent[0]["new"], "81.23.45.200");
 }
+
+/// review2: a server's error text reaches Discord and Slack as it is, so `@everyone` (Discord)
+/// and `<!channel>` (Slack) in a Cloudflare message ping the whole channel: the Discord body
+/// sets no `allowed_mentions`, the Slack text is not escaped (`&`, `<`, `>`).
+#[test]
+fn review2_server_text_cannot_mention_everyone() {
+    let namespace = match Namespace::create() {
+        Ok(namespace) => namespace,
+        Err(reason) => {
+            eprintln!("SKIPPED: review2_server_text_cannot_mention_everyone: {reason}");
+            return;
+        }
+    };
+    let (world, ca) = namespace.inside(|| {
+        let world = World::new();
+        let listener = std::net::TcpListener::bind("127.0.0.1:443").expect("bind 443");
+        let ca = world.standin.serve_receivers_tls(listener, &HOSTS);
+        (world, ca)
+    });
+    let ca_file = world.dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).expect("write the CA");
+    world.standin.inject(
+        crate::harness::Fault::status(
+            400,
+            r#"{"success":false,"errors":[{"code":1004,"message":"@everyone <!channel> DNS Validation Error"}],"messages":[],"result":null}"#,
+        )
+        .path("dns_records"),
+    );
+    let config = world.config(&format!(
+        "{}\n[notify]\nurls = [\"discord://dtoken@112233\", \"slack://TA/TB/TC\"]\ntimeout = \"5s\"\n",
+        record("home.example.com"),
+    ));
+    let mut world = world;
+    world
+        .env
+        .push(("SSL_CERT_FILE".to_string(), ca_file.display().to_string()));
+    let wrapper = ["ip", "netns", "exec", namespace.name.as_str()];
+    let outcome = world.run_in(&wrapper, &config, &["--once"]);
+    let requests = world.standin.requests();
+    let discord = at(&requests, "discord.com");
+    let slack = at(&requests, "hooks.slack.com");
+    assert!(
+        !discord.is_empty() && !slack.is_empty(),
+        "{}\n{requests:?}",
+        outcome.output()
+    );
+    for request in &discord {
+        let body = json(request);
+        assert!(
+            body.get("allowed_mentions").is_some()
+                || !body["content"].as_str().unwrap_or("").contains("@everyone"),
+            "Discord would ping everyone: {body}"
+        );
+    }
+    for request in &slack {
+        let body = json(request);
+        assert!(
+            !body["text"].as_str().unwrap_or("").contains("<!channel>"),
+            "Slack would ping the channel: {body}"
+        );
+    }
+}

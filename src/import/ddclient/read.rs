@@ -42,11 +42,18 @@ pub(super) fn read_entries(text: &str, imported: &mut Imported) -> Result<Parsed
     let mut segments: Vec<(usize, usize)> = Vec::new();
     let mut passwords: BTreeMap<String, Setting> = BTreeMap::new();
     let mut last_line = 0;
+    // `password=\` continues on the next line: the password is that line's first word.
+    let mut continued_password: Option<String> = None;
     for (index, raw) in text.lines().enumerate() {
         let line_no = index + 1;
         last_line = line_no;
         let mut line = raw.to_string();
-        if let Some((key, value, replaced)) = password_assignment(&line) {
+        if let Some(key) = continued_password.take() {
+            let start = line.len() - line.trim_start().len();
+            let len = line[start..]
+                .find(|c: char| c.is_whitespace() || c == ',')
+                .unwrap_or(line.len() - start);
+            let value = line[start..start + len].to_string();
             passwords.insert(
                 key,
                 Setting {
@@ -54,7 +61,23 @@ pub(super) fn read_entries(text: &str, imported: &mut Imported) -> Result<Parsed
                     line: line_no,
                 },
             );
-            line = replaced;
+            line.replace_range(start..start + len, "");
+        }
+        if let Some((key, value, replaced)) = password_assignment(&line) {
+            if value == "\\" {
+                // The value is on the next line; keep the continuation.
+                continued_password = Some(key);
+                line = format!("{} \\", replaced.trim_end());
+            } else {
+                passwords.insert(
+                    key,
+                    Setting {
+                        value,
+                        line: line_no,
+                    },
+                );
+                line = replaced;
+            }
         }
         if let Some(hash) = line.find('#') {
             line.truncate(hash);

@@ -186,7 +186,24 @@ fn map(variables: &[(String, String, Place)]) -> Imported {
             }
             "SHOUTRRR" => {
                 for url in value.split_whitespace().filter(|u| !u.starts_with('#')) {
-                    if url.contains("://") {
+                    // Only the services flaredns speaks are carried over, so the config it
+                    // prints is one check-config accepts; the error never shows the URL.
+                    if let Err(error) = crate::notify::services::ServiceUrl::parse(url) {
+                        let scheme = url.split("://").next().unwrap_or_default();
+                        let scheme = if scheme.len() <= 16
+                            && scheme
+                                .chars()
+                                .all(|c| c.is_ascii_alphanumeric() || c == '+')
+                        {
+                            scheme
+                        } else {
+                            "a"
+                        };
+                        imported.note(
+                            Section::Notify,
+                            format!("{at}: a {scheme}:// URL is not carried over: {error}"),
+                        );
+                    } else if url.contains("://") {
                         imported.urls.push(url.to_string());
                     } else {
                         imported.note(
