@@ -4,25 +4,12 @@
 //! the first lifetime refresh of an address seen as a change.
 
 use crate::harness::{World, PUBLIC_IPV4};
-
-const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+use crate::waf::{held, ACCOUNT};
 
 fn list_config(world: &World, comment: &str) -> String {
     world.config(&format!(
         "[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\ncomment = \"{comment}\"\n"
     ))
-}
-
-fn held(world: &World) -> Vec<(String, Option<String>)> {
-    let mut items: Vec<(String, Option<String>)> = world
-        .standin
-        .list_items(ACCOUNT, "home_ips")
-        .unwrap_or_default()
-        .into_iter()
-        .map(|item| (item.ip, item.comment))
-        .collect();
-    items.sort();
-    items
 }
 
 /// Replaces the item holding `ip` by a new one (new id) with `comment`, as another host or

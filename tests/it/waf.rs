@@ -4,7 +4,7 @@
 
 use crate::harness::{record, World, PUBLIC_IPV4};
 
-const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 
 fn lists_config(world: &World, records: &str) -> String {
     world.config(&format!(
@@ -12,7 +12,8 @@ fn lists_config(world: &World, records: &str) -> String {
     ))
 }
 
-fn held(world: &World) -> Vec<(String, Option<String>)> {
+/// This host's list as the stand-in holds it: (item, comment), sorted.
+pub(crate) fn held(world: &World) -> Vec<(String, Option<String>)> {
     let mut items: Vec<(String, Option<String>)> = world
         .standin
         .list_items(ACCOUNT, "home_ips")
