@@ -11,21 +11,30 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::cloudflare::{ApiCycle, ApiError, Batch, Patch, Post, MAX_BATCH_CHANGES};
-use crate::model::Zone;
+use crate::model::{ObservedRecord, Zone};
 use crate::plan::{Action, NewRecord};
 
-/// Applies `actions` in `zone`. Every action gets a result, in the same order.
-pub async fn apply_zone(
-    api: &ApiCycle<'_>,
-    zone: &Zone,
-    actions: &[&Action],
-) -> Vec<Result<(), ApiError>> {
-    let mut results = Vec::with_capacity(actions.len());
+/// What applying a zone's actions did: every action's result, in the same order, and the
+/// records Cloudflare created (with their new ids).
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub results: Vec<Result<(), ApiError>>,
+    pub created: Vec<ObservedRecord>,
+}
+
+/// Applies `actions` in `zone`.
+pub async fn apply_zone(api: &ApiCycle<'_>, zone: &Zone, actions: &[&Action]) -> Applied {
+    let mut applied = Applied {
+        results: Vec::with_capacity(actions.len()),
+        created: Vec::new(),
+    };
     for chunk in chunks(actions) {
         let splits = std::cell::Cell::new(split_budget(chunk.len()));
-        results.extend(send(api, zone, &chunk, &splits).await);
+        let (results, created) = send(api, zone, &chunk, &splits).await;
+        applied.results.extend(results);
+        applied.created.extend(created);
     }
-    results
+    applied
 }
 
 /// How many extra requests bisecting a batch of `n` may cost: 4·log2(n) + 4.
@@ -34,8 +43,8 @@ fn split_budget(n: usize) -> u32 {
     4 * log2 + 4
 }
 
-/// Each action's result, in order.
-type Results = Vec<Result<(), ApiError>>;
+/// Each action's result, in order, and what the successful batches created.
+type Results = (Vec<Result<(), ApiError>>, Vec<ObservedRecord>);
 
 /// Sends one batch; on a rejection of several actions, bisects.
 fn send<'a>(
@@ -46,16 +55,21 @@ fn send<'a>(
 ) -> Pin<Box<dyn Future<Output = Results> + 'a>> {
     Box::pin(async move {
         match api.apply_batch(&zone.id, &batch(actions)).await {
-            Ok(()) => actions.iter().map(|_| Ok(())).collect(),
+            Ok(created) => (actions.iter().map(|_| Ok(())).collect(), created),
             Err(error) if actions.len() > 1 && is_rejection(&error) && splits.get() >= 2 => {
                 splits.set(splits.get() - 2);
                 tracing::debug!(zone = %zone.name, "Cloudflare rejected a batch of {} changes ({error}); splitting it to find the record at fault", actions.len());
                 let (first, second) = actions.split_at(actions.len() / 2);
-                let mut results = send(api, zone, first, splits).await;
-                results.extend(send(api, zone, second, splits).await);
-                results
+                let (mut results, mut created) = send(api, zone, first, splits).await;
+                let (more, also) = send(api, zone, second, splits).await;
+                results.extend(more);
+                created.extend(also);
+                (results, created)
             }
-            Err(error) => actions.iter().map(|_| Err(error.clone())).collect(),
+            Err(error) => (
+                actions.iter().map(|_| Err(error.clone())).collect(),
+                Vec::new(),
+            ),
         }
     })
 }

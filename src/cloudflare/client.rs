@@ -66,8 +66,6 @@ pub struct ApiCycle<'c> {
     pub(super) n_requests: AtomicU32,
     /// Bytes of answers read this cycle, so one listing cannot grow without end.
     pub(super) body_bytes: AtomicUsize,
-    /// Records created this cycle, by zone id, as the batch answers showed them.
-    pub(super) created: Mutex<BTreeMap<String, Vec<ObservedRecord>>>,
     /// This cycle's requests by method and status: the report's count, without diffing
     /// the client's totals.
     pub(super) by_status_this_cycle: Mutex<BTreeMap<RequestKind, u64>>,
@@ -116,7 +114,6 @@ impl Client {
             denied_zones: Mutex::new(BTreeMap::new()),
             n_requests: AtomicU32::new(0),
             body_bytes: AtomicUsize::new(0),
-            created: Mutex::new(BTreeMap::new()),
             by_status_this_cycle: Mutex::new(BTreeMap::new()),
         }
     }
@@ -207,7 +204,12 @@ impl ApiCycle<'_> {
 
     /// Sends one batch: Cloudflare applies all of it or none. A success is believed only when
     /// the answer holds every patched and posted record; otherwise it "could not confirm".
-    pub async fn apply_batch(&self, zone_id: &str, batch: &Batch) -> Result<(), ApiError> {
+    /// Returns the records Cloudflare created, with the ids it gave them.
+    pub async fn apply_batch(
+        &self,
+        zone_id: &str,
+        batch: &Batch,
+    ) -> Result<Vec<ObservedRecord>, ApiError> {
         let body = serde_json::to_value(wire::BatchRequest::from(batch)).map_err(|error| {
             ApiError::Malformed {
                 status: 0,
@@ -223,7 +225,7 @@ impl ApiCycle<'_> {
             )
             .await?;
         confirm_batch(batch, &result)?;
-        // What Cloudflare created, with its ids: the caller remembers them (`take_created`).
+        // What Cloudflare created, with its ids: the caller remembers them.
         let created: Vec<ObservedRecord> = result
             .posts
             .into_iter()
@@ -240,16 +242,7 @@ impl ApiCycle<'_> {
                 record.into_observed()
             })
             .collect();
-        lock(&self.created)
-            .entry(zone_id.to_string())
-            .or_default()
-            .extend(created);
-        Ok(())
-    }
-
-    /// The records created in `zone_id` this cycle (from the batch answers), taken.
-    pub fn take_created(&self, zone_id: &str) -> Vec<ObservedRecord> {
-        lock(&self.created).remove(zone_id).unwrap_or_default()
+        Ok(created)
     }
 
     /// `GET /user/tokens/verify`.

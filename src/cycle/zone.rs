@@ -116,25 +116,24 @@ impl Pass<'_, '_> {
         } else {
             plan.actions().collect()
         };
-        let results = if actions.is_empty() {
-            Vec::new()
+        let applied = if actions.is_empty() {
+            apply::Applied::default()
         } else {
             apply::apply_zone(self.accounts[token].api, zone, &actions).await
         };
-        self.record_results(token, zone, key, (desired, plan), results)
+        self.record_results(zone, key, (desired, plan), applied)
     }
 
     /// Turns a plan and the results of its actions (in plan order; none in a dry run) into
     /// report lines, and tells the memory what was written.
     pub(super) fn record_results(
         &mut self,
-        token: usize,
         zone: &Zone,
         key: &str,
         (desired, plan): (&[DesiredRecord], Plan),
-        results: Vec<Result<(), ApiError>>,
+        applied: apply::Applied,
     ) -> Vec<RecordReport> {
-        let mut results = results.into_iter();
+        let mut results = applied.results.into_iter();
         let mut records = Vec::new();
         let mut written = Vec::new();
         for step in plan.steps {
@@ -182,8 +181,7 @@ impl Pass<'_, '_> {
             });
         }
         let written: Vec<&plan::Action> = written.iter().collect();
-        let created = self.accounts[token].api.take_created(&zone.id);
-        self.memory.written(key, &written, &created);
+        self.memory.written(key, &written, &applied.created);
         records
     }
 }
