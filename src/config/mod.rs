@@ -12,6 +12,8 @@ mod effective;
 pub mod env;
 pub use effective::toml_quote;
 mod raw;
+mod records;
+mod sections;
 #[cfg(test)]
 mod tests;
 mod token;

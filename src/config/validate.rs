@@ -1,4 +1,5 @@
-//! Raw TOML → typed `Config`, one section at a time. Every error carries the file, the line
+//! Raw TOML → typed `Config`: the whole config and its required sections here; one record
+//! in `records`, the optional sections in `sections`. Every error carries the file, the line
 //! and the key (`Spanned`), and every number and duration is bounded here, so nothing later
 //! has to guard against a value of ten billion years.
 
@@ -8,16 +9,16 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{RawConfig, RawRecord};
-use super::raw::{RawMetrics, RawNotify};
+use super::raw::RawConfig;
+pub(super) use super::sections::state_dir;
 use super::{
     line_column, CheckMode, Config, ConfigError, ConfigWarning, DaemonConfig, DetectConfig,
-    MetricsConfig, NotifyConfig, RecordConfig, SecretUrl, TokenEntry, TokenUser, UnreadableToken,
-    WafListConfig, DEFAULT_API_URL, DEFAULT_NOTIFY_TIMEOUT, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT,
-    MAX_DETECT_TIMEOUT, MAX_INTERVAL, MAX_NOTIFY_TIMEOUT, MAX_RECONCILE, MIN_RECONCILE,
+    RecordConfig, TokenEntry, TokenUser, UnreadableToken, WafListConfig, DEFAULT_API_URL,
+    DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT, MAX_DETECT_TIMEOUT, MAX_INTERVAL, MAX_RECONCILE,
+    MIN_RECONCILE,
 };
 use crate::detect::Provider;
-use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
+use crate::model::Family;
 
 /// The default `[daemon].interval`.
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -303,7 +304,7 @@ impl Validator<'_> {
         })
     }
 
-    fn duration(
+    pub(super) fn duration(
         &self,
         value: Option<&Spanned<String>>,
         key: &str,
@@ -336,7 +337,7 @@ impl Validator<'_> {
         Ok(duration)
     }
 
-    fn count(
+    pub(super) fn count(
         &self,
         value: Option<&Spanned<i64>>,
         key: &str,
@@ -357,7 +358,7 @@ impl Validator<'_> {
             })
     }
 
-    fn providers(
+    pub(super) fn providers(
         &self,
         list: Option<&[Spanned<String>]>,
         family: Family,
@@ -386,7 +387,10 @@ impl Validator<'_> {
             .collect()
     }
 
-    fn check_mode(&self, value: &Spanned<toml::Value>) -> Result<CheckMode, ConfigError> {
+    pub(super) fn check_mode(
+        &self,
+        value: &Spanned<toml::Value>,
+    ) -> Result<CheckMode, ConfigError> {
         let key = "check.nameservers";
         match value.get_ref() {
             toml::Value::String(text) if text == "auto" => Ok(CheckMode::Auto),
@@ -403,178 +407,9 @@ impl Validator<'_> {
             _ => Err(self.invalid(value.span(), key, "must be \"auto\", \"api\", or a non-empty list of \"ip:port\" addresses")),
         }
     }
-
-    fn record(&self, raw: &RawRecord, enabled: &[Family]) -> Result<RecordConfig, ConfigError> {
-        let ipv6_host = raw
-            .ipv6_host
-            .as_ref()
-            .map(|value| {
-                crate::prefix::HostId::parse(value.get_ref())
-                    .map_err(|message| self.invalid(value.span(), "records.ipv6_host", message))
-            })
-            .transpose()?;
-        let ipv6_prefix_from = raw
-            .ipv6_prefix_from
-            .as_ref()
-            .map(|value| {
-                if ipv6_host.is_none() {
-                    return Err(self.invalid(
-                        value.span(),
-                        "records.ipv6_prefix_from",
-                        "goes with `ipv6_host`: it says where that host's prefix comes from",
-                    ));
-                }
-                Provider::parse(value.get_ref()).map_err(|message| {
-                    self.invalid(value.span(), "records.ipv6_prefix_from", message)
-                })
-            })
-            .transpose()?;
-        // A LAN host is AAAA only; its prefix may come from elsewhere than [detect].ipv6.
-        let mut enabled = enabled.to_vec();
-        if ipv6_host.is_some() {
-            if let Some(a) = raw
-                .types
-                .iter()
-                .flatten()
-                .find(|entry| Family::from_record_type(entry.get_ref()) == Some(Family::V4))
-            {
-                return Err(self.invalid(
-                    a.span(),
-                    "records.types",
-                    "a record with `ipv6_host` is AAAA only: its address is derived from an IPv6 prefix",
-                ));
-            }
-            enabled = if ipv6_prefix_from.is_some() || enabled.contains(&Family::V6) {
-                vec![Family::V6]
-            } else {
-                let span = raw.ipv6_host.as_ref().map(Spanned::span).unwrap_or(0..0);
-                return Err(self.invalid(span, "records.ipv6_host", "needs an IPv6 prefix: add a provider to [detect].ipv6, or set `ipv6_prefix_from` (e.g. \"iface:lan0\")"));
-            };
-        }
-        let enabled = enabled.as_slice();
-        let name = DomainName::parse(raw.name.get_ref()).map_err(|message| {
-            self.invalid(
-                raw.name.span(),
-                "records.name",
-                format!("invalid name: {message}"),
-            )
-        })?;
-        let zone = match &raw.zone {
-            None => None,
-            Some(zone) => {
-                let parsed = DomainName::parse(zone.get_ref()).map_err(|message| {
-                    self.invalid(
-                        zone.span(),
-                        "records.zone",
-                        format!("invalid zone: {message}"),
-                    )
-                })?;
-                if !name.is_within(parsed.as_str()) {
-                    return Err(self.invalid(
-                        zone.span(),
-                        "records.zone",
-                        format!("{name} is not inside zone {parsed}"),
-                    ));
-                }
-                Some(parsed)
-            }
-        };
-        let families = match &raw.types {
-            None => enabled.to_vec(),
-            Some(types) => {
-                let mut families = Vec::new();
-                for entry in types {
-                    let family = Family::from_record_type(entry.get_ref()).ok_or_else(|| {
-                        self.invalid(
-                            entry.span(),
-                            "records.types",
-                            format!(
-                                "`{}` is not a type flaredns manages; use \"A\" and/or \"AAAA\"",
-                                entry.get_ref()
-                            ),
-                        )
-                    })?;
-                    if !enabled.contains(&family) {
-                        return Err(self.invalid(
-                            entry.span(),
-                            "records.types",
-                            format!("{name} asks for {family} records but [detect].{} is empty; add a provider there or drop {family} here", if family == Family::V4 { "ipv4" } else { "ipv6" }),
-                        ));
-                    }
-                    if !families.contains(&family) {
-                        families.push(family);
-                    }
-                }
-                if families.is_empty() {
-                    return Err(self.invalid(
-                        raw.name.span(),
-                        "records.types",
-                        format!("{name} has an empty `types` list"),
-                    ));
-                }
-                families.sort();
-                families
-            }
-        };
-        let proxied = match &raw.proxied {
-            None => ProxiedSetting::Keep,
-            Some(value) => match value.get_ref() {
-                toml::Value::Boolean(flag) => ProxiedSetting::Set(*flag),
-                toml::Value::String(text) if text == "keep" => ProxiedSetting::Keep,
-                _ => {
-                    return Err(self.invalid(
-                        value.span(),
-                        "records.proxied",
-                        "must be \"keep\", true or false",
-                    ))
-                }
-            },
-        };
-        let ttl = match &raw.ttl {
-            None => TtlSetting::Keep,
-            Some(value) => match value.get_ref() {
-                toml::Value::String(text) if text == "keep" => TtlSetting::Keep,
-                toml::Value::String(text) if text == "auto" => TtlSetting::Auto,
-                toml::Value::Integer(1) => TtlSetting::Auto,
-                toml::Value::Integer(seconds) if (60..=86400).contains(seconds) => {
-                    TtlSetting::Seconds(*seconds as u32)
-                }
-                _ => {
-                    return Err(self.invalid(
-                        value.span(),
-                        "records.ttl",
-                        "must be \"keep\", \"auto\", or a number of seconds from 60 to 86400",
-                    ))
-                }
-            },
-        };
-        let comment = match &raw.comment {
-            None => None,
-            Some(text) if text.get_ref().chars().count() > 100 => {
-                return Err(self.invalid(
-                    text.span(),
-                    "records.comment",
-                    "is longer than 100 characters, Cloudflare's limit on the Free plan",
-                ))
-            }
-            Some(text) => Some(text.get_ref().clone()),
-        };
-        Ok(RecordConfig {
-            name,
-            zone,
-            families,
-            proxied,
-            ttl,
-            comment,
-            replace_cname: raw.replace_cname.unwrap_or(false),
-            token: 0,
-            ipv6_host,
-            ipv6_prefix_from,
-        })
-    }
 }
 
-fn parse_server(text: &str) -> Option<SocketAddr> {
+pub(super) fn parse_server(text: &str) -> Option<SocketAddr> {
     text.parse::<SocketAddr>().ok().or_else(|| {
         text.parse::<IpAddr>()
             .ok()
@@ -584,262 +419,12 @@ fn parse_server(text: &str) -> Option<SocketAddr> {
 
 /// True when an http:// URL's host is this machine: `localhost` or a loopback address, read
 /// from the parsed URL (so `localhost.evil.com` and `127.0.0.1.evil.com` are not).
-fn is_loopback_host(url: &url::Url) -> bool {
+pub(super) fn is_loopback_host(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
-    }
-}
-
-impl Validator<'_> {
-    fn notify(
-        &self,
-        raw: &RawNotify,
-        warnings: &mut Vec<ConfigWarning>,
-    ) -> Result<NotifyConfig, ConfigError> {
-        let url = |value: &Spanned<String>, key: &str| {
-            SecretUrl::parse(value.get_ref())
-                .map_err(|message| self.invalid(value.span(), key, message))
-        };
-        let healthchecks = raw
-            .healthchecks
-            .as_ref()
-            .map(|value| url(value, "notify.healthchecks"))
-            .transpose()?;
-        let uptime_kuma = raw
-            .uptime_kuma
-            .as_ref()
-            .map(|value| url(value, "notify.uptime_kuma"))
-            .transpose()?;
-        let webhooks = raw
-            .webhooks
-            .iter()
-            .flatten()
-            .map(|value| url(value, "notify.webhooks"))
-            .collect::<Result<Vec<_>, _>>()?;
-        let exec = raw
-            .exec
-            .iter()
-            .flatten()
-            .map(|value| {
-                let path = PathBuf::from(value.get_ref());
-                if path.is_absolute() {
-                    if let Some(problem) = hook_problem(&path) {
-                        warnings.push(ConfigWarning::Hook {
-                            path: path.clone(),
-                            problem,
-                        });
-                    }
-                    Ok(path)
-                } else {
-                    Err(self.invalid(
-                        value.span(),
-                        "notify.exec",
-                        "must be an absolute path (a command is run without a shell and without PATH lookup)".to_string(),
-                    ))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let urls = raw
-            .urls
-            .iter()
-            .flatten()
-            .map(|value| {
-                crate::notify::services::ServiceUrl::parse(value.get_ref())
-                    .map_err(|error| self.invalid(value.span(), "notify.urls", error.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let events = match &raw.events {
-            None => ALL_EVENTS.to_vec(),
-            Some(values) => values
-                .iter()
-                .map(|value| {
-                    ALL_EVENTS
-                        .iter()
-                        .find(|kind| kind.as_str() == value.get_ref().trim())
-                        .copied()
-                        .ok_or_else(|| {
-                            self.invalid(
-                                value.span(),
-                                "notify.events",
-                                format!(
-                                    "`{}` is not an event; use changed, failed, recovered or waf_list_changed",
-                                    crate::logging::one_line(value.get_ref())
-                                ),
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        };
-        let timeout = self.duration(
-            raw.timeout.as_ref(),
-            "notify.timeout",
-            DEFAULT_NOTIFY_TIMEOUT,
-            MAX_NOTIFY_TIMEOUT,
-        )?;
-        Ok(NotifyConfig {
-            healthchecks,
-            uptime_kuma,
-            webhooks,
-            exec,
-            urls,
-            events,
-            timeout,
-        })
-    }
-
-    fn metrics(&self, raw: &RawMetrics) -> Result<MetricsConfig, ConfigError> {
-        let listen = raw
-            .listen
-            .as_ref()
-            .map(|value| {
-                value.get_ref().trim().parse::<SocketAddr>().map_err(|_| {
-                    self.invalid(
-                        value.span(),
-                        "metrics.listen",
-                        format!("`{}` is not an address and port; write e.g. \"127.0.0.1:9797\" or \"[::1]:9797\"", value.get_ref()),
-                    )
-                })
-            })
-            .transpose()?;
-        let textfile = raw
-            .textfile
-            .as_ref()
-            .map(|value| {
-                let path = PathBuf::from(value.get_ref());
-                let named = path.file_name().is_some() && path.parent().is_some_and(|dir| !dir.as_os_str().is_empty());
-                if path.is_absolute() && named {
-                    Ok(path)
-                } else {
-                    Err(self.invalid(value.span(), "metrics.textfile", "must be an absolute path to a file, e.g. \"/var/lib/prometheus/node-exporter/flaredns.prom\""))
-                }
-            })
-            .transpose()?;
-        Ok(MetricsConfig { listen, textfile })
-    }
-}
-
-/// `[daemon].state_dir`, else `$STATE_DIRECTORY` (its first entry), else
-/// `~/.local/state/flaredns`.
-pub(super) fn state_dir(raw: &RawConfig, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
-    raw.daemon
-        .state_dir
-        .as_ref()
-        .map(|dir| PathBuf::from(dir.get_ref()))
-        .or_else(|| {
-            env("STATE_DIRECTORY").and_then(|dirs| dirs.split(':').next().map(PathBuf::from))
-        })
-        .or_else(|| env("HOME").map(|home| Path::new(&home).join(".local/state/flaredns")))
-}
-
-/// Every event, the default of `[notify] events`.
-const ALL_EVENTS: [crate::notify::EventKind; 4] = [
-    crate::notify::EventKind::Changed,
-    crate::notify::EventKind::Failed,
-    crate::notify::EventKind::Recovered,
-    crate::notify::EventKind::WafListChanged,
-];
-
-/// Why an exec hook cannot run, if it cannot: missing, not a file, not executable.
-fn hook_problem(path: &Path) -> Option<String> {
-    match std::fs::metadata(path) {
-        Err(error) => Some(format!("cannot be read ({error})")),
-        Ok(metadata) if !metadata.is_file() => Some("is not a file".to_string()),
-        #[cfg(unix)]
-        Ok(metadata) => {
-            use std::os::unix::fs::PermissionsExt;
-            (metadata.permissions().mode() & 0o111 == 0).then(|| "is not executable".to_string())
-        }
-        #[cfg(not(unix))]
-        Ok(_) => None,
-    }
-}
-
-impl Validator<'_> {
-    fn waf_list(&self, raw: &super::raw::RawWafList) -> Result<WafListConfig, ConfigError> {
-        let account = raw.account.get_ref().trim().to_ascii_lowercase();
-        if account.len() != 32 || !account.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(self.invalid(
-                raw.account.span(),
-                "waf_lists.account",
-                "must be the account id: 32 hex digits (dashboard: the account's Overview, \"Account ID\")",
-            ));
-        }
-        let name = raw.name.get_ref().trim().to_string();
-        let valid_name = !name.is_empty()
-            && name.len() <= 50
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !valid_name {
-            return Err(self.invalid(
-                raw.name.span(),
-                "waf_lists.name",
-                "must be 1 to 50 characters of a-z, 0-9 and _ (Cloudflare's rule for list names), e.g. \"home_ips\"",
-            ));
-        }
-        let prefix = |value: Option<&Spanned<i64>>,
-                      key: &str,
-                      range: std::ops::RangeInclusive<i64>,
-                      default: u8| {
-            match value {
-                None => Ok(default),
-                Some(value) if range.contains(value.get_ref()) => Ok(*value.get_ref() as u8),
-                Some(value) => Err(self.invalid(
-                    value.span(),
-                    key,
-                    format!("must be from {} to {}", range.start(), range.end()),
-                )),
-            }
-        };
-        let text =
-            |value: Option<&Spanned<String>>, key: &str, default: &str, max: usize| match value {
-                None => Ok(default.to_string()),
-                Some(value)
-                    if value.get_ref().chars().count() <= max
-                        && !value.get_ref().chars().any(char::is_control) =>
-                {
-                    Ok(value.get_ref().clone())
-                }
-                Some(value) => Err(self.invalid(
-                    value.span(),
-                    key,
-                    format!("must be at most {max} characters, with no control characters"),
-                )),
-            };
-        Ok(WafListConfig {
-            account,
-            name,
-            description: text(
-                raw.description.as_ref(),
-                "waf_lists.description",
-                "this host's addresses, kept by flaredns",
-                500,
-            )?,
-            comment: {
-                let comment = text(raw.comment.as_ref(), "waf_lists.comment", "flaredns", 500)?;
-                if comment.trim().is_empty() {
-                    let span = raw.comment.as_ref().map(Spanned::span).unwrap_or(0..0);
-                    return Err(self.invalid(span, "waf_lists.comment", "must not be empty: it is how flaredns tells its items from everyone else's"));
-                }
-                comment
-            },
-            ipv4_prefix: prefix(
-                raw.ipv4_prefix.as_ref(),
-                "waf_lists.ipv4_prefix",
-                8..=32,
-                32,
-            )?,
-            ipv6_prefix: prefix(
-                raw.ipv6_prefix.as_ref(),
-                "waf_lists.ipv6_prefix",
-                12..=128,
-                64,
-            )?,
-            token: 0,
-        })
     }
 }
 
