@@ -71,10 +71,13 @@ impl Pass<'_, '_> {
             .collect();
         let sources = self.prefix_sources().await;
         let (wanted, unknown, derived) = self.desired(&addresses, &sources);
-        report.addresses = addresses
+        // What the detect stage found goes to the WAF stage directly, not back out of the
+        // report (data flows one way).
+        let detected: BTreeMap<crate::model::Family, std::net::IpAddr> = addresses
             .iter()
             .map(|(family, answer)| (*family, answer.ip))
             .collect();
+        report.addresses = detected.clone();
         report.records.extend(unknown);
         report.records.extend(self.unreadable_records());
         report.derived = derived;
@@ -130,7 +133,7 @@ impl Pass<'_, '_> {
         report
             .records
             .sort_by(|a, b| (&a.name, &a.families).cmp(&(&b.name, &b.families)));
-        report.lists = self.lists(&report.addresses).await;
+        report.lists = self.lists(&detected).await;
         report
     }
 }

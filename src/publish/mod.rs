@@ -200,10 +200,14 @@ impl Publisher {
         let heartbeat = if report.success() {
             Heartbeat::Up
         } else {
+            // The reason comes from the report's first problem, as status.json's does, not
+            // back from what was just written there.
             Heartbeat::Down(
-                self.last
-                    .last_error
-                    .clone()
+                report
+                    .keyed_problems()
+                    .into_iter()
+                    .next()
+                    .map(|(_, sentence)| sentence)
                     .unwrap_or_else(|| "the cycle failed".to_string()),
             )
         };
