@@ -93,9 +93,8 @@ fn review_a_foreign_item_at_this_hosts_old_address_is_kept() {
 // existed before the daemon started (every RA does one) starts a cycle.
 #[test]
 fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
-    use std::io::BufRead;
     use std::process::{Command, Stdio};
-    use std::sync::{Arc, Mutex};
+
     use std::time::{Duration, Instant};
     let ip = |args: &[&str]| {
         Command::new("ip")
@@ -161,19 +160,7 @@ fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("daemon");
-    let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let lines = lines.clone();
-        let stderr = daemon.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                lines.lock().expect("lines").push((Instant::now(), line));
-            }
-        })
-    };
+    let (lines, reader) = crate::netns::follow_stderr(&mut daemon);
     let cycles_since = |since: Instant| {
         lines
             .lock()

@@ -4,9 +4,7 @@
 //! flaredns inside it; the stand-in is outside, so these tests read the plan (`--dry-run`),
 //! doctor, and the daemon's log, and the API requests fail by design.
 
-use std::io::BufRead;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::harness::World;
@@ -247,19 +245,7 @@ fn a_neighbour_change_of_the_configured_mac_starts_a_cycle_and_nothing_else_does
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the daemon in the namespace");
-    let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let lines = lines.clone();
-        let stderr = daemon.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                lines.lock().expect("lines").push((Instant::now(), line));
-            }
-        })
-    };
+    let (lines, reader) = crate::netns::follow_stderr(&mut daemon);
     let cycles_since = |since: Instant| {
         lines
             .lock()

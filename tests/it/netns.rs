@@ -2,7 +2,10 @@
 //! that need one say so loudly when they cannot have it (not root, no iproute2); under CI
 //! (`CI` set, run as root) that is a failure, never a silent pass.
 
-use std::process::Command;
+use std::io::BufRead;
+use std::process::{Child, Command};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// Runs `ip ARGS…`; true when it succeeded.
 pub fn ip(args: &[&str]) -> bool {
@@ -62,4 +65,26 @@ impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
+}
+
+/// Every line a child writes to stderr, with when it arrived, read by a thread as it comes;
+/// the thread ends when the child closes stderr.
+pub type Lines = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// Starts collecting the child's stderr (which must be piped).
+pub fn follow_stderr(child: &mut Child) -> (Lines, std::thread::JoinHandle<()>) {
+    let lines: Lines = Arc::new(Mutex::new(Vec::new()));
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let reader = {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                lines.lock().expect("lines").push((Instant::now(), line));
+            }
+        })
+    };
+    (lines, reader)
 }

@@ -5,9 +5,7 @@
 //! the interface holds only private addresses, so each cycle ends at detection ("refused:
 //! private") without an API request, and nothing leaves the namespace.
 
-use std::io::BufRead;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn ip(args: &[&str]) -> bool {
@@ -75,19 +73,7 @@ fn a_watched_interface_starts_a_cycle_within_a_second_or_two() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start the daemon in the namespace");
-    let lines: Arc<Mutex<Vec<(Instant, String)>>> = Arc::new(Mutex::new(Vec::new()));
-    let reader = {
-        let lines = lines.clone();
-        let stderr = daemon.stderr.take().expect("stderr");
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr)
-                .lines()
-                .map_while(Result::ok)
-            {
-                lines.lock().expect("lines").push((Instant::now(), line));
-            }
-        })
-    };
+    let (lines, reader) = crate::netns::follow_stderr(&mut daemon);
     let cycles_since = |since: Instant| -> Vec<Instant> {
         lines
             .lock()
