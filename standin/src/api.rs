@@ -86,23 +86,7 @@ pub(crate) async fn serve_tls(
     acceptor: tokio_rustls::TlsAcceptor,
     state: Arc<Mutex<State>>,
 ) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        let state = state.clone();
-        let acceptor = acceptor.clone();
-        tokio::spawn(async move {
-            let Ok(stream) = acceptor.accept(stream).await else {
-                return;
-            };
-            let service =
-                hyper::service::service_fn(move |request| handle(state.clone(), request, false));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
+    accept_tls(listener, acceptor, state, false).await;
 }
 
 /// Notification receivers over TLS: every request is logged and answered 200.
@@ -110,6 +94,16 @@ pub(crate) async fn serve_receivers_tls(
     listener: tokio::net::TcpListener,
     acceptor: tokio_rustls::TlsAcceptor,
     state: Arc<Mutex<State>>,
+) {
+    accept_tls(listener, acceptor, state, true).await;
+}
+
+/// The one TLS accept loop: each connection is served as the API or as receivers.
+async fn accept_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: Arc<Mutex<State>>,
+    receivers: bool,
 ) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -121,8 +115,16 @@ pub(crate) async fn serve_receivers_tls(
             let Ok(stream) = acceptor.accept(stream).await else {
                 return;
             };
-            let service =
-                hyper::service::service_fn(move |request| receive(state.clone(), request));
+            let service = hyper::service::service_fn(move |request| {
+                let state = state.clone();
+                async move {
+                    if receivers {
+                        receive(state, request).await
+                    } else {
+                        handle(state, request, false).await
+                    }
+                }
+            });
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
