@@ -11,6 +11,7 @@
 mod api;
 mod dns;
 mod lists;
+pub mod peak;
 mod records;
 
 use std::net::SocketAddr;

@@ -280,33 +280,23 @@ fn measure(binary: &Path, args: &[&str]) -> Measured {
     measure_with(binary, args, &[])
 }
 
-/// `measure` with more environment variables (`SSL_CERT_FILE` for a run over TLS).
-#[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot see
+/// `measure` with more environment variables (`SSL_CERT_FILE` for a run over TLS). The peak
+/// is the child's own (see `flaredns_standin::peak`), not `wait4`'s, which counts this
+/// benchmark's size too.
 fn measure_with(binary: &Path, args: &[&str], env: &[(&str, &Path)]) -> Measured {
     let started = Instant::now();
-    let child = std::process::Command::new(binary)
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start flaredns");
-    let mut status = 0;
-    // SAFETY: rusage is plain old data that wait4 fills in; the pid is our own child, which
-    // std never waits for, so it is reaped exactly once, here.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    let code = if pid > 0 && libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
+    let traced = flaredns_standin::peak::run(
+        std::process::Command::new(binary)
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    );
     Measured {
-        code,
-        wall,
-        peak_rss_kib: usage.ru_maxrss,
+        code: traced.code,
+        wall: started.elapsed(),
+        peak_rss_kib: traced.peak_rss_kib,
     }
 }
 
