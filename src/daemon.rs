@@ -264,8 +264,9 @@ impl<E: Events> Loop<'_, E> {
     }
 }
 
-/// Hands memory freed by the cycle (resolver, response bodies) back to the system, so the
-/// idle daemon's footprint is what it holds, not what its busiest cycle once needed.
+/// Hands memory freed by the cycle (resolver, response bodies) back to the system, and the
+/// code pages it ran back to the page cache, so the idle daemon's footprint is what it holds,
+/// not what its start and its busiest cycle once needed.
 fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no memory
@@ -273,6 +274,7 @@ fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+    crate::residency::release();
 }
 
 fn new_ticker(interval: Duration) -> tokio::time::Interval {

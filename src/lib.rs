@@ -22,7 +22,7 @@
 //! - `publish`: after a cycle, the status, metrics and notifications (`notify`, `metrics`).
 //! - `daemon`, `doctor`, `status`, `import`: what the binary does besides `--once`.
 //! - `state`, `files`, `clock`: what is remembered, how files are read and written, time.
-//! - `http`, `logging`, `systemd`, `error`, `cli`: the edges.
+//! - `http`, `logging`, `systemd`, `error`, `cli`, `residency`: the edges.
 
 pub mod apply;
 /// The command line, as the SPEC defines it: parsing only, `run` decides what to do. The same
@@ -49,6 +49,7 @@ pub mod plan;
 pub mod prefix;
 pub mod publish;
 pub mod reconcile;
+pub mod residency;
 pub mod secret;
 pub mod state;
 pub mod status;
@@ -248,6 +249,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             let _lock = run_lock(&config).await?;
             let mut publisher = publish::Publisher::new(&config);
             let mut engine = cycle::Engine::new(config)?;
+            residency::release();
             let started = tokio::time::Instant::now();
             let report = engine.run_cycle(cli.dry_run).await;
             cycle::render::log(&report);
