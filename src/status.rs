@@ -43,56 +43,100 @@ const HISTORY_SHOWN: usize = 5;
 /// escaped: a tampered `status.json` cannot move the cursor or forge lines.
 pub fn render(last: &LastCycle, now: SystemTime) -> String {
     let mut out = String::new();
-    let t = |text: &str| crate::logging::one_line(text);
-    let when = |unix: u64| {
-        let Some(text) = utc(unix) else {
-            return format!("{unix} (not a time flaredns writes)");
-        };
-        let ago = UNIX_EPOCH
-            .checked_add(Duration::from_secs(unix))
-            .and_then(|at| now.duration_since(at).ok())
-            .map(|elapsed| {
-                format!(
-                    " ({} ago)",
-                    humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
-                )
-            })
-            .unwrap_or_default();
-        format!("{text}{ago}")
-    };
     let result = if last.success { "success" } else { "FAILED" };
     let _ = writeln!(
         out,
         "last cycle: {}, {result}, took {} ms",
-        when(last.finished_at),
+        when(last.finished_at, now),
         last.duration_ms
     );
     if !last.addresses.is_empty() {
         let addresses: Vec<String> = last
             .addresses
             .iter()
-            .map(|(family, address)| format!("{} {}", t(family), t(address)))
+            .map(|(family, address)| format!("{} {}", shown(family), shown(address)))
             .collect();
         let _ = writeln!(out, "detected: {}", addresses.join(", "));
     }
-    if !last.history.is_empty() {
+    write_history(&mut out, last, now);
+    write_records(&mut out, last, now);
+    for list in &last.waf_lists {
         let _ = writeln!(
             out,
-            "address changes (the last {} of {}, newest first):",
-            last.history.len().min(HISTORY_SHOWN),
-            last.history.len()
+            "WAF list {} (account {}): {} [{}]",
+            shown(&list.name),
+            shown(&list.account),
+            shown(&list.state),
+            shown(&list.items.join(", "))
         );
-        for change in last.history.iter().rev().take(HISTORY_SHOWN) {
-            let _ = writeln!(
-                out,
-                "  {:<4} {} → {} at {}",
-                t(&change.family),
-                t(&change.old),
-                t(&change.new),
-                when(change.at)
-            );
+        if let Some(error) = &list.error {
+            let _ = writeln!(out, "      error: {}", shown(error));
         }
     }
+    for problem in &last.problems {
+        let _ = writeln!(out, "problem: {}", shown(problem));
+    }
+    if let Some(error) = &last.last_error {
+        let _ = writeln!(out, "last error: {}", shown(error));
+    }
+    if let Some(at) = last.last_success_at {
+        let _ = writeln!(out, "last success: {}", when(at, now));
+    }
+    if let Some(at) = last.next_check_at {
+        write_next_check(&mut out, at, now);
+    }
+    out
+}
+
+/// Outside text on one line, control characters escaped.
+fn shown(text: &str) -> String {
+    crate::logging::one_line(text)
+}
+
+/// A unix time as UTC and how long ago, or the number itself when it is no time flaredns
+/// writes.
+fn when(unix: u64, now: SystemTime) -> String {
+    let Some(text) = utc(unix) else {
+        return format!("{unix} (not a time flaredns writes)");
+    };
+    let ago = UNIX_EPOCH
+        .checked_add(Duration::from_secs(unix))
+        .and_then(|at| now.duration_since(at).ok())
+        .map(|elapsed| {
+            format!(
+                " ({} ago)",
+                humantime::format_duration(Duration::from_secs(elapsed.as_secs()))
+            )
+        })
+        .unwrap_or_default();
+    format!("{text}{ago}")
+}
+
+/// The last few address changes, newest first.
+fn write_history(out: &mut String, last: &LastCycle, now: SystemTime) {
+    if last.history.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "address changes (the last {} of {}, newest first):",
+        last.history.len().min(HISTORY_SHOWN),
+        last.history.len()
+    );
+    for change in last.history.iter().rev().take(HISTORY_SHOWN) {
+        let _ = writeln!(
+            out,
+            "  {:<4} {} → {} at {}",
+            shown(&change.family),
+            shown(&change.old),
+            shown(&change.new),
+            when(change.at, now)
+        );
+    }
+}
+
+/// One line per record (name, type, state, address, zone), then its last change and error.
+fn write_records(out: &mut String, last: &LastCycle, now: SystemTime) {
     let _ = writeln!(out, "records:");
     for record in &last.records {
         let name = match &record.unicode {
@@ -102,15 +146,15 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
         let _ = write!(
             out,
             "  {:<32} {:<4} {:<8}",
-            t(&name),
-            t(&record.record_type),
-            t(&record.state)
+            shown(&name),
+            shown(&record.record_type),
+            shown(&record.state)
         );
         if let Some(address) = &record.address {
-            let _ = write!(out, " {}", t(address));
+            let _ = write!(out, " {}", shown(address));
         }
         if let Some(zone) = &record.zone {
-            let _ = write!(out, " (zone {})", t(zone));
+            let _ = write!(out, " (zone {})", shown(zone));
         }
         out.push('\n');
         if let Some(change) = last
@@ -125,54 +169,33 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
             let _ = writeln!(
                 out,
                 "      last change: {} → {} at {}",
-                t(old),
-                t(&change.new),
-                when(change.at)
+                shown(old),
+                shown(&change.new),
+                when(change.at, now)
             );
         }
         if let Some(error) = &record.error {
-            let _ = writeln!(out, "      error: {}", t(error));
+            let _ = writeln!(out, "      error: {}", shown(error));
         }
     }
-    for list in &last.waf_lists {
+}
+
+/// The daemon's next check, or that it is overdue. The daemon rewrites an unchanged status
+/// once a minute (flash storage), so the time written may lag by that much; well past it,
+/// the daemon is not running.
+fn write_next_check(out: &mut String, at: u64, now: SystemTime) {
+    let overdue = UNIX_EPOCH
+        .checked_add(Duration::from_secs(at).saturating_add(OVERDUE_GRACE))
+        .is_some_and(|due| due < now);
+    if overdue {
         let _ = writeln!(
             out,
-            "WAF list {} (account {}): {} [{}]",
-            t(&list.name),
-            t(&list.account),
-            t(&list.state),
-            t(&list.items.join(", "))
+            "next check: was due {}: is the daemon running?",
+            when(at, now)
         );
-        if let Some(error) = &list.error {
-            let _ = writeln!(out, "      error: {}", t(error));
-        }
+    } else {
+        let _ = writeln!(out, "next check: {} (daemon)", when(at, now));
     }
-    for problem in &last.problems {
-        let _ = writeln!(out, "problem: {}", t(problem));
-    }
-    if let Some(error) = &last.last_error {
-        let _ = writeln!(out, "last error: {}", t(error));
-    }
-    if let Some(at) = last.last_success_at {
-        let _ = writeln!(out, "last success: {}", when(at));
-    }
-    if let Some(at) = last.next_check_at {
-        // The daemon rewrites an unchanged status once a minute (flash storage), so the time
-        // written may lag by that much; well past it, the daemon is not running.
-        let overdue = UNIX_EPOCH
-            .checked_add(Duration::from_secs(at).saturating_add(OVERDUE_GRACE))
-            .is_some_and(|due| due < now);
-        if overdue {
-            let _ = writeln!(
-                out,
-                "next check: was due {}: is the daemon running?",
-                when(at)
-            );
-        } else {
-            let _ = writeln!(out, "next check: {} (daemon)", when(at));
-        }
-    }
-    out
 }
 
 /// A unix time as "2026-11-25 22:05:00 UTC", or nothing for a time past the year 9999 (a

@@ -66,45 +66,8 @@ pub(super) fn classify<T: DeserializeOwned>(
     let envelope = match parsed {
         Some(Ok(envelope)) => envelope,
         // Not Cloudflare's JSON: what the status says is all there is.
-        not_json => {
-            let what = if looks_html {
-                "an HTML page"
-            } else {
-                "a body that is not JSON"
-            };
-            return Err(match code {
-                // An HTML 403 is the challenge page; any other non-JSON 403 is Cloudflare's
-                // firewall answering in its place ("error code: 1020").
-                403 if looks_html => ApiError::Challenge {
-                    status: code,
-                    mitigated: false,
-                },
-                403 => ApiError::Blocked {
-                    status: code,
-                    detail: crate::logging::one_line(&String::from_utf8_lossy(
-                        &bytes[..bytes.len().min(200)],
-                    )),
-                },
-                401 => ApiError::Auth {
-                    status: code,
-                    messages: Vec::new(),
-                },
-                _ => match not_json {
-                    Some(Err(error))
-                        if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() =>
-                    {
-                        ApiError::Malformed {
-                            status: code,
-                            detail: error.to_string(),
-                        }
-                    }
-                    _ => ApiError::NotJson {
-                        status: code,
-                        what: what.to_string(),
-                    },
-                },
-            });
-        }
+        Some(Err(error)) => return Err(not_json(code, looks_html, bytes, Some(error))),
+        None => return Err(not_json(code, looks_html, bytes, None)),
     };
     let messages: Vec<CloudflareMessage> = envelope
         .errors
@@ -119,25 +82,7 @@ pub(super) fn classify<T: DeserializeOwned>(
         });
     }
     if !status.is_success() || envelope.success != Some(true) {
-        // The token is judged only by 4xx answers: a 5xx says the server failed, whatever
-        // code its body carries, and is retried as such.
-        // A 404 is about the thing asked for (a list deleted out of band answers 404 with
-        // code 10001), never about the token: halting the token for it stopped everything.
-        let token_refused = code == 401
-            || code == 403
-            || ((400..500).contains(&code)
-                && code != 404
-                && messages.iter().any(|message| is_auth_code(message.code)));
-        if token_refused {
-            return Err(ApiError::Auth {
-                status: code,
-                messages,
-            });
-        }
-        return Err(ApiError::Api {
-            status: code,
-            messages,
-        });
+        return Err(refused(code, messages));
     }
     match envelope.result {
         Some(result) => Ok((result, envelope.result_info)),
@@ -145,6 +90,76 @@ pub(super) fn classify<T: DeserializeOwned>(
             status: code,
             detail: "the answer has no `result`".to_string(),
         }),
+    }
+}
+
+/// The error for an answer that is not Cloudflare's JSON (an HTML page, or a body that does
+/// not parse; `error` is the parse error, None for HTML): what the status says is all there is.
+fn not_json(
+    code: u16,
+    looks_html: bool,
+    bytes: &[u8],
+    error: Option<serde_json::Error>,
+) -> ApiError {
+    let what = if looks_html {
+        "an HTML page"
+    } else {
+        "a body that is not JSON"
+    };
+    match code {
+        // An HTML 403 is the challenge page; any other non-JSON 403 is Cloudflare's
+        // firewall answering in its place ("error code: 1020").
+        403 if looks_html => ApiError::Challenge {
+            status: code,
+            mitigated: false,
+        },
+        403 => ApiError::Blocked {
+            status: code,
+            detail: crate::logging::one_line(&String::from_utf8_lossy(
+                &bytes[..bytes.len().min(200)],
+            )),
+        },
+        401 => ApiError::Auth {
+            status: code,
+            messages: Vec::new(),
+        },
+        _ => match error {
+            Some(error) if serde_json::from_slice::<serde_json::Value>(bytes).is_ok() => {
+                ApiError::Malformed {
+                    status: code,
+                    detail: error.to_string(),
+                }
+            }
+            _ => ApiError::NotJson {
+                status: code,
+                what: what.to_string(),
+            },
+        },
+    }
+}
+
+/// The error for an envelope that says the request failed: the token refused, or the API's
+/// own error with its messages.
+fn refused(code: u16, messages: Vec<CloudflareMessage>) -> ApiError {
+    // The token is judged only by 4xx answers: a 5xx says the server failed, whatever
+    // code its body carries, and is retried as such.
+    // A 404 is about the thing asked for (a list deleted out of band answers 404 with
+    // code 10001), never about the token: halting the token for it stopped everything.
+    let token_refused = code == 401
+        || code == 403
+        || ((400..500).contains(&code)
+            && code != 404
+            && messages.iter().any(|message| is_auth_code(message.code)));
+    if token_refused {
+        ApiError::Auth {
+            status: code,
+            messages,
+        }
+    } else {
+        ApiError::Api {
+            status: code,
+            messages,
+        }
     }
 }
 

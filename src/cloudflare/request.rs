@@ -163,6 +163,12 @@ impl ApiCycle<'_> {
                 return (0, None, Err(error));
             }
         };
+        self.read_answer(response).await
+    }
+
+    /// An answer's status, the headers that matter (a redirect's target, the challenge mark,
+    /// Retry-After, Ratelimit, the content type) and its body (capped), classified.
+    async fn read_answer<T: DeserializeOwned>(&self, response: reqwest::Response) -> Exchange<T> {
         let status = response.status();
         let code = status.as_u16();
         let header = |name: &str| {

@@ -40,8 +40,41 @@ impl Validator<'_> {
             .flatten()
             .map(|value| url(value, "notify.webhooks"))
             .collect::<Result<Vec<_>, _>>()?;
-        let exec = raw
-            .exec
+        let exec = self.exec_hooks(raw, warnings)?;
+        let urls = raw
+            .urls
+            .iter()
+            .flatten()
+            .map(|value| {
+                crate::notify::services::ServiceUrl::parse(value.get_ref())
+                    .map_err(|error| self.invalid(value.span(), "notify.urls", error.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let events = self.events(raw)?;
+        let timeout = self.duration(
+            raw.timeout.as_ref(),
+            "notify.timeout",
+            DEFAULT_NOTIFY_TIMEOUT,
+            MAX_NOTIFY_TIMEOUT,
+        )?;
+        Ok(NotifyConfig {
+            healthchecks,
+            uptime_kuma,
+            webhooks,
+            exec,
+            urls,
+            events,
+            timeout,
+        })
+    }
+
+    /// `[notify].exec`: absolute paths only; a hook that cannot run is a warning.
+    fn exec_hooks(
+        &self,
+        raw: &RawNotify,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<Vec<PathBuf>, ConfigError> {
+        raw.exec
             .iter()
             .flatten()
             .map(|value| {
@@ -62,53 +95,33 @@ impl Validator<'_> {
                     ))
                 }
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let urls = raw
-            .urls
-            .iter()
-            .flatten()
-            .map(|value| {
-                crate::notify::services::ServiceUrl::parse(value.get_ref())
-                    .map_err(|error| self.invalid(value.span(), "notify.urls", error.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let events = match &raw.events {
-            None => ALL_EVENTS.to_vec(),
-            Some(values) => values
-                .iter()
-                .map(|value| {
-                    ALL_EVENTS
-                        .iter()
-                        .find(|kind| kind.as_str() == value.get_ref().trim())
-                        .copied()
-                        .ok_or_else(|| {
-                            self.invalid(
-                                value.span(),
-                                "notify.events",
-                                format!(
-                                    "`{}` is not an event; use changed, failed, recovered or waf_list_changed",
-                                    crate::logging::one_line(value.get_ref())
-                                ),
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?,
+            .collect()
+    }
+
+    /// `[notify].events`: which events are sent (all when absent).
+    fn events(&self, raw: &RawNotify) -> Result<Vec<crate::notify::EventKind>, ConfigError> {
+        let Some(values) = &raw.events else {
+            return Ok(ALL_EVENTS.to_vec());
         };
-        let timeout = self.duration(
-            raw.timeout.as_ref(),
-            "notify.timeout",
-            DEFAULT_NOTIFY_TIMEOUT,
-            MAX_NOTIFY_TIMEOUT,
-        )?;
-        Ok(NotifyConfig {
-            healthchecks,
-            uptime_kuma,
-            webhooks,
-            exec,
-            urls,
-            events,
-            timeout,
-        })
+        values
+            .iter()
+            .map(|value| {
+                ALL_EVENTS
+                    .iter()
+                    .find(|kind| kind.as_str() == value.get_ref().trim())
+                    .copied()
+                    .ok_or_else(|| {
+                        self.invalid(
+                            value.span(),
+                            "notify.events",
+                            format!(
+                                "`{}` is not an event; use changed, failed, recovered or waf_list_changed",
+                                crate::logging::one_line(value.get_ref())
+                            ),
+                        )
+                    })
+            })
+            .collect()
     }
 
     pub(super) fn metrics(&self, raw: &RawMetrics) -> Result<MetricsConfig, ConfigError> {
@@ -204,59 +217,31 @@ impl Validator<'_> {
                 "must be 1 to 50 characters of a-z, 0-9 and _ (Cloudflare's rule for list names), e.g. \"home_ips\"",
             ));
         }
-        let prefix = |value: Option<&Spanned<i64>>,
-                      key: &str,
-                      range: std::ops::RangeInclusive<i64>,
-                      default: u8| {
-            match value {
-                None => Ok(default),
-                Some(value) if range.contains(value.get_ref()) => Ok(*value.get_ref() as u8),
-                Some(value) => Err(self.invalid(
-                    value.span(),
-                    key,
-                    format!("must be from {} to {}", range.start(), range.end()),
-                )),
-            }
-        };
-        let text =
-            |value: Option<&Spanned<String>>, key: &str, default: &str, max: usize| match value {
-                None => Ok(default.to_string()),
-                Some(value)
-                    if value.get_ref().chars().count() <= max
-                        && !value.get_ref().chars().any(char::is_control) =>
-                {
-                    Ok(value.get_ref().clone())
-                }
-                Some(value) => Err(self.invalid(
-                    value.span(),
-                    key,
-                    format!("must be at most {max} characters, with no control characters"),
-                )),
-            };
         Ok(WafListConfig {
             account,
             name,
-            description: text(
+            description: self.list_text(
                 raw.description.as_ref(),
                 "waf_lists.description",
                 "this host's addresses, kept by flaredns",
                 500,
             )?,
             comment: {
-                let comment = text(raw.comment.as_ref(), "waf_lists.comment", "flaredns", 500)?;
+                let comment =
+                    self.list_text(raw.comment.as_ref(), "waf_lists.comment", "flaredns", 500)?;
                 if comment.trim().is_empty() {
                     let span = raw.comment.as_ref().map(Spanned::span).unwrap_or(0..0);
                     return Err(self.invalid(span, "waf_lists.comment", "must not be empty: it is how flaredns tells its items from everyone else's"));
                 }
                 comment
             },
-            ipv4_prefix: prefix(
+            ipv4_prefix: self.list_prefix(
                 raw.ipv4_prefix.as_ref(),
                 "waf_lists.ipv4_prefix",
                 8..=32,
                 32,
             )?,
-            ipv6_prefix: prefix(
+            ipv6_prefix: self.list_prefix(
                 raw.ipv6_prefix.as_ref(),
                 "waf_lists.ipv6_prefix",
                 12..=128,
@@ -264,5 +249,49 @@ impl Validator<'_> {
             )?,
             token: 0,
         })
+    }
+
+    /// A list's prefix length for one family: `default` when absent, else within `range`.
+    fn list_prefix(
+        &self,
+        value: Option<&Spanned<i64>>,
+        key: &str,
+        range: std::ops::RangeInclusive<i64>,
+        default: u8,
+    ) -> Result<u8, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(value) if range.contains(value.get_ref()) => Ok(*value.get_ref() as u8),
+            Some(value) => Err(self.invalid(
+                value.span(),
+                key,
+                format!("must be from {} to {}", range.start(), range.end()),
+            )),
+        }
+    }
+
+    /// A list's text (description, comment): `default` when absent, else at most `max`
+    /// characters and none a control character.
+    fn list_text(
+        &self,
+        value: Option<&Spanned<String>>,
+        key: &str,
+        default: &str,
+        max: usize,
+    ) -> Result<String, ConfigError> {
+        match value {
+            None => Ok(default.to_string()),
+            Some(value)
+                if value.get_ref().chars().count() <= max
+                    && !value.get_ref().chars().any(char::is_control) =>
+            {
+                Ok(value.get_ref().clone())
+            }
+            Some(value) => Err(self.invalid(
+                value.span(),
+                key,
+                format!("must be at most {max} characters, with no control characters"),
+            )),
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Where the API token comes from, in order: `CLOUDFLARE_API_TOKEN`, systemd's credential,
 //! `api_token_file`, `api_token`. Files are read through `files` (regular files only, at most
-//! 4 KB), and a token readable by others is a warning.
+//! 4 KB), and a token readable by others is a warning. `Tokens` collects each distinct token
+//! once for the records and lists that use it, and sets aside an entry whose own token file
+//! cannot be read, so only that entry fails.
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +11,42 @@ use super::validate::Validator;
 use toml::Spanned;
 
 use super::{
-    ApiToken, ConfigError, ConfigWarning, TokenEntry, TokenPathProblem, TokenSource,
-    CREDENTIAL_NAME,
+    ApiToken, ConfigError, ConfigWarning, TokenEntry, TokenPathProblem, TokenSource, TokenUser,
+    UnreadableToken, CREDENTIAL_NAME,
 };
 
+/// The tokens found while validating: each distinct token once (entries point at it by
+/// index), and the entries whose own token file cannot be read.
+pub(super) struct Tokens<'a> {
+    pub(super) env: &'a dyn Fn(&str) -> Option<String>,
+    pub(super) entries: Vec<TokenEntry>,
+    pub(super) unreadable: Vec<UnreadableToken>,
+}
+
 impl Validator<'_> {
+    /// The index of an entry's token in `tokens.entries`, or `None` when the entry's own
+    /// token file cannot be read (recorded for `user` in `tokens.unreadable`).
+    pub(super) fn token_for(
+        &self,
+        own_file: Option<&Spanned<String>>,
+        raw: &RawConfig,
+        tokens: &mut Tokens<'_>,
+        warnings: &mut Vec<ConfigWarning>,
+        user: impl FnOnce() -> TokenUser,
+    ) -> Result<Option<usize>, ConfigError> {
+        match self.token_index(own_file, raw, tokens.env, &mut tokens.entries, warnings) {
+            Ok(token) => Ok(Some(token)),
+            Err(error) if own_file.is_some() && is_unreadable(&error) => {
+                tokens.unreadable.push(UnreadableToken {
+                    user: user(),
+                    error: std::sync::Arc::new(error),
+                });
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
     pub(super) fn token(
         &self,
         raw: &RawConfig,
@@ -201,4 +234,18 @@ fn loose_permissions(path: &Path) -> Option<ConfigWarning> {
 #[cfg(not(unix))]
 fn loose_permissions(_path: &Path) -> Option<ConfigWarning> {
     None
+}
+
+/// True for a token error that only the entry naming the file should fail for: the file
+/// cannot be read (missing, not this user's to read) or the credential directory is absent.
+/// A token that reads but is malformed stays a config error.
+fn is_unreadable(error: &ConfigError) -> bool {
+    matches!(
+        error,
+        ConfigError::TokenFile { .. }
+            | ConfigError::TokenPath {
+                problem: TokenPathProblem::NoCredentialsDirectory,
+                ..
+            }
+    )
 }

@@ -11,11 +11,11 @@ use toml::Spanned;
 
 use super::raw::RawConfig;
 pub(super) use super::sections::state_dir;
+use super::token::Tokens;
 use super::{
     line_column, CheckMode, Config, ConfigError, ConfigWarning, DaemonConfig, DetectConfig,
-    RecordConfig, TokenEntry, TokenUser, UnreadableToken, WafListConfig, DEFAULT_API_URL,
-    DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT, MAX_DETECT_TIMEOUT, MAX_INTERVAL, MAX_RECONCILE,
-    MIN_RECONCILE,
+    RecordConfig, TokenUser, WafListConfig, DEFAULT_API_URL, DEFAULT_RECONCILE, MAX_CYCLE_TIMEOUT,
+    MAX_DETECT_TIMEOUT, MAX_INTERVAL, MAX_RECONCILE, MIN_RECONCILE,
 };
 use crate::detect::Provider;
 use crate::model::Family;
@@ -74,54 +74,113 @@ impl Validator<'_> {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let mut warnings = Vec::new();
-
-        let api_url = match &raw.cloudflare.api_url {
-            None => DEFAULT_API_URL.to_string(),
-            Some(url) => {
-                let value = url.get_ref().trim().trim_end_matches('/');
-                let parsed = url::Url::parse(value).map_err(|error| {
-                    self.invalid(
-                        url.span(),
-                        "cloudflare.api_url",
-                        format!("is not a URL ({error})"),
-                    )
-                })?;
-                if !matches!(parsed.scheme(), "https" | "http") {
-                    return Err(self.invalid(
-                        url.span(),
-                        "cloudflare.api_url",
-                        "must start with https:// (or http:// for a local stand-in)",
-                    ));
-                }
-                if parsed.query().is_some() || parsed.fragment().is_some() {
-                    return Err(self.invalid(
-                        url.span(),
-                        "cloudflare.api_url",
-                        "must be a base URL without `?query` or `#fragment`, e.g. https://api.cloudflare.com/client/v4",
-                    ));
-                }
-                if !parsed.username().is_empty() || parsed.password().is_some() {
-                    return Err(self.invalid(
-                        url.span(),
-                        "cloudflare.api_url",
-                        "must not carry a user name or password (`user@host`); the token is the only credential",
-                    ));
-                }
-                if parsed.scheme() == "http" && !is_loopback_host(&parsed) {
-                    let config = match self.variable_at(&url.span()) {
-                        Some(variable) => PathBuf::from(variable),
-                        None => self.path.to_path_buf(),
-                    };
-                    warnings.push(ConfigWarning::PlainHttp {
-                        config,
-                        host: parsed.host_str().unwrap_or_default().to_string(),
-                    });
-                }
-                // The parsed form: scheme and host in lower case.
-                parsed.as_str().trim_end_matches('/').to_string()
-            }
+        let api_url = self.api_url(&raw, &mut warnings)?;
+        let (detect, enabled) = self.detect(&raw)?;
+        let check = match &raw.check.nameservers {
+            None => CheckMode::Auto,
+            Some(value) => self.check_mode(value)?,
         };
+        let reconcile = self.duration(
+            raw.check.reconcile.as_ref(),
+            "check.reconcile",
+            DEFAULT_RECONCILE,
+            MAX_RECONCILE,
+        )?;
+        debug_assert!(MIN_RECONCILE <= reconcile);
+        let daemon = self.daemon(&raw)?;
 
+        if raw.records.is_empty() && raw.waf_lists.is_empty() {
+            return Err(ConfigError::NoRecords {
+                path: self.path.to_path_buf(),
+            });
+        }
+        // The main token is read only when a record uses it, so a config whose every record
+        // names its own token file needs no other.
+        let mut tokens = Tokens {
+            env,
+            entries: Vec::new(),
+            unreadable: Vec::new(),
+        };
+        let records = self.records(&raw, &enabled, &mut tokens, &mut warnings)?;
+        let waf_lists = self.waf_lists(&raw, &mut tokens, &mut warnings)?;
+        let state_dir = state_dir(&raw, env);
+        let notify = self.notify(&raw.notify, &mut warnings)?;
+
+        Ok(Config {
+            path: self.path.to_path_buf(),
+            origin: super::Origin::File(self.path.to_path_buf()),
+            from_env: Vec::new(),
+            tokens: tokens.entries,
+            unreadable: tokens.unreadable,
+            api_url,
+            detect,
+            check,
+            reconcile,
+            daemon,
+            records,
+            state_dir,
+            warnings,
+            notify,
+            waf_lists,
+            metrics: self.metrics(&raw.metrics)?,
+        })
+    }
+
+    /// `[cloudflare].api_url`: an http(s) base URL without query, fragment or credentials,
+    /// in its parsed form; plain http to another host is a warning.
+    fn api_url(
+        &self,
+        raw: &RawConfig,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<String, ConfigError> {
+        let Some(url) = &raw.cloudflare.api_url else {
+            return Ok(DEFAULT_API_URL.to_string());
+        };
+        let value = url.get_ref().trim().trim_end_matches('/');
+        let parsed = url::Url::parse(value).map_err(|error| {
+            self.invalid(
+                url.span(),
+                "cloudflare.api_url",
+                format!("is not a URL ({error})"),
+            )
+        })?;
+        if !matches!(parsed.scheme(), "https" | "http") {
+            return Err(self.invalid(
+                url.span(),
+                "cloudflare.api_url",
+                "must start with https:// (or http:// for a local stand-in)",
+            ));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(self.invalid(
+                url.span(),
+                "cloudflare.api_url",
+                "must be a base URL without `?query` or `#fragment`, e.g. https://api.cloudflare.com/client/v4",
+            ));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(self.invalid(
+                url.span(),
+                "cloudflare.api_url",
+                "must not carry a user name or password (`user@host`); the token is the only credential",
+            ));
+        }
+        if parsed.scheme() == "http" && !is_loopback_host(&parsed) {
+            let config = match self.variable_at(&url.span()) {
+                Some(variable) => PathBuf::from(variable),
+                None => self.path.to_path_buf(),
+            };
+            warnings.push(ConfigWarning::PlainHttp {
+                config,
+                host: parsed.host_str().unwrap_or_default().to_string(),
+            });
+        }
+        // The parsed form: scheme and host in lower case.
+        Ok(parsed.as_str().trim_end_matches('/').to_string())
+    }
+
+    /// `[detect]`, and the families it can detect (at least one).
+    fn detect(&self, raw: &RawConfig) -> Result<(DetectConfig, Vec<Family>), ConfigError> {
         let timeout = self.duration(
             raw.detect.timeout.as_ref(),
             "detect.timeout",
@@ -139,21 +198,7 @@ impl Validator<'_> {
             .watch
             .iter()
             .flatten()
-            .map(|name| {
-                let text = name.get_ref().trim();
-                let valid = !text.is_empty()
-                    && text.len() < 16
-                    && text.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
-                if valid {
-                    Ok(text.to_string())
-                } else {
-                    Err(self.invalid(
-                        name.span(),
-                        "detect.watch",
-                        format!("`{text}` is not an interface name (1 to 15 characters, no `/`, `:` or spaces), e.g. \"ppp0\""),
-                    ))
-                }
-            })
+            .map(|name| self.interface_name(name))
             .collect::<Result<Vec<_>, _>>()?;
         let detect = DetectConfig {
             ipv4,
@@ -175,20 +220,31 @@ impl Validator<'_> {
                 .unwrap_or(0..0);
             return Err(self.invalid(span, "detect.ipv4", "both [detect].ipv4 and [detect].ipv6 are empty, so there is no address to publish; list at least one provider"));
         }
+        Ok((detect, enabled))
+    }
 
-        let check = match &raw.check.nameservers {
-            None => CheckMode::Auto,
-            Some(value) => self.check_mode(value)?,
-        };
-        let reconcile = self.duration(
-            raw.check.reconcile.as_ref(),
-            "check.reconcile",
-            DEFAULT_RECONCILE,
-            MAX_RECONCILE,
-        )?;
-        debug_assert!(MIN_RECONCILE <= reconcile);
+    /// One `[detect].watch` entry: a kernel interface name.
+    fn interface_name(&self, name: &Spanned<String>) -> Result<String, ConfigError> {
+        let text = name.get_ref().trim();
+        let valid = !text.is_empty()
+            && text.len() < 16
+            && text
+                .chars()
+                .all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
+        if valid {
+            Ok(text.to_string())
+        } else {
+            Err(self.invalid(
+                name.span(),
+                "detect.watch",
+                format!("`{text}` is not an interface name (1 to 15 characters, no `/`, `:` or spaces), e.g. \"ppp0\""),
+            ))
+        }
+    }
 
-        let interval = self.interval(&raw)?;
+    /// `[daemon]`'s interval, cycle timeout and request limits.
+    fn daemon(&self, raw: &RawConfig) -> Result<DaemonConfig, ConfigError> {
+        let interval = self.interval(raw)?;
         let cycle_timeout = self.duration(
             raw.daemon.cycle_timeout.as_ref(),
             "daemon.cycle_timeout",
@@ -205,61 +261,65 @@ impl Validator<'_> {
             "daemon.max_requests_per_hour",
             1200,
         )?;
+        Ok(DaemonConfig {
+            interval,
+            cycle_timeout,
+            max_requests_per_cycle,
+            max_requests_per_hour,
+        })
+    }
 
-        if raw.records.is_empty() && raw.waf_lists.is_empty() {
-            return Err(ConfigError::NoRecords {
-                path: self.path.to_path_buf(),
-            });
-        }
-        // The main token is read only when a record uses it, so a config whose every record
-        // names its own token file needs no other.
-        let mut tokens: Vec<TokenEntry> = Vec::new();
-        let mut unreadable: Vec<UnreadableToken> = Vec::new();
+    /// `[[records]]`, each with its token; a record whose own token file cannot be read is
+    /// set aside in `tokens.unreadable` rather than failing the config.
+    fn records(
+        &self,
+        raw: &RawConfig,
+        enabled: &[Family],
+        tokens: &mut Tokens<'_>,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<Vec<RecordConfig>, ConfigError> {
         let mut records: Vec<RecordConfig> = Vec::with_capacity(raw.records.len());
         for raw_record in &raw.records {
-            let mut record = self.record(raw_record, &enabled)?;
+            let mut record = self.record(raw_record, enabled)?;
             if records.iter().any(|earlier| earlier.name == record.name)
-                || unreadable.iter().any(|earlier| {
+                || tokens.unreadable.iter().any(|earlier| {
                     matches!(&earlier.user, TokenUser::Record { name, .. } if *name == record.name)
                 })
             {
                 return Err(self.invalid(raw_record.name.span(), "records.name", format!("{} is listed twice; merge the two entries (use `types` for several record types)", record.name)));
             }
             let own_file = raw_record.api_token_file.as_ref();
-            match self.token_index(own_file, &raw, env, &mut tokens, &mut warnings) {
-                Ok(token) => record.token = token,
-                Err(error) if own_file.is_some() && is_unreadable(&error) => {
-                    unreadable.push(UnreadableToken {
-                        user: TokenUser::Record {
-                            name: record.name.clone(),
-                            families: record.families.clone(),
-                        },
-                        error: std::sync::Arc::new(error),
-                    });
-                    continue;
-                }
-                Err(error) => return Err(error),
+            let user = || TokenUser::Record {
+                name: record.name.clone(),
+                families: record.families.clone(),
+            };
+            match self.token_for(own_file, raw, tokens, warnings, user)? {
+                Some(token) => record.token = token,
+                None => continue,
             }
             records.push(record);
         }
+        Ok(records)
+    }
 
+    /// `[[waf_lists]]`, each with its token, as `records` does.
+    fn waf_lists(
+        &self,
+        raw: &RawConfig,
+        tokens: &mut Tokens<'_>,
+        warnings: &mut Vec<ConfigWarning>,
+    ) -> Result<Vec<WafListConfig>, ConfigError> {
         let mut waf_lists: Vec<WafListConfig> = Vec::new();
         for list in &raw.waf_lists {
             let mut config = self.waf_list(list)?;
             let own_file = list.api_token_file.as_ref();
-            match self.token_index(own_file, &raw, env, &mut tokens, &mut warnings) {
-                Ok(token) => config.token = token,
-                Err(error) if own_file.is_some() && is_unreadable(&error) => {
-                    unreadable.push(UnreadableToken {
-                        user: TokenUser::List {
-                            account: config.account.clone(),
-                            name: config.name.clone(),
-                        },
-                        error: std::sync::Arc::new(error),
-                    });
-                    continue;
-                }
-                Err(error) => return Err(error),
+            let user = || TokenUser::List {
+                account: config.account.clone(),
+                name: config.name.clone(),
+            };
+            match self.token_for(own_file, raw, tokens, warnings, user)? {
+                Some(token) => config.token = token,
+                None => continue,
             }
             if waf_lists
                 .iter()
@@ -276,32 +336,7 @@ impl Validator<'_> {
             }
             waf_lists.push(config);
         }
-        let state_dir = state_dir(&raw, env);
-        let notify = self.notify(&raw.notify, &mut warnings)?;
-
-        Ok(Config {
-            path: self.path.to_path_buf(),
-            origin: super::Origin::File(self.path.to_path_buf()),
-            from_env: Vec::new(),
-            tokens,
-            unreadable,
-            api_url,
-            detect,
-            check,
-            reconcile,
-            daemon: DaemonConfig {
-                interval,
-                cycle_timeout,
-                max_requests_per_cycle,
-                max_requests_per_hour,
-            },
-            records,
-            state_dir,
-            warnings,
-            notify,
-            waf_lists,
-            metrics: self.metrics(&raw.metrics)?,
-        })
+        Ok(waf_lists)
     }
 
     pub(super) fn duration(
@@ -426,18 +461,4 @@ pub(super) fn is_loopback_host(url: &url::Url) -> bool {
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
     }
-}
-
-/// True for a token error that only the entry naming the file should fail for: the file
-/// cannot be read (missing, not this user's to read) or the credential directory is absent.
-/// A token that reads but is malformed stays a config error.
-fn is_unreadable(error: &ConfigError) -> bool {
-    matches!(
-        error,
-        ConfigError::TokenFile { .. }
-            | ConfigError::TokenPath {
-                problem: super::TokenPathProblem::NoCredentialsDirectory,
-                ..
-            }
-    )
 }

@@ -119,22 +119,9 @@ impl Engine {
         // The config caps cycle_timeout, so this cannot overflow; stay safe if it did.
         let deadline = started.checked_add(timeout).unwrap_or(started);
         let state = self.state.clone();
-        let memory = self.memory.get_or_insert_with(|| {
-            state
-                .as_deref()
-                .and_then(|state| state.read_json::<Remembered>(remembered::FILE))
-                .and_then(|file| {
-                    let checked = file.checked();
-                    if checked.is_none() {
-                        tracing::warn!(
-                            "ignoring {}: another version wrote it; the zones are listed again",
-                            remembered::FILE
-                        );
-                    }
-                    checked
-                })
-                .unwrap_or_default()
-        });
+        let memory = self
+            .memory
+            .get_or_insert_with(|| load_memory(state.as_deref()));
         let remembered_before = memory.clone();
         // Each account lends its client (for this cycle's API handle, which outlives the pass)
         // and its zone directory (to the pass); the two borrows are of different fields.
@@ -189,22 +176,7 @@ impl Engine {
         }
         drop(apis);
         drop(clients);
-        if let Some(state) = &self.state {
-            let until = self
-                .accounts
-                .iter()
-                .filter_map(|account| account.client.rate_limited_until())
-                .max();
-            if until.is_some() || self.rate_limit_remembered {
-                state.write_rate_limit(until);
-            }
-            self.rate_limit_remembered = until.is_some();
-            if let Some(memory) = self.memory.as_ref().filter(|_| !dry_run) {
-                if *memory != remembered_before {
-                    state.write_json(remembered::FILE, memory);
-                }
-            }
-        }
+        self.write_back(dry_run, &remembered_before);
         report.budget_remaining = self
             .accounts
             .iter()
@@ -212,6 +184,46 @@ impl Engine {
             .min();
         report
     }
+
+    /// Keeps what the cycle learnt for the next run: the latest Retry-After of any token
+    /// (removed once none is in force), and the memory when it changed (not on a dry run).
+    fn write_back(&mut self, dry_run: bool, remembered_before: &Remembered) {
+        let Some(state) = &self.state else {
+            return;
+        };
+        let until = self
+            .accounts
+            .iter()
+            .filter_map(|account| account.client.rate_limited_until())
+            .max();
+        if until.is_some() || self.rate_limit_remembered {
+            state.write_rate_limit(until);
+        }
+        self.rate_limit_remembered = until.is_some();
+        if let Some(memory) = self.memory.as_ref().filter(|_| !dry_run) {
+            if memory != remembered_before {
+                state.write_json(remembered::FILE, memory);
+            }
+        }
+    }
+}
+
+/// What the state directory remembers of the API's records; nothing when there is none, or
+/// when another version wrote it (then the zones are listed again).
+fn load_memory(state: Option<&StateDir>) -> Remembered {
+    state
+        .and_then(|state| state.read_json::<Remembered>(remembered::FILE))
+        .and_then(|file| {
+            let checked = file.checked();
+            if checked.is_none() {
+                tracing::warn!(
+                    "ignoring {}: another version wrote it; the zones are listed again",
+                    remembered::FILE
+                );
+            }
+            checked
+        })
+        .unwrap_or_default()
 }
 
 /// One client and zone directory per token. The first token keeps `zones.json`; others get

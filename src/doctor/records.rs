@@ -12,9 +12,9 @@ use crate::cloudflare::{ApiCycle, ApiError};
 use crate::config::{CheckMode, Config, RecordConfig};
 use crate::cycle::{desired_record, record_address, PrefixSources};
 use crate::detect::filter::is_cloudflare;
-use crate::model::{Family, ObservedRecord, Zone};
+use crate::model::{DesiredRecord, DomainName, Family, ObservedRecord, Zone};
 use crate::observe::{self, DnsAnswer, DnsCheck, DnsVerdict};
-use crate::plan::{self, Action, Outcome, Refusal};
+use crate::plan::{self, Action, Outcome, Refusal, Step};
 use crate::zones::ZoneDirectory;
 
 /// One finding per managed record and family (one per name for a CNAME), plus the zones seen.
@@ -93,71 +93,112 @@ async fn judge(
     servers: &[SocketAddr],
     config: &Config,
 ) -> Vec<Finding> {
-    let check = format!("record {}", record.name.shown());
     let held: Vec<String> = here.iter().map(describe_observed).collect();
     let held = if held.is_empty() {
         "nothing".to_string()
     } else {
         held.join("; ")
     };
-    let mut findings = Vec::new();
-    let mut desired = Vec::new();
-    for family in &record.families {
-        let published: Vec<IpAddr> = here
-            .iter()
-            .filter(|observed| {
-                observed
-                    .record_type
-                    .eq_ignore_ascii_case(family.record_type())
-            })
-            .filter_map(|observed| observed.content.parse().ok())
-            .collect();
-        match record_address(record, *family, addresses, sources, &published) {
-            Ok((ip, derivation)) => {
-                desired.push(desired_record(record, *family, ip));
-                if let Some(derivation) = derivation {
-                    findings.push(finding(
-                        format!("{check} {family}"),
-                        Status::Ok,
-                        format!("derived: {derivation}"),
-                        None,
-                    ));
-                }
-            }
-            Err(failure) => findings.push(finding(
-                format!("{check} {family}"),
-                Status::Warning,
-                format!(
-                    "zone {}; the API holds {held}; {failure}, so the record cannot be compared",
-                    zone.name
-                ),
-                None,
-            )),
-        }
+    let mut judged = Judged {
+        check: format!("record {}", record.name.shown()),
+        record,
+        zone,
+        held,
+        desired: Vec::new(),
+        servers,
+        config,
+    };
+    let mut findings = judged.desire(here, addresses, sources);
+    for step in plan::plan(&judged.desired, here).steps {
+        findings.push(judged.step_finding(step).await);
     }
-    let plan = plan::plan(&desired, here);
-    for step in plan.steps {
+    findings
+}
+
+/// One record being judged: what the API holds at its name (in words), what this host wants
+/// there, and where to ask DNS.
+struct Judged<'a> {
+    /// `record NAME`, the findings' subject.
+    check: String,
+    record: &'a RecordConfig,
+    zone: &'a Zone,
+    held: String,
+    desired: Vec<DesiredRecord>,
+    servers: &'a [SocketAddr],
+    config: &'a Config,
+}
+
+impl Judged<'_> {
+    /// Fills in `desired` with the record's address per family, as the cycle would; returns
+    /// a finding for each derived address and each address that cannot be had.
+    fn desire(
+        &mut self,
+        here: &[ObservedRecord],
+        addresses: &BTreeMap<Family, crate::detect::Answer>,
+        sources: &PrefixSources,
+    ) -> Vec<Finding> {
+        let check = &self.check;
+        let mut findings = Vec::new();
+        for family in &self.record.families {
+            let published: Vec<IpAddr> = here
+                .iter()
+                .filter(|observed| {
+                    observed
+                        .record_type
+                        .eq_ignore_ascii_case(family.record_type())
+                })
+                .filter_map(|observed| observed.content.parse().ok())
+                .collect();
+            match record_address(self.record, *family, addresses, sources, &published) {
+                Ok((ip, derivation)) => {
+                    self.desired.push(desired_record(self.record, *family, ip));
+                    if let Some(derivation) = derivation {
+                        findings.push(finding(
+                            format!("{check} {family}"),
+                            Status::Ok,
+                            format!("derived: {derivation}"),
+                            None,
+                        ));
+                    }
+                }
+                Err(failure) => findings.push(finding(
+                    format!("{check} {family}"),
+                    Status::Warning,
+                    format!(
+                        "zone {}; the API holds {}; {failure}, so the record cannot be compared",
+                        self.zone.name, self.held
+                    ),
+                    None,
+                )),
+            }
+        }
+        findings
+    }
+
+    /// One step of the plan, in words, with what DNS says of it.
+    async fn step_finding(&self, step: Step) -> Finding {
+        let (check, zone, held) = (&self.check, self.zone, &self.held);
         let subject = if step.families.len() == 1 {
             format!("{check} {}", step.families[0])
         } else {
             check.clone()
         };
-        let finding = match step.outcome {
+        match step.outcome {
             Outcome::Refused(Refusal::CnameAtName { target }) => {
-                cname_finding(&check, record, zone, &target, config, false).await
+                cname_finding(check, self.record, zone, &target, self.config, false).await
             }
             Outcome::Change(Action::ReplaceCname { target, .. }) => {
-                cname_finding(&check, record, zone, &target, config, true).await
+                cname_finding(check, self.record, zone, &target, self.config, true).await
             }
             Outcome::Refused(refusal)
-                if dns_view(&desired, step.families[0], servers, &step.name)
+                if dns_view(&self.desired, step.families[0], self.servers, &step.name)
                     .await
                     .1 =>
             {
                 confirmed_anyway(
                     subject,
                     zone,
-                    &held,
+                    held,
                     &refusal.describe(&step.name, &step.families),
                 )
             }
@@ -173,8 +214,9 @@ async fn judge(
             ),
             Outcome::InSync => {
                 let family = step.families.first().copied().unwrap_or(Family::V4);
-                let (dns, _) = dns_view(&desired, family, servers, &step.name).await;
-                let ip = desired
+                let (dns, _) = dns_view(&self.desired, family, self.servers, &step.name).await;
+                let ip = self
+                    .desired
                     .iter()
                     .find(|record| record.family == family)
                     .map(|record| record.content.to_string())
@@ -191,34 +233,46 @@ async fn judge(
             }
             Outcome::Change(action) => {
                 let family = step.families.first().copied().unwrap_or(Family::V4);
-                let (dns, confirmed) = dns_view(&desired, family, servers, &step.name).await;
-                if confirmed {
-                    findings.push(confirmed_anyway(
-                        subject,
-                        zone,
-                        &held,
-                        &format!("the API alone would {}: {action}", action.verb()),
-                    ));
-                    continue;
-                }
-                let verdict = match &action {
-                    Action::Create(new) => format!(
-                        "there is no {} record yet; the next run creates one with {}",
-                        new.family, new.content
-                    ),
-                    _ => format!("out of date ({action}); the next run updates it"),
-                };
-                finding(
-                    subject,
-                    Status::Warning,
-                    format!("zone {}; the API holds {held}; {dns}; {verdict}", zone.name),
-                    Some("run `flaredns --once`, or let the daemon do it"),
-                )
+                self.change_finding(subject, family, &step.name, &action)
+                    .await
             }
-        };
-        findings.push(finding);
+        }
     }
-    findings
+
+    /// A change the plan calls for: out of date, or confirmed by DNS after all.
+    async fn change_finding(
+        &self,
+        subject: String,
+        family: Family,
+        name: &DomainName,
+        action: &Action,
+    ) -> Finding {
+        let (dns, confirmed) = dns_view(&self.desired, family, self.servers, name).await;
+        if confirmed {
+            return confirmed_anyway(
+                subject,
+                self.zone,
+                &self.held,
+                &format!("the API alone would {}: {action}", action.verb()),
+            );
+        }
+        let verdict = match action {
+            Action::Create(new) => format!(
+                "there is no {} record yet; the next run creates one with {}",
+                new.family, new.content
+            ),
+            _ => format!("out of date ({action}); the next run updates it"),
+        };
+        finding(
+            subject,
+            Status::Warning,
+            format!(
+                "zone {}; the API holds {}; {dns}; {verdict}",
+                self.zone.name, self.held
+            ),
+            Some("run `flaredns --once`, or let the daemon do it"),
+        )
+    }
 }
 
 /// What authoritative DNS answers, in words, and whether `observe::verdict` says it confirms

@@ -11,7 +11,7 @@ use crate::config::{Config, WafListConfig};
 use crate::model::{Family, Zone};
 use crate::state::remembered::{self, list_key, Remembered};
 use crate::state::StateDir;
-use crate::waf::{kind_problem, plan_items, wanted_items, Ownership, Wanted};
+use crate::waf::{kind_problem, plan_items, wanted_items, ListPlan, Ownership, Wanted};
 
 /// One finding per list about the list, and one about the rules using it.
 pub(super) async fn list_findings(
@@ -45,6 +45,7 @@ pub(super) async fn list_findings(
     findings
 }
 
+/// Whether the token can read the list, whether it is an ip list, and what it lacks.
 async fn list_finding(
     list: &WafListConfig,
     api: &ApiCycle<'_>,
@@ -95,6 +96,12 @@ async fn list_finding(
         added,
     };
     let plan = plan_items(&wanted.desired, &wanted.judged, &held, ownership);
+    plan_finding(list, &plan, check)
+}
+
+/// The list planner's verdict, in words: this host's old addresses to remove, its addresses
+/// to add, or in sync.
+fn plan_finding(list: &WafListConfig, plan: &ListPlan, check: &str) -> Finding {
     let shown = |items: &[String]| items.join(", ");
     let stale: Vec<String> = plan.remove.iter().map(|item| item.ip.clone()).collect();
     if !stale.is_empty() {
@@ -136,6 +143,7 @@ async fn list_finding(
     }
 }
 
+/// Whether an enabled skip rule in a managed zone uses the list.
 async fn rule_finding(
     list: &WafListConfig,
     apis: &[ApiCycle<'_>],

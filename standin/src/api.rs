@@ -1,5 +1,6 @@
-//! The HTTP side of the stand-in: API v4 routes, the IP echo, the request log and faults;
-//! the DNS records endpoints live in `records`.
+//! The HTTP side of the stand-in: the listeners, the request log and faults, and the answer
+//! builders in Cloudflare's envelope; which path does what is `routes`, the DNS records
+//! endpoints are `records` and the Lists API `lists`.
 //! Handlers work on the shared `State` under one lock, so every request is atomic, and the
 //! batch endpoint applies its changes to a copy that replaces the zone only when all succeed.
 
@@ -13,9 +14,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
-use crate::records::{
-    batch, create, delete, list_records, list_zones, patch, put, single, zone, zone_json,
-};
+use crate::routes::route;
 use crate::{Fault, LoggedRequest, State};
 
 /// An error answer in Cloudflare's shape.
@@ -286,14 +285,6 @@ fn take_fault(faults: &mut Vec<Fault>, method: &str, path: &str, body: &str) -> 
     Some(fault)
 }
 
-fn text(status: u16, body: String) -> Answer {
-    Response::builder()
-        .status(status)
-        .header("content-type", "text/plain")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_default()
-}
-
 pub(crate) fn envelope(status: u16, body: Value) -> Answer {
     Response::builder()
         .status(status)
@@ -314,190 +305,4 @@ pub(crate) fn err(failure: ApiFailure) -> Answer {
         failure.status,
         json!({"success": false, "errors": [{"code": failure.code, "message": failure.message}], "messages": [], "result": null}),
     )
-}
-
-fn params(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(key), decode(value))
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        match bytes[index] {
-            b'+' => out.push(b' '),
-            b'%' if index + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap_or("");
-                match u8::from_str_radix(hex, 16) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        index += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            byte => out.push(byte),
-        }
-        index += 1;
-    }
-    String::from_utf8_lossy(&out).to_string()
-}
-
-pub(crate) fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
-fn route(
-    state: &mut State,
-    method: &str,
-    path: &str,
-    query: &str,
-    authorization: &str,
-    body: &str,
-    v6: bool,
-) -> Answer {
-    // The IP echo needs no token.
-    if path == "/cdn-cgi/trace" {
-        let warp = if state.warp { "on" } else { "off" };
-        // Like Cloudflare, the trace reports the address the request came from: IPv6 on the
-        // IPv6 listener.
-        let ip = if v6 {
-            &state.public_ipv6
-        } else {
-            &state.public_ipv4
-        };
-        return text(200, format!("fl=1f1\nh=standin\nip={ip}\nts=0\nvisit_scheme=http\nuag=flaredns\ncolo=LHR\nhttp=http/1.1\nloc=GB\ntls=off\nsni=off\nwarp={warp}\ngateway=off\n"));
-    }
-    if path == "/ip" {
-        return text(
-            200,
-            format!(
-                "{}\n",
-                if v6 {
-                    &state.public_ipv6
-                } else {
-                    &state.public_ipv4
-                }
-            ),
-        );
-    }
-    // Receivers for flaredns's notifications: a webhook, healthchecks.io, Uptime Kuma. The
-    // request log is what the tests read.
-    if path.starts_with("/hook") || path.starts_with("/ping/") || path.starts_with("/api/push/") {
-        return text(200, "OK".to_string());
-    }
-    if path == "/ip6" {
-        return text(200, format!("{}\n", state.public_ipv6));
-    }
-    let Some(rest) = path.strip_prefix("/client/v4") else {
-        return text(404, "not found".to_string());
-    };
-    // The main token sees every zone; a scoped token only its own.
-    let visible: Option<Vec<String>> = if authorization == format!("Bearer {}", state.token) {
-        None
-    } else if let Some((_, zones)) = state
-        .scoped_tokens
-        .iter()
-        .find(|(token, _)| authorization == format!("Bearer {token}"))
-    {
-        Some(zones.clone())
-    } else {
-        return err(failure(401, 1000, "Invalid API Token"));
-    };
-    let params = params(query);
-    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    let body: Value = if body.trim().is_empty() {
-        Value::Null
-    } else {
-        match serde_json::from_str(body) {
-            Ok(value) => value,
-            Err(_) => return err(failure(400, 6007, "Malformed JSON in request body")),
-        }
-    };
-    // A scoped token has no "Account Filter Lists" permission.
-    if let (Some(_), ["accounts", ..]) = (&visible, segments.as_slice()) {
-        return err(failure(403, 10000, "Authentication error"));
-    }
-    if let ["accounts", account, "rules", "lists", rest @ ..] = segments.as_slice() {
-        return crate::lists::route(state, method, account, rest, &params, &body);
-    }
-    if let (
-        "GET",
-        ["zones", zone_id, "rulesets", "phases", "http_request_firewall_custom", "entrypoint"],
-    ) = (method, segments.as_slice())
-    {
-        return match zone(state, zone_id) {
-            Ok(z) if z.firewall_rules.is_empty() => err(failure(
-                404,
-                10003,
-                "could not find entrypoint ruleset in the http_request_firewall_custom phase",
-            )),
-            Ok(z) => {
-                let rules: Vec<Value> = z
-                    .firewall_rules
-                    .iter()
-                    .map(|expression| json!({"id": "rule", "action": "skip", "expression": expression, "enabled": true}))
-                    .collect();
-                ok(
-                    json!({"id": "ruleset", "phase": "http_request_firewall_custom", "rules": rules}),
-                )
-            }
-            Err(e) => err(e),
-        };
-    }
-    if let (Some(visible), ["zones", zone_id, ..]) = (&visible, segments.as_slice()) {
-        let allowed = state
-            .zones
-            .iter()
-            .any(|zone| zone.id == *zone_id && visible.contains(&zone.name));
-        if !allowed {
-            return err(failure(403, 10000, "Authentication error"));
-        }
-    }
-    match (method, segments.as_slice()) {
-        ("GET", ["user", "tokens", "verify"]) => {
-            ok(json!({"id": "standin-token-id", "status": "active"}))
-        }
-        ("GET", ["zones"]) => list_zones(state, &params, visible.as_deref()),
-        ("GET", ["zones", zone_id]) => match zone(state, zone_id) {
-            Ok(z) => ok(zone_json(z, state.dns_port)),
-            Err(e) => err(e),
-        },
-        ("GET", ["zones", zone_id, "settings", name]) => match zone(state, zone_id) {
-            Ok(z) if *name == "security_level" => {
-                ok(json!({"id": "security_level", "value": z.security_level, "editable": true}))
-            }
-            Ok(_) => err(failure(404, 1003, "Setting not known to the stand-in")),
-            Err(e) => err(e),
-        },
-        ("GET", ["zones", zone_id, "dns_records"]) => match zone(state, zone_id) {
-            Ok(z) => list_records(z, &params),
-            Err(e) => err(e),
-        },
-        ("POST", ["zones", zone_id, "dns_records", "batch"]) => batch(state, zone_id, &body),
-        ("POST", ["zones", zone_id, "dns_records"]) => {
-            single(state, zone_id, |zone| create(zone, &body))
-        }
-        ("PATCH", ["zones", zone_id, "dns_records", record_id]) => {
-            single(state, zone_id, |zone| patch(zone, record_id, &body))
-        }
-        ("PUT", ["zones", zone_id, "dns_records", record_id]) => {
-            single(state, zone_id, |zone| put(zone, record_id, &body))
-        }
-        ("DELETE", ["zones", zone_id, "dns_records", record_id]) => {
-            single(state, zone_id, |zone| delete(zone, record_id))
-        }
-        _ => err(failure(404, 7003, "Could not route to the requested path")),
-    }
 }

@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
-use hickory_proto::op::{Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record as DnsRecord, RecordType};
 
-use crate::{State, ANYCAST_V4, ANYCAST_V6};
+use crate::{Record, State, ZoneState, ANYCAST_V4, ANYCAST_V6};
 
 pub(crate) async fn serve(socket: tokio::net::UdpSocket, state: Arc<Mutex<State>>) {
     let v6 = socket
@@ -78,12 +78,18 @@ fn answer(state: &State, packet: &[u8], v6: bool) -> Option<Vec<u8>> {
         .iter()
         .filter(|z| name == z.name || name.ends_with(&format!(".{}", z.name)))
         .max_by_key(|z| z.name.len());
-    let Some(zone) = zone else {
-        response.metadata.response_code = ResponseCode::Refused;
-        return response.to_vec().ok();
-    };
+    match zone {
+        Some(zone) => answer_from_zone(&mut response, zone, &query, &name),
+        None => response.metadata.response_code = ResponseCode::Refused,
+    }
+    response.to_vec().ok()
+}
+
+/// Fills in the authoritative answer for `name` from `zone`: NXDOMAIN for a name with
+/// nothing at or below it, a CNAME alone, else the records of the type asked.
+fn answer_from_zone(response: &mut Message, zone: &ZoneState, query: &Query, name: &str) {
     response.metadata.authoritative = true;
-    let here: Vec<&crate::Record> = zone.records.iter().filter(|r| r.name == name).collect();
+    let here: Vec<&Record> = zone.records.iter().filter(|r| r.name == name).collect();
     if here.is_empty()
         && !zone
             .records
@@ -92,57 +98,66 @@ fn answer(state: &State, packet: &[u8], v6: bool) -> Option<Vec<u8>> {
         && name != zone.name
     {
         response.metadata.response_code = ResponseCode::NXDomain;
-        return response.to_vec().ok();
+        return;
     }
     let owner = query.name().clone();
-    let ttl = |record: &crate::Record| {
-        if record.ttl == 1 || record.proxied {
-            300
-        } else {
-            record.ttl
-        }
-    };
     if let Some(cname) = here.iter().find(|r| r.record_type == "CNAME") {
         if let Ok(target) = Name::from_str(&format!("{}.", cname.content.trim_end_matches('.'))) {
             response.add_answer(DnsRecord::from_rdata(
                 owner.clone(),
-                ttl(cname),
+                answer_ttl(cname),
                 RData::CNAME(CNAME(target)),
             ));
         }
-        return response.to_vec().ok();
+        return;
     }
     for record in here
         .iter()
         .filter(|r| r.record_type == query.query_type().to_string())
     {
-        let data = match query.query_type() {
-            RecordType::A | RecordType::AAAA => {
-                // A proxied record answers Cloudflare's anycast address, as at Cloudflare.
-                let shown = if record.proxied {
-                    if query.query_type() == RecordType::A {
-                        ANYCAST_V4
-                    } else {
-                        ANYCAST_V6
-                    }
-                } else {
-                    record.content.as_str()
-                };
-                match shown.parse::<IpAddr>() {
-                    Ok(IpAddr::V4(v4)) => Some(RData::A(A(v4))),
-                    Ok(IpAddr::V6(v6)) => Some(RData::AAAA(AAAA(v6))),
-                    Err(_) => None,
-                }
-            }
-            RecordType::TXT => Some(RData::TXT(TXT::new(vec![record
-                .content
-                .trim_matches('"')
-                .to_string()]))),
-            _ => None,
-        };
-        if let Some(data) = data {
-            response.add_answer(DnsRecord::from_rdata(owner.clone(), ttl(record), data));
+        if let Some(data) = record_data(record, query.query_type()) {
+            response.add_answer(DnsRecord::from_rdata(
+                owner.clone(),
+                answer_ttl(record),
+                data,
+            ));
         }
     }
-    response.to_vec().ok()
+}
+
+/// The TTL DNS shows: 300 for TTL auto and for proxied records, as at Cloudflare.
+fn answer_ttl(record: &Record) -> u32 {
+    if record.ttl == 1 || record.proxied {
+        300
+    } else {
+        record.ttl
+    }
+}
+
+/// A record's answer data for a question of type `asked` (A, AAAA or TXT).
+fn record_data(record: &Record, asked: RecordType) -> Option<RData> {
+    match asked {
+        RecordType::A | RecordType::AAAA => {
+            // A proxied record answers Cloudflare's anycast address, as at Cloudflare.
+            let shown = if record.proxied {
+                if asked == RecordType::A {
+                    ANYCAST_V4
+                } else {
+                    ANYCAST_V6
+                }
+            } else {
+                record.content.as_str()
+            };
+            match shown.parse::<IpAddr>() {
+                Ok(IpAddr::V4(v4)) => Some(RData::A(A(v4))),
+                Ok(IpAddr::V6(v6)) => Some(RData::AAAA(AAAA(v6))),
+                Err(_) => None,
+            }
+        }
+        RecordType::TXT => Some(RData::TXT(TXT::new(vec![record
+            .content
+            .trim_matches('"')
+            .to_string()]))),
+        _ => None,
+    }
 }

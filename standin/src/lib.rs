@@ -10,16 +10,20 @@
 
 mod api;
 mod dns;
+mod fault;
 mod lists;
 pub mod peak;
 mod records;
+mod routes;
+mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Serialize;
-
 pub use api::ApiFailure;
+pub use fault::Fault;
+pub use state::{CustomList, ListItem, LoggedRequest, Operation, Record, State, ZoneState};
 
 /// The token the stand-in accepts unless told otherwise.
 pub const TOKEN: &str = "standin-token-0123456789abcdef";
@@ -31,253 +35,6 @@ pub const PUBLIC_IPV6: &str = "2a01:4f8:c0c:1234::1";
 pub const ANYCAST_V4: &str = "104.16.0.1";
 /// What a proxied AAAA record answers in DNS.
 pub const ANYCAST_V6: &str = "2606:4700::6810:1";
-
-/// A DNS record as the stand-in stores it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Record {
-    pub id: String,
-    pub name: String,
-    #[serde(rename = "type")]
-    pub record_type: String,
-    pub content: String,
-    pub proxied: bool,
-    pub ttl: u32,
-    pub comment: Option<String>,
-    pub tags: Vec<String>,
-}
-
-impl Record {
-    /// A record with Cloudflare's defaults (not proxied, TTL auto, no comment or tags).
-    pub fn new(name: &str, record_type: &str, content: &str) -> Record {
-        Record {
-            id: String::new(),
-            name: name.to_ascii_lowercase(),
-            record_type: record_type.to_ascii_uppercase(),
-            content: content.to_string(),
-            proxied: false,
-            ttl: 1,
-            comment: None,
-            tags: Vec::new(),
-        }
-    }
-
-    /// Builder: proxied.
-    pub fn proxied(mut self, proxied: bool) -> Record {
-        self.proxied = proxied;
-        self
-    }
-
-    /// Builder: TTL.
-    pub fn ttl(mut self, ttl: u32) -> Record {
-        self.ttl = ttl;
-        self
-    }
-
-    /// Builder: comment.
-    pub fn comment(mut self, comment: &str) -> Record {
-        self.comment = Some(comment.to_string());
-        self
-    }
-
-    /// Builder: tags.
-    pub fn tags(mut self, tags: &[&str]) -> Record {
-        self.tags = tags.iter().map(|tag| tag.to_string()).collect();
-        self
-    }
-}
-
-/// One zone and its records.
-#[derive(Clone, Debug)]
-pub struct ZoneState {
-    pub id: String,
-    pub name: String,
-    pub security_level: String,
-    pub records: Vec<Record>,
-    /// Expressions of the zone's custom firewall rules (`http_request_firewall_custom`); no
-    /// ruleset at all when empty.
-    pub firewall_rules: Vec<String>,
-}
-
-/// A custom list of an account (Lists API).
-#[derive(Clone, Debug)]
-pub struct CustomList {
-    pub account: String,
-    pub id: String,
-    pub name: String,
-    pub kind: String,
-    pub description: String,
-    pub items: Vec<ListItem>,
-}
-
-/// An item of a custom list, its `ip` normalised as Cloudflare stores it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ListItem {
-    pub id: String,
-    pub ip: String,
-    pub comment: Option<String>,
-}
-
-/// A bulk operation on list items: `pending` until polled once, then its outcome.
-#[derive(Clone, Debug)]
-pub struct Operation {
-    pub account: String,
-    pub polled: bool,
-    /// The error it fails with, if it fails.
-    pub error: Option<String>,
-}
-
-/// One request as received.
-#[derive(Clone, Debug)]
-pub struct LoggedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: String,
-    pub body: String,
-    /// Seconds since the stand-in started, for pacing assertions.
-    pub at: f64,
-    /// The request's headers, names in lower case, for receivers' auth and titles.
-    pub headers: Vec<(String, String)>,
-}
-
-impl LoggedRequest {
-    /// The first value of header `name` (lower case), if sent.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    }
-
-    /// True for Cloudflare API calls (not the IP echo).
-    pub fn is_api(&self) -> bool {
-        self.path.starts_with("/client/v4/")
-    }
-
-    /// True for anything but GET.
-    pub fn is_write(&self) -> bool {
-        self.method != "GET"
-    }
-}
-
-/// A canned answer for requests that match, instead of the normal one.
-#[derive(Clone, Debug)]
-pub struct Fault {
-    /// Only this method (None: any).
-    pub method: Option<String>,
-    /// Only paths containing this.
-    pub path_contains: String,
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    /// How many requests it answers (None: all).
-    pub remaining: Option<u32>,
-    /// Accept the request and never answer.
-    pub hang: bool,
-    /// Only requests whose body contains this (a batch naming one record, say).
-    pub body_contains: Option<String>,
-    /// Instead of `body`, stream this many bytes (a hostile server's endless answer).
-    pub stream_bytes: Option<u64>,
-}
-
-impl Fault {
-    /// A fault answering every API request with this status and body.
-    pub fn status(status: u16, body: &str) -> Fault {
-        Fault {
-            method: None,
-            path_contains: "/client/v4/".to_string(),
-            status,
-            headers: Vec::new(),
-            body: body.to_string(),
-            remaining: None,
-            hang: false,
-            body_contains: None,
-            stream_bytes: None,
-        }
-    }
-
-    /// Cloudflare's challenge page: 403, `cf-mitigated: challenge`, HTML.
-    pub fn challenge() -> Fault {
-        Fault::status(403, "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>Checking your browser</body></html>")
-            .header("cf-mitigated", "challenge")
-            .header("content-type", "text/html; charset=UTF-8")
-    }
-
-    /// A request that is accepted and never answered.
-    pub fn hang() -> Fault {
-        Fault {
-            hang: true,
-            ..Fault::status(200, "")
-        }
-    }
-
-    /// Builder: only this method.
-    pub fn method(mut self, method: &str) -> Fault {
-        self.method = Some(method.to_string());
-        self
-    }
-
-    /// Builder: only paths containing this.
-    pub fn path(mut self, fragment: &str) -> Fault {
-        self.path_contains = fragment.to_string();
-        self
-    }
-
-    /// Builder: a response header.
-    pub fn header(mut self, name: &str, value: &str) -> Fault {
-        self.headers.push((name.to_string(), value.to_string()));
-        self
-    }
-
-    /// Builder: only requests whose body contains `fragment`.
-    pub fn body_contains(mut self, fragment: &str) -> Fault {
-        self.body_contains = Some(fragment.to_string());
-        self
-    }
-
-    /// Builder: stream `bytes` bytes instead of the body (no Content-Length).
-    pub fn stream(mut self, bytes: u64) -> Fault {
-        self.stream_bytes = Some(bytes);
-        self
-    }
-
-    /// Builder: answer only this many requests.
-    pub fn times(mut self, count: u32) -> Fault {
-        self.remaining = Some(count);
-        self
-    }
-}
-
-/// Everything the servers share.
-#[derive(Debug)]
-pub struct State {
-    pub token: String,
-    /// More tokens, each seeing only the zones named beside it (another account, say).
-    pub scoped_tokens: Vec<(String, Vec<String>)>,
-    pub zones: Vec<ZoneState>,
-    pub public_ipv4: String,
-    pub public_ipv6: String,
-    pub warp: bool,
-    pub requests: Vec<LoggedRequest>,
-    pub faults: Vec<Fault>,
-    pub dns_up: bool,
-    pub dns_queries: u64,
-    pub dns_port: u16,
-    pub lists: Vec<CustomList>,
-    pub operations: std::collections::BTreeMap<String, Operation>,
-    /// The next list item write fails with this error (a failed bulk operation).
-    pub fail_next_operation: Option<String>,
-    /// Item pages answer cursors that alternate between two pages forever.
-    pub looping_item_cursor: bool,
-    next_id: u64,
-    started: std::time::Instant,
-}
-
-impl State {
-    fn new_id(&mut self) -> String {
-        self.next_id += 1;
-        format!("{:032x}", 0x5ade_0000_0000_u64 + self.next_id)
-    }
-}
 
 /// A running stand-in. Dropping it stops the servers.
 pub struct Standin {
@@ -293,25 +50,7 @@ pub struct Standin {
 impl Standin {
     /// Starts the servers on 127.0.0.1 at ephemeral ports.
     pub fn start() -> Standin {
-        let state = Arc::new(Mutex::new(State {
-            token: TOKEN.to_string(),
-            scoped_tokens: Vec::new(),
-            zones: Vec::new(),
-            public_ipv4: PUBLIC_IPV4.to_string(),
-            public_ipv6: PUBLIC_IPV6.to_string(),
-            warp: false,
-            requests: Vec::new(),
-            faults: Vec::new(),
-            dns_up: true,
-            dns_queries: 0,
-            dns_port: 0,
-            next_id: 0,
-            lists: Vec::new(),
-            operations: std::collections::BTreeMap::new(),
-            fail_next_operation: None,
-            looping_item_cursor: false,
-            started: std::time::Instant::now(),
-        }));
+        let state = Arc::new(Mutex::new(State::new()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();
@@ -430,31 +169,10 @@ impl Standin {
     /// for 127.0.0.1. Returns the HTTPS base URL of the API and the certificate (PEM), which a
     /// client trusts through `SSL_CERT_FILE`.
     pub fn serve_tls(&self) -> (String, String) {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
-            .expect("a self-signed certificate");
-        let cert_pem = certified.cert.pem();
-        let key =
-            rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
-        let config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(vec![certified.cert.der().clone()], key)
-            .expect("a TLS server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let (acceptor, cert_pem) = tls::self_signed_acceptor();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind TLS");
         let address = listener.local_addr().expect("TLS address");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let state = self.state.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("TLS runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                api::serve_tls(listener, acceptor, state).await;
-            });
-        });
+        tls::spawn_server(listener, acceptor, self.state.clone(), tls::Serves::Api);
         (format!("https://{address}/client/v4"), cert_pem)
     }
 
@@ -463,56 +181,14 @@ impl Standin {
     /// matches. The certificate names `names` and is signed by a throwaway CA, whose PEM is
     /// returned for `SSL_CERT_FILE`. Bind the listener in the namespace the client will use.
     pub fn serve_receivers_tls(&self, listener: std::net::TcpListener, names: &[&str]) -> String {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "flaredns test CA");
-        ca_params.key_usages.extend([
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ]);
-        let ca_key = rcgen::KeyPair::generate().expect("CA key");
-        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let mut leaf = rcgen::CertificateParams::new(
-            names
-                .iter()
-                .map(|name| name.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .expect("leaf params");
-        leaf.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            names.first().copied().unwrap_or("localhost"),
+        let (acceptor, ca_pem) = tls::ca_signed_acceptor(names);
+        tls::spawn_server(
+            listener,
+            acceptor,
+            self.state.clone(),
+            tls::Serves::Receivers,
         );
-        leaf.use_authority_key_identifier_extension = true;
-        leaf.extended_key_usages
-            .push(rcgen::ExtendedKeyUsagePurpose::ServerAuth);
-        let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
-        let leaf_cert = leaf
-            .signed_by(&leaf_key, &issuer)
-            .expect("leaf certificate");
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-        let config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(vec![leaf_cert.der().clone()], key)
-            .expect("a TLS server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-        listener.set_nonblocking(true).expect("nonblocking");
-        let state = self.state.clone();
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("receiver runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-                api::serve_receivers_tls(listener, acceptor, state).await;
-            });
-        });
-        ca_cert.pem()
+        ca_pem
     }
 
     /// The items of the account's list `name`, if it exists.

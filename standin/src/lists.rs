@@ -5,8 +5,9 @@
 
 use serde_json::{json, Value};
 
-use crate::api::{err, failure, ok, param, Answer};
+use crate::api::{err, failure, ok, Answer};
 use crate::records::normalise_ip;
+use crate::routes::param;
 use crate::{CustomList, ListItem, Operation, State};
 
 pub(crate) fn route(

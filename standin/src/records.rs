@@ -8,7 +8,8 @@ use std::net::IpAddr;
 
 use serde_json::{json, Value};
 
-use crate::api::{envelope, err, failure, ok, param, Answer, ApiFailure};
+use crate::api::{envelope, err, failure, ok, Answer, ApiFailure};
+use crate::routes::param;
 use crate::{Record, State, ZoneState};
 
 pub(crate) fn zone<'s>(state: &'s State, zone_id: &str) -> Result<&'s ZoneState, ApiFailure> {

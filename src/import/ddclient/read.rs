@@ -35,26 +35,65 @@ pub(super) struct Parsed {
 /// Splits the file into host entries, the globals left at the end, and every key seen (with
 /// its line, once per line).
 pub(super) fn read_entries(text: &str, imported: &mut Imported) -> Result<Parsed, ParseError> {
-    let mut globals = Settings::new();
-    let mut entries = Vec::new();
-    let mut seen: Vec<(String, usize)> = Vec::new();
-    let mut logical = String::new();
-    let mut segments: Vec<(usize, usize)> = Vec::new();
-    let mut passwords: BTreeMap<String, Setting> = BTreeMap::new();
+    let mut gathered = Parsed {
+        entries: Vec::new(),
+        globals: Settings::new(),
+        seen: Vec::new(),
+    };
+    let mut logical = Logical::default();
     let mut last_line = 0;
-    // `password=\` continues on the next line: the password is that line's first word.
-    let mut continued_password: Option<String> = None;
     for (index, raw) in text.lines().enumerate() {
         let line_no = index + 1;
         last_line = line_no;
+        let line = logical.take_passwords(raw, line_no);
+        if logical.push(line, line_no) {
+            logical_line(&logical, &mut gathered)?;
+            logical.clear();
+        }
+    }
+    if !logical.segments.is_empty() {
+        imported.note(Section::General, format!("the last line ({last_line}) ends with `\\`, continuing into nothing; ddclient drops that entry, flaredns read it as if it ended there"));
+        logical_line(&logical, &mut gathered)?;
+    }
+    // A host defined again replaces its earlier definition, as in ddclient; keys are noted
+    // once per line.
+    let mut hosts = std::collections::HashSet::new();
+    gathered.entries.reverse();
+    gathered
+        .entries
+        .retain(|entry| hosts.insert(entry.host.clone()));
+    gathered.entries.reverse();
+    let mut keys = std::collections::HashSet::new();
+    gathered
+        .seen
+        .retain(|key_line| keys.insert(key_line.clone()));
+    Ok(gathered)
+}
+
+/// One logical line as it is assembled from physical lines joined by `\`: its text, where
+/// each physical line starts in it, and the passwords taken out before comments were.
+#[derive(Default)]
+struct Logical {
+    text: String,
+    /// (offset in `text`, physical line number), in offset order.
+    segments: Vec<(usize, usize)>,
+    passwords: BTreeMap<String, Setting>,
+    /// `password=\` continues on the next line: the password is that line's first word.
+    continued_password: Option<String>,
+}
+
+impl Logical {
+    /// Takes the passwords out of a physical line (ddclient reads them before comments, so
+    /// they may hold `#`), leaving `dummy` in their place.
+    fn take_passwords(&mut self, raw: &str, line_no: usize) -> String {
         let mut line = raw.to_string();
-        if let Some(key) = continued_password.take() {
+        if let Some(key) = self.continued_password.take() {
             let start = line.len() - line.trim_start().len();
             let len = line[start..]
                 .find(|c: char| c.is_whitespace() || c == ',')
                 .unwrap_or(line.len() - start);
             let value = line[start..start + len].to_string();
-            passwords.insert(
+            self.passwords.insert(
                 key,
                 Setting {
                     value,
@@ -66,10 +105,10 @@ pub(super) fn read_entries(text: &str, imported: &mut Imported) -> Result<Parsed
         if let Some((key, value, replaced)) = password_assignment(&line) {
             if value == "\\" {
                 // The value is on the next line; keep the continuation.
-                continued_password = Some(key);
+                self.continued_password = Some(key);
                 line = format!("{} \\", replaced.trim_end());
             } else {
-                passwords.insert(
+                self.passwords.insert(
                     key,
                     Setting {
                         value,
@@ -79,53 +118,42 @@ pub(super) fn read_entries(text: &str, imported: &mut Imported) -> Result<Parsed
                 line = replaced;
             }
         }
+        line
+    }
+
+    /// Adds a physical line without its comment; true when it ends the logical line (no
+    /// `\` continuation).
+    fn push(&mut self, mut line: String, line_no: usize) -> bool {
         if let Some(hash) = line.find('#') {
             line.truncate(hash);
         }
-        segments.push((logical.len(), line_no));
+        self.segments.push((self.text.len(), line_no));
         let trimmed = line.trim_end();
         if let Some(body) = trimmed.strip_suffix('\\') {
-            logical.push_str(body);
-            logical.push(' ');
-            continue;
+            self.text.push_str(body);
+            self.text.push(' ');
+            return false;
         }
-        logical.push_str(trimmed);
-        logical_line(
-            &logical,
-            &segments,
-            &passwords,
-            &mut globals,
-            &mut entries,
-            &mut seen,
-        )?;
-        logical.clear();
-        segments.clear();
-        passwords.clear();
+        self.text.push_str(trimmed);
+        true
     }
-    if !segments.is_empty() {
-        imported.note(Section::General, format!("the last line ({last_line}) ends with `\\`, continuing into nothing; ddclient drops that entry, flaredns read it as if it ended there"));
-        logical_line(
-            &logical,
-            &segments,
-            &passwords,
-            &mut globals,
-            &mut entries,
-            &mut seen,
-        )?;
+
+    /// Starts the next logical line (a pending `password=\` carries over).
+    fn clear(&mut self) {
+        self.text.clear();
+        self.segments.clear();
+        self.passwords.clear();
     }
-    // A host defined again replaces its earlier definition, as in ddclient; keys are noted
-    // once per line.
-    let mut hosts = std::collections::HashSet::new();
-    entries.reverse();
-    entries.retain(|entry| hosts.insert(entry.host.clone()));
-    entries.reverse();
-    let mut keys = std::collections::HashSet::new();
-    seen.retain(|key_line| keys.insert(key_line.clone()));
-    Ok(Parsed {
-        entries,
-        globals,
-        seen,
-    })
+
+    /// The physical line holding byte `offset` of the text. Segments are in offset order: a
+    /// binary search keeps a long joined line linear.
+    fn line_at(&self, offset: usize) -> usize {
+        let after = self.segments.partition_point(|(start, _)| *start <= offset);
+        self.segments
+            .get(after.saturating_sub(1))
+            .map(|(_, line)| *line)
+            .unwrap_or(1)
+    }
 }
 
 /// ddclient reads `…password…=VALUE` before removing comments, so a password may hold `#`.
@@ -172,27 +200,24 @@ fn is_key(text: &str) -> bool {
 }
 
 /// One logical line (continuations joined): assignments, then hosts, login, password.
-fn logical_line(
-    logical: &str,
-    segments: &[(usize, usize)],
-    passwords: &BTreeMap<String, Setting>,
-    globals: &mut Settings,
-    entries: &mut Vec<HostEntry>,
+fn logical_line(logical: &Logical, gathered: &mut Parsed) -> Result<(), ParseError> {
+    let (locals, rest) = assignments(logical, &mut gathered.seen)?;
+    host_entries(logical, rest, locals, gathered);
+    Ok(())
+}
+
+/// The `key=value` assignments at the start of a logical line, the keys the mapping reads
+/// kept (every key noted in `seen`), and the rest of the line.
+fn assignments<'a>(
+    logical: &'a Logical,
     seen: &mut Vec<(String, usize)>,
-) -> Result<(), ParseError> {
-    // Segments are in offset order: a binary search keeps a long joined line linear.
-    let line_at = |offset: usize| {
-        let after = segments.partition_point(|(start, _)| *start <= offset);
-        segments
-            .get(after.saturating_sub(1))
-            .map(|(_, line)| *line)
-            .unwrap_or(1)
-    };
+) -> Result<(Settings, &'a str), ParseError> {
+    let text = logical.text.as_str();
     let mut locals = Settings::new();
-    let mut rest = logical;
+    let mut rest = text;
     loop {
         let skipped = rest.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
-        let offset = logical.len() - skipped.len();
+        let offset = text.len() - skipped.len();
         let Some(equals) = skipped.find('=') else {
             break;
         };
@@ -202,13 +227,13 @@ fn logical_line(
         }
         let (value, consumed) = assignment_value(&skipped[equals + 1..]).map_err(|quote_at| {
             ParseError::at(
-                line_at(offset + equals + 1 + quote_at),
+                logical.line_at(offset + equals + 1 + quote_at),
                 Problem::UnclosedQuote,
             )
         })?;
         let key = key.to_ascii_lowercase();
-        let line = line_at(offset);
-        let setting = match passwords.get(&key) {
+        let line = logical.line_at(offset);
+        let setting = match logical.passwords.get(&key) {
             Some(password) if value == "dummy" => password.clone(),
             _ => Setting { value, line },
         };
@@ -220,7 +245,13 @@ fn logical_line(
         }
         rest = &skipped[equals + 1 + consumed..];
     }
-    let rest_offset = logical.len() - rest.len();
+    Ok((locals, rest))
+}
+
+/// The rest of a logical line: hosts (comma-separated), then login and password. Without a
+/// host, the line's assignments become globals; with hosts, each gets the globals and them.
+fn host_entries(logical: &Logical, rest: &str, locals: Settings, gathered: &mut Parsed) {
+    let rest_offset = logical.text.len() - rest.len();
     let mut args: Vec<String> = Vec::new();
     let normalised = normalise_commas(rest);
     for word in normalised.split_whitespace() {
@@ -236,11 +267,11 @@ fn logical_line(
         }
     }
     if args.is_empty() {
-        globals.extend(locals);
-        return Ok(());
+        gathered.globals.extend(locals);
+        return;
     }
-    let line = line_at(rest_offset + rest.len() - rest.trim_start().len());
-    let mut settings = globals.clone();
+    let line = logical.line_at(rest_offset + rest.len() - rest.trim_start().len());
+    let mut settings = gathered.globals.clone();
     settings.extend(locals);
     if let Some(login) = args.get(1) {
         settings.insert(
@@ -261,13 +292,12 @@ fn logical_line(
         );
     }
     for host in args[0].split(',').filter(|h| !h.is_empty()) {
-        entries.push(HostEntry {
+        gathered.entries.push(HostEntry {
             host: host.to_string(),
             line,
             settings: settings.clone(),
         });
     }
-    Ok(())
 }
 
 /// `\s*,\s*` → `,`, as ddclient canonifies the host list.

@@ -51,6 +51,10 @@ pub(super) struct File {
     pub blocks: Vec<Block>,
 }
 
+/// The characters being read, one at a time.
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+/// The file's tokens, each with the line it starts on; comments (`#`, `//`, `/* */`) dropped.
 pub(super) fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
     let mut tokens = Vec::new();
     let mut chars = text.chars().peekable();
@@ -59,59 +63,15 @@ pub(super) fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
         match c {
             '\n' => line += 1,
             c if c.is_whitespace() => {}
-            '#' => {
-                while chars.peek().is_some_and(|c| *c != '\n') {
-                    chars.next();
-                }
-            }
-            '/' if chars.peek() == Some(&'/') => {
-                while chars.peek().is_some_and(|c| *c != '\n') {
-                    chars.next();
-                }
-            }
+            '#' => skip_to_line_end(&mut chars),
+            '/' if chars.peek() == Some(&'/') => skip_to_line_end(&mut chars),
             '/' if chars.peek() == Some(&'*') => {
-                let start = line;
                 chars.next();
-                let mut previous = ' ';
-                loop {
-                    match chars.next() {
-                        None => return Err(ParseError::at(start, Problem::UnclosedComment)),
-                        Some('/') if previous == '*' => break,
-                        Some(c) => {
-                            if c == '\n' {
-                                line += 1;
-                            }
-                            previous = c;
-                        }
-                    }
-                }
+                skip_block_comment(&mut chars, &mut line)?;
             }
             '"' | '\'' => {
                 let start = line;
-                let mut value = String::new();
-                loop {
-                    match chars.next() {
-                        None => return Err(ParseError::at(start, Problem::UnclosedQuote)),
-                        Some(q) if q == c => break,
-                        Some('\\') if c == '"' => match chars.next() {
-                            None => return Err(ParseError::at(start, Problem::UnclosedQuote)),
-                            Some('n') => value.push('\n'),
-                            Some('t') => value.push('\t'),
-                            Some(other) => {
-                                if other == '\n' {
-                                    line += 1;
-                                }
-                                value.push(other);
-                            }
-                        },
-                        Some(other) => {
-                            if other == '\n' {
-                                line += 1;
-                            }
-                            value.push(other);
-                        }
-                    }
-                }
+                let value = quoted(&mut chars, c, &mut line)?;
                 tokens.push((Token::Text(value), start));
             }
             '=' => tokens.push((Token::Equals, line)),
@@ -121,29 +81,91 @@ pub(super) fn tokenize(text: &str) -> Result<Vec<(Token, usize)>, ParseError> {
             '(' => tokens.push((Token::LeftParen, line)),
             ')' => tokens.push((Token::RightParen, line)),
             first => {
-                let mut word = String::new();
-                let mut next = Some(first);
-                while let Some(c) = next {
-                    if c == '\\' {
-                        match chars.next() {
-                            Some('\n') => line += 1,
-                            Some(escaped) => word.push(escaped),
-                            None => {}
-                        }
-                    } else {
-                        word.push(c);
-                    }
-                    let ends = |c: &char| c.is_whitespace() || "={},()#\"'".contains(*c);
-                    next = match chars.peek() {
-                        Some(c) if !ends(c) => chars.next(),
-                        _ => None,
-                    };
-                }
+                let word = word(first, &mut chars, &mut line);
                 tokens.push((Token::Word(word), line));
             }
         }
     }
     Ok(tokens)
+}
+
+/// A `#` or `//` comment: everything up to the end of the line.
+fn skip_to_line_end(chars: &mut Chars<'_>) {
+    while chars.peek().is_some_and(|c| *c != '\n') {
+        chars.next();
+    }
+}
+
+/// A `/* … */` comment, its `/*` read; unclosed, an error at the line it started on.
+fn skip_block_comment(chars: &mut Chars<'_>, line: &mut usize) -> Result<(), ParseError> {
+    let start = *line;
+    let mut previous = ' ';
+    loop {
+        match chars.next() {
+            None => return Err(ParseError::at(start, Problem::UnclosedComment)),
+            Some('/') if previous == '*' => return Ok(()),
+            Some(c) => {
+                if c == '\n' {
+                    *line += 1;
+                }
+                previous = c;
+            }
+        }
+    }
+}
+
+/// A quoted string after its opening `quote`: `"…"` knows `\n`, `\t` and escapes, `'…'` is
+/// literal. Unclosed, an error at the line it started on.
+fn quoted(chars: &mut Chars<'_>, quote: char, line: &mut usize) -> Result<String, ParseError> {
+    let start = *line;
+    let mut value = String::new();
+    loop {
+        match chars.next() {
+            None => return Err(ParseError::at(start, Problem::UnclosedQuote)),
+            Some(q) if q == quote => return Ok(value),
+            Some('\\') if quote == '"' => match chars.next() {
+                None => return Err(ParseError::at(start, Problem::UnclosedQuote)),
+                Some('n') => value.push('\n'),
+                Some('t') => value.push('\t'),
+                Some(other) => {
+                    if other == '\n' {
+                        *line += 1;
+                    }
+                    value.push(other);
+                }
+            },
+            Some(other) => {
+                if other == '\n' {
+                    *line += 1;
+                }
+                value.push(other);
+            }
+        }
+    }
+}
+
+/// A bare word from its first character up to a space or one of `={},()#"'`; a backslash
+/// escapes the next character, and before a newline joins the lines.
+fn word(first: char, chars: &mut Chars<'_>, line: &mut usize) -> String {
+    let mut word = String::new();
+    let mut next = Some(first);
+    while let Some(c) = next {
+        if c == '\\' {
+            match chars.next() {
+                Some('\n') => *line += 1,
+                Some(escaped) => word.push(escaped),
+                None => {}
+            }
+        } else {
+            word.push(c);
+        }
+        let ends = |c: &char| c.is_whitespace() || "={},()#\"'".contains(*c);
+        next = match chars.peek() {
+            Some(c) if !ends(c) => chars.next(),
+            _ => None,
+        };
+    }
+    word
 }
 
 /// Tokens → settings and sections.
