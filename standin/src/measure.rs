@@ -1,6 +1,6 @@
 //! The benchmark's instruments: finding the release binary, running it as a process and
-//! reading its wall time and peak RSS (traced, see `peak`), and reading /proc for the machine and a
-//! running daemon's memory. `bench` decides what to run.
+//! reading its wall time and its own peak RSS (traced, see `peak`), and reading /proc for the
+//! machine and a running daemon's memory. `bench` decides what to run.
 
 use std::path::Path;
 use std::time::Instant;
