@@ -6,14 +6,26 @@ use std::fmt;
 use std::net::IpAddr;
 
 /// An IP family. Each family is detected, checked and applied on its own, so an IPv6 failure
-/// never blocks the IPv4 update.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// never blocks the IPv4 update. In files, events and labels it is `ipv4` or `ipv6`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Family {
+    #[serde(rename = "ipv4")]
     V4,
+    #[serde(rename = "ipv6")]
     V6,
 }
 
 impl Family {
+    /// `ipv4` / `ipv6`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::V4 => "ipv4",
+            Family::V6 => "ipv6",
+        }
+    }
+
     /// The DNS record type that carries an address of this family.
     pub fn record_type(self) -> &'static str {
         match self {

@@ -54,7 +54,7 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
         let addresses: Vec<String> = last
             .addresses
             .iter()
-            .map(|(family, address)| format!("{} {}", shown(family), shown(address)))
+            .map(|(family, address)| format!("{} {address}", family.name()))
             .collect();
         let _ = writeln!(out, "detected: {}", addresses.join(", "));
     }
@@ -66,7 +66,7 @@ pub fn render(last: &LastCycle, now: SystemTime) -> String {
             "WAF list {} (account {}): {} [{}]",
             shown(&list.name),
             shown(&list.account),
-            shown(&list.state),
+            list.state.name(),
             shown(&list.items.join(", "))
         );
         if let Some(error) = &list.error {
@@ -127,7 +127,7 @@ fn write_history(out: &mut String, last: &LastCycle, now: SystemTime) {
         let _ = writeln!(
             out,
             "  {:<4} {} → {} at {}",
-            shown(&change.family),
+            change.family.name(),
             shown(&change.old),
             shown(&change.new),
             when(change.at, now)
@@ -147,8 +147,8 @@ fn write_records(out: &mut String, last: &LastCycle, now: SystemTime) {
             out,
             "  {:<32} {:<4} {:<8}",
             shown(&name),
-            shown(&record.record_type),
-            shown(&record.state)
+            record.family.record_type(),
+            record.state.name()
         );
         if let Some(address) = &record.address {
             let _ = write!(out, " {}", shown(address));
@@ -157,10 +157,10 @@ fn write_records(out: &mut String, last: &LastCycle, now: SystemTime) {
             let _ = write!(out, " (zone {})", shown(zone));
         }
         out.push('\n');
-        if let Some(change) = last
-            .last_changes
-            .get(&format!("{} {}", record.name, record.record_type))
-        {
+        if let Some(change) = last.last_changes.get(&crate::publish::status::RecordKey {
+            name: record.name.clone(),
+            family: record.family,
+        }) {
             let old = if change.old.is_empty() {
                 "(none)"
             } else {
@@ -230,7 +230,7 @@ mod tests {
     fn the_last_five_address_changes_are_listed_newest_first() {
         let history = (0..7u64)
             .map(|step| status::AddressChange {
-                family: "ipv4".to_string(),
+                family: crate::model::Family::V4,
                 old: format!("81.23.45.{step}"),
                 new: format!("81.23.45.{}", step + 1),
                 at: 1_700_000_000 + step,

@@ -161,6 +161,20 @@ pub struct RequestKind {
     pub status: u16,
 }
 
+impl RequestKind {
+    /// Reads `GET 200` back (status.json's keys); a method flaredns never names is not one.
+    pub fn parse(text: &str) -> Option<RequestKind> {
+        let (method, status) = text.split_once(' ')?;
+        let method = ["GET", "POST", "PATCH", "PUT", "DELETE", "OTHER"]
+            .into_iter()
+            .find(|known| *known == method)?;
+        Some(RequestKind {
+            method,
+            status: status.parse().ok()?,
+        })
+    }
+}
+
 impl std::fmt::Display for RequestKind {
     /// `GET 200`, as status.json and the metrics labels have it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -12,7 +12,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::publish::status::LastCycle;
+use crate::model::Family;
+use crate::publish::facts::RecordStatus;
+use crate::publish::status::{CycleResult, LastCycle};
 
 /// What the endpoint serves: the rendered text and the health verdict, replaced after each
 /// cycle as a whole.
@@ -68,11 +70,11 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
         "Version of flaredns (always 1).",
         &[(vec![("version", env!("CARGO_PKG_VERSION"))], 1.0)],
     );
-    let cycles: Vec<(Vec<(&str, &str)>, f64)> = ["success", "failure"]
+    let cycles: Vec<(Vec<(&str, &str)>, f64)> = [CycleResult::Success, CycleResult::Failure]
         .iter()
         .map(|result| {
-            let count = last.counters.cycles.get(*result).copied().unwrap_or(0);
-            (vec![("result", *result)], count as f64)
+            let count = last.counters.cycles.get(result).copied().unwrap_or(0);
+            (vec![("result", result.name())], count as f64)
         })
         .collect();
     metric(
@@ -100,7 +102,13 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
             &[(vec![], last.duration_ms as f64 / 1000.0)],
         );
     }
-    let states = ["in_sync", "changed", "failed", "refused"];
+    // A dry run publishes nothing, so no record is `planned` here.
+    let states = [
+        RecordStatus::InSync,
+        RecordStatus::Changed,
+        RecordStatus::Failed,
+        RecordStatus::Refused,
+    ];
     let records: Vec<(Vec<(&str, &str)>, f64)> = states
         .iter()
         .map(|state| {
@@ -109,7 +117,7 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
                 .iter()
                 .filter(|record| record.state == *state)
                 .count();
-            (vec![("state", *state)], count as f64)
+            (vec![("state", state.name())], count as f64)
         })
         .collect();
     metric(
@@ -119,20 +127,17 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
         "Managed records (one per name and type) by the state the last cycle left them in.",
         &records,
     );
-    let requests: Vec<(String, String, u64)> = last
+    let codes: Vec<(&str, String, u64)> = last
         .counters
         .api_requests
         .iter()
-        .map(|(key, count)| {
-            let (method, code) = key.split_once(' ').unwrap_or((key.as_str(), "0"));
-            (method.to_string(), code.to_string(), *count)
-        })
+        .map(|(kind, count)| (kind.method, kind.status.to_string(), *count))
         .collect();
-    let request_samples: Vec<(Vec<(&str, &str)>, f64)> = requests
+    let request_samples: Vec<(Vec<(&str, &str)>, f64)> = codes
         .iter()
         .map(|(method, code, count)| {
             (
-                vec![("method", method.as_str()), ("code", code.as_str())],
+                vec![("method", *method), ("code", code.as_str())],
                 *count as f64,
             )
         })
@@ -144,16 +149,16 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
         "Requests sent to Cloudflare's API, by method and HTTP status (0: no answer).",
         &request_samples,
     );
-    let changes: Vec<(Vec<(&str, &str)>, f64)> = ["ipv4", "ipv6"]
+    let changes: Vec<(Vec<(&str, &str)>, f64)> = [Family::V4, Family::V6]
         .iter()
         .map(|family| {
             let count = last
                 .counters
                 .address_changes
-                .get(*family)
+                .get(family)
                 .copied()
                 .unwrap_or(0);
-            (vec![("family", *family)], count as f64)
+            (vec![("family", family.name())], count as f64)
         })
         .collect();
     metric(
@@ -163,12 +168,16 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
         "Times this host's detected address changed, by family.",
         &changes,
     );
-    let detected: Vec<(Vec<(&str, &str)>, f64)> = last
+    let addresses: Vec<(Family, String)> = last
         .addresses
+        .iter()
+        .map(|(family, address)| (*family, address.to_string()))
+        .collect();
+    let detected: Vec<(Vec<(&str, &str)>, f64)> = addresses
         .iter()
         .map(|(family, address)| {
             (
-                vec![("family", family.as_str()), ("address", address.as_str())],
+                vec![("family", family.name()), ("address", address.as_str())],
                 1.0,
             )
         })

@@ -12,7 +12,8 @@
 
 use std::fmt::Write as _;
 
-use crate::publish::status::{AddressChange, LastCycle, Subject};
+use crate::model::Family;
+use crate::publish::status::{AddressChange, LastCycle, RecordKey, Subject};
 
 /// The policy sent with the page: nothing may load, run or frame it; only the page's own
 /// stylesheet applies (by its hash, checked by a test).
@@ -101,8 +102,8 @@ fn cycle(out: &mut String, last: &LastCycle) {
         let _ = write!(
             out,
             "<dt>{}</dt><dd><code>{}</code></dd>",
-            text(family),
-            text(address)
+            family.name(),
+            text(&address.to_string())
         );
     }
     if let Some(at) = last.next_check_at {
@@ -122,11 +123,11 @@ fn failing(out: &mut String, last: &LastCycle) {
     }
     for subject in &last.failing {
         let (what, error) = match subject {
-            Subject::Record { name, record_type } => (
-                format!("{} {}", text(name), text(record_type)),
+            Subject::Record { name, family } => (
+                format!("{} {}", text(name), family.record_type()),
                 last.records
                     .iter()
-                    .find(|record| &record.name == name && &record.record_type == record_type)
+                    .find(|record| &record.name == name && record.family == *family)
                     .and_then(|record| record.error.as_deref()),
             ),
             Subject::List { name } => (
@@ -174,9 +175,9 @@ fn records(out: &mut String, last: &LastCycle) {
                 Some(unicode) => format!("{} ({unicode})", record.name),
                 None => record.name.clone(),
             }),
-            text(&record.record_type),
-            state_class(&record.state),
-            text(&record.state).replace('_', " ")
+            record.family.record_type(),
+            state_class(record.state.name()),
+            record.state.name().replace('_', " ")
         );
         if let Some(address) = &record.address {
             let _ = write!(out, " <code>{}</code>", text(address));
@@ -184,10 +185,10 @@ fn records(out: &mut String, last: &LastCycle) {
         if let Some(zone) = &record.zone {
             let _ = write!(out, "<br><span class=\"small\">zone {}</span>", text(zone));
         }
-        if let Some(change) = last
-            .last_changes
-            .get(&format!("{} {}", record.name, record.record_type))
-        {
+        if let Some(change) = last.last_changes.get(&RecordKey {
+            name: record.name.clone(),
+            family: record.family,
+        }) {
             let old = if change.old.is_empty() {
                 "(none)".to_string()
             } else {
@@ -204,7 +205,7 @@ fn records(out: &mut String, last: &LastCycle) {
         // checked (its family's address is unknown) says why here.
         let listed = last.failing.contains(&Subject::Record {
             name: record.name.clone(),
-            record_type: record.record_type.clone(),
+            family: record.family,
         });
         match &record.error {
             Some(error) if !listed => {
@@ -246,8 +247,8 @@ fn lists(out: &mut String, last: &LastCycle) {
             "<li class=\"card\"><span class=\"name\">{}</span> <span class=\"badge {}\">{}</span><br>\
 <span class=\"small\">account {}</span><br>{}",
             text(&list.name),
-            state_class(&list.state),
-            text(&list.state).replace('_', " "),
+            state_class(list.state.name()),
+            list.state.name().replace('_', " "),
             text(&list.account),
             if items.is_empty() {
                 "no items".to_string()
@@ -301,7 +302,7 @@ fn timeline(out: &mut String, history: &[AddressChange], now: u64) {
         out,
         "<svg viewBox=\"0 0 {WIDTH} 84\" role=\"img\" aria-label=\"address changes over time\">"
     );
-    for (row, family, class) in [(0u64, "ipv4", "v4"), (1, "ipv6", "v6")] {
+    for (row, family, class) in [(0u64, Family::V4, "v4"), (1, Family::V6, "v6")] {
         let y = 22 + row * 28;
         let _ = write!(
             out,
@@ -331,7 +332,7 @@ fn timeline(out: &mut String, history: &[AddressChange], now: u64) {
         let _ = write!(
             out,
             "<li class=\"small\">{} {} → {} at {}</li>",
-            text(&change.family),
+            change.family.name(),
             text(&change.old),
             text(&change.new),
             time(change.at)

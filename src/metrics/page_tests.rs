@@ -5,25 +5,31 @@ use std::collections::BTreeSet;
 use base64::Engine as _;
 
 use super::*;
+use crate::publish::facts::{ListStatus, RecordStatus};
 use crate::publish::status::{Change, ListLine, RecordLine, VERSION};
 
 const NOW: u64 = 1_764_400_000;
 
-fn record(name: &str, state: &str, address: Option<&str>, error: Option<&str>) -> RecordLine {
+fn record(
+    name: &str,
+    state: RecordStatus,
+    address: Option<&str>,
+    error: Option<&str>,
+) -> RecordLine {
     RecordLine {
         name: name.to_string(),
-        record_type: "A".to_string(),
+        family: Family::V4,
         zone: Some("example.com".to_string()),
-        state: state.to_string(),
+        state,
         address: address.map(str::to_string),
         error: error.map(str::to_string),
         unicode: None,
     }
 }
 
-fn change(family: &str, old: &str, new: &str, at: u64) -> AddressChange {
+fn change(family: Family, old: &str, new: &str, at: u64) -> AddressChange {
     AddressChange {
-        family: family.to_string(),
+        family,
         old: old.to_string(),
         new: new.to_string(),
         at,
@@ -41,18 +47,21 @@ fn status() -> LastCycle {
         ..LastCycle::default()
     };
     last.addresses
-        .insert("ipv4".to_string(), "81.23.45.77".to_string());
+        .insert(Family::V4, "81.23.45.77".parse().expect("address"));
     last.records = vec![
-        record("home.example.com", "changed", Some("81.23.45.77"), None),
+        record("home.example.com", RecordStatus::Changed, Some("81.23.45.77"), None),
         record(
             "nas.example.com",
-            "failed",
+            RecordStatus::Failed,
             None,
             Some("failed to update A nas.example.com in zone example.com: 403; give the token Zone:DNS:Edit"),
         ),
     ];
     last.last_changes.insert(
-        "home.example.com A".to_string(),
+        RecordKey {
+            name: "home.example.com".to_string(),
+            family: Family::V4,
+        },
         Change {
             old: "81.23.45.10".to_string(),
             new: "81.23.45.77".to_string(),
@@ -61,18 +70,18 @@ fn status() -> LastCycle {
     );
     last.failing = BTreeSet::from([Subject::Record {
         name: "nas.example.com".to_string(),
-        record_type: "A".to_string(),
+        family: Family::V4,
     }]);
     last.waf_lists = vec![ListLine {
         name: "home_ips".to_string(),
         account: "0123456789abcdef0123456789abcdef".to_string(),
-        state: "in_sync".to_string(),
+        state: ListStatus::InSync,
         items: vec!["81.23.45.77".to_string()],
         error: None,
     }];
     last.history = vec![
-        change("ipv4", "81.23.45.10", "81.23.45.77", NOW - 5),
-        change("ipv6", "2001:db8::1", "2001:db8::2", NOW - 86_400),
+        change(Family::V4, "81.23.45.10", "81.23.45.77", NOW - 5),
+        change(Family::V6, "2001:db8::1", "2001:db8::2", NOW - 86_400),
     ];
     last
 }
@@ -121,16 +130,22 @@ fn what_is_failing_is_shown_with_its_sentence() {
 fn outside_text_is_escaped_everywhere() {
     let hostile = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>";
     let mut last = status();
-    last.records
-        .push(record(hostile, hostile, Some(hostile), Some(hostile)));
-    last.addresses
-        .insert(hostile.to_string(), hostile.to_string());
+    // (Families, addresses and states are typed: a file cannot put text in them.)
+    last.records.push(record(
+        hostile,
+        RecordStatus::Failed,
+        Some(hostile),
+        Some(hostile),
+    ));
     last.problems.push(hostile.to_string());
     last.waf_lists[0].items.push(hostile.to_string());
     last.waf_lists[0].error = Some(hostile.to_string());
-    last.history.push(change("ipv4", hostile, hostile, NOW));
+    last.history.push(change(Family::V4, hostile, hostile, NOW));
     last.last_changes.insert(
-        format!("{hostile} A"),
+        RecordKey {
+            name: hostile.to_string(),
+            family: Family::V4,
+        },
         Change {
             old: hostile.to_string(),
             new: hostile.to_string(),
@@ -200,7 +215,7 @@ fn at_most_five_hundred_records_are_shown_and_the_rest_counted() {
         .map(|index| {
             record(
                 &format!("r{index}.example.com"),
-                "in_sync",
+                RecordStatus::InSync,
                 Some("81.23.45.77"),
                 None,
             )
@@ -231,9 +246,9 @@ fn the_timeline_draws_one_mark_per_change_in_its_family_row() {
 fn absurd_times_in_the_history_stay_on_the_axis() {
     let mut last = status();
     last.history = vec![
-        change("ipv4", "a", "b", 0),
-        change("ipv4", "b", "c", u64::MAX),
-        change("ipv6", "a", "b", u64::MAX),
+        change(Family::V4, "a", "b", 0),
+        change(Family::V4, "b", "c", u64::MAX),
+        change(Family::V6, "a", "b", u64::MAX),
     ];
     let page = render(&last, NOW, "h");
     for mark in page.split("cx=\"").skip(1) {
@@ -255,7 +270,7 @@ fn long_hostile_names_cannot_make_the_page_grow_past_its_cap() {
         .map(|index| {
             record(
                 &format!("{name}{index}"),
-                "failed",
+                RecordStatus::Failed,
                 Some(&name),
                 Some(&name),
             )

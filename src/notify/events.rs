@@ -8,8 +8,7 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::cycle::{CycleProblem, CycleReport, ListState, RecordState};
-use crate::publish::status::{changes_of, failing, family_name, working, Subject};
+use crate::publish::facts::{CycleFacts, Subject};
 
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -121,54 +120,43 @@ impl Event {
 /// The events of a cycle, given the subjects that were failing before it.
 pub fn events(
     previous_failing: &BTreeSet<Subject>,
-    report: &CycleReport,
+    facts: &CycleFacts,
     time: &str,
     host: &str,
 ) -> Vec<Event> {
     let mut out = Vec::new();
-    if report.dry_run {
+    if facts.dry_run {
         return out;
     }
-    for record in &report.records {
-        if let RecordState::Changed(action) = &record.state {
-            for (family, old, new) in changes_of(action) {
-                let mut event = Event::new(EventKind::Changed, time, host);
-                event.name = Some(record.name.to_string());
-                event.record_type = Some(family.record_type().to_string());
-                event.zone = record.zone.clone();
-                event.old = Some(old);
-                event.new = Some(new);
-                out.push(event);
-            }
-        }
-    }
-    for list in &report.lists {
-        if let ListState::Changed { added, removed } = &list.state {
-            let mut event = Event::new(EventKind::WafListChanged, time, host);
-            event.list = Some(list.name.clone());
-            event.old = Some(removed.join(","));
-            event.new = Some(added.join(","));
-            out.push(event);
-        }
-    }
-    let now_failing = failing(report);
-    for subject in now_failing.difference(previous_failing) {
-        // (Subjects this cycle could not judge are carried in the status's `failing`, so a
-        // failure that outlives a detection outage is not announced twice.)
-        let mut event = subject_event(EventKind::Failed, subject, time, host);
-        event.reason = reason(report, subject);
-        if let Subject::Record { name, .. } = subject {
-            event.zone = report
-                .records
-                .iter()
-                .find(|record| record.name.as_str() == name)
-                .and_then(|record| record.zone.clone());
-        }
+    for written in &facts.written {
+        let mut event = Event::new(EventKind::Changed, time, host);
+        event.name = Some(written.name.clone());
+        event.record_type = Some(written.family.record_type().to_string());
+        event.zone = written.zone.clone();
+        event.old = Some(written.old.clone());
+        event.new = Some(written.new.clone());
         out.push(event);
     }
-    let now_working = working(report);
-    for subject in previous_failing.intersection(&now_working) {
-        if !now_failing.contains(subject) {
+    for list in &facts.lists_written {
+        let mut event = Event::new(EventKind::WafListChanged, time, host);
+        event.list = Some(list.name.clone());
+        event.old = Some(list.removed.join(","));
+        event.new = Some(list.added.join(","));
+        out.push(event);
+    }
+    for (subject, failure) in &facts.failing {
+        // (Subjects this cycle could not judge are carried in the status's `failing`, so a
+        // failure that outlives a detection outage is not announced twice.)
+        if previous_failing.contains(subject) {
+            continue;
+        }
+        let mut event = subject_event(EventKind::Failed, subject, time, host);
+        event.reason = failure.reason.clone();
+        event.zone = failure.zone.clone();
+        out.push(event);
+    }
+    for subject in previous_failing.intersection(&facts.working) {
+        if !facts.failing.contains_key(subject) {
             out.push(subject_event(EventKind::Recovered, subject, time, host));
         }
     }
@@ -178,10 +166,10 @@ pub fn events(
 fn subject_event(kind: EventKind, subject: &Subject, time: &str, host: &str) -> Event {
     let mut event = Event::new(kind, time, host);
     match subject {
-        Subject::Detection { family } => event.detection = Some(family.clone()),
-        Subject::Record { name, record_type } => {
+        Subject::Detection { family } => event.detection = Some(family.name().to_string()),
+        Subject::Record { name, family } => {
             event.name = Some(name.clone());
-            event.record_type = Some(record_type.clone());
+            event.record_type = Some(family.record_type().to_string());
         }
         Subject::List { name } => event.list = Some(name.clone()),
         Subject::Cycle => {}
@@ -189,39 +177,10 @@ fn subject_event(kind: EventKind, subject: &Subject, time: &str, host: &str) -> 
     event
 }
 
-/// The sentence that explains why `subject` fails in `report`.
-fn reason(report: &CycleReport, subject: &Subject) -> Option<String> {
-    match subject {
-        Subject::Detection { family } => report.problems.iter().find_map(|problem| match problem {
-            CycleProblem::Detect(error) if family_name(error.family) == family => {
-                Some(error.to_string())
-            }
-            _ => None,
-        }),
-        Subject::Cycle => report
-            .problems
-            .iter()
-            .find(|problem| matches!(problem, CycleProblem::Abandoned { .. }))
-            .map(ToString::to_string),
-        Subject::List { name } => report.lists.iter().find_map(|list| match &list.state {
-            ListState::Failed(failure) if &list.name == name => Some(failure.to_string()),
-            _ => None,
-        }),
-        Subject::Record { name, record_type } => report.failures().find_map(|(record, failure)| {
-            let matches = record.name.as_str() == name
-                && record
-                    .families
-                    .iter()
-                    .any(|family| family.record_type() == record_type);
-            matches.then(|| failure.to_string())
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cycle::{RecordFailure, RecordReport};
+    use crate::cycle::{CycleReport, RecordFailure, RecordReport, RecordState};
     use crate::model::{DomainName, Family};
     use crate::plan::Refusal;
 
@@ -251,6 +210,19 @@ mod tests {
                 contents: vec!["1.2.3.4".to_string(), "1.2.3.5".to_string()],
             },
         })
+    }
+
+    fn failing(report: &CycleReport) -> BTreeSet<Subject> {
+        CycleFacts::of(report).failing.into_keys().collect()
+    }
+
+    fn events(
+        previous: &BTreeSet<Subject>,
+        report: &CycleReport,
+        time: &str,
+        host: &str,
+    ) -> Vec<Event> {
+        super::events(previous, &CycleFacts::of(report), time, host)
     }
 
     fn kinds(events: &[Event]) -> Vec<String> {

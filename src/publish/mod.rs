@@ -10,9 +10,11 @@ use crate::config::Config;
 use crate::cycle::CycleReport;
 use crate::metrics::{self, Snapshot};
 use crate::notify::{events, Heartbeat, Notifier};
+pub mod facts;
 pub mod status;
 
 use crate::state::{unix_seconds, StateDir};
+use facts::CycleFacts;
 use status::LastCycle;
 
 /// The publishing side of one process; it lives across reloads, so counters survive them.
@@ -166,11 +168,11 @@ impl Publisher {
         }
         let now = SystemTime::now();
         let unix = unix_seconds(now);
+        // The cycle's facts, built once; the status, the events and the heartbeat read them.
+        let facts = CycleFacts::of(report);
         let previous_failing = self.last.failing.clone();
         let duration_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        let mut next = self
-            .last
-            .advance(report, unix, duration_ms, &report.requests_by_status);
+        let mut next = self.last.advance(&facts, unix, duration_ms);
         next.next_check_at = next_check.map(unix_seconds);
         self.last = next;
         if self.write_due(now) {
@@ -196,18 +198,14 @@ impl Publisher {
             }
         }
         let time = humantime::format_rfc3339_seconds(now).to_string();
-        let events = events::events(&previous_failing, report, &time, &self.host);
-        let heartbeat = if report.success() {
+        let events = events::events(&previous_failing, &facts, &time, &self.host);
+        let heartbeat = if facts.success {
             Heartbeat::Up
         } else {
-            // The reason comes from the report's first problem, as status.json's does, not
-            // back from what was just written there.
             Heartbeat::Down(
-                report
-                    .keyed_problems()
-                    .into_iter()
-                    .next()
-                    .map(|(_, sentence)| sentence)
+                facts
+                    .first_problem
+                    .clone()
                     .unwrap_or_else(|| "the cycle failed".to_string()),
             )
         };
@@ -265,8 +263,13 @@ impl Publisher {
 /// carry times). The address history only grows when an address changes, which is in it.
 type Substance = (
     bool,
-    std::collections::BTreeMap<String, String>,
-    Vec<(String, String, String, Option<String>)>,
+    std::collections::BTreeMap<crate::model::Family, std::net::IpAddr>,
+    Vec<(
+        String,
+        crate::model::Family,
+        status::RecordStatus,
+        Option<String>,
+    )>,
     std::collections::BTreeSet<status::Subject>,
     usize,
 );
@@ -280,8 +283,8 @@ fn substance(last: &LastCycle) -> Substance {
             .map(|record| {
                 (
                     record.name.clone(),
-                    record.record_type.clone(),
-                    record.state.clone(),
+                    record.family,
+                    record.state,
                     record.address.clone(),
                 )
             })

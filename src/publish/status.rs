@@ -3,48 +3,31 @@
 //! metrics export. The daemon keeps it in memory and writes it after each cycle; `--once`
 //! reads it, advances it and writes it back, so cron runs count and notify like the daemon.
 //! `status` and the metrics textfile render it; none of them judges a record again: the
-//! values come from the `CycleReport` through `advance`, a pure function.
+//! values come from the cycle's `CycleFacts` through `advance`, a pure function. The fields are
+//! typed (families, statuses, subjects, request kinds); the file's text is only their
+//! serialisation, kept as version 1 wrote it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cycle::{CycleProblem, CycleReport, ListState, RecordFailure, RecordState};
+use super::facts::{CycleFacts, ListStatus};
+pub use super::facts::{RecordStatus, Subject};
+use crate::cloudflare::RequestKind;
 use crate::model::Family;
-use crate::plan::Action;
 
 /// The file's name in the state directory.
 pub const FILE: &str = "status.json";
 /// The format this version writes; another version's file is ignored (with a warning).
 pub const VERSION: u32 = 1;
 
-/// What is failing: detection of a family, or a record (one name and type).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Subject {
-    Detection {
-        family: String,
-    },
-    Record {
-        name: String,
-        #[serde(rename = "type")]
-        record_type: String,
-    },
-    /// The cycle as a whole (it was abandoned at its deadline).
-    Cycle,
-    /// A WAF list.
-    List {
-        name: String,
-    },
-}
-
 /// One WAF list's line of the status.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListLine {
     pub name: String,
     pub account: String,
-    /// `in_sync`, `changed`, `planned` or `failed`.
-    pub state: String,
+    pub state: ListStatus,
     /// This host's items the list holds (or should).
     pub items: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,12 +42,11 @@ pub struct RecordLine {
     /// The name in Unicode, when it is internationalised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unicode: Option<String>,
-    #[serde(rename = "type")]
-    pub record_type: String,
+    #[serde(rename = "type", with = "super::facts::record_type")]
+    pub family: Family,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
-    /// `in_sync`, `changed`, `planned`, `failed` or `refused`.
-    pub state: String,
+    pub state: RecordStatus,
     /// The address the record holds (as far as this cycle knows).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -84,8 +66,7 @@ pub struct Change {
 /// One change of this host's detected address, for `history`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddressChange {
-    /// `ipv4` or `ipv6`.
-    pub family: String,
+    pub family: Family,
     pub old: String,
     pub new: String,
     /// Unix seconds.
@@ -98,12 +79,82 @@ pub const HISTORY_PER_FAMILY: usize = 100;
 /// Counters that only grow (Prometheus `_total`), kept across runs and reloads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
-    /// By result: `success`, `failure`.
-    pub cycles: BTreeMap<String, u64>,
-    /// By family: `ipv4`, `ipv6`.
-    pub address_changes: BTreeMap<String, u64>,
-    /// By "METHOD STATUS" (status 0: no answer).
-    pub api_requests: BTreeMap<String, u64>,
+    pub cycles: BTreeMap<CycleResult, u64>,
+    pub address_changes: BTreeMap<Family, u64>,
+    /// By method and status (0: no answer); `"GET 200"` in the file.
+    #[serde(with = "request_counts")]
+    pub api_requests: BTreeMap<RequestKind, u64>,
+}
+
+/// How a cycle ended, for the cycle counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CycleResult {
+    Success,
+    Failure,
+}
+
+impl CycleResult {
+    /// `success` or `failure`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CycleResult::Success => "success",
+            CycleResult::Failure => "failure",
+        }
+    }
+}
+
+/// A record and family, the key of `last_changes`: `"home.example.com A"` in the file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordKey {
+    pub name: String,
+    pub family: Family,
+}
+
+impl Serialize for RecordKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{} {}", self.name, self.family.record_type()))
+    }
+}
+
+impl<'de> Deserialize<'de> for RecordKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.rsplit_once(' ')
+            .and_then(|(name, record_type)| {
+                Some(RecordKey {
+                    name: name.to_string(),
+                    family: Family::from_record_type(record_type)?,
+                })
+            })
+            .ok_or_else(|| serde::de::Error::custom("not \"name TYPE\""))
+    }
+}
+
+/// `api_requests` as `{"GET 200": n}`; a key this version does not know is dropped on read.
+mod request_counts {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::cloudflare::RequestKind;
+
+    pub fn serialize<S: Serializer>(
+        counts: &BTreeMap<RequestKind, u64>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(counts.iter().map(|(kind, count)| (kind.to_string(), count)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeMap<RequestKind, u64>, D::Error> {
+        let text = BTreeMap::<String, u64>::deserialize(deserializer)?;
+        Ok(text
+            .into_iter()
+            .filter_map(|(key, count)| Some((RequestKind::parse(&key)?, count)))
+            .collect())
+    }
 }
 
 /// The whole `status.json`.
@@ -115,8 +166,8 @@ pub struct LastCycle {
     pub duration_ms: u64,
     pub success: bool,
     pub dry_run: bool,
-    /// By family name (`ipv4`, `ipv6`): the detected address.
-    pub addresses: BTreeMap<String, String>,
+    /// By family: the detected address.
+    pub addresses: BTreeMap<Family, IpAddr>,
     pub records: Vec<RecordLine>,
     #[serde(default)]
     pub waf_lists: Vec<ListLine>,
@@ -128,8 +179,7 @@ pub struct LastCycle {
     pub failing: BTreeSet<Subject>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_success_at: Option<u64>,
-    /// By "name type".
-    pub last_changes: BTreeMap<String, Change>,
+    pub last_changes: BTreeMap<RecordKey, Change>,
     pub counters: Counters,
     /// Unix seconds of the daemon's next check (absent for `--once`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,82 +193,6 @@ pub struct LastCycle {
     pub history: Vec<AddressChange>,
 }
 
-/// The subjects failing in a report. A record not checked because its family's address is
-/// unknown is covered by the detection failure, not counted again.
-pub fn failing(report: &CycleReport) -> BTreeSet<Subject> {
-    let mut subjects = BTreeSet::new();
-    for problem in &report.problems {
-        subjects.insert(match problem {
-            CycleProblem::Detect(error) => Subject::Detection {
-                family: family_name(error.family).to_string(),
-            },
-            CycleProblem::Abandoned { .. } => Subject::Cycle,
-        });
-    }
-    for list in &report.lists {
-        if matches!(list.state, ListState::Failed(_)) {
-            subjects.insert(Subject::List {
-                name: list.name.clone(),
-            });
-        }
-    }
-    for (record, failure) in report.failures() {
-        if matches!(failure, RecordFailure::NoAddress { .. }) {
-            continue;
-        }
-        for family in &record.families {
-            subjects.insert(Subject::Record {
-                name: record.name.to_string(),
-                record_type: family.record_type().to_string(),
-            });
-        }
-    }
-    subjects
-}
-
-/// The subjects a report shows working: families detected and records in sync or changed.
-pub fn working(report: &CycleReport) -> BTreeSet<Subject> {
-    let mut subjects: BTreeSet<Subject> = report
-        .addresses
-        .keys()
-        .map(|family| Subject::Detection {
-            family: family_name(*family).to_string(),
-        })
-        .collect();
-    for record in &report.records {
-        if matches!(
-            record.state,
-            RecordState::InSync | RecordState::Changed(_) | RecordState::WouldChange(_)
-        ) {
-            for family in &record.families {
-                subjects.insert(Subject::Record {
-                    name: record.name.to_string(),
-                    record_type: family.record_type().to_string(),
-                });
-            }
-        }
-    }
-    if report.problems.is_empty() {
-        subjects.insert(Subject::Cycle);
-    }
-    for list in &report.lists {
-        if matches!(list.state, ListState::InSync | ListState::Changed { .. }) {
-            subjects.insert(Subject::List {
-                name: list.name.clone(),
-            });
-        }
-    }
-    subjects
-}
-
-/// `ipv4` / `ipv6`.
-pub fn family_name(family: Family) -> &'static str {
-    match family {
-        Family::V4 => "ipv4",
-        Family::V6 => "ipv6",
-    }
-}
-
 impl LastCycle {
     /// A file's contents, or nothing when it is another version's.
     pub fn checked(mut self) -> Option<LastCycle> {
@@ -227,159 +201,130 @@ impl LastCycle {
         (self.version == VERSION).then_some(self)
     }
 
-    /// The next state after `report`, which ended at `now` (unix seconds) after `duration_ms`,
-    /// with `requests` (by "METHOD STATUS") sent during it. Pure.
-    pub fn advance(
-        &self,
-        report: &CycleReport,
-        now: u64,
-        duration_ms: u64,
-        requests: &BTreeMap<crate::cloudflare::RequestKind, u64>,
-    ) -> LastCycle {
+    /// The next state after a cycle with `facts`, which ended at `now` (unix seconds) after
+    /// `duration_ms`. Pure.
+    pub fn advance(&self, facts: &CycleFacts, now: u64, duration_ms: u64) -> LastCycle {
         let mut next = self.clone();
         next.version = VERSION;
         next.finished_at = now;
         next.duration_ms = duration_ms;
-        next.success = report.success();
-        next.dry_run = report.dry_run;
-        let previous_addresses = std::mem::take(&mut next.addresses);
-        for (family, address) in &report.addresses {
-            let name = family_name(*family).to_string();
-            if previous_addresses
-                .get(&name)
-                .is_some_and(|previous| previous != &address.to_string())
-            {
-                let changes = next
-                    .counters
-                    .address_changes
-                    .entry(name.clone())
-                    .or_default();
-                // A tampered file's u64::MAX must not wrap to 0 in a release build.
-                *changes = changes.saturating_add(1);
-                next.history.push(AddressChange {
-                    family: name.clone(),
-                    old: previous_addresses.get(&name).cloned().unwrap_or_default(),
-                    new: address.to_string(),
-                    at: now,
-                });
-            }
-            next.addresses.insert(name, address.to_string());
-        }
-        // A family whose detection failed keeps its last known address.
-        for (name, address) in previous_addresses {
-            next.addresses.entry(name).or_insert(address);
-        }
-        trim_history(&mut next.history);
-        next.records = report
+        next.success = facts.success;
+        next.dry_run = facts.dry_run;
+        next.advance_addresses(facts, now);
+        next.records = facts
             .records
             .iter()
-            .flat_map(|record| {
-                record
-                    .families
-                    .iter()
-                    .map(move |family| line(record, *family))
+            .map(|record| RecordLine {
+                name: record.name.clone(),
+                unicode: record.unicode.clone(),
+                family: record.family,
+                zone: record.zone.clone(),
+                state: record.status,
+                address: record.address.clone(),
+                error: record.error.clone(),
             })
             .collect();
-        if !report.lists.is_empty() || report.problems.is_empty() {
-            next.waf_lists = report
-                .lists
+        if let Some(lists) = &facts.lists {
+            next.waf_lists = lists
                 .iter()
-                .map(|list| {
-                    let (state, error) = match &list.state {
-                        ListState::InSync => ("in_sync", None),
-                        ListState::Changed { .. } => ("changed", None),
-                        ListState::WouldChange { .. } => ("planned", None),
-                        ListState::Failed(failure) => ("failed", Some(failure.to_string())),
-                    };
-                    ListLine {
-                        name: list.name.clone(),
-                        account: list.account.clone(),
-                        state: state.to_string(),
-                        items: list.items.clone(),
-                        error,
-                    }
+                .map(|list| ListLine {
+                    name: list.name.clone(),
+                    account: list.account.clone(),
+                    state: list.status,
+                    items: list.items.clone(),
+                    error: list.error.clone(),
                 })
                 .collect();
         }
-        for record in &report.records {
-            if let RecordState::Changed(action) = &record.state {
-                for (family, old, new) in changes_of(action) {
-                    next.last_changes.insert(
-                        format!("{} {}", record.name, family.record_type()),
-                        Change { old, new, at: now },
-                    );
-                }
-            }
+        for written in &facts.written {
+            next.last_changes.insert(
+                RecordKey {
+                    name: written.name.clone(),
+                    family: written.family,
+                },
+                Change {
+                    old: written.old.clone(),
+                    new: written.new.clone(),
+                    at: now,
+                },
+            );
         }
-        next.problems = report.problems.iter().map(ToString::to_string).collect();
-        next.failing = failing(report);
-        // A subject this cycle could not judge (a record not checked because detection
-        // failed, detection in an abandoned cycle) keeps failing: its failure was announced,
-        // and its end must be too.
-        let judged: BTreeSet<Subject> = next.failing.union(&working(report)).cloned().collect();
-        let present: BTreeSet<(String, String)> = report
-            .records
-            .iter()
-            .flat_map(|record| {
-                record
-                    .families
-                    .iter()
-                    .map(move |family| (record.name.to_string(), family.record_type().to_string()))
-            })
-            .collect();
-        let abandoned = report
-            .problems
-            .iter()
-            .any(|problem| matches!(problem, CycleProblem::Abandoned { .. }));
-        for subject in &self.failing {
-            let carried = match subject {
-                _ if judged.contains(subject) => false,
-                Subject::Record { name, record_type } => {
-                    present.contains(&(name.clone(), record_type.clone())) || abandoned
-                }
-                Subject::Detection { .. } | Subject::List { .. } => abandoned,
-                Subject::Cycle => false,
-            };
-            if carried {
-                next.failing.insert(subject.clone());
-            }
-        }
-        let result = if next.success { "success" } else { "failure" };
-        let cycles = next.counters.cycles.entry(result.to_string()).or_default();
-        *cycles = cycles.saturating_add(1);
-        // The typed kind becomes text here, at the edge: "GET 200" is the file's key.
-        for (kind, count) in requests {
-            let total = next
-                .counters
-                .api_requests
-                .entry(kind.to_string())
-                .or_default();
-            *total = total.saturating_add(*count);
-        }
+        next.problems = facts.problems.clone();
+        next.failing = self.still_failing(facts);
+        next.count(facts);
         if next.success {
             next.last_success_at = Some(now);
             next.last_error = None;
         } else {
-            next.last_error = report
-                .keyed_problems()
-                .into_iter()
-                .next()
-                .map(|(_, sentence)| sentence);
+            next.last_error = facts.first_problem.clone();
         }
         next
     }
+
+    /// The detected addresses, their history and counter. A family whose detection failed
+    /// keeps its last known address; a first detection is no change.
+    fn advance_addresses(&mut self, facts: &CycleFacts, now: u64) {
+        for (family, address) in &facts.addresses {
+            let previous = self.addresses.insert(*family, *address);
+            if let Some(old) = previous.filter(|old| old != address) {
+                let changes = self.counters.address_changes.entry(*family).or_default();
+                // A tampered file's u64::MAX must not wrap to 0 in a release build.
+                *changes = changes.saturating_add(1);
+                self.history.push(AddressChange {
+                    family: *family,
+                    old: old.to_string(),
+                    new: address.to_string(),
+                    at: now,
+                });
+            }
+        }
+        trim_history(&mut self.history);
+    }
+
+    /// What fails after this cycle: what it found failing, and what it could not judge (a
+    /// record not checked because detection failed, detection in an abandoned cycle) that was
+    /// failing before: its failure was announced, and its end must be too.
+    fn still_failing(&self, facts: &CycleFacts) -> BTreeSet<Subject> {
+        let mut failing: BTreeSet<Subject> = facts.failing.keys().cloned().collect();
+        for subject in &self.failing {
+            let judged = facts.failing.contains_key(subject) || facts.working.contains(subject);
+            let carried = match subject {
+                _ if judged => false,
+                Subject::Record { name, family } => {
+                    facts.present.contains(&(name.clone(), *family)) || facts.abandoned
+                }
+                Subject::Detection { .. } | Subject::List { .. } => facts.abandoned,
+                Subject::Cycle => false,
+            };
+            if carried {
+                failing.insert(subject.clone());
+            }
+        }
+        failing
+    }
+
+    /// The counters: cycles by result, requests by kind.
+    fn count(&mut self, facts: &CycleFacts) {
+        let result = if facts.success {
+            CycleResult::Success
+        } else {
+            CycleResult::Failure
+        };
+        let cycles = self.counters.cycles.entry(result).or_default();
+        *cycles = cycles.saturating_add(1);
+        for (kind, count) in &facts.requests {
+            let total = self.counters.api_requests.entry(*kind).or_default();
+            *total = total.saturating_add(*count);
+        }
+    }
 }
 
-/// Keeps the last `HISTORY_PER_FAMILY` changes of each family (and of nothing else), in the
-/// order they happened.
+/// Keeps the last `HISTORY_PER_FAMILY` changes of each family, in the order they happened.
 pub fn trim_history(history: &mut Vec<AddressChange>) {
-    let mut kept: BTreeMap<String, usize> = BTreeMap::new();
+    let mut kept: BTreeMap<Family, usize> = BTreeMap::new();
     let mut keep: Vec<bool> = vec![false; history.len()];
     for (index, change) in history.iter().enumerate().rev() {
-        if change.family != "ipv4" && change.family != "ipv6" {
-            continue;
-        }
-        let count = kept.entry(change.family.clone()).or_default();
+        let count = kept.entry(change.family).or_default();
         if *count < HISTORY_PER_FAMILY {
             *count += 1;
             keep[index] = true;
@@ -387,56 +332,6 @@ pub fn trim_history(history: &mut Vec<AddressChange>) {
     }
     let mut flags = keep.into_iter();
     history.retain(|_| flags.next().unwrap_or(false));
-}
-
-/// The status line of one record and family.
-fn line(record: &crate::cycle::RecordReport, family: Family) -> RecordLine {
-    // The content the record holds or was set to (for a LAN host the derived address, not
-    // this host's own).
-    let content = record.contents.get(&family).map(ToString::to_string);
-    let (state, address, error) = match &record.state {
-        RecordState::InSync => ("in_sync", content, None),
-        RecordState::Changed(_) => ("changed", content, None),
-        RecordState::WouldChange(_) => ("planned", None, None),
-        RecordState::Failed(failure @ RecordFailure::Refused { .. }) => {
-            ("refused", None, Some(failure.to_string()))
-        }
-        RecordState::Failed(failure) => ("failed", None, Some(failure.to_string())),
-    };
-    RecordLine {
-        name: record.name.to_string(),
-        unicode: record.name.unicode(),
-        record_type: family.record_type().to_string(),
-        zone: record.zone.clone(),
-        state: state.to_string(),
-        address,
-        error,
-    }
-}
-
-/// (family, old, new) for each record an action wrote.
-pub fn changes_of(action: &Action) -> Vec<(Family, String, String)> {
-    match action {
-        Action::Create(new) => vec![(new.family, String::new(), new.content.to_string())],
-        Action::Update {
-            family,
-            old_content,
-            content,
-            ..
-        } => vec![(*family, old_content.clone(), content.to_string())],
-        Action::ReplaceCname {
-            target, creates, ..
-        } => creates
-            .iter()
-            .map(|new| {
-                (
-                    new.family,
-                    format!("CNAME {target}"),
-                    new.content.to_string(),
-                )
-            })
-            .collect(),
-    }
 }
 
 #[cfg(test)]
