@@ -19,8 +19,9 @@ impl Validator<'_> {
             .ipv6_host
             .as_ref()
             .map(|value| {
-                crate::prefix::HostId::parse(value.get_ref())
-                    .map_err(|message| self.invalid(value.span(), "records.ipv6_host", message))
+                crate::prefix::HostId::parse(value.get_ref()).map_err(|problem| {
+                    self.invalid(value.span(), "records.ipv6_host", problem.to_string())
+                })
             })
             .transpose()?;
         let ipv6_prefix_from = raw
