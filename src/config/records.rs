@@ -35,8 +35,12 @@ impl Validator<'_> {
                         "goes with `ipv6_host`: it says where that host's prefix comes from",
                     ));
                 }
-                Provider::parse(value.get_ref()).map_err(|message| {
-                    self.invalid(value.span(), "records.ipv6_prefix_from", message)
+                Provider::parse(value.get_ref()).map_err(|problem| {
+                    self.invalid(
+                        value.span(),
+                        "records.ipv6_prefix_from",
+                        problem.to_string(),
+                    )
                 })
             })
             .transpose()?;

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use crate::config::{Config, RecordConfig};
 use crate::detect::neigh::{self, NeighbourError, NeighbourTable};
-use crate::detect::{Answer, Detector, Provider};
+use crate::detect::{Answer, Detector, Provider, ProviderFailure};
 use crate::model::{DesiredRecord, Family};
 use crate::prefix::HostId;
 
@@ -20,7 +20,7 @@ use super::{Derivation, RecordFailure};
 /// one).
 #[derive(Clone, Debug, Default)]
 pub struct PrefixSources {
-    pub providers: Vec<(Provider, Result<Answer, String>)>,
+    pub providers: Vec<(Provider, Result<Answer, ProviderFailure>)>,
     pub neighbours: Option<Result<NeighbourTable, NeighbourError>>,
 }
 
@@ -84,7 +84,7 @@ pub fn record_address(
                 .providers
                 .iter()
                 .find(|(asked, _)| asked == provider)
-                .map(|(_, answer)| answer.clone())
+                .map(|(_, answer)| answer.clone().map_err(|failure| failure.to_string()))
                 .unwrap_or_else(|| Err("was not asked".to_string()));
             (
                 provider.to_string(),
