@@ -375,11 +375,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lan_host_without_a_usable_prefix_says_why() {
-        let answer = |text: &str, prefix_len| Answer {
-            ip: text.parse().expect("ip"),
-            prefix_len,
-        };
+    fn a_lan_host_whose_prefix_provider_fails_says_why() {
         let problem = refusal(Some("iface:lan0"), None, None);
         assert!(
             matches!(&problem, PrefixProblem::NotAsked { .. }),
@@ -405,15 +401,10 @@ mod tests {
             problem.to_string(),
             "iface:lan0 has no server for this family"
         );
-        let problem = refusal(None, None, None);
-        assert!(
-            matches!(problem, PrefixProblem::NoDetectedIpv6),
-            "{problem:?}"
-        );
         let problem = refusal(
             Some("iface:lan0"),
             None,
-            Some(Ok(answer("81.23.45.99", None))),
+            Some(Ok(Answer::bare("81.23.45.99".parse().expect("ip")))),
         );
         assert!(
             matches!(
@@ -428,6 +419,19 @@ mod tests {
         assert_eq!(
             problem.to_string(),
             "iface:lan0 gave 81.23.45.99, which is not IPv6"
+        );
+    }
+
+    #[test]
+    fn a_lan_host_without_a_usable_detected_prefix_says_why() {
+        let answer = |text: &str, prefix_len| Answer {
+            ip: text.parse().expect("ip"),
+            prefix_len,
+        };
+        let problem = refusal(None, None, None);
+        assert!(
+            matches!(problem, PrefixProblem::NoDetectedIpv6),
+            "{problem:?}"
         );
         let problem = refusal(None, Some(answer("2a01:4f8:c0c:1234::1", Some(80))), None);
         assert!(
