@@ -21,7 +21,7 @@ pub enum Redirects {
 }
 
 /// The HTTP stack could not be set up (no TLS roots, no resolver): nothing can be sent.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("cannot set up the HTTP client: {0}")]
 pub struct SetupError(String);
 

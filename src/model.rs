@@ -78,6 +78,36 @@ fn is_idna_label(label: &str) -> bool {
         && idna::domain_to_ascii(&unicode).is_ok_and(|ascii| ascii == label)
 }
 
+/// Why a text is not a `DomainName`. `Display` is a phrase fit to follow "invalid name"; the
+/// canonical form of what was written (or the label at fault) travels with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name is longer than 253 characters")]
+    TooLong,
+    #[error("`{name}` is not fully qualified (write it with its zone, e.g. `{name}.example.com`)")]
+    NotQualified { name: String },
+    #[error("`{name}` has `*` inside a label or below the first label; only a leading `*.` label makes a wildcard")]
+    MisplacedWildcard { name: String },
+    #[error("`{name}` has an empty label")]
+    EmptyLabel { name: String },
+    #[error("label `{label}` is longer than 63 characters")]
+    LabelTooLong { label: String },
+    #[error("label `{label}` may hold only letters, digits, `-`, `_` and `*` (write internationalised names in their xn-- form)")]
+    BadCharacter { label: String },
+    #[error("label `{label}` starts with xn-- but is not a valid IDNA label; write the name in Unicode, or its xn-- form as IDNA gives it")]
+    BadIdnaLabel { label: String },
+    #[error("label `{label}` starts or ends with `-`")]
+    EdgeHyphen { label: String },
+    /// UTS #46 refuses this one character of a Unicode label.
+    #[error("label `{label}` holds `{character}` (U+{:04X}), which IDNA (UTS #46) does not allow in a name", u32::from(*character))]
+    IdnaCharacter { label: String, character: char },
+    /// UTS #46 refuses the Unicode label as a whole.
+    #[error("label `{label}` breaks the IDNA (UTS #46) rules (mixed right-to-left text, a misplaced joiner or combining mark, or a malformed xn-- label)")]
+    IdnaRules { label: String },
+}
+
 /// A fully qualified DNS name in canonical form: lowercase, no trailing dot.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct DomainName(String);
@@ -85,8 +115,8 @@ pub struct DomainName(String);
 impl DomainName {
     /// Validates and canonicalises a name. A name written in Unicode (`bücher.example.com`)
     /// becomes its IDNA form (UTS #46, nontransitional: `xn--bcher-kva.example.com`), which is
-    /// what Cloudflare and DNS hold. The error is a phrase fit to follow "invalid name".
-    pub fn parse(text: &str) -> Result<DomainName, String> {
+    /// what Cloudflare and DNS hold.
+    pub fn parse(text: &str) -> Result<DomainName, NameError> {
         let text = text.trim();
         let trimmed = if text.is_ascii() {
             text.trim_end_matches('.').to_ascii_lowercase()
@@ -94,43 +124,47 @@ impl DomainName {
             idna_ascii(text)?.trim_end_matches('.').to_string()
         };
         if trimmed.is_empty() {
-            return Err("the name is empty".to_string());
+            return Err(NameError::Empty);
         }
         if trimmed.len() > 253 {
-            return Err("the name is longer than 253 characters".to_string());
+            return Err(NameError::TooLong);
         }
         if !trimmed.contains('.') {
-            return Err(format!("`{trimmed}` is not fully qualified (write it with its zone, e.g. `{trimmed}.example.com`)"));
+            return Err(NameError::NotQualified { name: trimmed });
         }
         for (position, label) in trimmed.split('.').enumerate() {
             // A wildcard is a whole first label, `*.example.com`; `a*b` or `a.*.b` is not.
             if label.contains('*') && (label != "*" || position != 0) {
-                return Err(format!(
-                    "`{trimmed}` has `*` inside a label or below the first label; only a leading `*.` label makes a wildcard"
-                ));
+                return Err(NameError::MisplacedWildcard { name: trimmed });
             }
             if label.is_empty() {
-                return Err(format!("`{trimmed}` has an empty label"));
+                return Err(NameError::EmptyLabel { name: trimmed });
             }
             if label.len() > 63 {
-                return Err(format!("label `{label}` is longer than 63 characters"));
+                return Err(NameError::LabelTooLong {
+                    label: label.to_string(),
+                });
             }
             let valid = label
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '*');
             if !valid {
-                return Err(format!("label `{label}` may hold only letters, digits, `-`, `_` and `*` (write internationalised names in their xn-- form)"));
+                return Err(NameError::BadCharacter {
+                    label: label.to_string(),
+                });
             }
             // An `xn--` label must be the IDNA form of something: decoding it and encoding
             // the result again gives it back (`xn--zz` or a label decoding to a control
             // character does not).
             if label.starts_with("xn--") && !is_idna_label(label) {
-                return Err(format!(
-                    "label `{label}` starts with xn-- but is not a valid IDNA label; write the name in Unicode, or its xn-- form as IDNA gives it"
-                ));
+                return Err(NameError::BadIdnaLabel {
+                    label: label.to_string(),
+                });
             }
             if label.starts_with('-') || label.ends_with('-') {
-                return Err(format!("label `{label}` starts or ends with `-`"));
+                return Err(NameError::EdgeHyphen {
+                    label: label.to_string(),
+                });
             }
         }
         Ok(DomainName(trimmed))
@@ -176,7 +210,7 @@ impl DomainName {
 
 /// A Unicode name in its IDNA form (UTS #46, nontransitional), or why UTS #46 refuses it: the
 /// label, and the character when one alone is refused.
-fn idna_ascii(text: &str) -> Result<String, String> {
+fn idna_ascii(text: &str) -> Result<String, NameError> {
     let to_ascii = |text: &str| {
         idna::uts46::Uts46::new()
             .to_ascii(
@@ -196,13 +230,13 @@ fn idna_ascii(text: &str) -> Result<String, String> {
             .chars()
             .find(|c| !c.is_ascii() && to_ascii(&c.to_string()).is_err())
         {
-            Some(c) => format!(
-                "label `{label}` holds `{c}` (U+{:04X}), which IDNA (UTS #46) does not allow in a name",
-                u32::from(c)
-            ),
-            None => format!(
-                "label `{label}` breaks the IDNA (UTS #46) rules (mixed right-to-left text, a misplaced joiner or combining mark, or a malformed xn-- label)"
-            ),
+            Some(character) => NameError::IdnaCharacter {
+                label: label.to_string(),
+                character,
+            },
+            None => NameError::IdnaRules {
+                label: label.to_string(),
+            },
         }
     })
 }
@@ -304,10 +338,87 @@ mod tests {
             DomainName::parse("Home.Example.COM.").map(|n| n.0),
             Ok("home.example.com".to_string())
         );
-        assert!(DomainName::parse("localhost").is_err());
-        assert!(DomainName::parse("a..b").is_err());
-        assert!(DomainName::parse("bad name.example.com").is_err());
-        assert!(DomainName::parse("-a.example.com").is_err());
+    }
+
+    #[test]
+    fn bad_names_are_refused_by_kind() {
+        let label = |text: &str| text.to_string();
+        let long_label = "a".repeat(64);
+        let long_name = format!("{}.example.com", ["abcdefghij"; 25].join("."));
+        let cases = [
+            (".", NameError::Empty),
+            (long_name.as_str(), NameError::TooLong),
+            (
+                "Localhost.",
+                NameError::NotQualified {
+                    name: label("localhost"),
+                },
+            ),
+            (
+                "a.*.example.com",
+                NameError::MisplacedWildcard {
+                    name: label("a.*.example.com"),
+                },
+            ),
+            (
+                "a*b.example.com",
+                NameError::MisplacedWildcard {
+                    name: label("a*b.example.com"),
+                },
+            ),
+            (
+                "a..b",
+                NameError::EmptyLabel {
+                    name: label("a..b"),
+                },
+            ),
+            (
+                &format!("{long_label}.example.com"),
+                NameError::LabelTooLong {
+                    label: long_label.clone(),
+                },
+            ),
+            (
+                "bad name.example.com",
+                NameError::BadCharacter {
+                    label: label("bad name"),
+                },
+            ),
+            (
+                "xn--zz.example.com",
+                NameError::BadIdnaLabel {
+                    label: label("xn--zz"),
+                },
+            ),
+            (
+                "-a.example.com",
+                NameError::EdgeHyphen { label: label("-a") },
+            ),
+            (
+                "a\u{fffd}.example.com",
+                NameError::IdnaCharacter {
+                    label: label("a\u{fffd}"),
+                    character: '\u{fffd}',
+                },
+            ),
+            (
+                "a\u{200d}b.bücher.example.com",
+                NameError::IdnaCharacter {
+                    label: label("a\u{200d}b"),
+                    character: '\u{200d}',
+                },
+            ),
+            // Each character is allowed; left-to-right and Hebrew in one label are not.
+            (
+                "a\u{5d0}.example.com",
+                NameError::IdnaRules {
+                    label: label("a\u{5d0}"),
+                },
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(DomainName::parse(text), Err(expected), "{text:?}");
+        }
     }
 
     #[test]
@@ -337,9 +448,9 @@ mod tests {
             Ok("*.xn--bcher-kva.example.com".to_string())
         );
         let refused = DomainName::parse("a\u{200d}b.bücher.example.com").expect_err("a joiner");
-        assert!(refused.contains("UTS #46"), "{refused}");
+        assert!(refused.to_string().contains("UTS #46"), "{refused}");
         let refused = DomainName::parse("a\u{fffd}.example.com").expect_err("U+FFFD");
-        assert!(refused.contains("U+FFFD"), "{refused}");
+        assert!(refused.to_string().contains("U+FFFD"), "{refused}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use hickory_proto::rr::{DNSClass, RecordType};
 
 use crate::detect::filter::is_cloudflare;
+use crate::dns::DnsError;
 use crate::model::{DomainName, Family, ProxiedSetting, TtlSetting};
 
 /// DNS answers with an automatic TTL carry this value.
@@ -48,7 +49,29 @@ pub enum DnsVerdict {
     /// DNS cannot confirm it.
     NeedsApi(Unconfirmed),
     /// No usable answer from any server (timeout, refused, SERVFAIL).
-    Unreachable(String),
+    Unreachable(Unanswered),
+}
+
+/// Why a check has no usable answer. `Display` is the phrase for the log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unanswered {
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    /// The check's task ended without a verdict.
+    #[error("the check did not run")]
+    NotRun,
+}
+
+/// Why a name could not be resolved as a client would. `Display` is the phrase for doctor.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+    /// The system resolver's answer.
+    #[error("{0}")]
+    System(std::io::Error),
+    #[error("no answer within {}", humantime::format_duration(*timeout))]
+    Timeout { timeout: Duration },
 }
 
 /// Why DNS did not confirm a record. `Display` is the phrase for the debug log.
@@ -98,7 +121,7 @@ pub async fn check_all(
     }
     let mut verdicts: Vec<DnsVerdict> = checks
         .iter()
-        .map(|_| DnsVerdict::Unreachable("the check did not run".to_string()))
+        .map(|_| DnsVerdict::Unreachable(Unanswered::NotRun))
         .collect();
     while let Some(joined) = tasks.join_next().await {
         if let Ok((index, verdict)) = joined {
@@ -126,7 +149,7 @@ pub async fn lookup(
     name: &DomainName,
     family: Family,
     timeout: Duration,
-) -> Result<DnsAnswer, String> {
+) -> Result<DnsAnswer, DnsError> {
     let question = crate::dns::Question {
         name: name.to_string(),
         record_type: match family {
@@ -136,9 +159,7 @@ pub async fn lookup(
         class: DNSClass::IN,
         recursion: false,
     };
-    let answers = crate::dns::ask(servers, &question, timeout)
-        .await
-        .map_err(|error| error.to_string())?;
+    let answers = crate::dns::ask(servers, &question, timeout).await?;
     if let Some(target) = crate::dns::cname(&answers) {
         return Ok(DnsAnswer::Cname(target));
     }
@@ -151,7 +172,7 @@ pub async fn resolves(
     name: &str,
     servers: Option<&[SocketAddr]>,
     timeout: Duration,
-) -> Result<Vec<IpAddr>, String> {
+) -> Result<Vec<IpAddr>, ResolveError> {
     let query = async {
         match servers {
             Some(servers) => {
@@ -163,9 +184,7 @@ pub async fn resolves(
                         class: DNSClass::IN,
                         recursion: true,
                     };
-                    let answers = crate::dns::ask(servers, &question, timeout)
-                        .await
-                        .map_err(|error| error.to_string())?;
+                    let answers = crate::dns::ask(servers, &question, timeout).await?;
                     found.extend(
                         crate::dns::addresses(&answers)
                             .into_iter()
@@ -177,22 +196,17 @@ pub async fn resolves(
             None => tokio::net::lookup_host((name, 0))
                 .await
                 .map(|found| found.map(|address| address.ip()).collect())
-                .map_err(|error| error.to_string()),
+                .map_err(ResolveError::System),
         }
     };
     tokio::time::timeout(timeout, query)
         .await
-        .unwrap_or_else(|_| {
-            Err(format!(
-                "no answer within {}",
-                humantime::format_duration(timeout)
-            ))
-        })
+        .unwrap_or(Err(ResolveError::Timeout { timeout }))
 }
 
 async fn check_one(servers: &[SocketAddr], check: &DnsCheck, timeout: Duration) -> DnsVerdict {
     match lookup(servers, &check.name, check.family, timeout).await {
-        Err(error) => DnsVerdict::Unreachable(error),
+        Err(error) => DnsVerdict::Unreachable(Unanswered::Dns(error)),
         Ok(DnsAnswer::Cname(target)) => {
             DnsVerdict::NeedsApi(Unconfirmed::Cname(target.to_string()))
         }
@@ -287,6 +301,31 @@ mod tests {
         assert_eq!(
             verdict(&ttl, &[ip("81.23.45.99")], &[120]),
             DnsVerdict::InSync
+        );
+    }
+
+    #[tokio::test]
+    async fn no_server_to_ask_is_a_typed_failure() {
+        let name = DomainName::parse("home.example.com").expect("valid");
+        let timeout = Duration::from_secs(1);
+        assert_eq!(
+            lookup(&[], &name, Family::V4, timeout).await,
+            Err(DnsError::NoServer)
+        );
+        let resolved = resolves("home.example.com", Some(&[]), timeout).await;
+        assert!(
+            matches!(resolved, Err(ResolveError::Dns(DnsError::NoServer))),
+            "{resolved:?}"
+        );
+        let checks = [check(ProxiedSetting::Keep, TtlSetting::Keep)];
+        assert_eq!(
+            check_all(&[], &checks, timeout).await,
+            vec![DnsVerdict::Unreachable(Unanswered::Dns(DnsError::NoServer))]
+        );
+        assert_eq!(Unanswered::NotRun.to_string(), "the check did not run");
+        assert_eq!(
+            ResolveError::Timeout { timeout }.to_string(),
+            "no answer within 1s"
         );
     }
 }

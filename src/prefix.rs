@@ -30,10 +30,30 @@ pub enum PrefixError {
     NotDerived { host: HostId },
 }
 
+/// Why a text is not a `HostId`. `Display` is a phrase fit to follow the key's name.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HostIdError {
+    #[error("`{text}` is neither an interface id like \"::10\" nor \"mac:02:11:22:33:44:55\" nor \"neigh:02:11:22:33:44:55\"")]
+    NotHostId { text: String },
+    #[error("`{text}` sets bits of the prefix (the first 64 bits); write only the host part, e.g. \"::10\"")]
+    SetsPrefix { text: String },
+    #[error("`::` is the subnet-router anycast address, not a host")]
+    Anycast,
+    #[error("`{mac}` is a multicast (or broadcast) address, not a host's MAC")]
+    Multicast { mac: String },
+    #[error("`00:00:00:00:00:00` is not a host's MAC")]
+    ZeroMac,
+    /// `form` is the prefix written before the MAC (`mac`, `neigh`), for the example.
+    #[error(
+        "`{mac}` is not a MAC address; write six hex bytes, e.g. \"{form}:02:11:22:33:44:55\""
+    )]
+    NotMac { mac: String, form: &'static str },
+}
+
 impl HostId {
     /// Parses `::10`, `mac:02:11:22:33:44:55` or `neigh:02:11:22:33:44:55` (also `-` between
-    /// the bytes). The error is a phrase fit to follow the key's name.
-    pub fn parse(text: &str) -> Result<HostId, String> {
+    /// the bytes).
+    pub fn parse(text: &str) -> Result<HostId, HostIdError> {
         let text = text.trim();
         if let Some(mac) = text.strip_prefix("mac:") {
             return parse_mac(mac, "mac").map(HostId::Mac);
@@ -41,19 +61,17 @@ impl HostId {
         if let Some(mac) = text.strip_prefix("neigh:") {
             return parse_mac(mac, "neigh").map(HostId::Neighbour);
         }
-        let address: Ipv6Addr = text.parse().map_err(|_| {
-            format!(
-                "`{text}` is neither an interface id like \"::10\" nor \"mac:02:11:22:33:44:55\" nor \"neigh:02:11:22:33:44:55\""
-            )
+        let address: Ipv6Addr = text.parse().map_err(|_| HostIdError::NotHostId {
+            text: text.to_string(),
         })?;
         let bits = u128::from(address);
         if bits >> 64 != 0 {
-            return Err(format!(
-                "`{text}` sets bits of the prefix (the first 64 bits); write only the host part, e.g. \"::10\""
-            ));
+            return Err(HostIdError::SetsPrefix {
+                text: text.to_string(),
+            });
         }
         if bits == 0 {
-            return Err("`::` is the subnet-router anycast address, not a host".to_string());
+            return Err(HostIdError::Anycast);
         }
         Ok(HostId::Suffix(bits as u64))
     }
@@ -72,7 +90,7 @@ impl HostId {
 
 /// Six hex bytes separated by `:` or `-`, a host's (unicast, non-zero) MAC. `form` is the
 /// prefix written before it, for the example in the error.
-fn parse_mac(mac: &str, form: &str) -> Result<[u8; 6], String> {
+fn parse_mac(mac: &str, form: &'static str) -> Result<[u8; 6], HostIdError> {
     let parsed: Option<Vec<u8>> = mac
         .split([':', '-'])
         .map(|byte| {
@@ -82,14 +100,15 @@ fn parse_mac(mac: &str, form: &str) -> Result<[u8; 6], String> {
         })
         .collect();
     match parsed.as_deref() {
-        Some([a, ..]) if a & 0x01 != 0 => Err(format!(
-            "`{mac}` is a multicast (or broadcast) address, not a host's MAC"
-        )),
-        Some([0, 0, 0, 0, 0, 0]) => Err("`00:00:00:00:00:00` is not a host's MAC".to_string()),
+        Some([a, ..]) if a & 0x01 != 0 => Err(HostIdError::Multicast {
+            mac: mac.to_string(),
+        }),
+        Some([0, 0, 0, 0, 0, 0]) => Err(HostIdError::ZeroMac),
         Some([a, b, c, d, e, f]) => Ok([*a, *b, *c, *d, *e, *f]),
-        _ => Err(format!(
-            "`{mac}` is not a MAC address; write six hex bytes, e.g. \"{form}:02:11:22:33:44:55\""
-        )),
+        _ => Err(HostIdError::NotMac {
+            mac: mac.to_string(),
+            form,
+        }),
     }
 }
 
@@ -207,22 +226,42 @@ mod tests {
     }
 
     #[test]
-    fn bad_host_ids_are_refused() {
-        for bad in [
-            "2a01::10",
-            "::",
-            "mac:02:11:22:33:44",
-            "mac:zz:11:22:33:44:55",
-            "10",
-            "mac:0211:22:33:44:55",
-            "neigh:",
-            "neigh:01:11:22:33:44:55",
-            "neigh:00:00:00:00:00:00",
-            "neigh:02:11:22:33:44",
-            "neigh:2a01::5",
-        ] {
-            assert!(HostId::parse(bad).is_err(), "{bad}");
+    fn bad_host_ids_are_refused_by_kind() {
+        let text = |text: &str| text.to_string();
+        let not_mac = |mac: &str, form| HostIdError::NotMac {
+            mac: mac.to_string(),
+            form,
+        };
+        let cases = [
+            (
+                "2a01::10",
+                HostIdError::SetsPrefix {
+                    text: text("2a01::10"),
+                },
+            ),
+            ("::", HostIdError::Anycast),
+            ("mac:02:11:22:33:44", not_mac("02:11:22:33:44", "mac")),
+            ("mac:zz:11:22:33:44:55", not_mac("zz:11:22:33:44:55", "mac")),
+            ("10", HostIdError::NotHostId { text: text("10") }),
+            ("mac:0211:22:33:44:55", not_mac("0211:22:33:44:55", "mac")),
+            ("neigh:", not_mac("", "neigh")),
+            (
+                "neigh:01:11:22:33:44:55",
+                HostIdError::Multicast {
+                    mac: text("01:11:22:33:44:55"),
+                },
+            ),
+            ("neigh:00:00:00:00:00:00", HostIdError::ZeroMac),
+            ("neigh:02:11:22:33:44", not_mac("02:11:22:33:44", "neigh")),
+            ("neigh:2a01::5", not_mac("2a01::5", "neigh")),
+        ];
+        for (bad, expected) in cases {
+            assert_eq!(HostId::parse(bad), Err(expected), "{bad}");
         }
+        assert_eq!(
+            not_mac("zz", "neigh").to_string(),
+            "`zz` is not a MAC address; write six hex bytes, e.g. \"neigh:02:11:22:33:44:55\""
+        );
         assert_eq!(
             HostId::parse("mac:02-11-22-33-44-55").map(|h| h.to_string()),
             Ok("mac:02:11:22:33:44:55".to_string())

@@ -130,18 +130,27 @@ mod tests {
     }
 }
 
+/// Why a text cannot be a `SecretUrl`. `Display` is a phrase fit to follow the key's name;
+/// the text itself is never part of it (`url::ParseError` names the problem, not the input).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlProblem {
+    #[error("is not a URL ({0})")]
+    NotAUrl(url::ParseError),
+    #[error("must be an http:// or https:// URL with a host")]
+    NotHttp,
+}
+
 /// A URL that carries a secret (a healthchecks.io UUID, an Uptime Kuma push key, a webhook's
 /// token): shown everywhere as its scheme and host only; `expose` is for the request itself.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretUrl(url::Url);
 
 impl SecretUrl {
-    /// Parses an http(s) URL; the error is a phrase fit to follow the key's name.
-    pub fn parse(text: &str) -> Result<SecretUrl, String> {
-        let url =
-            url::Url::parse(text.trim()).map_err(|error| format!("is not a URL ({error})"))?;
+    /// Parses an http(s) URL; the error's `Display` is a phrase fit to follow the key's name.
+    pub fn parse(text: &str) -> Result<SecretUrl, UrlProblem> {
+        let url = url::Url::parse(text.trim()).map_err(UrlProblem::NotAUrl)?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return Err("must be an http:// or https:// URL with a host".to_string());
+            return Err(UrlProblem::NotHttp);
         }
         Ok(SecretUrl(url))
     }
@@ -271,7 +280,30 @@ mod url_tests {
             let url = SecretUrl::parse(text).expect("url");
             assert_eq!(url.to_string(), shown, "{text}");
         }
-        assert!(SecretUrl::parse("ftp://example.com/x").is_err());
-        assert!(SecretUrl::parse("not a url").is_err());
+    }
+
+    #[test]
+    fn bad_urls_are_refused_by_kind_without_echoing_them() {
+        use super::UrlProblem;
+        for (text, expected) in [
+            ("ftp://example.com/x", UrlProblem::NotHttp),
+            ("mailto:SECRET@example.com", UrlProblem::NotHttp),
+            (
+                "not a url",
+                UrlProblem::NotAUrl(url::ParseError::RelativeUrlWithoutBase),
+            ),
+            (
+                "https://exa mple.com/SECRET",
+                UrlProblem::NotAUrl(url::ParseError::IdnaError),
+            ),
+        ] {
+            let problem = SecretUrl::parse(text).expect_err(text);
+            assert_eq!(problem, expected, "{text}");
+            assert!(!problem.to_string().contains("SECRET"), "{problem}");
+        }
+        assert_eq!(
+            UrlProblem::NotAUrl(url::ParseError::EmptyHost).to_string(),
+            "is not a URL (empty host)"
+        );
     }
 }

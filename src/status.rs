@@ -4,26 +4,32 @@
 //! cycle succeeded, 1 when it failed or none is remembered.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::publish::status::{self, LastCycle};
 use crate::state::StateDir;
 
+/// Why there is no status to show. `Display` is the sentence, with the next step.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum StatusError {
+    #[error("no state directory is known (set [daemon].state_dir or $STATE_DIRECTORY)")]
+    NoStateDir,
+    /// No readable, plausible `status.json` in the state directory.
+    #[error("no cycle is remembered in {} yet (run `flaredns --once`, or start the daemon)", dir.display())]
+    NothingRemembered { dir: PathBuf },
+}
+
 /// The status document in the state directory `dir`, or why there is none.
-pub fn read(dir: Option<&std::path::Path>) -> Result<LastCycle, String> {
+pub fn read(dir: Option<&Path>) -> Result<LastCycle, StatusError> {
     let Some(dir) = dir else {
-        return Err(
-            "no state directory is known (set [daemon].state_dir or $STATE_DIRECTORY)".to_string(),
-        );
+        return Err(StatusError::NoStateDir);
     };
     StateDir::read_only(dir)
         .read_json::<LastCycle>(status::FILE)
         .and_then(LastCycle::checked)
-        .ok_or_else(|| {
-            format!(
-                "no cycle is remembered in {} yet (run `flaredns --once`, or start the daemon)",
-                dir.display()
-            )
+        .ok_or_else(|| StatusError::NothingRemembered {
+            dir: dir.to_path_buf(),
         })
 }
 
@@ -213,6 +219,25 @@ pub(crate) fn utc(unix: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_status_says_why() {
+        assert_eq!(read(None).map(|_| ()), Err(StatusError::NoStateDir));
+        let empty = tempfile::tempdir().expect("tempdir");
+        assert_eq!(
+            read(Some(empty.path())).map(|_| ()),
+            Err(StatusError::NothingRemembered {
+                dir: empty.path().to_path_buf()
+            })
+        );
+        assert_eq!(
+            StatusError::NothingRemembered {
+                dir: PathBuf::from("/var/lib/flaredns")
+            }
+            .to_string(),
+            "no cycle is remembered in /var/lib/flaredns yet (run `flaredns --once`, or start the daemon)"
+        );
+    }
 
     #[test]
     fn absurd_times_are_shown_not_panicked_on() {

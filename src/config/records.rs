@@ -72,8 +72,9 @@ impl Validator<'_> {
             .ipv6_host
             .as_ref()
             .map(|value| {
-                HostId::parse(value.get_ref())
-                    .map_err(|message| self.invalid(value.span(), "records.ipv6_host", message))
+                HostId::parse(value.get_ref()).map_err(|message| {
+                    self.invalid(value.span(), "records.ipv6_host", message.to_string())
+                })
             })
             .transpose()?;
         let ipv6_prefix_from = raw
@@ -88,7 +89,11 @@ impl Validator<'_> {
                     ));
                 }
                 Provider::parse(value.get_ref()).map_err(|message| {
-                    self.invalid(value.span(), "records.ipv6_prefix_from", message)
+                    self.invalid(
+                        value.span(),
+                        "records.ipv6_prefix_from",
+                        message.to_string(),
+                    )
                 })
             })
             .transpose()?;

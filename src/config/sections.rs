@@ -22,7 +22,7 @@ impl Validator<'_> {
     ) -> Result<NotifyConfig, ConfigError> {
         let url = |value: &Spanned<String>, key: &str| {
             SecretUrl::parse(value.get_ref())
-                .map_err(|message| self.invalid(value.span(), key, message))
+                .map_err(|problem| self.invalid(value.span(), key, problem.to_string()))
         };
         let healthchecks = raw
             .healthchecks

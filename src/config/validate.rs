@@ -407,7 +407,7 @@ impl Validator<'_> {
         list.iter()
             .map(|entry| {
                 let provider = Provider::parse(entry.get_ref())
-                    .map_err(|message| self.invalid(entry.span(), key, message))?;
+                    .map_err(|problem| self.invalid(entry.span(), key, problem.to_string()))?;
                 if let Provider::Static(ip) = provider {
                     if Family::of(ip) != family {
                         return Err(self.invalid(

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::config::{Config, RecordConfig};
+use crate::detect::filter::Refusal;
 use crate::detect::neigh::{self, NeighbourError, NeighbourTable};
-use crate::detect::{Answer, Detector, Provider};
+use crate::detect::{Answer, Attempt, Detector, Provider, ProviderFailure};
 use crate::model::{DesiredRecord, Family};
-use crate::prefix::HostId;
+use crate::prefix::{HostId, PrefixError};
 
 use super::{Derivation, RecordFailure};
 
@@ -20,7 +21,7 @@ use super::{Derivation, RecordFailure};
 /// one).
 #[derive(Clone, Debug, Default)]
 pub struct PrefixSources {
-    pub providers: Vec<(Provider, Result<Answer, String>)>,
+    pub providers: Vec<(Provider, Result<Answer, ProviderFailure>)>,
     pub neighbours: Option<Result<NeighbourTable, NeighbourError>>,
 }
 
@@ -45,6 +46,55 @@ pub async fn prefix_sources(config: &Config, detector: &Detector) -> PrefixSourc
         }));
     }
     sources
+}
+
+/// Where a LAN host's prefix comes from: the record's `ipv6_prefix_from` provider, or this
+/// host's detected IPv6 address. `Display` is the phrase for people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrefixSource {
+    Detected,
+    Provider(Provider),
+}
+
+impl std::fmt::Display for PrefixSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrefixSource::Detected => f.write_str("the detected IPv6 address"),
+            PrefixSource::Provider(provider) => write!(f, "{provider}"),
+        }
+    }
+}
+
+/// Why a LAN host's address could not be derived from a prefix. `Display` is the phrase
+/// after "no IPv6 prefix to derive it from: ".
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum PrefixProblem {
+    /// The record's `ipv6_prefix_from` provider was not among those asked this cycle.
+    #[error("{provider} was not asked")]
+    NotAsked { provider: Provider },
+    /// The `ipv6_prefix_from` provider gave no address.
+    #[error("{0}")]
+    Provider(Attempt),
+    #[error("this host's IPv6 address is unknown (see the detection error)")]
+    NoDetectedIpv6,
+    #[error("{origin} gave {address}, which is not IPv6")]
+    NotIpv6 {
+        origin: PrefixSource,
+        address: IpAddr,
+    },
+    /// The prefix leaves no room for a host id (longer than /64).
+    #[error("{origin}: {error}")]
+    Prefix {
+        origin: PrefixSource,
+        error: PrefixError,
+    },
+    #[error("{address} (from {base} of {origin}) is not publishable: {reason}")]
+    NotPublishable {
+        address: Ipv6Addr,
+        base: Ipv6Addr,
+        origin: PrefixSource,
+        reason: Refusal,
+    },
 }
 
 /// The address a record should hold: the detected one of its family, or, for a LAN host
@@ -72,83 +122,92 @@ pub fn record_address(
                 })
             });
     };
-    let no_prefix = |reason: String| {
+    let no_prefix = |problem: Box<PrefixProblem>| {
         Box::new(RecordFailure::NoPrefix {
             name: record.name.clone(),
-            reason,
+            problem,
         })
     };
-    let (source, base) = match &record.ipv6_prefix_from {
-        Some(provider) => {
-            let answer = sources
-                .providers
-                .iter()
-                .find(|(asked, _)| asked == provider)
-                .map(|(_, answer)| answer.clone())
-                .unwrap_or_else(|| Err("was not asked".to_string()));
-            (
-                provider.to_string(),
-                answer.map_err(|reason| no_prefix(format!("{provider} {reason}")))?,
-            )
-        }
-        None => match addresses.get(&Family::V6) {
-            Some(answer) => ("the detected IPv6 address".to_string(), *answer),
-            None => {
-                return Err(no_prefix(
-                    "this host's IPv6 address is unknown (see the detection error)".to_string(),
-                ))
-            }
-        },
-    };
+    let (origin, base) = prefix_base(record, addresses, sources).map_err(no_prefix)?;
     let IpAddr::V6(base_v6) = base.ip else {
-        return Err(no_prefix(format!(
-            "{source} gave {}, which is not IPv6",
-            base.ip
-        )));
+        return Err(no_prefix(Box::new(PrefixProblem::NotIpv6 {
+            origin,
+            address: base.ip,
+        })));
     };
-    if let HostId::Neighbour(mac) = host {
+    let address = if let HostId::Neighbour(mac) = host {
         let prefix = Prefix {
             base: base_v6,
             length: base.prefix_len,
-            source: &source,
+            origin: &origin,
         };
-        let address = neighbour_address(record, mac, &prefix, sources, published)?;
-        return Ok((
-            IpAddr::V6(address),
-            Some(Derivation {
-                name: record.name.clone(),
-                address: IpAddr::V6(address),
-                host,
-                source,
-                base: base.ip,
-            }),
-        ));
-    }
-    let address = crate::prefix::derive(base_v6, base.prefix_len, host)
-        .map_err(|error| no_prefix(format!("{source}: {error}")))?;
+        neighbour_address(record, mac, &prefix, sources, published)?
+    } else {
+        let address = crate::prefix::derive(base_v6, base.prefix_len, host).map_err(|error| {
+            no_prefix(Box::new(PrefixProblem::Prefix {
+                origin: origin.clone(),
+                error,
+            }))
+        })?;
+        crate::detect::filter::publishable(IpAddr::V6(address)).map_err(|reason| {
+            no_prefix(Box::new(PrefixProblem::NotPublishable {
+                address,
+                base: base_v6,
+                origin: origin.clone(),
+                reason,
+            }))
+        })?;
+        address
+    };
     let address = IpAddr::V6(address);
-    crate::detect::filter::publishable(address).map_err(|reason| {
-        no_prefix(format!(
-            "{address} (from {base_v6} of {source}) is not publishable: {reason}"
-        ))
-    })?;
     Ok((
         address,
         Some(Derivation {
             name: record.name.clone(),
             address,
             host,
-            source,
+            source: origin,
             base: base.ip,
         }),
     ))
+}
+
+/// What a LAN host's prefix is taken from, and its answer: the record's `ipv6_prefix_from`
+/// provider (asked once this cycle, in `sources`), else this host's detected IPv6 address.
+fn prefix_base(
+    record: &RecordConfig,
+    addresses: &BTreeMap<Family, Answer>,
+    sources: &PrefixSources,
+) -> Result<(PrefixSource, Answer), Box<PrefixProblem>> {
+    let Some(provider) = &record.ipv6_prefix_from else {
+        return addresses
+            .get(&Family::V6)
+            .map(|answer| (PrefixSource::Detected, *answer))
+            .ok_or(Box::new(PrefixProblem::NoDetectedIpv6));
+    };
+    let (_, answer) = sources
+        .providers
+        .iter()
+        .find(|(asked, _)| asked == provider)
+        .ok_or_else(|| {
+            Box::new(PrefixProblem::NotAsked {
+                provider: provider.clone(),
+            })
+        })?;
+    let answer = answer.clone().map_err(|failure| {
+        Box::new(PrefixProblem::Provider(Attempt {
+            provider: provider.clone(),
+            failure,
+        }))
+    })?;
+    Ok((PrefixSource::Provider(provider.clone()), answer))
 }
 
 /// The prefix a LAN host's address must lie in, and where it came from.
 struct Prefix<'a> {
     base: Ipv6Addr,
     length: Option<u8>,
-    source: &'a str,
+    origin: &'a PrefixSource,
 }
 
 /// The address of `mac` for a `neigh:` record: among the table's usable entries (reachable,
@@ -189,7 +248,10 @@ fn neighbour_address(
             crate::prefix::contains(prefix.base, prefix.length, address).map_err(|error| {
                 Box::new(RecordFailure::NoPrefix {
                     name: record.name.clone(),
-                    reason: format!("{}: {error}", prefix.source),
+                    problem: Box::new(PrefixProblem::Prefix {
+                        origin: prefix.origin.clone(),
+                        error,
+                    }),
                 })
             })?;
         if inside && crate::detect::filter::publishable(IpAddr::V6(address)).is_ok() {
@@ -208,7 +270,7 @@ fn neighbour_address(
             prefix: format!(
                 "{} ({})",
                 crate::prefix::describe_prefix(prefix.base, prefix.length),
-                prefix.source
+                prefix.origin
             ),
             held: entries.iter().map(|entry| neigh::describe(entry)).collect(),
         })
@@ -246,9 +308,9 @@ mod tests {
         }
     }
 
-    /// The address chosen for a `neigh:` record from `entries`, with `published` held now.
-    fn choose(entries: Vec<NeighbourMessage>, published: &[&str]) -> Result<String, String> {
-        let record = RecordConfig {
+    /// A LAN host's record: `host` in the prefix of `from`, else of the detected address.
+    fn lan_record(host: HostId, from: Option<&str>) -> RecordConfig {
+        RecordConfig {
             name: crate::model::DomainName::parse("cam.example.com").expect("name"),
             zone: None,
             families: vec![Family::V6],
@@ -257,9 +319,17 @@ mod tests {
             comment: None,
             replace_cname: false,
             token: 0,
-            ipv6_host: Some(HostId::Neighbour(MAC)),
-            ipv6_prefix_from: None,
-        };
+            ipv6_host: Some(host),
+            ipv6_prefix_from: from.map(|text| Provider::parse(text).expect("provider")),
+        }
+    }
+
+    /// The address chosen for a `neigh:` record from `entries`, with `published` held now.
+    fn choose(
+        entries: Vec<NeighbourMessage>,
+        published: &[&str],
+    ) -> Result<String, Box<RecordFailure>> {
+        let record = lan_record(HostId::Neighbour(MAC), None);
         let addresses = BTreeMap::from([(
             Family::V6,
             Answer::bare("2a01:4f8:c0c:1234::1".parse().expect("ip")),
@@ -277,7 +347,120 @@ mod tests {
             .collect();
         record_address(&record, Family::V6, &addresses, &sources, &published)
             .map(|(address, _)| address.to_string())
-            .map_err(|failure| failure.to_string())
+    }
+
+    /// Why a `::10` host has no address, for a record whose prefix comes from `from` (else
+    /// the detected address), with these answers.
+    fn refusal(
+        from: Option<&str>,
+        detected: Option<Answer>,
+        asked: Option<Result<Answer, ProviderFailure>>,
+    ) -> PrefixProblem {
+        let record = lan_record(HostId::Suffix(0x10), from);
+        let addresses: BTreeMap<Family, Answer> = detected
+            .map(|answer| (Family::V6, answer))
+            .into_iter()
+            .collect();
+        let sources = PrefixSources {
+            providers: asked
+                .into_iter()
+                .filter_map(|answer| Some((record.ipv6_prefix_from.clone()?, answer)))
+                .collect(),
+            neighbours: None,
+        };
+        match record_address(&record, Family::V6, &addresses, &sources, &[]).map_err(|f| *f) {
+            Err(RecordFailure::NoPrefix { problem, .. }) => *problem,
+            other => panic!("expected no prefix, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lan_host_whose_prefix_provider_fails_says_why() {
+        let problem = refusal(Some("iface:lan0"), None, None);
+        assert!(
+            matches!(&problem, PrefixProblem::NotAsked { .. }),
+            "{problem:?}"
+        );
+        assert_eq!(problem.to_string(), "iface:lan0 was not asked");
+        let problem = refusal(
+            Some("iface:lan0"),
+            None,
+            Some(Err(ProviderFailure::NoServer)),
+        );
+        assert!(
+            matches!(
+                &problem,
+                PrefixProblem::Provider(Attempt {
+                    failure: ProviderFailure::NoServer,
+                    ..
+                })
+            ),
+            "{problem:?}"
+        );
+        assert_eq!(
+            problem.to_string(),
+            "iface:lan0 has no server for this family"
+        );
+        let problem = refusal(
+            Some("iface:lan0"),
+            None,
+            Some(Ok(Answer::bare("81.23.45.99".parse().expect("ip")))),
+        );
+        assert!(
+            matches!(
+                &problem,
+                PrefixProblem::NotIpv6 {
+                    origin: PrefixSource::Provider(_),
+                    ..
+                }
+            ),
+            "{problem:?}"
+        );
+        assert_eq!(
+            problem.to_string(),
+            "iface:lan0 gave 81.23.45.99, which is not IPv6"
+        );
+    }
+
+    #[test]
+    fn a_lan_host_without_a_usable_detected_prefix_says_why() {
+        let answer = |text: &str, prefix_len| Answer {
+            ip: text.parse().expect("ip"),
+            prefix_len,
+        };
+        let problem = refusal(None, None, None);
+        assert!(
+            matches!(problem, PrefixProblem::NoDetectedIpv6),
+            "{problem:?}"
+        );
+        let problem = refusal(None, Some(answer("2a01:4f8:c0c:1234::1", Some(80))), None);
+        assert!(
+            matches!(
+                &problem,
+                PrefixProblem::Prefix {
+                    origin: PrefixSource::Detected,
+                    error: PrefixError::TooLong { length: 80, .. }
+                }
+            ),
+            "{problem:?}"
+        );
+        let problem = refusal(None, Some(answer("2001:db8::1", Some(64))), None);
+        assert!(
+            matches!(
+                &problem,
+                PrefixProblem::NotPublishable {
+                    origin: PrefixSource::Detected,
+                    ..
+                }
+            ),
+            "{problem:?}"
+        );
+        assert!(
+            problem.to_string().starts_with(
+                "2001:db8::10 (from 2001:db8::1 of the detected IPv6 address) is not publishable: "
+            ),
+            "{problem}"
+        );
     }
 
     #[test]
@@ -296,28 +479,39 @@ mod tests {
             ]
         };
         assert_eq!(
-            choose(table(), &[]).as_deref(),
-            Ok("2a01:4f8:c0c:1234:abcd::5")
+            choose(table(), &[]).expect("chosen"),
+            "2a01:4f8:c0c:1234:abcd::5"
         );
         assert_eq!(
-            choose(table(), &["2a01:4f8:c0c:1234:abcd::9"]).as_deref(),
-            Ok("2a01:4f8:c0c:1234:abcd::9"),
+            choose(table(), &["2a01:4f8:c0c:1234:abcd::9"]).expect("chosen"),
+            "2a01:4f8:c0c:1234:abcd::9",
             "the published address stays while the table shows it"
         );
         assert_eq!(
-            choose(table(), &["2a01:4f8:c0c:1234::3"]).as_deref(),
-            Ok("2a01:4f8:c0c:1234:abcd::5"),
+            choose(table(), &["2a01:4f8:c0c:1234::3"]).expect("chosen"),
+            "2a01:4f8:c0c:1234:abcd::5",
             "a failed entry is no candidate, published or not"
         );
         let gone = choose(table().into_iter().skip(2).collect(), &[]).expect_err("gone");
         assert!(
-            gone.contains("holds no usable address of 02:11:22:33:44:55 in 2a01:4f8:c0c:1234::/64")
-                && gone.contains("2a01:4f8:c0c:1234::3 on #999999 (failed)"),
-            "{gone}"
+            matches!(
+                &*gone,
+                RecordFailure::NoNeighbour { mac, prefix, held, .. }
+                    if mac == "02:11:22:33:44:55"
+                        && prefix == "2a01:4f8:c0c:1234::/64 (the detected IPv6 address)"
+                        && held.iter().any(|entry| entry == "2a01:4f8:c0c:1234::3 on #999999 (failed)")
+            ),
+            "{gone:?}"
         );
         let nothing = choose(Vec::new(), &[]).expect_err("nothing");
         assert!(
-            nothing.contains("it holds no entry for that MAC"),
+            matches!(&*nothing, RecordFailure::NoNeighbour { held, .. } if held.is_empty()),
+            "{nothing:?}"
+        );
+        assert!(
+            nothing
+                .to_string()
+                .contains("it holds no entry for that MAC"),
             "{nothing}"
         );
     }

@@ -32,8 +32,11 @@ pub enum RecordState {
 pub enum RecordFailure {
     #[error("{family} {name} was not checked: this host's {} address is unknown (see the detection error)", family.describe())]
     NoAddress { name: DomainName, family: Family },
-    #[error("AAAA {name} was not checked: no IPv6 prefix to derive it from: {reason}")]
-    NoPrefix { name: DomainName, reason: String },
+    #[error("AAAA {name} was not checked: no IPv6 prefix to derive it from: {problem}")]
+    NoPrefix {
+        name: DomainName,
+        problem: Box<super::desired::PrefixProblem>,
+    },
     /// `neigh:MAC` and the table holds no usable address of that MAC in the prefix.
     #[error("AAAA {name} was not checked: the neighbour table holds no usable address of {mac} in {prefix}; {}; make sure the device is on and has talked to this host lately (`ping -6 ff02::1%IFACE` wakes the table), and that the MAC is the one it uses on this LAN", held_text(held))]
     NoNeighbour {
@@ -138,8 +141,8 @@ pub struct Derivation {
     pub name: DomainName,
     pub address: IpAddr,
     pub host: crate::prefix::HostId,
-    /// `iface:lan0`, or "the detected IPv6 address".
-    pub source: String,
+    /// `iface:lan0`, or the detected IPv6 address.
+    pub source: super::desired::PrefixSource,
     pub base: IpAddr,
 }
 

@@ -6,6 +6,7 @@
 //! whether the address is global.
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
 
 use crate::detect::filter::publishable;
 use crate::detect::Answer;
@@ -16,9 +17,21 @@ const IFA_F_DADFAILED: u32 = 0x08;
 const IFA_F_DEPRECATED: u32 = 0x20;
 const IFA_F_TENTATIVE: u32 = 0x40;
 
+/// Why an interface gave no address. `Display` is a phrase that follows the provider's name.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum IfaceError {
+    #[error("found no usable {} address on interface {name} (is it up, and is the name right?)", family.describe())]
+    NoAddress { name: String, family: Family },
+    /// Without the kernel's flags no IPv6 address is guessed.
+    #[error("cannot read the kernel's IPv6 address flags ({0}), so it cannot tell a stable address from a temporary or deprecated one")]
+    NoFlags(Arc<crate::files::FileError>),
+    #[error("cannot list interfaces: {0}")]
+    List(Arc<std::io::Error>),
+}
+
 /// The best address of `name` in `family`: a publishable one if there is any, else the first
 /// (so that the refusal can say why). An IPv6 address carries its prefix length.
-pub fn interface_address(name: &str, family: Family) -> Result<Answer, String> {
+pub fn interface_address(name: &str, family: Family) -> Result<Answer, IfaceError> {
     let candidates = match family {
         Family::V6 => stable_ipv6(&read_if_inet6()?, name),
         Family::V4 => from_getifaddrs(name, family)?
@@ -31,36 +44,30 @@ pub fn interface_address(name: &str, family: Family) -> Result<Answer, String> {
         .copied()
         .find(|answer| publishable(answer.ip).is_ok())
         .or_else(|| candidates.first().copied())
-        .ok_or_else(|| {
-            format!(
-                "found no usable {} address on interface {name} (is it up, and is the name right?)",
-                family.describe()
-            )
+        .ok_or_else(|| IfaceError::NoAddress {
+            name: name.to_string(),
+            family,
         })
 }
 
 /// The kernel's IPv6 address table with flags. Without it, a deprecated or temporary address
 /// could not be told from a stable one, so there is no fallback that ignores flags.
-fn read_if_inet6() -> Result<String, String> {
-    let mut last_error = String::new();
-    for path in ["/proc/self/net/if_inet6", "/proc/net/if_inet6"] {
-        match crate::files::read_text(
+/// The error is the last path's.
+fn read_if_inet6() -> Result<String, IfaceError> {
+    let read = |path: &str| {
+        crate::files::read_text(
             std::path::Path::new(path),
             crate::files::MAX_CONFIG_BYTES,
             crate::files::Links::Follow,
-        ) {
-            Ok(table) => return Ok(table),
-            Err(error) => last_error = error.to_string(),
-        }
-    }
-    Err(format!(
-        "cannot read the kernel's IPv6 address flags ({last_error}), so it cannot tell a stable address from a temporary or deprecated one"
-    ))
+        )
+    };
+    read("/proc/self/net/if_inet6")
+        .or_else(|_| read("/proc/net/if_inet6"))
+        .map_err(|error| IfaceError::NoFlags(Arc::new(error)))
 }
 
-fn from_getifaddrs(name: &str, family: Family) -> Result<Vec<IpAddr>, String> {
-    let interfaces =
-        if_addrs::get_if_addrs().map_err(|error| format!("cannot list interfaces: {error}"))?;
+fn from_getifaddrs(name: &str, family: Family) -> Result<Vec<IpAddr>, IfaceError> {
+    let interfaces = if_addrs::get_if_addrs().map_err(|error| IfaceError::List(Arc::new(error)))?;
     Ok(interfaces
         .into_iter()
         .filter(|interface| interface.name == name)
@@ -163,6 +170,19 @@ fe8000000000000000fc00fffe000001 02 40 20 80     eth0
         );
         let ppp = "2a0104f80c0c12340000000000000001 05 80 00 80     ppp0\n";
         assert_eq!(stable_ipv6(ppp, "ppp0")[0].prefix_len, Some(128));
+    }
+
+    #[test]
+    fn an_interface_without_an_address_says_so() {
+        let missing = interface_address("flaredns-none0", Family::V4);
+        assert!(
+            matches!(&missing, Err(IfaceError::NoAddress { name, family: Family::V4 }) if name == "flaredns-none0"),
+            "{missing:?}"
+        );
+        assert_eq!(
+            missing.map(|_| ()).map_err(|error| error.to_string()),
+            Err("found no usable IPv4 address on interface flaredns-none0 (is it up, and is the name right?)".to_string())
+        );
     }
 
     #[test]

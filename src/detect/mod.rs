@@ -3,6 +3,7 @@
 //! provider, the address and the reason, and the next provider is tried. Nothing non-global
 //! ever leaves this module.
 
+mod failure;
 pub mod filter;
 pub(crate) mod iface;
 pub mod neigh;
@@ -20,15 +21,8 @@ use crate::model::Family;
 /// A provider's answer larger than this is refused: an address, or a trace page, is a few
 /// hundred bytes.
 pub const MAX_PROVIDER_BODY: usize = 4096;
-pub use providers::{parse_plain, parse_trace, Provider};
-
-/// Detection failed for a family: every provider's attempt, in order.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("could not detect this host's public {} address: {}; check the network, or add a provider to [detect].{}", family.describe(), attempts.join("; "), if *family == Family::V4 { "ipv4" } else { "ipv6" })]
-pub struct DetectError {
-    pub family: Family,
-    pub attempts: Vec<String>,
-}
+pub use failure::{Attempt, DetectError, ProviderFailure};
+pub use providers::{parse_plain, parse_trace, AnswerError, Provider, ProviderError};
 
 /// What a provider answered: the address, and its prefix length where the source knows it
 /// (an interface's IPv6 address, from the kernel's table). A LAN host's address is derived only
@@ -55,12 +49,12 @@ impl Answer {
 fn parse_scrubbed(
     body: &str,
     url: &crate::secret::SecretUrl,
-    parse: fn(&str) -> Result<IpAddr, String>,
-) -> Result<IpAddr, String> {
+    parse: fn(&str) -> Result<IpAddr, AnswerError>,
+) -> Result<IpAddr, AnswerError> {
     parse(body).map_err(|_| {
         parse(&url.scrub(body))
             .err()
-            .unwrap_or_else(|| "the answer is not an IP address".to_string())
+            .unwrap_or(AnswerError::Withheld)
     })
 }
 
@@ -97,35 +91,35 @@ impl Detector {
                     tracing::debug!(%provider, %ip, "detected {} address", family.describe());
                     return Ok(answer);
                 }
-                Err(reason) => {
+                Err(failure) => {
                     tracing::warn!(
-                        "{} provider {provider} {reason}; trying the next one",
+                        "{} provider {provider} {failure}; trying the next one",
                         family.describe()
                     );
-                    attempts.push(format!("{provider} {reason}"));
+                    attempts.push(Attempt {
+                        provider: provider.clone(),
+                        failure,
+                    });
                 }
             }
-        }
-        if providers.is_empty() {
-            attempts.push("no providers are configured".to_string());
         }
         Err(DetectError { family, attempts })
     }
 
-    /// Asks one provider and filters its answer: a publishable address, or why not (a phrase
-    /// that follows the provider's name).
-    pub async fn probe(&self, family: Family, provider: &Provider) -> Result<Answer, String> {
+    /// Asks one provider and filters its answer: a publishable address, or why not.
+    pub async fn probe(
+        &self,
+        family: Family,
+        provider: &Provider,
+    ) -> Result<Answer, ProviderFailure> {
         let answer = self.ask(family, provider).await?;
         let ip = answer.ip;
         if Family::of(ip) != family {
-            return Err(format!(
-                "answered {ip}, which is not an {} address",
-                family.describe()
-            ));
+            return Err(ProviderFailure::WrongFamily { ip, family });
         }
         filter::publishable(ip)
             .map(|()| answer)
-            .map_err(|reason| format!("answered {ip}, refused: {reason}"))
+            .map_err(|reason| ProviderFailure::Refused { ip, reason })
     }
 
     /// What a provider answers for `family`, before the publishable filter: a prefix source
@@ -134,32 +128,36 @@ impl Detector {
         &self,
         family: Family,
         provider: &Provider,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, ProviderFailure> {
         self.ask(family, provider).await
     }
 
-    async fn ask(&self, family: Family, provider: &Provider) -> Result<Answer, String> {
+    async fn ask(&self, family: Family, provider: &Provider) -> Result<Answer, ProviderFailure> {
         let ip = match provider {
             Provider::Static(ip) => *ip,
             Provider::CloudflareTrace => {
                 let url = provider.trace_url(family).unwrap_or_default();
-                parse_trace(&self.get(family, url).await?)?
+                parse_trace(&self.get(family, url).await?).map_err(ProviderFailure::Answer)?
             }
             Provider::Trace(url) => {
                 let body = self.get(family, url.expose().as_str()).await?;
-                parse_scrubbed(&body, url, parse_trace)?
+                parse_scrubbed(&body, url, parse_trace).map_err(ProviderFailure::Answer)?
             }
             Provider::Url(url) => {
                 let body = self.get(family, url.expose().as_str()).await?;
-                parse_scrubbed(&body, url, parse_plain)?
+                parse_scrubbed(&body, url, parse_plain).map_err(ProviderFailure::Answer)?
             }
             Provider::CloudflareDns | Provider::Dns(_) => {
                 let server = provider
                     .whoami_server(family)
-                    .ok_or("has no server for this family")?;
-                whoami::ask(server, family, self.timeout).await?
+                    .ok_or(ProviderFailure::NoServer)?;
+                whoami::ask(server, family, self.timeout)
+                    .await
+                    .map_err(ProviderFailure::Whoami)?
             }
-            Provider::Iface(name) => return iface::interface_address(name, family),
+            Provider::Iface(name) => {
+                return iface::interface_address(name, family).map_err(ProviderFailure::Iface)
+            }
         };
         Ok(Answer::bare(ip))
     }
@@ -176,27 +174,22 @@ impl Detector {
         Ok(cell.get_or_init(|| client))
     }
 
-    async fn get(&self, family: Family, url: &str) -> Result<String, String> {
-        let client = self
-            .client(family)
-            .map_err(|error| format!("failed: {error}"))?;
-        let response = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|error| format!("failed: {}", crate::http::describe_transport(&error)))?;
+    async fn get(&self, family: Family, url: &str) -> Result<String, ProviderFailure> {
+        let client = self.client(family).map_err(ProviderFailure::Setup)?;
+        let response =
+            client.get(url).send().await.map_err(|error| {
+                ProviderFailure::Transport(crate::http::describe_transport(&error))
+            })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("answered HTTP {status}"));
+            return Err(ProviderFailure::Status(status));
         }
         // Read as a stream and stop at the cap: a hostile provider cannot fill memory.
         let body = crate::http::read_capped(response, MAX_PROVIDER_BODY)
             .await
             .map_err(|error| match error {
-                BodyError::TooLarge { limit } => {
-                    format!("answered with more than {limit} bytes, which is not an address")
-                }
-                BodyError::Transport(detail) => format!("failed: {detail}"),
+                BodyError::TooLarge { limit } => ProviderFailure::TooLarge { limit },
+                BodyError::Transport(detail) => ProviderFailure::Transport(detail),
             })?;
         Ok(String::from_utf8_lossy(&body).into_owned())
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::model::Family;
-use crate::secret::SecretUrl;
+use crate::secret::{SecretUrl, UrlProblem};
 
 /// One entry of `[detect].ipv4` / `[detect].ipv6`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,16 +26,51 @@ pub enum Provider {
     Static(IpAddr),
 }
 
+/// Why a text is not a provider. `Display` is a phrase for the user. What was written after
+/// the first `:` is never part of it: it may be a URL holding a secret (userinfo, an API key).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// `trace:` or `url:` followed by something that is not an http(s) URL.
+    #[error("the URL after `{kind}:` {problem}")]
+    Url {
+        kind: &'static str,
+        problem: UrlProblem,
+    },
+    /// No provider of that kind; `kind` is the text before the first `:` when it is short and
+    /// plain enough to show.
+    #[error("{} is not a provider; use cloudflare.trace, cloudflare.dns, trace:URL, url:URL, dns:IP[:PORT], iface:NAME or static:ADDR", shown_kind(kind.as_deref()))]
+    Unknown { kind: Option<String> },
+    #[error("`dns:` must be followed by an address; write dns:IP or dns:IP:PORT ([IPv6]:PORT)")]
+    DnsAddress,
+    #[error("`static:` must be followed by an IP address")]
+    StaticAddress,
+}
+
+/// Why a provider's answer holds no address. `Display` is a phrase that follows the
+/// provider's name; a quoted answer is cut to fit a log line.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// The trace says `warp=on` (or `warp=plus` when `plus`).
+    #[error("the trace says warp={}: the address seen is WARP's, not this host's; turn WARP off for this host or use another provider", if *plus { "plus" } else { "on" })]
+    Warp { plus: bool },
+    #[error("the trace body has no `ip=` line")]
+    NoIpLine,
+    #[error("the trace's `ip={shown}` is not an IP address")]
+    TraceNotAddress { shown: String },
+    #[error("the answer `{shown}` is not an IP address")]
+    NotAddress { shown: String },
+    /// Not an address, and the answer cannot be quoted (it held a part of the request's URL).
+    #[error("the answer is not an IP address")]
+    Withheld,
+}
+
 impl Provider {
-    /// Parses the provider syntax of the SPEC. The error is a sentence fragment for the user.
-    pub fn parse(text: &str) -> Result<Provider, String> {
+    /// Parses the provider syntax of the SPEC.
+    pub fn parse(text: &str) -> Result<Provider, ProviderError> {
         let text = text.trim();
         // The URL may hold a secret (userinfo, an API key in the query): never echo it.
-        let url = |rest: &str| -> Result<SecretUrl, String> {
-            SecretUrl::parse(rest).map_err(|problem| {
-                let kind = text.split(':').next().unwrap_or_default();
-                format!("the URL after `{kind}:` {problem}")
-            })
+        let url = |kind: &'static str, rest: &str| {
+            SecretUrl::parse(rest).map_err(|problem| ProviderError::Url { kind, problem })
         };
         match text {
             "cloudflare.trace" => return Ok(Provider::CloudflareTrace),
@@ -46,18 +81,21 @@ impl Provider {
             return Err(unknown(text));
         };
         match kind {
-            "trace" => url(rest).map(Provider::Trace),
-            "url" => url(rest).map(Provider::Url),
+            "trace" => url("trace", rest).map(Provider::Trace),
+            "url" => url("url", rest).map(Provider::Url),
             "iface" if !rest.is_empty() => Ok(Provider::Iface(rest.to_string())),
             "dns" => rest
                 .parse::<std::net::SocketAddr>()
-                .or_else(|_| rest.parse::<IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)))
+                .or_else(|_| {
+                    rest.parse::<IpAddr>()
+                        .map(|ip| std::net::SocketAddr::new(ip, 53))
+                })
                 .map(Provider::Dns)
-                .map_err(|_| "`dns:` must be followed by an address; write dns:IP or dns:IP:PORT ([IPv6]:PORT)".to_string()),
+                .map_err(|_| ProviderError::DnsAddress),
             "static" => rest
                 .parse::<IpAddr>()
                 .map(Provider::Static)
-                .map_err(|_| "`static:` must be followed by an IP address".to_string()),
+                .map_err(|_| ProviderError::StaticAddress),
             _ => Err(unknown(text)),
         }
     }
@@ -90,19 +128,23 @@ impl Provider {
     }
 }
 
-fn unknown(text: &str) -> String {
+fn unknown(text: &str) -> ProviderError {
     // What was written may hold a secret (a URL, a key): only a short provider kind before
-    // the first `:` is shown, never what follows it.
+    // the first `:` is kept, never what follows it.
     let kind = text.split(':').next().unwrap_or_default();
-    let shown = if !kind.is_empty()
+    let plain = !kind.is_empty()
         && kind.len() <= 16
-        && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
-    {
-        format!("`{kind}`")
-    } else {
-        "this value".to_string()
-    };
-    format!("{shown} is not a provider; use cloudflare.trace, cloudflare.dns, trace:URL, url:URL, dns:IP[:PORT], iface:NAME or static:ADDR")
+        && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+    ProviderError::Unknown {
+        kind: plain.then(|| kind.to_string()),
+    }
+}
+
+fn shown_kind(kind: Option<&str>) -> String {
+    match kind {
+        Some(kind) => format!("`{kind}`"),
+        None => "this value".to_string(),
+    }
 }
 
 impl fmt::Display for Provider {
@@ -121,7 +163,7 @@ impl fmt::Display for Provider {
 
 /// Reads the `ip=` line of a Cloudflare trace body. A body that says `warp=on` or `warp=plus`
 /// came through WARP, so its address is WARP's and is refused.
-pub fn parse_trace(body: &str) -> Result<IpAddr, String> {
+pub fn parse_trace(body: &str) -> Result<IpAddr, AnswerError> {
     let mut ip = None;
     for line in body.lines() {
         if let Some(value) = line.strip_prefix("ip=") {
@@ -130,21 +172,24 @@ pub fn parse_trace(body: &str) -> Result<IpAddr, String> {
         if let Some(value) = line.strip_prefix("warp=") {
             let value = value.trim();
             if value == "on" || value == "plus" {
-                return Err(format!("the trace says warp={value}: the address seen is WARP's, not this host's; turn WARP off for this host or use another provider"));
+                return Err(AnswerError::Warp {
+                    plus: value == "plus",
+                });
             }
         }
     }
-    let ip = ip.ok_or_else(|| "the trace body has no `ip=` line".to_string())?;
-    ip.parse()
-        .map_err(|_| format!("the trace's `ip={}` is not an IP address", truncate(ip)))
+    let ip = ip.ok_or(AnswerError::NoIpLine)?;
+    ip.parse().map_err(|_| AnswerError::TraceNotAddress {
+        shown: truncate(ip),
+    })
 }
 
 /// Reads a body that should be nothing but an address.
-pub fn parse_plain(body: &str) -> Result<IpAddr, String> {
+pub fn parse_plain(body: &str) -> Result<IpAddr, AnswerError> {
     let trimmed = body.trim();
-    trimmed
-        .parse()
-        .map_err(|_| format!("the answer `{}` is not an IP address", truncate(trimmed)))
+    trimmed.parse().map_err(|_| AnswerError::NotAddress {
+        shown: truncate(trimmed),
+    })
 }
 
 /// Cuts outside text to a length fit for a log line.
@@ -185,24 +230,47 @@ mod tests {
                 .map(|p| p.to_string()),
             Ok("trace:https://example.net/<redacted>".to_string())
         );
-        let refused = Provider::parse("url:htps://x/SECRET")
-            .err()
-            .unwrap_or_default();
-        assert!(!refused.contains("SECRET"), "{refused}");
-        let refused = Provider::parse("ulr:https://x/SECRET")
-            .err()
-            .unwrap_or_default();
-        assert!(!refused.contains("SECRET"), "{refused}");
-        for bad in [
-            "",
-            "carrier-pigeon",
-            "url:ftp://x",
-            "static:nope",
-            "iface:",
-            "dns:nope",
-        ] {
-            assert!(Provider::parse(bad).is_err(), "{bad}");
+    }
+
+    #[test]
+    fn bad_providers_are_refused_by_kind_without_echoing_secrets() {
+        let unknown = |kind: Option<&str>| ProviderError::Unknown {
+            kind: kind.map(str::to_string),
+        };
+        let cases = [
+            ("", unknown(None)),
+            ("carrier-pigeon", unknown(None)),
+            ("pigeon", unknown(Some("pigeon"))),
+            ("ulr:https://x/SECRET", unknown(Some("ulr"))),
+            ("iface:", unknown(Some("iface"))),
+            (
+                "url:ftp://x/SECRET",
+                ProviderError::Url {
+                    kind: "url",
+                    problem: UrlProblem::NotHttp,
+                },
+            ),
+            (
+                "trace:SECRET",
+                ProviderError::Url {
+                    kind: "trace",
+                    problem: UrlProblem::NotAUrl(url::ParseError::RelativeUrlWithoutBase),
+                },
+            ),
+            ("static:nope", ProviderError::StaticAddress),
+            ("dns:nope", ProviderError::DnsAddress),
+        ];
+        for (bad, expected) in cases {
+            let refused = Provider::parse(bad).expect_err(bad);
+            assert!(!refused.to_string().contains("SECRET"), "{refused}");
+            assert_eq!(refused, expected, "{bad}");
         }
+        assert!(unknown(None)
+            .to_string()
+            .starts_with("this value is not a provider; use "));
+        assert!(unknown(Some("ulr"))
+            .to_string()
+            .starts_with("`ulr` is not a provider; use "));
     }
 
     #[test]
@@ -211,13 +279,35 @@ mod tests {
             parse_trace("fl=1\nh=1.1.1.1\nip=81.23.45.99\nts=1\nwarp=off\n"),
             Ok("81.23.45.99".parse().expect("valid"))
         );
-        assert!(parse_trace("ip=81.23.45.99\nwarp=on\n").is_err());
-        assert!(parse_trace("<html>blocked</html>").is_err());
-        assert!(parse_trace("ip=garbage").is_err());
+        assert_eq!(
+            parse_trace("ip=81.23.45.99\nwarp=on\n"),
+            Err(AnswerError::Warp { plus: false })
+        );
+        assert_eq!(
+            parse_trace("warp=plus\nip=81.23.45.99\n"),
+            Err(AnswerError::Warp { plus: true })
+        );
+        assert_eq!(
+            parse_trace("<html>blocked</html>"),
+            Err(AnswerError::NoIpLine)
+        );
+        assert_eq!(
+            parse_trace("ip=garbage"),
+            Err(AnswerError::TraceNotAddress {
+                shown: "garbage".to_string()
+            })
+        );
         assert_eq!(
             parse_plain(" 81.23.45.99\n"),
             Ok("81.23.45.99".parse().expect("valid"))
         );
-        assert!(parse_plain("<html>").is_err());
+        let long = format!("<html>{}\u{7}", "x".repeat(60));
+        assert_eq!(
+            parse_plain(&long).map_err(|error| error.to_string()),
+            Err(format!(
+                "the answer `<html>{}…` is not an IP address",
+                "x".repeat(34)
+            ))
+        );
     }
 }

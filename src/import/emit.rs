@@ -1,248 +1,14 @@
-//! What an import found, as typed values (`Imported`), and the one writer that turns it into
-//! flaredns's TOML. The three readers (ddclient, inadyn, favonia) only fill an `Imported`;
+//! The one writer that turns an `Imported` into flaredns's TOML and the hints for stderr:
 //! quoting, section order, token file names and the rule that nothing secret is printed live
 //! here, once. It reads nothing and validates names no further than `DomainName` already does.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::model::{DomainName, Family};
-
-/// Where the main token goes; further distinct tokens get `-2`, `-3`, … after it.
-pub const TOKEN_FILE: &str = "/etc/flaredns/token";
-
-/// A setting's value that must never be printed (a password, a token). `Debug` is redacted;
-/// the text is kept only to tell two tokens apart and to scrub the output.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(text: &str) -> Secret {
-        Secret(text.to_string())
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// Where one token is in the input, so stderr can say where to copy it from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TokenOrigin {
-    /// Written in the input at a line, under a key (`password=`, `CLOUDFLARE_API_TOKEN=`).
-    Line {
-        line: usize,
-        key: String,
-        secret: Secret,
-    },
-    /// A Global API Key with an e-mail (ddclient `login=EMAIL`): flaredns needs a token.
-    GlobalKey { line: usize, secret: Secret },
-    /// In an environment variable of this process.
-    Env { name: String, secret: Secret },
-    /// Already in a file; the config names that file.
-    File { path: String },
-}
-
-impl TokenOrigin {
-    fn secret(&self) -> Option<&Secret> {
-        match self {
-            TokenOrigin::Line { secret, .. }
-            | TokenOrigin::GlobalKey { secret, .. }
-            | TokenOrigin::Env { secret, .. } => Some(secret),
-            TokenOrigin::File { .. } => None,
-        }
-    }
-}
-
-/// `ttl` of a record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ttl {
-    Auto,
-    Seconds(u32),
-}
-
-impl Ttl {
-    /// Reads the other tools' convention: 1 is Cloudflare's "automatic", 60..=86400 seconds.
-    pub fn from_seconds(seconds: u64) -> Result<Ttl, String> {
-        match seconds {
-            1 => Ok(Ttl::Auto),
-            60..=86400 => Ok(Ttl::Seconds(seconds as u32)),
-            _ => Err(format!(
-                "ttl {seconds} is outside Cloudflare's 60..86400 seconds (or 1 for automatic)"
-            )),
-        }
-    }
-}
-
-/// One record to manage.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
-    pub name: DomainName,
-    pub zone: Option<DomainName>,
-    /// The record types; emitted as `types` only when they differ from the enabled families.
-    pub families: Vec<Family>,
-    pub proxied: Option<bool>,
-    pub ttl: Option<Ttl>,
-    pub comment: Option<String>,
-    /// Index into `Imported::tokens`; `None`: the main token.
-    pub token: Option<usize>,
-    /// Comments written just above the record.
-    pub notes: Vec<String>,
-}
-
-impl Record {
-    /// A record with nothing pinned.
-    pub fn new(name: DomainName, families: Vec<Family>) -> Record {
-        Record {
-            name,
-            zone: None,
-            families,
-            proxied: None,
-            ttl: None,
-            comment: None,
-            token: None,
-            notes: Vec::new(),
-        }
-    }
-}
-
-/// One `[[waf_lists]]` entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WafList {
-    pub account: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub comment: Option<String>,
-    pub ipv4_prefix: Option<u8>,
-    pub ipv6_prefix: Option<u8>,
-}
-
-/// The section a note is printed in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Section {
-    General,
-    Detect,
-    Daemon,
-    Records,
-    Notify,
-}
-
-/// A setting that did not map, and why; printed as a `#` comment.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Note {
-    pub section: Section,
-    pub text: String,
-}
-
-/// What an import found.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Imported {
-    pub records: Vec<Record>,
-    /// Providers per family in flaredns syntax; `[]` turns the family off.
-    pub ipv4: Vec<String>,
-    pub ipv6: Vec<String>,
-    pub detect_timeout: Option<Duration>,
-    pub interval: Option<Duration>,
-    pub healthchecks: Option<String>,
-    pub uptime_kuma: Option<String>,
-    pub urls: Vec<String>,
-    pub waf_lists: Vec<WafList>,
-    pub notes: Vec<Note>,
-    /// Distinct tokens in order of appearance; the first is the main token.
-    pub tokens: Vec<TokenOrigin>,
-    /// Indexes that keep merging linear: a 1 MiB input can name 100 000 hosts, and a
-    /// search through everything seen per host would take hours.
-    record_index: HashMap<DomainName, usize>,
-    token_index: HashMap<TokenKey, usize>,
-    provider_index: HashSet<(Family, String)>,
-}
-
-/// What makes two tokens the same: the secret, or the file that holds it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum TokenKey {
-    Secret(Secret),
-    File(String),
-}
+use super::imported::{Imported, Record, Section, TokenOrigin, Ttl, WafList, TOKEN_FILE};
+use crate::model::Family;
 
 impl Imported {
-    /// Adds a note to a section.
-    pub fn note(&mut self, section: Section, text: impl Into<String>) {
-        self.notes.push(Note {
-            section,
-            text: text.into(),
-        });
-    }
-
-    /// Adds a provider to a family's list unless it is there already.
-    pub fn provider(&mut self, family: Family, provider: &str) {
-        if !self.provider_index.insert((family, provider.to_string())) {
-            return;
-        }
-        match family {
-            Family::V4 => self.ipv4.push(provider.to_string()),
-            Family::V6 => self.ipv6.push(provider.to_string()),
-        }
-    }
-
-    /// The index of a token, adding it when it is new (same secret = same token).
-    pub fn token(&mut self, origin: TokenOrigin) -> usize {
-        let key = match (&origin, origin.secret()) {
-            (_, Some(secret)) => TokenKey::Secret(secret.clone()),
-            (TokenOrigin::File { path }, None) => TokenKey::File(path.clone()),
-            (_, None) => TokenKey::File(String::new()),
-        };
-        if let Some(index) = self.token_index.get(&key) {
-            return *index;
-        }
-        self.tokens.push(origin);
-        self.token_index.insert(key, self.tokens.len() - 1);
-        self.tokens.len() - 1
-    }
-
-    /// Adds a record, or merges its families into an earlier record of the same name (a
-    /// config lists each name once; other tools list it once per family).
-    pub fn add_record(&mut self, record: Record) {
-        let known = self
-            .record_index
-            .get(&record.name)
-            .and_then(|index| self.records.get_mut(*index));
-        if let Some(known) = known {
-            for family in record.families {
-                if !known.families.contains(&family) {
-                    known.families.push(family);
-                    known.families.sort();
-                }
-            }
-            if known.zone != record.zone
-                || known.proxied != record.proxied
-                || known.ttl != record.ttl
-                || known.token != record.token
-            {
-                known.notes.push(format!(
-                    "{} is listed more than once with different settings; the first one's are kept",
-                    known.name
-                ));
-            }
-            return;
-        }
-        self.record_index
-            .insert(record.name.clone(), self.records.len());
-        self.records.push(record);
-    }
-
-    /// The token file a token index is written to.
-    pub fn token_file(&self, index: usize) -> String {
-        match self.tokens.get(index) {
-            Some(TokenOrigin::File { path }) => path.clone(),
-            _ if index == 0 => TOKEN_FILE.to_string(),
-            _ => format!("{TOKEN_FILE}-{}", index + 1),
-        }
-    }
-
     /// What stderr says about the tokens: where each one is and where it goes. Never the
     /// token itself.
     pub fn token_hints(&self, input: &str) -> Vec<String> {
@@ -264,7 +30,8 @@ impl Imported {
             .collect()
     }
 
-    /// The flaredns config, as TOML text.
+    /// The flaredns config, as TOML text: the sections in the order the config documents
+    /// them, each with its notes on top.
     pub fn to_toml(&self, origin: &str) -> String {
         let mut out = String::new();
         let _ = writeln!(
@@ -276,9 +43,27 @@ impl Imported {
         self.notes_of(Section::General, &mut out);
         out.push_str("\n[cloudflare]\n");
         let _ = writeln!(out, "api_token_file = {}", quote(&self.token_file(0)));
+        let enabled = self.write_detect(&mut out);
+        self.write_daemon(&mut out);
+        out.push('\n');
+        self.notes_of(Section::Records, &mut out);
+        if self.records.is_empty() && self.waf_lists.is_empty() {
+            out.push_str("# No Cloudflare record was found; add one, e.g.:\n# [[records]]\n# name = \"home.example.com\"\n");
+        }
+        for record in &self.records {
+            self.write_record(record, &enabled, &mut out);
+        }
+        for waf in &self.waf_lists {
+            write_waf_list(waf, &mut out);
+        }
+        self.write_notify(&mut out);
+        self.scrub(out)
+    }
 
+    /// `[detect]`; returns the families it leaves on, which records are written for.
+    fn write_detect(&self, out: &mut String) -> Vec<Family> {
         out.push_str("\n[detect]\n");
-        self.notes_of(Section::Detect, &mut out);
+        self.notes_of(Section::Detect, out);
         let (ipv4, ipv6) = self.enabled_lists();
         if self.ipv4.is_empty() && self.ipv6.is_empty() {
             out.push_str(
@@ -290,65 +75,46 @@ impl Imported {
         if let Some(timeout) = self.detect_timeout {
             let _ = writeln!(out, "timeout = {}", quote(&duration(timeout)));
         }
-
-        let daemon_notes = self.notes.iter().any(|n| n.section == Section::Daemon);
-        if self.interval.is_some() || daemon_notes {
-            out.push_str("\n[daemon]\n");
-            self.notes_of(Section::Daemon, &mut out);
-            if let Some(interval) = self.interval {
-                let _ = writeln!(out, "interval = {}", quote(&duration(interval)));
-            }
-        }
-
-        let enabled: Vec<Family> = [(Family::V4, &ipv4), (Family::V6, &ipv6)]
+        [(Family::V4, &ipv4), (Family::V6, &ipv6)]
             .into_iter()
             .filter(|(_, providers)| !providers.is_empty())
             .map(|(family, _)| family)
-            .collect();
-        out.push('\n');
-        self.notes_of(Section::Records, &mut out);
-        if self.records.is_empty() && self.waf_lists.is_empty() {
-            out.push_str("# No Cloudflare record was found; add one, e.g.:\n# [[records]]\n# name = \"home.example.com\"\n");
-        }
-        for record in &self.records {
-            self.write_record(record, &enabled, &mut out);
-        }
-        for waf in &self.waf_lists {
-            out.push_str("\n[[waf_lists]]\n");
-            let _ = writeln!(out, "account = {}", quote(&waf.account));
-            let _ = writeln!(out, "name = {}", quote(&waf.name));
-            if let Some(description) = &waf.description {
-                let _ = writeln!(out, "description = {}", quote(description));
-            }
-            if let Some(comment) = &waf.comment {
-                let _ = writeln!(out, "comment = {}", quote(comment));
-            }
-            if let Some(prefix) = waf.ipv4_prefix {
-                let _ = writeln!(out, "ipv4_prefix = {prefix}");
-            }
-            if let Some(prefix) = waf.ipv6_prefix {
-                let _ = writeln!(out, "ipv6_prefix = {prefix}");
-            }
-        }
+            .collect()
+    }
 
+    /// `[daemon]`, when there is an interval or a note to put in it.
+    fn write_daemon(&self, out: &mut String) {
+        let daemon_notes = self.notes.iter().any(|n| n.section == Section::Daemon);
+        if self.interval.is_none() && !daemon_notes {
+            return;
+        }
+        out.push_str("\n[daemon]\n");
+        self.notes_of(Section::Daemon, out);
+        if let Some(interval) = self.interval {
+            let _ = writeln!(out, "interval = {}", quote(&duration(interval)));
+        }
+    }
+
+    /// `[notify]`, when there is a receiver or a note to put in it.
+    fn write_notify(&self, out: &mut String) {
         let notify = self.healthchecks.is_some()
             || self.uptime_kuma.is_some()
             || !self.urls.is_empty()
             || self.notes.iter().any(|n| n.section == Section::Notify);
-        if notify {
-            out.push_str("\n[notify]\n");
-            self.notes_of(Section::Notify, &mut out);
-            if let Some(url) = &self.healthchecks {
-                let _ = writeln!(out, "healthchecks = {}", quote(url));
-            }
-            if let Some(url) = &self.uptime_kuma {
-                let _ = writeln!(out, "uptime_kuma = {}", quote(url));
-            }
-            if !self.urls.is_empty() {
-                let _ = writeln!(out, "urls = {}", list(&self.urls));
-            }
+        if !notify {
+            return;
         }
-        self.scrub(out)
+        out.push_str("\n[notify]\n");
+        self.notes_of(Section::Notify, out);
+        if let Some(url) = &self.healthchecks {
+            let _ = writeln!(out, "healthchecks = {}", quote(url));
+        }
+        if let Some(url) = &self.uptime_kuma {
+            let _ = writeln!(out, "uptime_kuma = {}", quote(url));
+        }
+        if !self.urls.is_empty() {
+            let _ = writeln!(out, "urls = {}", list(&self.urls));
+        }
     }
 
     /// The provider lists as written: at least one family stays on (flaredns refuses a
@@ -426,7 +192,7 @@ impl Imported {
             .tokens
             .iter()
             .filter_map(TokenOrigin::secret)
-            .map(|secret| secret.0.as_str())
+            .map(|secret| secret.expose())
             .filter(|secret| secret.len() >= 8)
             // Real inputs hold a token or two; a hostile one with thousands must not make this
             // pass quadratic. Beyond these, the rule that no note quotes a password holds alone.
@@ -452,6 +218,25 @@ impl Imported {
 }
 
 pub use crate::config::toml_quote as quote;
+
+/// One `[[waf_lists]]` entry.
+fn write_waf_list(waf: &WafList, out: &mut String) {
+    out.push_str("\n[[waf_lists]]\n");
+    let _ = writeln!(out, "account = {}", quote(&waf.account));
+    let _ = writeln!(out, "name = {}", quote(&waf.name));
+    if let Some(description) = &waf.description {
+        let _ = writeln!(out, "description = {}", quote(description));
+    }
+    if let Some(comment) = &waf.comment {
+        let _ = writeln!(out, "comment = {}", quote(comment));
+    }
+    if let Some(prefix) = waf.ipv4_prefix {
+        let _ = writeln!(out, "ipv4_prefix = {prefix}");
+    }
+    if let Some(prefix) = waf.ipv6_prefix {
+        let _ = writeln!(out, "ipv6_prefix = {prefix}");
+    }
+}
 
 /// A TOML array of strings.
 fn list(items: &[String]) -> String {
@@ -520,6 +305,8 @@ fn redact_token_shaped(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::import::imported::Secret;
+    use crate::model::DomainName;
 
     fn name(text: &str) -> DomainName {
         DomainName::parse(text).expect("valid name")
@@ -539,12 +326,10 @@ mod tests {
 
     #[test]
     fn output_parses_as_toml_with_every_section() {
-        let mut imported = Imported {
-            ipv4: vec!["cloudflare.trace".to_string()],
-            ipv6: vec!["iface:eth0".to_string()],
-            interval: Some(Duration::from_secs(300)),
-            ..Imported::default()
-        };
+        let mut imported = Imported::default();
+        imported.provider(Family::V4, "cloudflare.trace");
+        imported.provider(Family::V6, "iface:eth0");
+        imported.interval = Some(Duration::from_secs(300));
         let mut record = Record::new(name("home.example.com"), vec![Family::V4]);
         record.ttl = Some(Ttl::Auto);
         record.proxied = Some(true);

@@ -1,18 +1,20 @@
 //! `flaredns import`: another updater's configuration (ddclient, inadyn, favonia's
 //! cloudflare-ddns) → a flaredns config on stdout, so moving over is one command. Each reader
-//! is a pure function from text to an `Imported` (`emit.rs`), which one writer turns into
-//! TOML; every setting that does not map becomes a `#` comment saying why. This module reads
-//! the input (capped, through `files`) and, for favonia without a file, this process's
-//! environment; it never reads or writes a flaredns config, and never prints a token.
+//! is a pure function from text to an `Imported` (`imported.rs`), which one writer
+//! (`emit.rs`) turns into TOML; every setting that does not map becomes a `#` comment saying
+//! why. This module reads the input (capped, through `files`) and, for favonia without a
+//! file, this process's environment; it never reads or writes a flaredns config, and never
+//! prints a token.
 
 pub mod ddclient;
 pub mod emit;
 pub mod favonia;
+pub mod imported;
 pub mod inadyn;
 
 use std::path::{Path, PathBuf};
 
-pub use emit::Imported;
+pub use imported::Imported;
 
 /// An input file larger than this is refused: real ones are a few kilobytes.
 pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;

@@ -10,7 +10,8 @@ mod tests;
 
 use std::net::IpAddr;
 
-use super::emit::{shown, Imported, Record, Secret, Section, TokenOrigin, Ttl};
+use super::emit::shown;
+use super::imported::{Imported, Record, Secret, Section, TokenOrigin, Ttl};
 use super::ParseError;
 use crate::detect::Provider;
 use crate::model::{DomainName, Family};
@@ -233,7 +234,7 @@ fn host_record(
     if let Some(ttl) = get("ttl") {
         match interval_seconds(&ttl.value)
             .ok_or_else(|| format!("ttl={} is not a number of seconds", shown(&ttl.value)))
-            .and_then(Ttl::from_seconds)
+            .and_then(|seconds| Ttl::from_seconds(seconds).map_err(|error| error.to_string()))
         {
             Ok(value) => record.ttl = Some(value),
             Err(problem) => record.notes.push(format!(

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::super::emit::{Imported, Section};
+use super::super::imported::{Imported, Section};
 use super::super::{ParseError, Problem};
 
 /// One assignment's value and the line it was written on.

@@ -10,7 +10,8 @@ mod tests;
 
 use std::time::Duration;
 
-use super::emit::{shown, Imported, Record, Secret, Section, TokenOrigin, Ttl, WafList};
+use super::emit::shown;
+use super::imported::{Imported, Record, Secret, Section, TokenOrigin, Ttl, WafList};
 use super::ParseError;
 use crate::detect::Provider;
 use crate::model::{DomainName, Family};
@@ -372,7 +373,7 @@ fn records<'a>(get: &Get<'a>, imported: &mut Imported) {
             .trim()
             .parse::<u64>()
             .map_err(|_| "not a number of seconds".to_string())
-            .and_then(Ttl::from_seconds)
+            .and_then(|seconds| Ttl::from_seconds(seconds).map_err(|error| error.to_string()))
         {
             Ok(ttl) => Some(ttl),
             Err(problem) => {

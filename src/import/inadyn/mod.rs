@@ -8,7 +8,8 @@ mod syntax;
 #[cfg(test)]
 mod tests;
 
-use super::emit::{shown, Imported, Record, Secret, Section, TokenOrigin, Ttl};
+use super::emit::shown;
+use super::imported::{Imported, Record, Secret, Section, TokenOrigin, Ttl};
 use super::ParseError;
 use crate::detect::Provider;
 use crate::model::{DomainName, Family};
@@ -161,7 +162,7 @@ fn cloudflare_block(
         match one(entry)
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or_else(|| "ttl is not a number of seconds".to_string())
-            .and_then(Ttl::from_seconds)
+            .and_then(|seconds| Ttl::from_seconds(seconds).map_err(|error| error.to_string()))
         {
             Ok(ttl) => Some(ttl),
             Err(problem) => {
