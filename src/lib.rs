@@ -176,17 +176,13 @@ fn check_status(view: &config::StatusView) -> u8 {
             },
             state::unix_now(),
         ),
-        Err(message) => Err(format!("unhealthy: {message}\n")),
+        Err(error) => metrics::Health::Unknown(error),
     };
-    match verdict {
-        Ok(line) => {
-            stdout(&line.to_string());
-            EXIT_OK
-        }
-        Err(line) => {
-            stdout(&line.to_string());
-            EXIT_FAILED
-        }
+    stdout(&verdict.to_string());
+    if verdict.is_healthy() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
     }
 }
 

@@ -32,33 +32,80 @@ pub struct Snapshot {
     pub status_json: Arc<String>,
 }
 
-/// `/healthz`'s verdict at `now` (unix seconds): healthy, or why not.
-pub fn health(snapshot: &Snapshot, now: u64) -> Result<String, String> {
-    let window = snapshot.interval.as_secs().saturating_mul(2).max(1);
-    match snapshot.last_success_at {
-        Some(at) if at <= now && now - at <= window => Ok(format!(
-            "ok: the last successful cycle was {}s ago\n",
-            now - at
-        )),
-        Some(at) => Err(format!(
-            "unhealthy: no successful cycle for {}s (more than two intervals){}\n",
-            now.saturating_sub(at),
-            reason(snapshot)
-        )),
-        None => Err(format!(
-            "unhealthy: no successful cycle yet{}\n",
-            reason(snapshot)
-        )),
+/// `/healthz`'s and `status --check`'s verdict. `Display` is the line they print.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// A cycle succeeded within two intervals, this many seconds ago.
+    Healthy {
+        seconds_ago: u64,
+    },
+    /// The last success is older than two intervals.
+    Stale {
+        seconds_ago: u64,
+        last_error: Option<String>,
+    },
+    NoSuccessYet {
+        last_error: Option<String>,
+    },
+    /// Nothing to judge: no state directory, or nothing remembered in it.
+    Unknown(crate::status::StatusError),
+}
+
+impl Health {
+    pub fn is_healthy(&self) -> bool {
+        matches!(self, Health::Healthy { .. })
     }
 }
 
-fn reason(snapshot: &Snapshot) -> String {
-    snapshot
-        .last_error
-        .as_ref()
-        .map(|error| format!("; last error: {}", crate::logging::one_line(error)))
-        .unwrap_or_default()
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reason = |error: &Option<String>| {
+            error
+                .as_ref()
+                .map(|error| format!("; last error: {}", crate::logging::one_line(error)))
+                .unwrap_or_default()
+        };
+        match self {
+            Health::Healthy { seconds_ago } => {
+                writeln!(f, "ok: the last successful cycle was {seconds_ago}s ago")
+            }
+            Health::Stale {
+                seconds_ago,
+                last_error,
+            } => writeln!(
+                f,
+                "unhealthy: no successful cycle for {seconds_ago}s (more than two intervals){}",
+                reason(last_error)
+            ),
+            Health::NoSuccessYet { last_error } => writeln!(
+                f,
+                "unhealthy: no successful cycle yet{}",
+                reason(last_error)
+            ),
+            Health::Unknown(error) => writeln!(f, "unhealthy: {error}"),
+        }
+    }
 }
+
+/// `/healthz`'s verdict at `now` (unix seconds): healthy while a cycle succeeded within two
+/// intervals.
+pub fn health(snapshot: &Snapshot, now: u64) -> Health {
+    let window = snapshot.interval.as_secs().saturating_mul(2).max(1);
+    let last_error = snapshot.last_error.clone();
+    match snapshot.last_success_at {
+        Some(at) if at <= now && now - at <= window => Health::Healthy {
+            seconds_ago: now - at,
+        },
+        Some(at) => Health::Stale {
+            seconds_ago: now.saturating_sub(at),
+            last_error,
+        },
+        None => Health::NoSuccessYet { last_error },
+    }
+}
+
+/// A metric's samples: label pairs and a value.
+type Samples<'a> = Vec<(Vec<(&'a str, &'a str)>, f64)>;
 
 /// The text exposition format of a status, with the API budget left (a live gauge).
 pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
@@ -70,126 +117,11 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
         "Version of flaredns (always 1).",
         &[(vec![("version", env!("CARGO_PKG_VERSION"))], 1.0)],
     );
-    let cycles: Vec<(Vec<(&str, &str)>, f64)> = [CycleResult::Success, CycleResult::Failure]
-        .iter()
-        .map(|result| {
-            let count = last.counters.cycles.get(result).copied().unwrap_or(0);
-            (vec![("result", result.name())], count as f64)
-        })
-        .collect();
-    metric(
-        &mut out,
-        "flaredns_cycles_total",
-        "counter",
-        "Cycles run, by result.",
-        &cycles,
-    );
-    if let Some(at) = last.last_success_at {
-        metric(
-            &mut out,
-            "flaredns_last_success_timestamp_seconds",
-            "gauge",
-            "Unix time of the last cycle that brought every record in sync.",
-            &[(vec![], at as f64)],
-        );
-    }
-    if last.finished_at > 0 {
-        metric(
-            &mut out,
-            "flaredns_last_cycle_duration_seconds",
-            "gauge",
-            "How long the last cycle took.",
-            &[(vec![], last.duration_ms as f64 / 1000.0)],
-        );
-    }
-    // A dry run publishes nothing, so no record is `planned` here.
-    let states = [
-        RecordStatus::InSync,
-        RecordStatus::Changed,
-        RecordStatus::Failed,
-        RecordStatus::Refused,
-    ];
-    let records: Vec<(Vec<(&str, &str)>, f64)> = states
-        .iter()
-        .map(|state| {
-            let count = last
-                .records
-                .iter()
-                .filter(|record| record.state == *state)
-                .count();
-            (vec![("state", state.name())], count as f64)
-        })
-        .collect();
-    metric(
-        &mut out,
-        "flaredns_records",
-        "gauge",
-        "Managed records (one per name and type) by the state the last cycle left them in.",
-        &records,
-    );
-    let codes: Vec<(&str, String, u64)> = last
-        .counters
-        .api_requests
-        .iter()
-        .map(|(kind, count)| (kind.method, kind.status.to_string(), *count))
-        .collect();
-    let request_samples: Vec<(Vec<(&str, &str)>, f64)> = codes
-        .iter()
-        .map(|(method, code, count)| {
-            (
-                vec![("method", *method), ("code", code.as_str())],
-                *count as f64,
-            )
-        })
-        .collect();
-    metric(
-        &mut out,
-        "flaredns_api_requests_total",
-        "counter",
-        "Requests sent to Cloudflare's API, by method and HTTP status (0: no answer).",
-        &request_samples,
-    );
-    let changes: Vec<(Vec<(&str, &str)>, f64)> = [Family::V4, Family::V6]
-        .iter()
-        .map(|family| {
-            let count = last
-                .counters
-                .address_changes
-                .get(family)
-                .copied()
-                .unwrap_or(0);
-            (vec![("family", family.name())], count as f64)
-        })
-        .collect();
-    metric(
-        &mut out,
-        "flaredns_address_changes_total",
-        "counter",
-        "Times this host's detected address changed, by family.",
-        &changes,
-    );
-    let addresses: Vec<(Family, String)> = last
-        .addresses
-        .iter()
-        .map(|(family, address)| (*family, address.to_string()))
-        .collect();
-    let detected: Vec<(Vec<(&str, &str)>, f64)> = addresses
-        .iter()
-        .map(|(family, address)| {
-            (
-                vec![("family", family.name()), ("address", address.as_str())],
-                1.0,
-            )
-        })
-        .collect();
-    metric(
-        &mut out,
-        "flaredns_detected_address_info",
-        "gauge",
-        "This host's detected address, by family (always 1).",
-        &detected,
-    );
-    let lists: Vec<(Vec<(&str, &str)>, f64)> = last
+    cycles(&mut out, last);
+    records(&mut out, last);
+    requests(&mut out, last);
+    addresses(&mut out, last);
+    let lists: Samples<'_> = last
         .waf_lists
         .iter()
         .map(|list| (vec![("list", list.name.as_str())], list.items.len() as f64))
@@ -213,6 +145,140 @@ pub fn render(last: &LastCycle, budget_remaining: Option<u32>) -> String {
         );
     }
     out
+}
+
+/// Cycles by result, the last success and the last cycle's duration.
+fn cycles(out: &mut String, last: &LastCycle) {
+    let cycles: Samples<'_> = [CycleResult::Success, CycleResult::Failure]
+        .iter()
+        .map(|result| {
+            let count = last.counters.cycles.get(result).copied().unwrap_or(0);
+            (vec![("result", result.name())], count as f64)
+        })
+        .collect();
+    metric(
+        out,
+        "flaredns_cycles_total",
+        "counter",
+        "Cycles run, by result.",
+        &cycles,
+    );
+    if let Some(at) = last.last_success_at {
+        metric(
+            out,
+            "flaredns_last_success_timestamp_seconds",
+            "gauge",
+            "Unix time of the last cycle that brought every record in sync.",
+            &[(vec![], at as f64)],
+        );
+    }
+    if last.finished_at > 0 {
+        metric(
+            out,
+            "flaredns_last_cycle_duration_seconds",
+            "gauge",
+            "How long the last cycle took.",
+            &[(vec![], last.duration_ms as f64 / 1000.0)],
+        );
+    }
+}
+
+/// Managed records by state. A dry run publishes nothing, so none is `planned` here.
+fn records(out: &mut String, last: &LastCycle) {
+    let states = [
+        RecordStatus::InSync,
+        RecordStatus::Changed,
+        RecordStatus::Failed,
+        RecordStatus::Refused,
+    ];
+    let records: Samples<'_> = states
+        .iter()
+        .map(|state| {
+            let count = last
+                .records
+                .iter()
+                .filter(|record| record.state == *state)
+                .count();
+            (vec![("state", state.name())], count as f64)
+        })
+        .collect();
+    metric(
+        out,
+        "flaredns_records",
+        "gauge",
+        "Managed records (one per name and type) by the state the last cycle left them in.",
+        &records,
+    );
+}
+
+/// Requests to the API by method and status.
+fn requests(out: &mut String, last: &LastCycle) {
+    let codes: Vec<(&str, String, u64)> = last
+        .counters
+        .api_requests
+        .iter()
+        .map(|(kind, count)| (kind.method, kind.status.to_string(), *count))
+        .collect();
+    let samples: Samples<'_> = codes
+        .iter()
+        .map(|(method, code, count)| {
+            (
+                vec![("method", *method), ("code", code.as_str())],
+                *count as f64,
+            )
+        })
+        .collect();
+    metric(
+        out,
+        "flaredns_api_requests_total",
+        "counter",
+        "Requests sent to Cloudflare's API, by method and HTTP status (0: no answer).",
+        &samples,
+    );
+}
+
+/// Address changes by family, and the detected addresses.
+fn addresses(out: &mut String, last: &LastCycle) {
+    let changes: Samples<'_> = [Family::V4, Family::V6]
+        .iter()
+        .map(|family| {
+            let count = last
+                .counters
+                .address_changes
+                .get(family)
+                .copied()
+                .unwrap_or(0);
+            (vec![("family", family.name())], count as f64)
+        })
+        .collect();
+    metric(
+        out,
+        "flaredns_address_changes_total",
+        "counter",
+        "Times this host's detected address changed, by family.",
+        &changes,
+    );
+    let addresses: Vec<(Family, String)> = last
+        .addresses
+        .iter()
+        .map(|(family, address)| (*family, address.to_string()))
+        .collect();
+    let detected: Samples<'_> = addresses
+        .iter()
+        .map(|(family, address)| {
+            (
+                vec![("family", family.name()), ("address", address.as_str())],
+                1.0,
+            )
+        })
+        .collect();
+    metric(
+        out,
+        "flaredns_detected_address_info",
+        "gauge",
+        "This host's detected address, by family (always 1).",
+        &detected,
+    );
 }
 
 /// One metric family: HELP, TYPE and its samples.
@@ -258,11 +324,15 @@ mod tests {
             last_error: Some("boom\nforged".to_string()),
             ..Snapshot::default()
         };
-        assert!(health(&snapshot, 1100).is_ok());
-        assert!(health(&snapshot, 1120).is_ok());
-        let unhealthy = health(&snapshot, 1121).expect_err("503");
-        assert!(unhealthy.contains("boom\\nforged"), "{unhealthy}");
-        assert!(health(&Snapshot::default(), 5).is_err());
+        assert!(health(&snapshot, 1100).is_healthy());
+        assert!(health(&snapshot, 1120).is_healthy());
+        let unhealthy = health(&snapshot, 1121);
+        assert!(!unhealthy.is_healthy());
+        assert!(
+            unhealthy.to_string().contains("boom\\nforged"),
+            "{unhealthy}"
+        );
+        assert!(!health(&Snapshot::default(), 5).is_healthy());
     }
 
     #[test]

@@ -167,10 +167,15 @@ fn answer(shared: &Shared, method: &str, path: &str) -> Answer {
             content_type: "text/plain; version=0.0.4; charset=utf-8",
             ..plain("200 OK", &snapshot.text)
         },
-        "/healthz" => match super::health(&snapshot, crate::state::unix_now()) {
-            Ok(text) => plain("200 OK", &text),
-            Err(text) => plain("503 Service Unavailable", &text),
-        },
+        "/healthz" => {
+            let health = super::health(&snapshot, crate::state::unix_now());
+            let status = if health.is_healthy() {
+                "200 OK"
+            } else {
+                "503 Service Unavailable"
+            };
+            plain(status, &health.to_string())
+        }
         _ => plain(
             "404 Not Found",
             "not found: /, /status.json, /metrics and /healthz only\n",
