@@ -110,3 +110,34 @@ fn the_planners_do_no_io() {
         }
     }
 }
+
+#[test]
+fn readers_after_a_cycle_read_its_facts_not_its_report() {
+    // The report becomes `CycleFacts` once, in publish/facts.rs; the status, events,
+    // heartbeat, metrics, page and `status` read the facts or the status advanced from them.
+    for needle in ["crate::cycle", "CycleReport"] {
+        let found: Vec<String> = offenders(needle, &[])
+            .into_iter()
+            .filter(|file| {
+                ["notify/", "metrics/", "status.rs", "publish/status.rs"]
+                    .iter()
+                    .any(|reader| file.starts_with(reader))
+            })
+            .collect();
+        assert!(found.is_empty(), "{needle} read in {found:?}");
+    }
+}
+
+#[test]
+fn failures_are_typed_not_strings() {
+    let found: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, code)| code.contains(", String>") && code.contains("Result<"))
+        .filter(|(_, code)| {
+            code.lines()
+                .any(|line| line.contains("Result<") && line.contains(", String>"))
+        })
+        .map(|(path, _)| path.display().to_string())
+        .collect();
+    assert!(found.is_empty(), "Result<_, String> in {found:?}");
+}

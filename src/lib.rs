@@ -19,7 +19,8 @@
 //! - `zones`: which zone holds a name; the zone-id cache on disk.
 //! - `apply`: a zone's actions as batches, bisected on a rejection.
 //! - `cycle`: the engine and one pass (detect → desired → observe → list → plan → apply).
-//! - `publish`: after a cycle, the status, metrics and notifications (`notify`, `metrics`).
+//! - `publish`: after a cycle, its typed facts (`CycleFacts`, built once), the status,
+//!   metrics and notifications (`notify`, `metrics`), all read from those facts.
 //! - `daemon`, `doctor`, `status`, `import`: what the binary does besides `--once`.
 //! - `state`, `files`, `clock`: what is remembered, how files are read and written, time.
 //! - `http`, `logging`, `systemd`, `error`, `cli`, `residency`: the edges.

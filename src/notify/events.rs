@@ -1,8 +1,9 @@
 //! The events a cycle gives, as data: `changed` (one per record written, with old and new),
 //! `failed` (a subject that was not failing before this cycle and is now), `recovered` (one
 //! that was failing and now works). A pure function of what was failing before and the
-//! `CycleReport`, so "announced once, and its end once" is tested by table and holds for the
-//! daemon and for `--once` alike (which reads what was failing from the state directory).
+//! cycle's facts (`publish::facts`), so "announced once, and its end once" is tested by table
+//! and holds for the daemon and for `--once` alike (which reads what was failing from the
+//! state directory).
 
 use std::collections::BTreeSet;
 
