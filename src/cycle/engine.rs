@@ -43,15 +43,32 @@ pub struct Account {
     fingerprint: String,
 }
 
+/// What a reader (doctor) judges with: the engine's parts, one `Account` per token and the
+/// detector, built the same way but over a read-only state directory. The reader owns them:
+/// no engine is taken apart, and nothing it does can be written back.
+pub struct ReaderParts {
+    /// One per token, in `Config::tokens` order.
+    pub accounts: Vec<Account>,
+    pub detector: Detector,
+}
+
+impl ReaderParts {
+    pub fn new(config: &Config) -> Result<ReaderParts, crate::http::SetupError> {
+        let state = config
+            .state_dir
+            .as_deref()
+            .map(|dir| Arc::new(StateDir::read_only(dir)));
+        Ok(ReaderParts {
+            accounts: accounts(config, state.as_ref())?,
+            detector: Detector::new(config.detect.timeout),
+        })
+    }
+}
+
 impl Engine {
     /// Builds the clients for a config.
     pub fn new(config: Config) -> Result<Engine, crate::http::SetupError> {
         Engine::with_state(config, StateDir::new)
-    }
-
-    /// An engine for a reader (doctor): it reads the state directory and writes nothing.
-    pub fn read_only(config: Config) -> Result<Engine, crate::http::SetupError> {
-        Engine::with_state(config, StateDir::read_only)
     }
 
     fn with_state(
@@ -99,11 +116,6 @@ impl Engine {
     /// The first token's API client, for tests and benchmarks.
     pub fn client(&self) -> &Client {
         &self.accounts[0].client
-    }
-
-    /// Every token's account, in `Config::tokens` order, and the detector, for doctor.
-    pub fn parts_mut(&mut self) -> (&mut [Account], &Detector) {
-        (&mut self.accounts, &self.detector)
     }
 
     /// Makes the next cycle re-read through the API what DNS cannot confirm.

@@ -23,7 +23,7 @@ use crate::state::remembered::Remembered;
 use crate::zones::{ZoneDirectory, ZoneError};
 
 pub use desired::{desired_record, prefix_sources, record_address, PrefixSources};
-pub use engine::{Account, Engine};
+pub use engine::{Account, Engine, ReaderParts};
 pub use report::{
     CycleProblem, CycleReport, Derivation, FailureKind, ListFailure, ListReport, ListState,
     ProblemKey, RecordFailure, RecordReport, RecordState,

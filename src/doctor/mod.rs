@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::cloudflare::{ApiCycle, ApiError};
 use crate::config::{Config, ConfigWarning, TokenSource};
-use crate::cycle::Engine;
+use crate::cycle::ReaderParts;
 use crate::detect::Detector;
 use crate::model::{Family, Zone};
 use crate::zones::ZoneDirectory;
@@ -111,13 +111,14 @@ pub(crate) fn finding(
 pub async fn run(config: Config) -> Result<Report, crate::error::Error> {
     let mut findings = config_findings(&config);
     // Doctor is a reader: the zones it lists are not cached on disk, nothing is written.
-    let mut engine = Engine::read_only(config.clone())?;
+    let mut parts = ReaderParts::new(&config)?;
     let started = tokio::time::Instant::now();
     let deadline = started
         .checked_add(config.daemon.cycle_timeout)
         .unwrap_or(started);
-    let (accounts, detector) = engine.parts_mut();
-    let (clients, mut zones): (Vec<&crate::cloudflare::Client>, Vec<&mut ZoneDirectory>) = accounts
+    let detector = &parts.detector;
+    let (clients, mut zones): (Vec<&crate::cloudflare::Client>, Vec<&mut ZoneDirectory>) = parts
+        .accounts
         .iter_mut()
         .map(|account| (&account.client, &mut account.zones))
         .unzip();

@@ -228,6 +228,28 @@ impl Standin {
         }
     }
 
+    /// Sets a list's kind (`ip`, `asn`, `hostname`, `redirect`), creating it empty, as an
+    /// admin might have made it by hand.
+    pub fn set_list_kind(&self, account: &str, name: &str, kind: &str) {
+        let mut state = self.state();
+        let list_id = state.new_id();
+        match state
+            .lists
+            .iter_mut()
+            .find(|list| list.account == account && list.name == name)
+        {
+            Some(list) => list.kind = kind.to_string(),
+            None => state.lists.push(CustomList {
+                account: account.to_string(),
+                id: list_id,
+                name: name.to_string(),
+                kind: kind.to_string(),
+                description: String::new(),
+                items: Vec::new(),
+            }),
+        }
+    }
+
     /// Gives a zone a custom firewall rule with this expression.
     pub fn add_firewall_rule(&self, zone: &str, expression: &str) {
         let mut state = self.state();

@@ -287,3 +287,152 @@ fn a_provider_that_answers_without_end_is_cut_at_the_cap() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// The records of the table again, with the DNS check off: `nameservers = "api"` reads every
+/// record through the API, and doctor must agree with that cycle too.
+#[test]
+fn doctor_and_dry_run_agree_in_api_mode() {
+    for label in ["in sync", "changed", "missing", "ambiguous"] {
+        let scenario = scenarios()
+            .into_iter()
+            .find(|scenario| scenario.label == label)
+            .expect("a scenario of the table");
+        let world = World::new();
+        for record in &scenario.records {
+            world.standin.add_record("example.com", record.clone());
+        }
+        let config: String = world
+            .config(&record("home.example.com"))
+            .lines()
+            .map(|line| {
+                if line.starts_with("nameservers = ") {
+                    "nameservers = \"api\"\n".to_string()
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        assert!(config.contains("nameservers = \"api\""), "{config}");
+        let plan = world.run(&config, &["--once", "--dry-run"]);
+        let doctor = world.run(&config, &["doctor", "--json"]);
+        let statuses = finding_statuses(&doctor.stdout, "record ");
+        assert_eq!(
+            plan.code, doctor.code,
+            "{label}: {}\n{}",
+            plan.stdout, doctor.stdout
+        );
+        assert_eq!(
+            statuses,
+            vec![expected_status(&plan.stdout)],
+            "{label}:\n{}\n{}",
+            plan.stdout,
+            doctor.stdout
+        );
+        assert!(plan.writes().is_empty() && doctor.writes().is_empty());
+    }
+}
+
+/// A WAF list in each state the cycle knows; doctor's finding on the list's content says what
+/// the dry run plans (the rule finding beside it is doctor's own and not compared).
+#[test]
+fn doctor_and_dry_run_agree_on_waf_lists() {
+    use crate::waf::ACCOUNT;
+    type Setup = fn(&World);
+    let scenarios: [(&str, Setup); 5] = [
+        ("missing", |_| {}),
+        ("in sync", |world| {
+            world
+                .standin
+                .add_list_item(ACCOUNT, "home_ips", PUBLIC_IPV4, Some("flaredns"));
+        }),
+        ("holds an old address", |world| {
+            world
+                .standin
+                .add_list_item(ACCOUNT, "home_ips", OLD_IPV4, Some("flaredns"));
+        }),
+        ("foreign items only", |world| {
+            world
+                .standin
+                .add_list_item(ACCOUNT, "home_ips", "9.9.9.9", Some("office"));
+        }),
+        ("another kind", |world| {
+            world.standin.set_list_kind(ACCOUNT, "home_ips", "asn");
+        }),
+    ];
+    for (label, setup) in scenarios {
+        let world = World::new();
+        world.standin.add_record(
+            "example.com",
+            Record::new("home.example.com", "A", PUBLIC_IPV4),
+        );
+        setup(&world);
+        let config = world.config(&format!(
+            "{}\n[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\n",
+            record("home.example.com")
+        ));
+        let plan = world.run(&config, &["--once", "--dry-run"]);
+        let doctor = world.run(&config, &["doctor", "--json"]);
+        let statuses = finding_statuses(&doctor.stdout, "waf list home_ips");
+        let expected = if plan.stdout.contains("error ") {
+            "problem"
+        } else if plan.stdout.contains("update-list ") {
+            "warning"
+        } else {
+            "ok"
+        };
+        assert_eq!(
+            statuses.first().copied(),
+            Some(expected),
+            "{label}:\n{}\n{}",
+            plan.stdout,
+            doctor.stdout
+        );
+        assert_eq!(
+            plan.code == 0,
+            expected != "problem",
+            "{label}: the dry run's exit code and doctor's verdict:\n{}\n{}",
+            plan.stdout,
+            doctor.stdout
+        );
+        assert!(
+            plan.writes().is_empty() && doctor.writes().is_empty(),
+            "{label}"
+        );
+    }
+}
+
+/// The statuses of doctor's findings whose check starts with `prefix`, in order.
+fn finding_statuses(doctor_json: &str, prefix: &str) -> Vec<&'static str> {
+    let document: serde_json::Value =
+        serde_json::from_str(doctor_json).expect("doctor --json is JSON");
+    document["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| {
+            finding["check"]
+                .as_str()
+                .is_some_and(|check| check.starts_with(prefix))
+        })
+        .filter_map(|finding| match finding["status"].as_str() {
+            Some("ok") => Some("ok"),
+            Some("warning") => Some("warning"),
+            Some("problem") => Some("problem"),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What doctor should say of a record, from the dry run's plan.
+fn expected_status(plan: &str) -> &'static str {
+    if plan.contains("error ") {
+        "problem"
+    } else if ["create ", "update ", "replace-cname "]
+        .iter()
+        .any(|verb| plan.contains(verb))
+    {
+        "warning"
+    } else {
+        "ok"
+    }
+}
