@@ -49,7 +49,10 @@ impl Pass<'_, '_> {
         match decision {
             FromMemory::InSync(plan) => {
                 tracing::debug!(zone = %zone.name, "in sync by what the API showed within [check].reconcile");
-                return ZoneOutcome::Done(self.outcomes(token, zone, &key, (&desired, plan)).await);
+                return ZoneOutcome::Done(
+                    self.apply_and_report(token, zone, &key, (&desired, plan))
+                        .await,
+                );
             }
             FromMemory::List(reason) => {
                 tracing::debug!(zone = %zone.name, ?reason, "listing the zone's records");
@@ -98,13 +101,16 @@ impl Pass<'_, '_> {
         self.memory
             .remember_listing(&key, trust.now, &names, &observed);
         let plan = plan::plan(&desired, &observed);
-        ZoneOutcome::Done(self.outcomes(token, zone, &key, (&desired, plan)).await)
+        ZoneOutcome::Done(
+            self.apply_and_report(token, zone, &key, (&desired, plan))
+                .await,
+        )
     }
 
     /// Applies a plan's changes (unless a dry run; bisecting a rejected batch) and reports
     /// every step. The plan's actions name only ids of this cycle's listing: memory's plans
     /// reach here only when they hold no action.
-    pub(super) async fn outcomes(
+    pub(super) async fn apply_and_report(
         &mut self,
         token: usize,
         zone: &Zone,
