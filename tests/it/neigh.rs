@@ -258,33 +258,11 @@ fn a_neighbour_change_of_the_configured_mac_starts_a_cycle_and_nothing_else_does
     };
     let wait_for_cycle =
         |since: Instant| crate::harness::eventually(5.0, || cycles_since(since) > 0);
-    let told_since = |since: Instant| -> Vec<String> {
-        lines
-            .lock()
-            .expect("lines")
-            .iter()
-            .filter(|(at, line)| {
-                *at >= since
-                    && (line.contains("the neighbour table changed")
-                        || line.contains("changed during the cycle"))
-            })
-            .map(|(_, line)| line.clone())
-            .collect()
-    };
-    // Changes that must start no cycle, then SIGUSR1, whose cycle ends the look: the kernel
-    // queued their notifications before the signal was sent, and the daemon says why it
-    // checks as soon as it reads one, so a change taken for the device's would be told (or
-    // start a second cycle) before this cycle ends. No window of seconds to wait out.
-    let quiet_then_a_signal = |since: Instant, what: &str| {
-        let signalled = Instant::now();
-        let status = std::process::Command::new("kill")
-            .args(["-USR1", &daemon.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-        assert!(wait_for_cycle(signalled), "no cycle after SIGUSR1");
+    // Changes that must start no cycle are followed by a SIGUSR1 barrier, not a quiet window.
+    let no_cycle_from = |since: Instant, what: &str| {
+        crate::netns::usr1_barrier(daemon.id(), &lines);
         assert_eq!(
-            told_since(since),
+            crate::netns::changes_told_since(&lines, since),
             Vec::<String>::new(),
             "{what} started a cycle: {:#?}",
             lines.lock().expect("lines")
@@ -308,7 +286,7 @@ fn a_neighbour_change_of_the_configured_mac_starts_a_cycle_and_nothing_else_does
         Some(MAC),
         "reachable",
     );
-    quiet_then_a_signal(quiet, "another MAC or a link-local entry");
+    no_cycle_from(quiet, "another MAC or a link-local entry");
 
     // The configured device appears: a cycle within two seconds.
     let appeared = Instant::now();
@@ -348,7 +326,7 @@ fn a_neighbour_change_of_the_configured_mac_starts_a_cycle_and_nothing_else_does
         Some(MAC),
         "stale",
     );
-    quiet_then_a_signal(flips, "a state flip");
+    no_cycle_from(flips, "a state flip");
 
     // The device leaves: a cycle.
     let left = Instant::now();
