@@ -18,11 +18,10 @@ fn in_sync_daemon(interval: &str) -> (World, crate::harness::Daemon) {
         "example.com",
         Record::new("home.example.com", "A", PUBLIC_IPV4),
     );
-    let daemon = world.spawn(
+    let daemon = world.spawn_ready(
         &daemon_config(&world, interval, &record("home.example.com")),
         &[],
     );
-    std::thread::sleep(Duration::from_millis(500));
     (world, daemon)
 }
 
@@ -72,11 +71,12 @@ fn sends_no_api_request_while_idle_for_several_intervals() {
         Record::new("home.example.com", "A", PUBLIC_IPV4),
     );
     let queries_before = world.standin.dns_queries();
-    let mut daemon = world.spawn(
+    let mut daemon = world.spawn_ready(
         &daemon_config(&world, "1s", &record("home.example.com")),
         &[],
     );
-    std::thread::sleep(Duration::from_millis(4500));
+    // Four whole cycles, three intervals apart, each told to systemd as it ends.
+    assert!(daemon.wait_for_cycles(4, 20.0), "four cycles ran");
     let (code, stderr) = daemon.terminate_with_stderr();
     assert_eq!(code, 0);
     assert!(
@@ -128,7 +128,13 @@ fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
     let (world, mut daemon) = in_sync_daemon("1h");
     world.write_config("[daemon]\nintervall = \"1s\"\n");
     daemon.signal("HUP");
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        daemon
+            .wait_for_line("old one stays in force", 10.0)
+            .is_some(),
+        "the broken config was not reported: {}",
+        daemon.stderr_so_far()
+    );
     assert!(daemon.is_running(), "the daemon died on a broken config");
     // The old config is still in force: SIGUSR1 runs a cycle with it.
     world.standin.set_public_ipv4(NEW_IPV4);
@@ -177,7 +183,16 @@ fn tells_systemd_it_is_ready_and_pings_the_watchdog_at_half_the_timeout() {
     let started = Instant::now();
     let mut messages: Vec<(f64, String)> = Vec::new();
     let mut buffer = [0u8; 4096];
-    while started.elapsed() < Duration::from_millis(3200) {
+    let pings = |messages: &[(f64, String)]| {
+        messages
+            .iter()
+            .filter(|(_, m)| m.contains("WATCHDOG=1"))
+            .count()
+    };
+    // Until READY=1 and five pings (about 2.5 s), or 10 s.
+    while (pings(&messages) < 5 || !messages.iter().any(|(_, m)| m.contains("READY=1")))
+        && started.elapsed() < Duration::from_secs(10)
+    {
         if let Ok(length) = socket.recv(&mut buffer) {
             messages.push((
                 started.elapsed().as_secs_f64(),
@@ -210,17 +225,25 @@ fn a_sighup_during_a_cycle_is_acted_on_once_the_cycle_is_over() {
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
     );
-    // The first cycle hangs on the record list until its 3-second deadline.
+    // The first cycle hangs on the record list until its 2-second deadline.
     world
         .standin
         .inject(crate::harness::Fault::hang().path("/dns_records").times(1));
     let config = |records: &str| {
         world.config(&format!(
-            "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"3s\"\n\n{records}"
+            "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"2s\"\n\n{records}"
         ))
     };
     let mut daemon = world.spawn(&config(&record("home.example.com")), &[]);
-    std::thread::sleep(Duration::from_millis(800));
+    // The stand-in logs the listing before it hangs: the cycle is under way.
+    assert!(
+        eventually(10.0, || world
+            .standin
+            .api_requests()
+            .iter()
+            .any(|request| request.path.contains("/dns_records"))),
+        "the first cycle reached the record list"
+    );
     world.write_config(&config(&format!(
         "{}{}",
         record("home.example.com"),

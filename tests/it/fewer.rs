@@ -24,12 +24,9 @@ fn a_proxied_record_in_sync_costs_no_request_between_reconciles() {
     }
     // The daemon re-reads once at start, then nothing while the address holds.
     let config = world.config(&format!("{records}\n[daemon]\ninterval = \"1s\"\n"));
-    let mut daemon = world.spawn(&config, &[]);
-    assert!(eventually(10.0, || !world
-        .standin
-        .api_requests()
-        .is_empty()));
-    std::thread::sleep(std::time::Duration::from_millis(3500));
+    let mut daemon = world.spawn_ready(&config, &[]);
+    // The first cycle and three more, each told to systemd as it ends.
+    assert!(daemon.wait_for_cycles(4, 20.0), "four cycles ran");
     let requests = world.standin.api_requests().len();
     let code = daemon.terminate();
     assert_eq!(code, 0);

@@ -169,7 +169,26 @@ impl World {
 
     /// Starts `flaredns --config <config> ARGS…` in the background (the daemon).
     pub fn spawn(&self, config: &str, args: &[&str]) -> Daemon {
+        self.spawn_command(self.command(config, args), None)
+    }
+
+    /// Like `spawn`, with a notification socket (`NOTIFY_SOCKET`) the test reads, and returns
+    /// once the daemon said READY=1: its signal handlers are in place and its first cycle's
+    /// DNS work is done. `Daemon::wait_for_cycles` then waits on the cycles it finishes.
+    pub fn spawn_ready(&self, config: &str, args: &[&str]) -> Daemon {
+        let notifications = Notifications::bind(&self.dir.path().join("harness-notify.sock"));
         let mut command = self.command(config, args);
+        command.env("NOTIFY_SOCKET", &notifications.path);
+        let mut daemon = self.spawn_command(command, Some(notifications));
+        assert!(
+            daemon.wait_for_cycles(1, 10.0),
+            "no READY=1 within 10 s: {}",
+            daemon.stderr_so_far()
+        );
+        daemon
+    }
+
+    fn spawn_command(&self, mut command: Command, notifications: Option<Notifications>) -> Daemon {
         command
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
@@ -190,6 +209,7 @@ impl World {
             child,
             stderr,
             reader,
+            notifications,
         }
     }
 
@@ -210,6 +230,8 @@ pub struct Daemon {
     /// Everything it wrote to stderr so far, read as it comes.
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
     reader: Option<std::thread::JoinHandle<()>>,
+    /// What it told systemd, when started by `spawn_ready`.
+    notifications: Option<Notifications>,
 }
 
 impl Daemon {
@@ -247,16 +269,32 @@ impl Daemon {
 
     /// Waits (at most `seconds`) for a stderr line containing `pattern` and returns it.
     pub fn wait_for_line(&self, pattern: &str, seconds: f64) -> Option<String> {
+        self.wait_for_line_with(&[pattern], seconds)
+    }
+
+    /// Waits (at most `seconds`) for a stderr line containing every one of `patterns`.
+    pub fn wait_for_line_with(&self, patterns: &[&str], seconds: f64) -> Option<String> {
         let mut found = None;
         eventually(seconds, || {
             found = self
                 .stderr_so_far()
                 .lines()
-                .find(|line| line.contains(pattern))
+                .find(|line| patterns.iter().all(|pattern| line.contains(pattern)))
                 .map(str::to_string);
             found.is_some()
         });
         found
+    }
+
+    /// Waits (at most `seconds`) until the daemon has finished `count` cycles in all, as its
+    /// notifications tell (READY=1 after the first, a STATUS= line after each later one).
+    /// Only for a daemon started by `spawn_ready`.
+    pub fn wait_for_cycles(&mut self, count: usize, seconds: f64) -> bool {
+        let notifications = self
+            .notifications
+            .as_mut()
+            .expect("a daemon started by spawn_ready");
+        eventually(seconds, || notifications.cycles() >= count)
     }
 
     /// The port the daemon's metrics endpoint bound (`listen = "127.0.0.1:0"`), read from
@@ -335,5 +373,45 @@ impl World {
         command.env_remove("CLOUDFLARE_API_TOKEN");
         command.envs(env.iter().copied());
         self.collect(command)
+    }
+}
+
+/// The test's end of a daemon's `NOTIFY_SOCKET`: every datagram it sent, in order.
+pub struct Notifications {
+    socket: std::os::unix::net::UnixDatagram,
+    pub path: PathBuf,
+    pub received: Vec<String>,
+}
+
+impl Notifications {
+    /// Binds a socket at `path`.
+    pub fn bind(path: &std::path::Path) -> Notifications {
+        let socket = std::os::unix::net::UnixDatagram::bind(path).expect("bind notify socket");
+        socket.set_nonblocking(true).expect("non-blocking");
+        Notifications {
+            socket,
+            path: path.to_path_buf(),
+            received: Vec::new(),
+        }
+    }
+
+    /// Takes in what arrived since the last look.
+    pub fn read(&mut self) -> &[String] {
+        let mut buffer = [0u8; 4096];
+        while let Ok(length) = self.socket.recv(&mut buffer) {
+            self.received
+                .push(String::from_utf8_lossy(&buffer[..length]).into_owned());
+        }
+        &self.received
+    }
+
+    /// Cycles finished: READY=1 after the first, a message that is only `STATUS=` after each
+    /// later one (the stop sends `STOPPING=1` first, a reload `RELOADING=1`, the watchdog
+    /// `WATCHDOG=1`).
+    pub fn cycles(&mut self) -> usize {
+        self.read()
+            .iter()
+            .filter(|message| message.starts_with("READY=1") || message.starts_with("STATUS="))
+            .count()
     }
 }

@@ -5,6 +5,7 @@
 mod harness;
 
 mod adversarial;
+mod backoff;
 mod cname;
 mod config_errors;
 mod daemon;

@@ -7,6 +7,16 @@ use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// Says loudly that `test` cannot run on this machine and why; under CI (`CI` set) that is a
+/// failure, never a silent pass.
+pub fn skip(test: &str, reason: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must be able to run {test}: {reason}"
+    );
+    eprintln!("SKIPPED {test}: {reason}");
+}
+
 /// Runs `ip ARGS…`; true when it succeeded.
 pub fn ip(args: &[&str]) -> bool {
     Command::new("ip")
@@ -24,12 +34,9 @@ impl Namespace {
     pub fn new(label: &str) -> Option<Namespace> {
         let name = format!("fl-{label}-{}", std::process::id());
         if !ip(&["netns", "add", &name]) {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must be able to create a network namespace (root and iproute2)"
-            );
-            eprintln!(
-                "SKIPPED {label}: cannot create a network namespace (needs root and iproute2)"
+            skip(
+                label,
+                "cannot create a network namespace (needs root and iproute2)",
             );
             return None;
         }
@@ -87,4 +94,44 @@ pub fn follow_stderr(child: &mut Child) -> (Lines, std::thread::JoinHandle<()>) 
         })
     };
     (lines, reader)
+}
+
+/// The lines since `since` in which the daemon says a watched change (an address, the
+/// neighbour table, lost notifications) started a cycle or asked for one.
+pub fn changes_told_since(lines: &Lines, since: Instant) -> Vec<String> {
+    const TOLD: [&str; 4] = [
+        "an address changed",
+        "a new address on",
+        "the neighbour table changed",
+        "notifications were lost",
+    ];
+    lines
+        .lock()
+        .expect("lines")
+        .iter()
+        .filter(|(at, line)| *at >= since && TOLD.iter().any(|told| line.contains(told)))
+        .map(|(_, line)| line.clone())
+        .collect()
+}
+
+/// Sends SIGUSR1 to the daemon `pid` and waits (at most 10 s) for a cycle that finishes after
+/// it: a barrier instead of a quiet window. Changes made before it were queued by the kernel
+/// before the signal, and the daemon tells a change the moment it reads one, before or during
+/// that cycle; so once this returns, `changes_told_since` shows whether any of them counted.
+/// The daemon must log at `-v` ("cycle finished").
+pub fn usr1_barrier(pid: u32, lines: &Lines) {
+    let signalled = Instant::now();
+    let status = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -USR1 {pid}");
+    let finished = crate::harness::eventually(10.0, || {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .any(|(at, line)| *at >= signalled && line.contains("cycle finished"))
+    });
+    assert!(finished, "no cycle within 10 s of SIGUSR1");
 }

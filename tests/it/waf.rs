@@ -343,6 +343,9 @@ fn a_looping_item_cursor_stops_at_the_first_repeated_item() {
 #[test]
 fn a_429_on_an_item_write_is_waited_out() {
     let world = World::new();
+    // Three 429s: as many as one call's attempts (MAX_ATTEMPTS), so the call gives up and the
+    // item write's own wait takes over, which is the point. A fourth only added a jittered
+    // backoff of up to 8 s to the same path.
     world.standin.inject(
         crate::harness::Fault::status(
             429,
@@ -350,12 +353,22 @@ fn a_429_on_an_item_write_is_waited_out() {
         )
         .method("POST")
         .path("/items")
-        .times(4),
+        .times(3),
     );
     let outcome = world.run(&lists_config(&world, ""), &["--once"]);
     assert_eq!(outcome.code, 0, "{}", outcome.output());
     assert_eq!(
         held(&world),
         vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))]
+    );
+    let item_writes = outcome
+        .api
+        .iter()
+        .filter(|request| request.method == "POST" && request.path.contains("/items"))
+        .count();
+    assert_eq!(
+        item_writes, 4,
+        "three 429s, then the write: {:?}",
+        outcome.api
     );
 }
