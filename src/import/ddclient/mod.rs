@@ -4,38 +4,18 @@
 //! assignments sets globals for the hosts after it. Passwords are read first and may hold `#`,
 //! as in ddclient. Only `protocol=cloudflare` hosts become records; the rest are comments.
 
+mod detection;
 mod read;
 #[cfg(test)]
 mod tests;
 
-use std::net::IpAddr;
-
 use super::emit::shown;
 use super::imported::{Imported, Record, Secret, Section, TokenOrigin, Ttl};
 use super::ParseError;
-use crate::detect::Provider;
 use crate::model::{DomainName, Family};
 
+use detection::detection;
 use read::{interval_seconds, read_entries, HostEntry, Settings};
-
-/// ddclient's built-in check-IP services (`web=NAME`), which answer in their own formats.
-const BUILTIN_WEB: &[&str] = &[
-    "dyndns",
-    "freedns",
-    "googledomains",
-    "he",
-    "ip4only.me",
-    "ip6only.me",
-    "ipify-ipv4",
-    "ipify-ipv6",
-    "loopia",
-    "myonlineportal",
-    "noip-ipv4",
-    "noip-ipv6",
-    "nsupdate.info-ipv4",
-    "nsupdate.info-ipv6",
-    "zoneedit",
-];
 
 /// Keys the mapping reads; every other key becomes a note.
 pub(super) const MAPPED: &[&str] = &[
@@ -129,13 +109,43 @@ fn host_record(
     imported: &mut Imported,
     said: &mut std::collections::HashSet<String>,
 ) {
-    let get = |key: &str| entry.settings.get(key);
     let mut say = |imported: &mut Imported, section: Section, text: String| {
         if said.insert(text.clone()) {
             imported.note(section, text);
         }
     };
-    let protocol = get("protocol")
+    let Some(name) = cloudflare_name(entry, imported, &mut say) else {
+        return;
+    };
+    connection(&entry.settings, imported, &mut say);
+    let families = detection(&entry.settings, imported, &mut say);
+    if families.is_empty() {
+        say(
+            imported,
+            Section::Records,
+            format!(
+                "{name} (line {}) skipped: both its IPv4 and IPv6 detection are disabled",
+                entry.line
+            ),
+        );
+        return;
+    }
+    let mut record = Record::new(name.clone(), families);
+    record_zone(&mut record, &name, &entry.settings);
+    record_ttl(&mut record, &entry.settings);
+    record_token(&mut record, &name, &entry.settings, imported);
+    imported.add_record(record);
+}
+
+/// The host's name when it is a `protocol=cloudflare` host with a valid name; else a note.
+fn cloudflare_name(
+    entry: &HostEntry,
+    imported: &mut Imported,
+    say: &mut impl FnMut(&mut Imported, Section, String),
+) -> Option<DomainName> {
+    let protocol = entry
+        .settings
+        .get("protocol")
         .map(|s| s.value.as_str())
         .unwrap_or("dyndns2");
     if protocol != "cloudflare" {
@@ -149,10 +159,10 @@ fn host_record(
                 shown(protocol)
             ),
         );
-        return;
+        return None;
     }
-    let name = match DomainName::parse(&entry.host) {
-        Ok(name) => name,
+    match DomainName::parse(&entry.host) {
+        Ok(name) => Some(name),
         Err(problem) => {
             say(
                 imported,
@@ -163,10 +173,19 @@ fn host_record(
                     entry.line
                 ),
             );
-            return;
+            None
         }
-    };
-    if let Some(ssl) = get("ssl") {
+    }
+}
+
+/// How ddclient connects: `ssl` and `server` (notes only: flaredns talks to
+/// api.cloudflare.com over HTTPS) and `timeout` (flaredns's detection timeout).
+fn connection(
+    settings: &Settings,
+    imported: &mut Imported,
+    say: &mut impl FnMut(&mut Imported, Section, String),
+) {
+    if let Some(ssl) = settings.get("ssl") {
         say(
             imported,
             Section::General,
@@ -177,7 +196,7 @@ fn host_record(
             ),
         );
     }
-    if let Some(server) = get("server") {
+    if let Some(server) = settings.get("server") {
         let value = server.value.trim_end_matches('/');
         if value != "api.cloudflare.com/client/v4" && value != "api.cloudflare.com" {
             say(
@@ -191,7 +210,7 @@ fn host_record(
             );
         }
     }
-    if let Some(timeout) = get("timeout") {
+    if let Some(timeout) = settings.get("timeout") {
         match interval_seconds(&timeout.value) {
             Some(seconds @ 1..=300) => {
                 imported.detect_timeout = Some(std::time::Duration::from_secs(seconds))
@@ -207,277 +226,73 @@ fn host_record(
             ),
         }
     }
-    let families = detection(&entry.settings, imported, &mut say);
-    if families.is_empty() {
-        say(
-            imported,
-            Section::Records,
-            format!(
-                "{name} (line {}) skipped: both its IPv4 and IPv6 detection are disabled",
-                entry.line
-            ),
-        );
-        return;
-    }
-    let mut record = Record::new(name.clone(), families);
-    if let Some(zone) = get("zone") {
-        match DomainName::parse(&zone.value) {
-            Ok(zone) if name.is_within(zone.as_str()) => record.zone = Some(zone),
-            Ok(zone) => record.notes.push(format!("zone={zone} (line {}) does not hold {name}; the zone is found by the longest suffix instead", zone_line(&entry.settings))),
-            Err(problem) => record.notes.push(format!("zone (line {}) is not a name ({problem}); the zone is found by the longest suffix instead", zone_line(&entry.settings))),
-        }
-    } else {
+}
+
+/// `zone=`, when it holds the name; else a note on the record.
+fn record_zone(record: &mut Record, name: &DomainName, settings: &Settings) {
+    let Some(zone) = settings.get("zone") else {
         record
             .notes
             .push("no zone= given: flaredns finds the zone by the longest suffix".to_string());
+        return;
+    };
+    match DomainName::parse(&zone.value) {
+        Ok(zone) if name.is_within(zone.as_str()) => record.zone = Some(zone),
+        Ok(zone) => record.notes.push(format!("zone={zone} (line {}) does not hold {name}; the zone is found by the longest suffix instead", zone_line(settings))),
+        Err(problem) => record.notes.push(format!("zone (line {}) is not a name ({problem}); the zone is found by the longest suffix instead", zone_line(settings))),
     }
-    if let Some(ttl) = get("ttl") {
-        match interval_seconds(&ttl.value)
-            .ok_or_else(|| format!("ttl={} is not a number of seconds", shown(&ttl.value)))
-            .and_then(|seconds| Ttl::from_seconds(seconds).map_err(|error| error.to_string()))
-        {
-            Ok(value) => record.ttl = Some(value),
-            Err(problem) => record.notes.push(format!(
-                "line {}: {problem}; the record's TTL is kept as it is",
-                ttl.line
-            )),
-        }
+}
+
+/// `ttl=`, when it is one Cloudflare takes; else a note on the record.
+fn record_ttl(record: &mut Record, settings: &Settings) {
+    let Some(ttl) = settings.get("ttl") else {
+        return;
+    };
+    match interval_seconds(&ttl.value)
+        .ok_or_else(|| format!("ttl={} is not a number of seconds", shown(&ttl.value)))
+        .and_then(|seconds| Ttl::from_seconds(seconds).map_err(|error| error.to_string()))
+    {
+        Ok(value) => record.ttl = Some(value),
+        Err(problem) => record.notes.push(format!(
+            "line {}: {problem}; the record's TTL is kept as it is",
+            ttl.line
+        )),
     }
-    if let Some(password) = get("password").filter(|p| !p.value.is_empty()) {
-        let login = get("login").map(|s| s.value.as_str()).unwrap_or("token");
-        let secret = Secret::new(password.value.trim_end_matches(','));
-        let origin = if login.contains('@') {
-            TokenOrigin::GlobalKey {
-                line: password.line,
-                secret,
-            }
-        } else {
-            TokenOrigin::Line {
-                line: password.line,
-                key: "password".to_string(),
-                secret,
-            }
-        };
-        record.token = Some(imported.token(origin));
-    } else {
+}
+
+/// `password=` → the record's token: a Global API Key when `login=` is an e-mail address.
+fn record_token(
+    record: &mut Record,
+    name: &DomainName,
+    settings: &Settings,
+    imported: &mut Imported,
+) {
+    let Some(password) = settings.get("password").filter(|p| !p.value.is_empty()) else {
         record.notes.push(format!(
             "{name} has no password= in ddclient; it uses the main token"
         ));
-    }
-    imported.add_record(record);
+        return;
+    };
+    let login = settings
+        .get("login")
+        .map(|s| s.value.as_str())
+        .unwrap_or("token");
+    let secret = Secret::new(password.value.trim_end_matches(','));
+    let origin = if login.contains('@') {
+        TokenOrigin::GlobalKey {
+            line: password.line,
+            secret,
+        }
+    } else {
+        TokenOrigin::Line {
+            line: password.line,
+            key: "password".to_string(),
+            secret,
+        }
+    };
+    record.token = Some(imported.token(origin));
 }
 
 fn zone_line(settings: &Settings) -> usize {
     settings.get("zone").map(|s| s.line).unwrap_or(0)
-}
-
-/// The families a host is updated for, adding each family's provider to `[detect]`.
-fn detection(
-    settings: &Settings,
-    imported: &mut Imported,
-    say: &mut impl FnMut(&mut Imported, Section, String),
-) -> Vec<Family> {
-    let get = |key: &str| settings.get(key);
-    // ddclient infers the strategy from the key that is set when `use…` is not.
-    let infer = |keys: &[(&str, &str)]| {
-        keys.iter()
-            .filter(|(key, _)| get(key).is_some_and(|s| !is_flag(&s.value)))
-            .map(|(_, strategy)| strategy.to_string())
-            .next_back()
-    };
-    let old_ipv6_flag = get("ipv6").is_some_and(|s| is_true(&s.value));
-    let legacy = get("use")
-        .map(|s| s.value.clone())
-        .or_else(|| infer(&[("web", "web"), ("if", "if"), ("ip", "ip")]));
-    let v4 = get("usev4")
-        .map(|s| s.value.clone())
-        .or_else(|| infer(&[("webv4", "webv4"), ("ifv4", "ifv4"), ("ipv4", "ipv4")]))
-        .or_else(|| legacy.clone().filter(|_| !old_ipv6_flag));
-    let v6 = get("usev6")
-        .map(|s| s.value.clone())
-        .or_else(|| {
-            infer(&[
-                ("webv6", "webv6"),
-                ("ifv6", "ifv6"),
-                ("ipv6", "ipv6"),
-                ("cmdv6", "cmdv6"),
-            ])
-        })
-        .or_else(|| legacy.clone().filter(|_| old_ipv6_flag));
-    let mut families = Vec::new();
-    let v4 = match (&v4, &v6) {
-        (None, None) => {
-            say(
-                imported,
-                Section::Detect,
-                "no use=/usev4= in ddclient: flaredns asks cloudflare.trace for the IPv4 address"
-                    .to_string(),
-            );
-            Some("default".to_string())
-        }
-        _ => v4,
-    };
-    for (family, strategy) in [(Family::V4, v4), (Family::V6, v6)] {
-        let Some(strategy) = strategy else { continue };
-        if strategy == "disabled" || strategy == "no" {
-            continue;
-        }
-        let provider = provider_of(&strategy, family, settings, imported, say);
-        imported.provider(family, &provider);
-        families.push(family);
-    }
-    families
-}
-
-fn is_flag(value: &str) -> bool {
-    matches!(
-        value.to_ascii_lowercase().as_str(),
-        "yes" | "no" | "true" | "false" | "1" | "0" | "on" | "off"
-    )
-}
-
-fn is_true(value: &str) -> bool {
-    matches!(
-        value.to_ascii_lowercase().as_str(),
-        "yes" | "true" | "1" | "on"
-    )
-}
-
-/// One ddclient strategy (`web`, `ifv4`, `ip`, `cmdv6`, a router name…) → a flaredns provider.
-fn provider_of(
-    strategy: &str,
-    family: Family,
-    settings: &Settings,
-    imported: &mut Imported,
-    say: &mut impl FnMut(&mut Imported, Section, String),
-) -> String {
-    const DEFAULT: &str = "cloudflare.trace";
-    let get = |key: &str| settings.get(key);
-    let line = |key: &str| get(key).map(|s| s.line).unwrap_or(0);
-    let strategy = strategy.to_ascii_lowercase();
-    let kind = strategy.trim_end_matches("v4").trim_end_matches("v6");
-    match kind {
-        "default" => DEFAULT.to_string(),
-        "web" => {
-            let key = if strategy == "web" {
-                "web".to_string()
-            } else {
-                strategy.clone()
-            };
-            let skip = get(&format!("{key}-skip")).is_some();
-            let Some(web) = get(&key) else {
-                say(imported, Section::Detect, format!("use{}={strategy} with no {key}=: ddclient's default check-IP service is replaced by {DEFAULT}", family_suffix(&strategy)));
-                return DEFAULT.to_string();
-            };
-            web_provider(&web.value, skip, web.line, imported, say)
-        }
-        "if" => match get(&strategy) {
-            Some(iface) if Provider::parse(&format!("iface:{}", iface.value)).is_ok() => {
-                format!("iface:{}", iface.value)
-            }
-            _ => {
-                say(imported, Section::Detect, format!("use {strategy} without an interface name ({strategy}=): flaredns asks {DEFAULT}"));
-                DEFAULT.to_string()
-            }
-        },
-        "ip" => {
-            match get(&strategy).and_then(|s| s.value.parse::<IpAddr>().ok()) {
-                Some(ip) if Family::of(ip) == family => format!("static:{ip}"),
-                _ => {
-                    say(imported, Section::Detect, format!("{strategy}: no usable {} address given (line {}); flaredns asks {DEFAULT}", family.describe(), line(&strategy)));
-                    DEFAULT.to_string()
-                }
-            }
-        }
-        "cmd" => {
-            say(imported, Section::Detect, format!("{strategy}= (line {}): flaredns runs no command to detect the address; it asks {DEFAULT} (or use url:, iface: or static:)", line(&strategy)));
-            DEFAULT.to_string()
-        }
-        _ => {
-            say(imported, Section::Detect, format!("use={} reads a router's status page; flaredns asks {DEFAULT} instead (or iface:NAME on the router itself)", shown(&strategy)));
-            DEFAULT.to_string()
-        }
-    }
-}
-
-fn family_suffix(strategy: &str) -> &'static str {
-    if strategy.ends_with("v4") {
-        "v4"
-    } else if strategy.ends_with("v6") {
-        "v6"
-    } else {
-        ""
-    }
-}
-
-/// `web=` → a provider: ddclient's named services and pages that need `web-skip` become
-/// cloudflare.trace; a trace URL stays a trace; any other URL is read as a bare address.
-fn web_provider(
-    value: &str,
-    skip: bool,
-    line: usize,
-    imported: &mut Imported,
-    say: &mut impl FnMut(&mut Imported, Section, String),
-) -> String {
-    const DEFAULT: &str = "cloudflare.trace";
-    if BUILTIN_WEB.contains(&value) {
-        say(imported, Section::Detect, format!("web={value} (line {line}) is ddclient's built-in check-IP service; flaredns asks {DEFAULT} instead, one third party fewer"));
-        return DEFAULT.to_string();
-    }
-    let url = if value.starts_with("https://") || value.starts_with("http://") {
-        value.to_string()
-    } else {
-        format!("https://{value}")
-    };
-    let Ok(parsed) = url::Url::parse(&url) else {
-        say(
-            imported,
-            Section::Detect,
-            format!(
-                "web={} (line {line}) is not a URL; flaredns asks {DEFAULT}",
-                shown(value)
-            ),
-        );
-        return DEFAULT.to_string();
-    };
-    if parsed
-        .path()
-        .trim_end_matches('/')
-        .ends_with("/cdn-cgi/trace")
-    {
-        let cloudflare = matches!(
-            parsed.host_str(),
-            Some(
-                "1.1.1.1"
-                    | "1.0.0.1"
-                    | "[2606:4700:4700::1111]"
-                    | "[2606:4700:4700::1001]"
-                    | "cloudflare.com"
-                    | "www.cloudflare.com"
-                    | "one.one.one.one"
-            )
-        );
-        return if cloudflare {
-            DEFAULT.to_string()
-        } else {
-            format!("trace:{url}")
-        };
-    }
-    if skip {
-        say(imported, Section::Detect, format!("web={} (line {line}) answers a page that needs web-skip; flaredns reads bare addresses or Cloudflare traces, so it asks {DEFAULT}", shown(value)));
-        return DEFAULT.to_string();
-    }
-    let provider = format!("url:{url}");
-    if Provider::parse(&provider).is_err() {
-        return DEFAULT.to_string();
-    }
-    say(
-        imported,
-        Section::Detect,
-        format!(
-            "url:{} (line {line}): flaredns reads the whole answer as the address",
-            shown(&url)
-        ),
-    );
-    provider
 }

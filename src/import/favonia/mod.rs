@@ -5,16 +5,18 @@
 //! value of an unknown key is never repeated, since it may be a secret.
 
 mod env_file;
+mod records;
 #[cfg(test)]
 mod tests;
 
 use std::time::Duration;
 
 use super::emit::shown;
-use super::imported::{Imported, Record, Secret, Section, TokenOrigin, Ttl, WafList};
+use super::imported::{Imported, Secret, Section, TokenOrigin};
 use super::ParseError;
 use crate::detect::Provider;
-use crate::model::{DomainName, Family};
+use crate::model::Family;
+use records::{records, waf_lists};
 
 /// Every variable cloudflare-ddns reads (README, "All Settings").
 const KNOWN: &[&str] = &[
@@ -130,112 +132,135 @@ fn map(variables: &[(String, String, Place)]) -> Imported {
         matches!(key.as_str(), "CLOUDFLARE_API_TOKEN" | "CF_API_TOKEN") && !value.is_empty()
     });
     for (key, value, place) in variables {
-        let at = place.describe(key);
-        if let Some((section, why)) = unmapped(key) {
-            imported.note(section, format!("{at}: {why}"));
-            continue;
-        }
-        match key.as_str() {
-            "CLOUDFLARE_API_TOKEN" | "CF_API_TOKEN" if !value.is_empty() => {
-                let secret = Secret::new(value);
-                imported.token(match place {
-                    Place::Line(line) => TokenOrigin::Line {
-                        line: *line,
-                        key: key.clone(),
-                        secret,
-                    },
-                    Place::Env => TokenOrigin::Env {
-                        name: key.clone(),
-                        secret,
-                    },
-                });
-            }
-            "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" if !value.is_empty() => {
-                if token_value {
-                    imported.note(Section::General, format!("{at}: the token is also given as a value (cloudflare-ddns requires both to be the same); the value is the one carried over"));
-                } else {
-                    imported.token(TokenOrigin::File {
-                        path: value.clone(),
-                    });
-                    imported.note(Section::General, format!("{at}: the token file is kept; in a container it is the path inside the container"));
-                }
-            }
-            "UPDATE_CRON" => cron(value, &at, &mut imported),
-            "DETECTION_TIMEOUT" => match go_duration(value) {
-                Some(timeout) if timeout <= Duration::from_secs(300) => {
-                    imported.detect_timeout = Some(timeout)
-                }
-                _ => imported.note(
-                    Section::Detect,
-                    format!(
-                        "{at}={} is not 1s to 5m; flaredns's default (5s) stays",
-                        shown(value)
-                    ),
-                ),
-            },
-            "HEALTHCHECKS" | "UPTIMEKUMA" => {
-                if crate::secret::SecretUrl::parse(value).is_err() {
-                    imported.note(
-                        Section::Notify,
-                        format!("{at} is not an http(s) URL; not carried over"),
-                    );
-                } else if key == "HEALTHCHECKS" {
-                    imported.healthchecks = Some(value.trim().to_string());
-                } else {
-                    imported.uptime_kuma = Some(value.trim().to_string());
-                }
-            }
-            "SHOUTRRR" => {
-                for url in value.split_whitespace().filter(|u| !u.starts_with('#')) {
-                    // Only the services flaredns speaks are carried over, so the config it
-                    // prints is one check-config accepts; the error never shows the URL.
-                    if let Err(error) = crate::notify::services::ServiceUrl::parse(url) {
-                        let scheme = url.split("://").next().unwrap_or_default();
-                        let scheme = if scheme.len() <= 16
-                            && scheme
-                                .chars()
-                                .all(|c| c.is_ascii_alphanumeric() || c == '+')
-                        {
-                            scheme
-                        } else {
-                            "a"
-                        };
-                        imported.note(
-                            Section::Notify,
-                            format!("{at}: a {scheme}:// URL is not carried over: {error}"),
-                        );
-                    } else if url.contains("://") {
-                        imported.urls.push(url.to_string());
-                    } else {
-                        imported.note(
-                            Section::Notify,
-                            format!("{at}: an item is not a service URL; not carried over"),
-                        );
-                    }
-                }
-            }
-            // Read below, where they combine: records, providers, WAF lists.
-            _ if KNOWN.contains(&key.as_str()) => {}
-            _ => imported.note(
-                Section::General,
-                format!("{at}: not a cloudflare-ddns setting flaredns knows; ignored"),
-            ),
-        }
+        setting(key, value, place, token_value, &mut imported);
     }
-    let detection = [(Family::V4, "IP4_PROVIDER"), (Family::V6, "IP6_PROVIDER")];
-    for (family, key) in detection {
-        let (value, place) = get(key).unwrap_or(("cloudflare.trace", Place::Env));
-        let at = place.describe(key);
-        if let Some(provider) = provider(value, family, &at, &mut imported) {
-            imported.provider(family, &provider);
-        }
-    }
-    if get("IP6_PROVIDER").is_none() {
-        imported.note(Section::Detect, "IPv6 is on because cloudflare-ddns's IP6_PROVIDER defaults to cloudflare.trace; write ipv6 = [] if this host has no IPv6");
-    }
+    providers(&get, &mut imported);
     records(&get, &mut imported);
     waf_lists(&get, &mut imported);
     imported
+}
+
+/// One variable that maps on its own: the token, the schedule, the detection timeout, the
+/// heartbeats and the notify URLs. Those that combine (records, providers, WAF lists) are
+/// read after every variable is known.
+fn setting(key: &str, value: &str, place: &Place, token_value: bool, imported: &mut Imported) {
+    let at = place.describe(key);
+    if let Some((section, why)) = unmapped(key) {
+        imported.note(section, format!("{at}: {why}"));
+        return;
+    }
+    match key {
+        "CLOUDFLARE_API_TOKEN" | "CF_API_TOKEN" if !value.is_empty() => {
+            token(key, value, place, imported)
+        }
+        "CLOUDFLARE_API_TOKEN_FILE" | "CF_API_TOKEN_FILE" if !value.is_empty() => {
+            token_file(value, &at, token_value, imported)
+        }
+        "UPDATE_CRON" => cron(value, &at, imported),
+        "DETECTION_TIMEOUT" => detection_timeout(value, &at, imported),
+        "HEALTHCHECKS" | "UPTIMEKUMA" => heartbeat(key, value, &at, imported),
+        "SHOUTRRR" => shoutrrr(value, &at, imported),
+        // Read after the loop, where they combine: records, providers, WAF lists.
+        _ if KNOWN.contains(&key) => {}
+        _ => imported.note(
+            Section::General,
+            format!("{at}: not a cloudflare-ddns setting flaredns knows; ignored"),
+        ),
+    }
+}
+
+/// `CLOUDFLARE_API_TOKEN` or `CF_API_TOKEN` given as a value.
+fn token(key: &str, value: &str, place: &Place, imported: &mut Imported) {
+    let secret = Secret::new(value);
+    imported.token(match place {
+        Place::Line(line) => TokenOrigin::Line {
+            line: *line,
+            key: key.to_string(),
+            secret,
+        },
+        Place::Env => TokenOrigin::Env {
+            name: key.to_string(),
+            secret,
+        },
+    });
+}
+
+/// `CLOUDFLARE_API_TOKEN_FILE` or `CF_API_TOKEN_FILE`: kept unless the token is also a value.
+fn token_file(path: &str, at: &str, token_value: bool, imported: &mut Imported) {
+    if token_value {
+        imported.note(Section::General, format!("{at}: the token is also given as a value (cloudflare-ddns requires both to be the same); the value is the one carried over"));
+    } else {
+        imported.token(TokenOrigin::File {
+            path: path.to_string(),
+        });
+        imported.note(
+            Section::General,
+            format!(
+                "{at}: the token file is kept; in a container it is the path inside the container"
+            ),
+        );
+    }
+}
+
+/// `DETECTION_TIMEOUT`, when it is one flaredns takes (1s to 5m).
+fn detection_timeout(value: &str, at: &str, imported: &mut Imported) {
+    match go_duration(value) {
+        Some(timeout) if timeout <= Duration::from_secs(300) => {
+            imported.detect_timeout = Some(timeout)
+        }
+        _ => imported.note(
+            Section::Detect,
+            format!(
+                "{at}={} is not 1s to 5m; flaredns's default (5s) stays",
+                shown(value)
+            ),
+        ),
+    }
+}
+
+/// `HEALTHCHECKS` or `UPTIMEKUMA`: a heartbeat URL.
+fn heartbeat(key: &str, value: &str, at: &str, imported: &mut Imported) {
+    if crate::secret::SecretUrl::parse(value).is_err() {
+        imported.note(
+            Section::Notify,
+            format!("{at} is not an http(s) URL; not carried over"),
+        );
+    } else if key == "HEALTHCHECKS" {
+        imported.healthchecks = Some(value.trim().to_string());
+    } else {
+        imported.uptime_kuma = Some(value.trim().to_string());
+    }
+}
+
+/// `SHOUTRRR`: the service URLs, one per whitespace-separated item.
+fn shoutrrr(value: &str, at: &str, imported: &mut Imported) {
+    for url in value.split_whitespace().filter(|u| !u.starts_with('#')) {
+        // Only the services flaredns speaks are carried over, so the config it prints is one
+        // check-config accepts; the error never shows the URL.
+        if let Err(error) = crate::notify::services::ServiceUrl::parse(url) {
+            let scheme = url.split("://").next().unwrap_or_default();
+            let scheme = if scheme.len() <= 16
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+')
+            {
+                scheme
+            } else {
+                "a"
+            };
+            imported.note(
+                Section::Notify,
+                format!("{at}: a {scheme}:// URL is not carried over: {error}"),
+            );
+        } else if url.contains("://") {
+            imported.urls.push(url.to_string());
+        } else {
+            imported.note(
+                Section::Notify,
+                format!("{at}: an item is not a service URL; not carried over"),
+            );
+        }
+    }
 }
 
 /// The settings that have no flaredns equivalent, with the section their note goes to and why.
@@ -354,136 +379,20 @@ fn provider(value: &str, family: Family, at: &str, imported: &mut Imported) -> O
     }
 }
 
+/// Looks a variable up for the settings that combine: its last value and where it was set.
 type Get<'a> = dyn Fn(&str) -> Option<(&'a str, Place)> + 'a;
 
-/// `DOMAINS`, `IP4_DOMAINS`, `IP6_DOMAINS` with `PROXIED`, `TTL` and `RECORD_COMMENT`.
-fn records<'a>(get: &Get<'a>, imported: &mut Imported) {
-    let proxied = get("PROXIED").and_then(|(value, place)| match go_bool(value) {
-        Some(flag) => {
-            imported.note(Section::Records, format!("{}: cloudflare-ddns uses it for new records only; flaredns's `proxied` also sets it on existing records (write \"keep\" to leave them)", place.describe("PROXIED")));
-            Some(flag)
-        }
-        None => {
-            imported.note(Section::Records, format!("{}={}: an expression does not map; set `proxied` per record", place.describe("PROXIED"), shown(value)));
-            None
-        }
-    });
-    let ttl = get("TTL").and_then(|(value, place)| {
-        match value
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| "not a number of seconds".to_string())
-            .and_then(|seconds| Ttl::from_seconds(seconds).map_err(|error| error.to_string()))
-        {
-            Ok(ttl) => Some(ttl),
-            Err(problem) => {
-                imported.note(
-                    Section::Records,
-                    format!("{}: {problem}; TTLs are kept", place.describe("TTL")),
-                );
-                None
-            }
-        }
-    });
-    let comment = get("RECORD_COMMENT").and_then(|(value, place)| {
-        if value.is_empty() {
-            None
-        } else if value.chars().count() > 100 {
-            imported.note(
-                Section::Records,
-                format!(
-                    "{}: longer than 100 characters, Cloudflare's limit; not carried over",
-                    place.describe("RECORD_COMMENT")
-                ),
-            );
-            None
-        } else {
-            Some(value.to_string())
-        }
-    });
-    let token = imported.tokens.first().map(|_| 0);
-    let lists = [
-        ("DOMAINS", vec![Family::V4, Family::V6]),
-        ("IP4_DOMAINS", vec![Family::V4]),
-        ("IP6_DOMAINS", vec![Family::V6]),
-    ];
-    for (key, families) in lists {
-        let Some((value, place)) = get(key) else {
-            continue;
-        };
-        for item in value
-            .split(',')
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-        {
-            let (host, options) = match item.split_once('{') {
-                Some((host, options)) => (host.trim(), Some(options)),
-                None => (item, None),
-            };
-            if options.is_some() {
-                imported.note(Section::Records, format!("{}: `{}` carries options (hostid6); flaredns's `ipv6_host` is the equivalent, set it by hand", place.describe(key), shown(host)));
-            }
-            match DomainName::parse(host) {
-                Ok(name) => {
-                    let mut record = Record::new(name, families.clone());
-                    record.proxied = proxied;
-                    record.ttl = ttl;
-                    record.comment = comment.clone();
-                    record.token = token;
-                    imported.add_record(record);
-                }
-                Err(problem) => imported.note(
-                    Section::Records,
-                    format!(
-                        "{}: `{}` skipped: invalid name: {problem}",
-                        place.describe(key),
-                        shown(host)
-                    ),
-                ),
-            }
+/// `IP4_PROVIDER` and `IP6_PROVIDER`, each defaulting to cloudflare.trace as in cloudflare-ddns.
+fn providers<'a>(get: &Get<'a>, imported: &mut Imported) {
+    let detection = [(Family::V4, "IP4_PROVIDER"), (Family::V6, "IP6_PROVIDER")];
+    for (family, key) in detection {
+        let (value, place) = get(key).unwrap_or(("cloudflare.trace", Place::Env));
+        let at = place.describe(key);
+        if let Some(provider) = provider(value, family, &at, imported) {
+            imported.provider(family, &provider);
         }
     }
-}
-
-/// `WAF_LISTS` (`account/name` items) with the description, comment and prefix lengths.
-fn waf_lists<'a>(get: &Get<'a>, imported: &mut Imported) {
-    let Some((value, place)) = get("WAF_LISTS") else {
-        return;
-    };
-    let text = |key: &str| {
-        get(key)
-            .map(|(v, _)| v.to_string())
-            .filter(|v| !v.trim().is_empty())
-    };
-    let prefix = |key: &str, range: std::ops::RangeInclusive<u8>| {
-        get(key)
-            .and_then(|(v, _)| v.trim().parse::<u8>().ok())
-            .filter(|p| range.contains(p))
-    };
-    for item in value
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-    {
-        let valid = item.split_once('/').filter(|(account, name)| {
-            account.len() == 32
-                && account.bytes().all(|b| b.is_ascii_hexdigit())
-                && !name.is_empty()
-                && name.len() <= 50
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        });
-        match valid {
-            Some((account, name)) => imported.waf_lists.push(WafList {
-                account: account.to_ascii_lowercase(),
-                name: name.to_string(),
-                description: text("WAF_LIST_DESCRIPTION"),
-                comment: text("WAF_LIST_ITEM_COMMENT"),
-                ipv4_prefix: prefix("IP4_DEFAULT_PREFIX_LEN", 8..=32),
-                ipv6_prefix: prefix("IP6_DEFAULT_PREFIX_LEN", 12..=128),
-            }),
-            None => imported.note(Section::Records, format!("{}: `{}` is not ACCOUNT_ID/list_name (32 hex digits, then a-z, 0-9, _); skipped", place.describe("WAF_LISTS"), shown(item))),
-        }
+    if get("IP6_PROVIDER").is_none() {
+        imported.note(Section::Detect, "IPv6 is on because cloudflare-ddns's IP6_PROVIDER defaults to cloudflare.trace; write ipv6 = [] if this host has no IPv6");
     }
 }

@@ -96,8 +96,45 @@ fn cloudflare_block(
     global_iface: Option<&str>,
     imported: &mut Imported,
 ) {
-    let get = |key: &str| block.entries.iter().find(|e| e.key == key);
-    let text = |key: &str| get(key).and_then(one);
+    block_notes(block, imported);
+    let family = block_provider(block, allow_ipv6, global_iface, imported);
+    let shared = Shared::read(block, imported);
+    for (host, line) in hostnames(block, imported) {
+        let name = match DomainName::parse(&host) {
+            Ok(name) => name,
+            Err(problem) => {
+                imported.note(
+                    Section::Records,
+                    format!(
+                        "`{}` (line {line}) skipped: invalid name: {problem}",
+                        shown(&host)
+                    ),
+                );
+                continue;
+            }
+        };
+        let mut record = Record::new(name.clone(), vec![family]);
+        match &shared.zone {
+            Some(zone) if name.is_within(zone.as_str()) => record.zone = Some(zone.clone()),
+            Some(zone) => record.notes.push(format!(
+                "{name} is not in zone {zone} (username); the zone is found by the longest suffix"
+            )),
+            None => {}
+        }
+        record.proxied = shared.proxied;
+        record.ttl = shared.ttl;
+        record.token = shared.token;
+        imported.add_record(record);
+    }
+}
+
+/// A block's setting, by key.
+fn setting<'b>(block: &'b Block, key: &str) -> Option<&'b Entry> {
+    block.entries.iter().find(|e| e.key == key)
+}
+
+/// Notes for the block's settings that have no flaredns equivalent.
+fn block_notes(block: &Block, imported: &mut Imported) {
     for entry in &block.entries {
         let line = entry.line;
         match entry.key.as_str() {
@@ -109,6 +146,17 @@ fn cloudflare_block(
             other => imported.note(Section::General, format!("`{}` (line {line}): not carried over (no flaredns equivalent)", shown(other))),
         }
     }
+}
+
+/// The block's `iface` or `checkip-*` → a provider for the family its checkip server
+/// answers in, which is the family of its records.
+fn block_provider(
+    block: &Block,
+    allow_ipv6: bool,
+    global_iface: Option<&str>,
+    imported: &mut Imported,
+) -> Family {
+    let text = |key: &str| setting(block, key).and_then(one);
     let server = text("checkip-server");
     let v6 = server.is_some_and(looks_ipv6);
     let family = if v6 { Family::V6 } else { Family::V4 };
@@ -126,55 +174,92 @@ fn cloudflare_block(
         }
     };
     imported.provider(family, &provider);
+    family
+}
 
-    let zone = match get("username").and_then(one) {
-        Some(zone) => match DomainName::parse(zone) {
-            Ok(zone) => Some(zone),
-            Err(problem) => {
-                imported.note(Section::Records, format!("username (the zone) at line {} is not a name ({problem}); zones are found by the longest suffix", get("username").map(|e| e.line).unwrap_or(0)));
-                None
-            }
-        },
-        None => None,
-    };
-    let token = get("password").and_then(|entry| {
-        one(entry).map(|value| TokenOrigin::Line {
-            line: entry.line,
-            key: "password".to_string(),
-            secret: Secret::new(value),
-        })
-    });
-    let token = token.map(|origin| imported.token(origin));
-    let proxied = get("proxied").and_then(|entry| {
-        let parsed = one(entry).and_then(boolean);
-        if parsed.is_none() {
+/// What every record of one block shares: the zone (`username`), the token (`password`),
+/// `proxied` and `ttl`.
+struct Shared {
+    zone: Option<DomainName>,
+    token: Option<usize>,
+    proxied: Option<bool>,
+    ttl: Option<Ttl>,
+}
+
+impl Shared {
+    /// Reads them in a fixed order (zone, token, proxied, ttl), the order of their notes.
+    fn read(block: &Block, imported: &mut Imported) -> Shared {
+        let zone = zone(block, imported);
+        let token = setting(block, "password").and_then(|entry| {
+            one(entry).map(|value| TokenOrigin::Line {
+                line: entry.line,
+                key: "password".to_string(),
+                secret: Secret::new(value),
+            })
+        });
+        let token = token.map(|origin| imported.token(origin));
+        let proxied = proxied(block, imported);
+        let ttl = ttl(block, imported);
+        Shared {
+            zone,
+            token,
+            proxied,
+            ttl,
+        }
+    }
+}
+
+/// `username`, which the Cloudflare plugin takes as the zone.
+fn zone(block: &Block, imported: &mut Imported) -> Option<DomainName> {
+    let entry = setting(block, "username")?;
+    let zone = one(entry)?;
+    match DomainName::parse(zone) {
+        Ok(zone) => Some(zone),
+        Err(problem) => {
+            imported.note(Section::Records, format!("username (the zone) at line {} is not a name ({problem}); zones are found by the longest suffix", entry.line));
+            None
+        }
+    }
+}
+
+/// `proxied`, when it is true or false.
+fn proxied(block: &Block, imported: &mut Imported) -> Option<bool> {
+    let entry = setting(block, "proxied")?;
+    let parsed = one(entry).and_then(boolean);
+    if parsed.is_none() {
+        imported.note(
+            Section::Records,
+            format!(
+                "proxied at line {} is not true or false; proxied is kept as it is",
+                entry.line
+            ),
+        );
+    }
+    parsed
+}
+
+/// `ttl`, when it is one Cloudflare takes.
+fn ttl(block: &Block, imported: &mut Imported) -> Option<Ttl> {
+    let entry = setting(block, "ttl")?;
+    match one(entry)
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| "ttl is not a number of seconds".to_string())
+        .and_then(|seconds| Ttl::from_seconds(seconds).map_err(|error| error.to_string()))
+    {
+        Ok(ttl) => Some(ttl),
+        Err(problem) => {
             imported.note(
                 Section::Records,
-                format!(
-                    "proxied at line {} is not true or false; proxied is kept as it is",
-                    entry.line
-                ),
+                format!("line {}: {problem}; the TTL is kept as it is", entry.line),
             );
+            None
         }
-        parsed
-    });
-    let ttl = get("ttl").and_then(|entry| {
-        match one(entry)
-            .and_then(|v| v.parse::<u64>().ok())
-            .ok_or_else(|| "ttl is not a number of seconds".to_string())
-            .and_then(|seconds| Ttl::from_seconds(seconds).map_err(|error| error.to_string()))
-        {
-            Ok(ttl) => Some(ttl),
-            Err(problem) => {
-                imported.note(
-                    Section::Records,
-                    format!("line {}: {problem}; the TTL is kept as it is", entry.line),
-                );
-                None
-            }
-        }
-    });
-    let hostnames: Vec<(String, usize)> = match get("hostname") {
+    }
+}
+
+/// `hostname`, one name or a list, each with its line; a note when there is none.
+fn hostnames(block: &Block, imported: &mut Imported) -> Vec<(String, usize)> {
+    match setting(block, "hostname") {
         Some(Entry {
             value: Value::One(name),
             line,
@@ -196,33 +281,6 @@ fn cloudflare_block(
             );
             Vec::new()
         }
-    };
-    for (host, line) in hostnames {
-        let name = match DomainName::parse(&host) {
-            Ok(name) => name,
-            Err(problem) => {
-                imported.note(
-                    Section::Records,
-                    format!(
-                        "`{}` (line {line}) skipped: invalid name: {problem}",
-                        shown(&host)
-                    ),
-                );
-                continue;
-            }
-        };
-        let mut record = Record::new(name.clone(), vec![family]);
-        match &zone {
-            Some(zone) if name.is_within(zone.as_str()) => record.zone = Some(zone.clone()),
-            Some(zone) => record.notes.push(format!(
-                "{name} is not in zone {zone} (username); the zone is found by the longest suffix"
-            )),
-            None => {}
-        }
-        record.proxied = proxied;
-        record.ttl = ttl;
-        record.token = token;
-        imported.add_record(record);
     }
 }
 
