@@ -18,9 +18,8 @@ use super::{Pass, RecordFailure, RecordReport, RecordState, Wanted};
 impl Pass<'_, '_> {
     /// Brings one zone's pending records in sync: from memory when it shows them in sync (no
     /// request), else list, plan and apply (unless a dry run): a write always follows a
-    /// listing of this cycle. When the
-    /// zone answers 404 and `may_retry`, its records come back for another try after a fresh
-    /// zone list.
+    /// listing of this cycle. When the zone answers 404 and `may_retry`, its records come
+    /// back for another try after a fresh zone list.
     pub(super) async fn reconcile_zone(
         &mut self,
         token: usize,
@@ -60,35 +59,7 @@ impl Pass<'_, '_> {
         }
         let observed = match self.accounts[token].api.list_records(&zone.id).await {
             Ok(observed) => observed,
-            Err(error) => {
-                let zone_gone = matches!(error, ApiError::Api { status: 404, .. });
-                if zone_gone {
-                    self.memory.forget(&key);
-                }
-                if zone_gone && may_retry {
-                    return ZoneOutcome::Gone(pending);
-                }
-                // Gone for good: do not keep it in the cache for a day.
-                if zone_gone {
-                    self.accounts[token].zones.forget();
-                }
-                let records = pending
-                    .into_iter()
-                    .map(|wanted| RecordReport {
-                        name: wanted.record.name.clone(),
-                        families: vec![wanted.record.family],
-                        zone: Some(zone.name.clone()),
-                        state: RecordState::Failed(RecordFailure::ListFailed {
-                            name: wanted.record.name,
-                            family: wanted.record.family,
-                            zone: zone.name.clone(),
-                            error: error.clone(),
-                        }),
-                        contents: BTreeMap::new(),
-                    })
-                    .collect();
-                return ZoneOutcome::Done(records);
-            }
+            Err(error) => return self.listing_failed(token, zone, &key, pending, may_retry, error),
         };
         // Every managed name, not only this cycle's pending ones: a record DNS confirmed this
         // time keeps its remembered id for the next change.
@@ -105,6 +76,47 @@ impl Pass<'_, '_> {
             self.apply_and_report(token, zone, &key, (&desired, plan))
                 .await,
         )
+    }
+
+    /// The zone's listing failed: a 404 forgets what was remembered of it and, when
+    /// `may_retry`, hands its records back for another try after a fresh zone list; else
+    /// every pending record fails with the listing's error.
+    fn listing_failed(
+        &mut self,
+        token: usize,
+        zone: &Zone,
+        key: &str,
+        pending: Vec<Wanted>,
+        may_retry: bool,
+        error: ApiError,
+    ) -> ZoneOutcome {
+        let zone_gone = matches!(error, ApiError::Api { status: 404, .. });
+        if zone_gone {
+            self.memory.forget(key);
+        }
+        if zone_gone && may_retry {
+            return ZoneOutcome::Gone(pending);
+        }
+        // Gone for good: do not keep it in the cache for a day.
+        if zone_gone {
+            self.accounts[token].zones.forget();
+        }
+        let records = pending
+            .into_iter()
+            .map(|wanted| RecordReport {
+                name: wanted.record.name.clone(),
+                families: vec![wanted.record.family],
+                zone: Some(zone.name.clone()),
+                state: RecordState::Failed(RecordFailure::ListFailed {
+                    name: wanted.record.name,
+                    family: wanted.record.family,
+                    zone: zone.name.clone(),
+                    error: error.clone(),
+                }),
+                contents: BTreeMap::new(),
+            })
+            .collect();
+        ZoneOutcome::Done(records)
     }
 
     /// Applies a plan's changes (unless a dry run; bisecting a rejected batch) and reports
