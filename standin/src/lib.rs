@@ -11,6 +11,7 @@
 mod api;
 mod dns;
 mod lists;
+mod named_tls;
 pub mod peak;
 mod records;
 
