@@ -5,11 +5,13 @@
 //! - `serve`: keeps a stand-in with a demo zone running and prints its addresses.
 //! - `bench`: runs the release binary through the README's scenarios: API requests, wall
 //!   time and peak RSS per cycle, the idle daemon's RSS, and the binary's size.
+//! - `bench-inadyn`: only the bench's part that runs flaredns beside inadyn.
 
 use std::path::Path;
 use std::time::Instant;
 
 mod demo_page;
+mod inadyn_bench;
 
 use clap::Parser;
 use flaredns::cli::Cli;
@@ -21,8 +23,9 @@ fn main() {
         "demo" => demo(),
         "serve" => serve(),
         "bench" => bench(),
+        "bench-inadyn" => inadyn_bench::alone(flaredns_binary()),
         _ => {
-            eprintln!("usage: flaredns-standin demo | serve | bench");
+            eprintln!("usage: flaredns-standin demo | serve | bench | bench-inadyn");
             2
         }
     };
@@ -461,6 +464,7 @@ fn bench() -> i32 {
     );
     let _ = std::fs::remove_dir_all(&dir);
     println!("\n{}", idle_over_tls(&binary));
+    println!("\n{}", inadyn_bench::side_by_side(&binary));
     println!("\n{}", watch_latency(&binary));
     println!("\n{per_day}");
     i32::from(failed)
