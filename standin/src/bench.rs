@@ -82,6 +82,7 @@ pub(crate) fn bench() -> i32 {
     let per_day = requests_per_day(&binary);
     idle_daemon(&binary);
     println!("\n{}", idle_over_tls(&binary));
+    println!("\n{}", crate::inadyn_bench::side_by_side(&binary));
     println!("\n{}", watch_latency(&binary));
     println!("\n{per_day}");
     i32::from(failed)

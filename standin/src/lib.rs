@@ -12,6 +12,7 @@ mod api;
 mod dns;
 mod fault;
 mod lists;
+mod named_tls;
 pub mod peak;
 mod records;
 mod routes;

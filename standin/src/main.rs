@@ -5,12 +5,14 @@
 //! - `serve`: keeps a stand-in with a demo zone running and prints its addresses.
 //! - `bench`: runs the release binary through the README's scenarios: API requests, wall
 //!   time and peak RSS per cycle, the idle daemon's RSS, and the binary's size.
+//! - `bench-inadyn`: only the bench's part that runs flaredns beside inadyn.
 
 use std::path::Path;
 
 mod bench;
 mod demo;
 mod demo_page;
+mod inadyn_bench;
 mod measure;
 
 use flaredns_standin::{Record, Standin, TOKEN};
@@ -21,8 +23,9 @@ fn main() {
         "demo" => demo::demo(),
         "serve" => serve(),
         "bench" => bench::bench(),
+        "bench-inadyn" => inadyn_bench::alone(measure::flaredns_binary()),
         _ => {
-            eprintln!("usage: flaredns-standin demo | serve | bench");
+            eprintln!("usage: flaredns-standin demo | serve | bench | bench-inadyn");
             2
         }
     };

@@ -23,15 +23,46 @@ pub(crate) fn zone<'s>(state: &'s State, zone_id: &str) -> Result<&'s ZoneState,
 }
 
 pub(crate) fn zone_json(zone: &ZoneState, dns_port: u16) -> Value {
-    json!({
-        "id": zone.id,
-        "name": zone.name,
-        "status": "active",
-        "paused": false,
-        "type": "full",
-        "name_servers": [format!("127.0.0.1:{dns_port}")],
-        "account": {"id": "standin-account", "name": "Stand-in"},
-    })
+    serde_json::to_value(WireZone::new(zone, dns_port)).unwrap_or_default()
+}
+
+/// A zone with its fields in Cloudflare's order, `id` first: inadyn takes the first `"id"` in
+/// a zone listing's text for the zone's, and in a `Value` (a sorted map) `account`'s id comes
+/// first. Listings serialise these directly.
+#[derive(Clone, serde::Serialize)]
+struct WireZone {
+    id: String,
+    name: String,
+    status: &'static str,
+    paused: bool,
+    #[serde(rename = "type")]
+    zone_type: &'static str,
+    name_servers: Vec<String>,
+    account: Value,
+}
+
+impl WireZone {
+    fn new(zone: &ZoneState, dns_port: u16) -> WireZone {
+        WireZone {
+            id: zone.id.clone(),
+            name: zone.name.clone(),
+            status: "active",
+            paused: false,
+            zone_type: "full",
+            name_servers: vec![format!("127.0.0.1:{dns_port}")],
+            account: json!({"id": "standin-account", "name": "Stand-in"}),
+        }
+    }
+}
+
+/// A page of zones, the envelope's fields in Cloudflare's order.
+#[derive(serde::Serialize)]
+struct ZoneListing {
+    success: bool,
+    errors: Vec<Value>,
+    messages: Vec<Value>,
+    result: Vec<WireZone>,
+    result_info: Value,
 }
 
 pub(crate) fn page<T: Clone>(
@@ -66,18 +97,28 @@ pub(crate) fn list_zones(
     visible: Option<&[String]>,
 ) -> Answer {
     let name = param(params, "name");
-    let zones: Vec<Value> = state
+    let zones: Vec<WireZone> = state
         .zones
         .iter()
         .filter(|z| name.is_none_or(|n| z.name == n))
         .filter(|z| visible.is_none_or(|visible| visible.contains(&z.name)))
-        .map(|z| zone_json(z, state.dns_port))
+        .map(|z| WireZone::new(z, state.dns_port))
         .collect();
-    let (slice, info) = page(&zones, params, 20, 50);
-    envelope(
-        200,
-        json!({"success": true, "errors": [], "messages": [], "result": slice, "result_info": info}),
-    )
+    let (result, result_info) = page(&zones, params, 20, 50);
+    let listing = ZoneListing {
+        success: true,
+        errors: Vec::new(),
+        messages: Vec::new(),
+        result,
+        result_info,
+    };
+    hyper::Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(
+            serde_json::to_string(&listing).unwrap_or_default(),
+        )))
+        .unwrap_or_default()
 }
 
 pub(crate) fn record_json(zone: &ZoneState, record: &Record) -> Value {
