@@ -249,6 +249,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             residency::release();
             let started = tokio::time::Instant::now();
             let report = engine.run_cycle(cli.dry_run).await;
+            residency::release();
             cycle::render::log(&report);
             publisher.after_cycle(&report, started.elapsed(), None);
             publisher.settle().await;

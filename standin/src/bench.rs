@@ -81,7 +81,16 @@ pub(crate) fn bench() -> i32 {
     failed |= !cached_change_row(&binary);
     let per_day = requests_per_day(&binary);
     idle_daemon(&binary);
-    println!("\n{}", idle_over_tls(&binary));
+    println!("\n{}", idle_over_tls(&binary, "flaredns"));
+    if let Some(shipped) = std::env::var_os("FLAREDNS_STATIC_BIN") {
+        let shipped = std::path::PathBuf::from(shipped);
+        let size = std::fs::metadata(&shipped).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "\nThe static binary (as the release, the .deb and the image ship it), {:.2} MiB: {}",
+            size as f64 / 1048576.0,
+            idle_over_tls(&shipped, "it")
+        );
+    }
     println!("\n{}", crate::inadyn_bench::side_by_side(&binary));
     println!("\n{}", watch_latency(&binary));
     println!("\n{per_day}");
@@ -265,7 +274,7 @@ fn watch_latency(binary: &Path) -> String {
 
 /// The idle daemon after talking TLS to the API (root store loaded, rustls sessions made),
 /// with the metrics endpoint on: its RSS once the cycles are quiet.
-fn idle_over_tls(binary: &Path) -> String {
+fn idle_over_tls(binary: &Path, program: &str) -> String {
     let (standin, dir, config) = scenario(3, 1);
     let (https, cert) = standin.serve_tls();
     // The stand-in's certificate and the system's roots, as a real run loads them.
@@ -310,7 +319,7 @@ fn idle_over_tls(binary: &Path) -> String {
     let _ = daemon.wait();
     let _ = std::fs::remove_dir_all(&dir);
     format!(
-        "`--once` over TLS (3 records changed, API over https, SSL_CERT_FILE holding the loopback certificate and the system's roots): peak RSS **{}**, exit {}.\n\nIdle daemon over TLS (the same, `[metrics] listen` on and a webhook configured, 3 records changed then `interval = \"1s\"` for 8 s): **{} RSS now** ({} peak), after {requests} API request(s){}.",
+        "`--once` of {program} over TLS (3 records changed, API over https, SSL_CERT_FILE holding the loopback certificate and the system's roots): peak RSS **{}**, exit {}.\n\nIdle daemon over TLS (the same, `[metrics] listen` on and a webhook configured, 3 records changed then `interval = \"1s\"` for 8 s): **{} RSS now** ({} peak), after {requests} API request(s){}.",
         mib(once.peak_rss_kib),
         once.code,
         mib(rss),

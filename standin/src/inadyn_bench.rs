@@ -54,15 +54,29 @@ pub(crate) fn alone(flaredns: Option<PathBuf>) -> i32 {
     0
 }
 
+/// The flaredns binaries to measure: the dynamic release build, and the static one that the
+/// release artifacts, the .deb and the image ship (`$FLAREDNS_STATIC_BIN`, which
+/// `scripts/bench` sets after building it with `scripts/build-static`), when there is one.
+fn flaredns_programs(dynamic: &Path) -> Vec<(String, PathBuf)> {
+    let mut programs = vec![("flaredns".to_string(), dynamic.to_path_buf())];
+    if let Some(path) = std::env::var_os("FLAREDNS_STATIC_BIN").map(PathBuf::from) {
+        if path.exists() {
+            programs.push(("flaredns, static (as shipped)".to_string(), path));
+        }
+    }
+    programs
+}
+
 /// The side-by-side table and how it was made, or why it was skipped.
 pub(crate) fn side_by_side(flaredns: &Path) -> String {
+    let flaredns = flaredns_programs(flaredns);
     let inadyn = inadyn_binary();
     let scratch =
         std::env::temp_dir().join(format!("flaredns-bench-inadyn-{}", std::process::id()));
     if let Err(error) = std::fs::create_dir_all(&scratch) {
         return format!("flaredns beside inadyn: skipped (no scratch directory: {error}).");
     }
-    let result = measure_both(flaredns, inadyn.as_deref(), &scratch);
+    let result = measure_both(&flaredns, inadyn.as_deref(), &scratch);
     let _ = std::fs::remove_dir_all(&scratch);
     match result {
         Ok(text) => text,
@@ -78,7 +92,11 @@ struct Bench<'a> {
     next_octet: usize,
 }
 
-fn measure_both(flaredns: &Path, inadyn: Option<&Path>, scratch: &Path) -> Result<String, String> {
+fn measure_both(
+    flaredns: &[(String, PathBuf)],
+    inadyn: Option<&Path>,
+    scratch: &Path,
+) -> Result<String, String> {
     let (namespace, listener) = Namespace::new()?;
     let standin = Standin::start();
     standin.add_zone(ZONE);
@@ -122,19 +140,24 @@ fn measure_both(flaredns: &Path, inadyn: Option<&Path>, scratch: &Path) -> Resul
         ),
     ];
     for (label, n_records, bundle) in scenarios {
-        let mut flaredns_runs = Runs::default();
+        let mut flaredns_runs: Vec<Runs> = flaredns.iter().map(|_| Runs::default()).collect();
         let mut inadyn_runs = Runs::default();
         for round in 0..ROUNDS {
-            let dir = scratch.join(format!("flaredns-{n_records}-{round}-{}", bench.next_octet));
-            let command = flaredns_command(flaredns, &dir, bundle, n_records)?;
-            bench.run(command, &dir, n_records, &mut flaredns_runs);
+            for ((_, binary), runs) in flaredns.iter().zip(flaredns_runs.iter_mut()) {
+                let dir =
+                    scratch.join(format!("flaredns-{n_records}-{round}-{}", bench.next_octet));
+                let command = flaredns_command(binary, &dir, bundle, n_records)?;
+                bench.run(command, &dir, n_records, runs);
+            }
             if let Some((binary, _)) = inadyn {
                 let dir = scratch.join(format!("inadyn-{n_records}-{round}-{}", bench.next_octet));
                 let command = inadyn_command(binary, &dir, bundle, n_records)?;
                 bench.run(command, &dir, n_records, &mut inadyn_runs);
             }
         }
-        lines.push(row(label, "flaredns", &flaredns_runs));
+        for ((program, _), runs) in flaredns.iter().zip(&flaredns_runs) {
+            lines.push(row(label, program, runs));
+        }
         if let Some((_, version)) = &inadyn {
             lines.push(row(label, &format!("inadyn {version}"), &inadyn_runs));
         }
