@@ -38,24 +38,12 @@ fn the_daemon_under_an_outage_at_interval_1s_stays_gentle_and_recovers() {
     });
     let code = daemon.terminate();
     // The outage is told once, and its end once.
-    let kinds: Vec<String> = world
-        .standin
-        .requests()
+    let kinds: Vec<String> = crate::notify::events(&world)
         .iter()
-        .filter(|request| request.path == "/hook")
-        .filter_map(|request| serde_json::from_str::<serde_json::Value>(&request.body).ok())
         .map(|event| event["event"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(
-        kinds.iter().filter(|kind| *kind == "failed").count(),
-        1,
-        "{kinds:?}"
-    );
-    assert_eq!(
-        kinds.iter().filter(|kind| *kind == "recovered").count(),
-        1,
-        "{kinds:?}"
-    );
+    let count = |kind: &str| kinds.iter().filter(|seen| *seen == kind).count();
+    assert_eq!((count("failed"), count("recovered")), (1, 1), "{kinds:?}");
     assert!(
         during_outage <= 8,
         "{during_outage} requests during a 6 s outage"

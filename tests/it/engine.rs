@@ -85,42 +85,16 @@ fn doctor_and_dry_run_agree_on_every_scenario() {
         ));
         let plan = world.run(&config, &["--once", "--dry-run"]);
         let doctor = world.run(&config, &["doctor", "--json"]);
-        let document: serde_json::Value =
-            serde_json::from_str(&doctor.stdout).expect("doctor --json is JSON");
-        let record_findings: Vec<&serde_json::Value> = document["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .filter(|finding| {
-                finding["check"]
-                    .as_str()
-                    .is_some_and(|check| check.starts_with("record "))
-            })
-            .collect();
-        let statuses: Vec<&str> = record_findings
-            .iter()
-            .filter_map(|finding| finding["status"].as_str())
-            .collect();
+        let statuses = finding_statuses(&doctor.stdout, "record ");
         let label = scenario.label;
         assert_eq!(
             plan.code, doctor.code,
             "{label}: --once --dry-run exited {} but doctor {}:\n{}\n{}",
             plan.code, doctor.code, plan.stdout, doctor.stdout
         );
-        let planned_change = ["create ", "update ", "replace-cname "]
-            .iter()
-            .any(|verb| plan.stdout.contains(verb));
-        let planned_error = plan.stdout.contains("error ");
-        let expected = if planned_error {
-            "problem"
-        } else if planned_change {
-            "warning"
-        } else {
-            "ok"
-        };
         assert_eq!(
             statuses,
-            vec![expected],
+            vec![expected_status(&plan.stdout)],
             "{label}:\n{}\n{}",
             plan.stdout,
             doctor.stdout

@@ -27,7 +27,8 @@ fn received(world: &World, prefix: &str) -> Vec<LoggedRequest> {
         .collect()
 }
 
-fn events(world: &World) -> Vec<serde_json::Value> {
+/// The webhook events the stand-in received at `/hook`, in order.
+pub(crate) fn events(world: &World) -> Vec<serde_json::Value> {
     received(world, "/hook")
         .iter()
         .map(|request| serde_json::from_str(&request.body).expect("a JSON event"))
