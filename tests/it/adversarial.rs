@@ -103,7 +103,7 @@ fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
             .map(|o| o.status.success())
             .unwrap_or(false)
     };
-    let namespace = format!("flaredns-rv21-{}", std::process::id());
+    let namespace = crate::netns::unique_name("rv21");
     if !ip(&["netns", "add", &namespace]) {
         crate::netns::skip(
             "review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle",

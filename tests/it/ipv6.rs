@@ -225,7 +225,7 @@ fn static_and_trace_providers_work() {
 /// reports each provider's answer whatever happens to the API.
 #[test]
 fn the_iface_provider_reads_a_stable_global_address_of_a_dummy_interface() {
-    let namespace = format!("flaredns-test-{}", std::process::id());
+    let namespace = crate::netns::unique_name("test");
     let ip = |args: &[&str]| {
         Command::new("ip")
             .args(args)

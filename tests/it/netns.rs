@@ -17,6 +17,14 @@ pub fn skip(test: &str, reason: &str) {
     eprintln!("SKIPPED {test}: {reason}");
 }
 
+/// A namespace name no other test of this run uses: the process id and a counter, as tests
+/// that make one run at the same time (16 threads).
+pub fn unique_name(label: &str) -> String {
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("fl-{label}-{}-{made}", std::process::id())
+}
+
 /// Runs `ip ARGS…`; true when it succeeded.
 pub fn ip(args: &[&str]) -> bool {
     Command::new("ip")
@@ -32,7 +40,7 @@ pub struct Namespace(pub String);
 impl Namespace {
     /// A new namespace, or None (after printing why) where this machine cannot make one.
     pub fn new(label: &str) -> Option<Namespace> {
-        let name = format!("fl-{label}-{}", std::process::id());
+        let name = unique_name(label);
         if !ip(&["netns", "add", &name]) {
             skip(
                 label,

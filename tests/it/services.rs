@@ -29,7 +29,7 @@ struct Namespace {
 
 impl Namespace {
     fn create() -> Result<Namespace, String> {
-        let name = format!("flaredns-svc-{}", std::process::id());
+        let name = crate::netns::unique_name("svc");
         let ip = |args: &[&str]| {
             Command::new("ip")
                 .args(args)

@@ -34,7 +34,7 @@ fn add_interface(namespace: &str, name: &str, peer: &str) -> bool {
 
 #[test]
 fn a_watched_interface_starts_a_cycle_within_a_second_or_two() {
-    let namespace = format!("flaredns-watch-{}", std::process::id());
+    let namespace = crate::netns::unique_name("watch");
     if !ip(&["netns", "add", &namespace]) {
         crate::netns::skip(
             "a_watched_interface_starts_a_cycle_within_a_second_or_two",
