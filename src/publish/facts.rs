@@ -52,15 +52,6 @@ pub enum RecordStatus {
 }
 
 impl RecordStatus {
-    /// Every status, in the order metrics list them.
-    pub const ALL: [RecordStatus; 5] = [
-        RecordStatus::InSync,
-        RecordStatus::Changed,
-        RecordStatus::Planned,
-        RecordStatus::Failed,
-        RecordStatus::Refused,
-    ];
-
     /// `in_sync`, `changed`, `planned`, `failed` or `refused`.
     pub fn name(self) -> &'static str {
         match self {
