@@ -399,3 +399,151 @@ pub mod record_type {
             .ok_or_else(|| serde::de::Error::custom(format!("not a record type: {text}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cycle::{ListFailure, ListReport, RecordReport};
+    use crate::model::DomainName;
+    use crate::plan::{NewRecord, Refusal};
+
+    fn name(text: &str) -> DomainName {
+        DomainName::parse(text).expect("name")
+    }
+
+    fn record(text: &str, state: RecordState) -> RecordReport {
+        RecordReport {
+            name: name(text),
+            families: vec![Family::V4],
+            zone: Some("example.com".to_string()),
+            state,
+            contents: BTreeMap::from([(Family::V4, "81.23.45.77".parse().expect("ip"))]),
+        }
+    }
+
+    /// One report with a record of each kind, a failed and a changed list: the facts say who
+    /// fails (with why and where), who works, what was written, and each status.
+    #[test]
+    fn a_report_becomes_typed_facts() {
+        let mut report = CycleReport::default();
+        report
+            .addresses
+            .insert(Family::V4, "81.23.45.77".parse().expect("ip"));
+        report.records = vec![
+            record("in.example.com", RecordState::InSync),
+            record(
+                "new.example.com",
+                RecordState::Changed(Action::Create(NewRecord {
+                    name: name("new.example.com"),
+                    family: Family::V4,
+                    content: "81.23.45.77".parse().expect("ip"),
+                    proxied: false,
+                    ttl: 1,
+                    comment: None,
+                })),
+            ),
+            record(
+                "bad.example.com",
+                RecordState::Failed(RecordFailure::Refused {
+                    name: name("bad.example.com"),
+                    families: vec![Family::V4],
+                    zone: "example.com".to_string(),
+                    refusal: Refusal::Ambiguous {
+                        contents: vec!["1.2.3.4".to_string(), "1.2.3.5".to_string()],
+                    },
+                }),
+            ),
+            record(
+                "unknown.example.com",
+                RecordState::Failed(RecordFailure::NoAddress {
+                    name: name("unknown.example.com"),
+                    family: Family::V4,
+                }),
+            ),
+        ];
+        report.lists = vec![
+            ListReport {
+                account: "a".to_string(),
+                name: "home_ips".to_string(),
+                items: vec!["81.23.45.77".to_string()],
+                state: ListState::Changed {
+                    added: vec!["81.23.45.77".to_string()],
+                    removed: vec!["81.23.45.10".to_string()],
+                },
+            },
+            ListReport {
+                account: "a".to_string(),
+                name: "other".to_string(),
+                items: vec![],
+                state: ListState::Failed(ListFailure::Api {
+                    account: "a".to_string(),
+                    name: "other".to_string(),
+                    step: "reading the lists",
+                    error: crate::cloudflare::ApiError::Api {
+                        status: 500,
+                        messages: vec![],
+                    },
+                }),
+            },
+        ];
+        let facts = CycleFacts::of(&report);
+        let bad = Subject::Record {
+            name: "bad.example.com".to_string(),
+            family: Family::V4,
+        };
+        let failing: Vec<&Subject> = facts.failing.keys().collect();
+        let other = Subject::List {
+            name: "other".to_string(),
+        };
+        // Not checked for want of an address is the detection's failure, not its own.
+        assert_eq!(failing, vec![&bad, &other]);
+        let why = &facts.failing[&bad];
+        assert_eq!(why.zone.as_deref(), Some("example.com"));
+        assert!(why
+            .reason
+            .as_deref()
+            .is_some_and(|reason| reason.contains("bad.example.com")));
+        for working in ["in.example.com", "new.example.com"] {
+            assert!(facts.working.contains(&Subject::Record {
+                name: working.to_string(),
+                family: Family::V4
+            }));
+        }
+        assert!(facts.working.contains(&Subject::Cycle));
+        assert!(facts.working.contains(&Subject::List {
+            name: "home_ips".to_string()
+        }));
+        let statuses: Vec<(&str, RecordStatus)> = facts
+            .records
+            .iter()
+            .map(|record| (record.name.as_str(), record.status))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                ("in.example.com", RecordStatus::InSync),
+                ("new.example.com", RecordStatus::Changed),
+                ("bad.example.com", RecordStatus::Refused),
+                ("unknown.example.com", RecordStatus::Failed),
+            ]
+        );
+        assert_eq!(
+            facts.records[2].address, None,
+            "a failed record holds nothing known"
+        );
+        assert_eq!(
+            facts.written,
+            vec![Written {
+                name: "new.example.com".to_string(),
+                family: Family::V4,
+                zone: Some("example.com".to_string()),
+                old: String::new(),
+                new: "81.23.45.77".to_string(),
+            }]
+        );
+        assert_eq!(facts.lists_written.len(), 1);
+        assert_eq!(facts.present.len(), 4);
+        assert!(!facts.success && !facts.abandoned);
+        assert!(facts.first_problem.is_some());
+    }
+}
