@@ -93,38 +93,15 @@ fn review_a_foreign_item_at_this_hosts_old_address_is_kept() {
 // existed before the daemon started (every RA does one) starts a cycle.
 #[test]
 fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
     use std::time::{Duration, Instant};
-    let ip = |args: &[&str]| {
-        Command::new("ip")
-            .args(args)
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false)
-    };
-    let namespace = crate::netns::unique_name("rv21");
-    if !ip(&["netns", "add", &namespace]) {
-        crate::netns::skip(
-            "review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle",
-            "cannot create a network namespace (needs root and iproute2)",
-        );
+    let ip = crate::netns::ip;
+    let Some(namespace) = crate::netns::Namespace::new("rv21") else {
         return;
-    }
-    struct Del(String);
-    impl Drop for Del {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    let _cleanup = Del(namespace.clone());
-    let n = namespace.as_str();
-    assert!(ip(&["-n", n, "link", "set", "lo", "up"]));
-    assert!(
-        (ip(&["-n", n, "link", "add", "fl0", "type", "dummy"])
-            || ip(&["-n", n, "link", "add", "fl0", "type", "veth", "peer", "name", "fl0p"]))
-            && ip(&["-n", n, "link", "set", "fl0", "up"])
-    );
+    };
+    let n = namespace.0.as_str();
+    assert!(namespace.add_interface("fl0"));
     assert!(ip(&[
         "-n",
         n,
@@ -139,30 +116,8 @@ fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
         "3000"
     ]));
     let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[cloudflare]\napi_url = \"http://127.0.0.1:1/client/v4\"\n[detect]\nipv4 = [\"iface:fl0\"]\nwatch = [\"fl0\"]\n[check]\nnameservers = \"api\"\n[daemon]\ninterval = \"1h\"\nstate_dir = \"{}\"\n[[records]]\nname = \"home.example.com\"\n",
-            dir.path().join("state").display()
-        ),
-    )
-    .expect("config");
-    let mut daemon = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            n,
-            env!("CARGO_BIN_EXE_flaredns"),
-            "--config",
-        ])
-        .arg(&config)
-        .arg("-v")
-        .env("CLOUDFLARE_API_TOKEN", "unused")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("daemon");
+    let config = crate::netns::watch_config(dir.path(), &["fl0"]);
+    let mut daemon = namespace.spawn_flaredns(&config);
     let (lines, reader) = crate::netns::follow_stderr(&mut daemon);
     let cycles_since = |since: Instant| {
         lines

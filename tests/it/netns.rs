@@ -76,6 +76,40 @@ impl Namespace {
     }
 }
 
+/// A daemon config for the watch tests, in `dir`: detection from `iface:fl0` (private
+/// addresses only, so each cycle ends at detection without an API request: the API is a
+/// closed port by design), watching `watch`, a one-hour interval.
+pub fn watch_config(dir: &std::path::Path, watch: &[&str]) -> std::path::PathBuf {
+    let config = dir.join("config.toml");
+    let watch: Vec<String> = watch.iter().map(|name| format!("\"{name}\"")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "[cloudflare]\napi_url = \"http://127.0.0.1:1/client/v4\"\n[detect]\nipv4 = [\"iface:fl0\"]\nwatch = [{}]\n[check]\nnameservers = \"api\"\n[daemon]\ninterval = \"1h\"\nstate_dir = \"{}\"\n[[records]]\nname = \"home.example.com\"\n",
+            watch.join(", "),
+            dir.join("state").display()
+        ),
+    )
+    .expect("config");
+    config
+}
+
+impl Namespace {
+    /// The real binary inside the namespace with `config` and `-v`, stderr piped (read it
+    /// with `follow_stderr`).
+    pub fn spawn_flaredns(&self, config: &std::path::Path) -> Child {
+        self.command(env!("CARGO_BIN_EXE_flaredns"))
+            .arg("--config")
+            .arg(config)
+            .arg("-v")
+            .env("CLOUDFLARE_API_TOKEN", "unused")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the daemon in the namespace")
+    }
+}
+
 impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();

@@ -5,77 +5,27 @@
 //! the interface holds only private addresses, so each cycle ends at detection ("refused:
 //! private") without an API request, and nothing leaves the namespace.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .output()
-        .map(|output| output.status.success())
-        .unwrap_or(false)
-}
-
-struct Namespace(String);
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn add_interface(namespace: &str, name: &str, peer: &str) -> bool {
-    (ip(&["-n", namespace, "link", "add", name, "type", "dummy"])
-        || ip(&[
-            "-n", namespace, "link", "add", name, "type", "veth", "peer", "name", peer,
-        ]))
-        && ip(&["-n", namespace, "link", "set", name, "up"])
+    crate::netns::ip(args)
 }
 
 #[test]
 fn a_watched_interface_starts_a_cycle_within_a_second_or_two() {
-    let namespace = crate::netns::unique_name("watch");
-    if !ip(&["netns", "add", &namespace]) {
-        crate::netns::skip(
-            "a_watched_interface_starts_a_cycle_within_a_second_or_two",
-            "cannot create a network namespace (needs root and iproute2)",
-        );
+    let Some(namespace) = crate::netns::Namespace::new("watch") else {
         return;
-    }
-    let _cleanup = Namespace(namespace.clone());
-    let n = namespace.as_str();
-    assert!(ip(&["-n", n, "link", "set", "lo", "up"]));
+    };
+    let n = namespace.0.as_str();
     assert!(
-        add_interface(n, "fl0", "fl0p"),
+        namespace.add_interface("fl0"),
         "an interface in the namespace"
     );
     assert!(ip(&["-n", n, "addr", "add", "10.9.8.7/24", "dev", "fl0"]));
-
     let dir = tempfile::tempdir().expect("dir");
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[cloudflare]\napi_url = \"http://127.0.0.1:1/client/v4\"\n[detect]\nipv4 = [\"iface:fl0\"]\nwatch = [\"fl0\", \"fl2\"]\n[check]\nnameservers = \"api\"\n[daemon]\ninterval = \"1h\"\nstate_dir = \"{}\"\n[[records]]\nname = \"home.example.com\"\n",
-            dir.path().join("state").display()
-        ),
-    )
-    .expect("config");
-    let mut daemon = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            n,
-            env!("CARGO_BIN_EXE_flaredns"),
-            "--config",
-        ])
-        .arg(&config)
-        .arg("-v")
-        .env("CLOUDFLARE_API_TOKEN", "unused")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the daemon in the namespace");
+    let config = crate::netns::watch_config(dir.path(), &["fl0", "fl2"]);
+    let mut daemon = namespace.spawn_flaredns(&config);
     let (lines, reader) = crate::netns::follow_stderr(&mut daemon);
     let cycles_since = |since: Instant| -> Vec<Instant> {
         lines
@@ -153,7 +103,7 @@ fn a_watched_interface_starts_a_cycle_within_a_second_or_two() {
 
     // An interface that did not exist at start: watched all the same.
     let created = Instant::now();
-    assert!(add_interface(n, "fl2", "fl2p"));
+    assert!(namespace.add_interface("fl2"));
     assert!(ip(&["-n", n, "addr", "add", "10.9.9.9/24", "dev", "fl2"]));
     let latency = wait_for_cycle(created).expect("a cycle after fl2 appeared");
     assert!(latency < Duration::from_secs(2), "{latency:?}");
