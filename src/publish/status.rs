@@ -88,12 +88,13 @@ pub struct Counters {
     pub api_requests: BTreeMap<RequestKind, u64>,
 }
 
-/// How a cycle ended, for the cycle counter.
+/// How a cycle ended, for the cycle counter. Declared in the order of the names: the derived
+/// `Ord` orders the map, and the file has always listed `"failure"` before `"success"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CycleResult {
-    Success,
     Failure,
+    Success,
 }
 
 impl CycleResult {

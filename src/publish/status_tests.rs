@@ -194,3 +194,23 @@ fn an_entry_this_version_cannot_type_is_dropped_not_the_whole_file() {
         assert_eq!(read, expected, "{to}");
     }
 }
+
+/// The file's text, not only its values, is what the string-typed version wrote: its maps were
+/// keyed by strings, so their keys came in the strings' order. (review3)
+#[test]
+fn the_maps_keep_the_string_typed_key_order() {
+    let read: LastCycle = serde_json::from_str(WRITTEN_BY_0_2).expect("0.2's file reads");
+    let text = serde_json::to_string(&read).expect("json");
+    assert!(
+        text.contains(r#""cycles":{"failure":2,"success":7}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""api_requests":{"GET 200":5,"PATCH 0":1,"POST 200":1}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""addresses":{"ipv4":"81.23.45.77","ipv6":"2001:db8::7"}"#),
+        "{text}"
+    );
+}
