@@ -291,7 +291,8 @@ fn timeline(out: &mut String, history: &[AddressChange], now: u64) {
         .unwrap_or(now)
         .max(now)
         .max(start.saturating_add(1));
-    let span = end - start;
+    // Never 0: when every change is at u64::MAX, `start + 1` saturates to `start` itself.
+    let span = (end - start).max(1);
     let x = |at: u64| {
         // u128: a hostile `at` near u64::MAX times the width must not overflow.
         let offset = u128::from(at.saturating_sub(start)) * u128::from(WIDTH - LEFT - RIGHT)

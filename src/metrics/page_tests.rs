@@ -242,6 +242,15 @@ fn the_timeline_draws_one_mark_per_change_in_its_family_row() {
     assert!(render(&empty, NOW, "h").contains("none recorded yet"));
 }
 
+/// A history whose every change is at u64::MAX made the axis 0 s long: the daemon divided by
+/// zero rendering its page at start, and, the file being kept, at every restart. (review3)
+#[test]
+fn a_history_only_at_the_end_of_time_renders() {
+    let mut last = status();
+    last.history = vec![change(Family::V4, "a", "b", u64::MAX)];
+    assert!(render(&last, NOW, "h").contains("</html>"));
+}
+
 #[test]
 fn absurd_times_in_the_history_stay_on_the_axis() {
     let mut last = status();

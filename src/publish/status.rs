@@ -79,19 +79,22 @@ pub const HISTORY_PER_FAMILY: usize = 100;
 /// Counters that only grow (Prometheus `_total`), kept across runs and reloads.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counters {
+    #[serde(deserialize_with = "lenient::map")]
     pub cycles: BTreeMap<CycleResult, u64>,
+    #[serde(deserialize_with = "lenient::map")]
     pub address_changes: BTreeMap<Family, u64>,
     /// By method and status (0: no answer); `"GET 200"` in the file.
     #[serde(with = "request_counts")]
     pub api_requests: BTreeMap<RequestKind, u64>,
 }
 
-/// How a cycle ended, for the cycle counter.
+/// How a cycle ended, for the cycle counter. Declared in the order of the names: the derived
+/// `Ord` orders the map, and the file has always listed `"failure"` before `"success"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CycleResult {
-    Success,
     Failure,
+    Success,
 }
 
 impl CycleResult {
@@ -157,6 +160,52 @@ mod request_counts {
     }
 }
 
+/// Reading the typed fields as leniently as the string-typed version 1 read them: an entry
+/// this version cannot type (a family, record type, state, subject or result it does not know,
+/// an address that is not one, a `last_changes` key with no type) is dropped, not the whole
+/// file. The string-typed version kept such entries (and dropped a history entry of an unknown
+/// family), so a hand-edited file, or one a later version 1 wrote, kept its counters, its
+/// history and what was failing; rejecting the file loses them, and with `failing` the
+/// recovery events. The file is only ever JSON (`StateDir::read_json`), so an entry is read as
+/// a JSON value first and typed second.
+mod lenient {
+    use std::collections::BTreeMap;
+
+    use serde::de::DeserializeOwned;
+    use serde::{Deserialize, Deserializer};
+
+    /// A list or set: the entries that read.
+    pub fn seq<'de, D, T, C>(deserializer: D) -> Result<C, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned,
+        C: FromIterator<T>,
+    {
+        let values = Vec::<serde_json::Value>::deserialize(deserializer)?;
+        Ok(values
+            .into_iter()
+            .filter_map(|value| serde_json::from_value(value).ok())
+            .collect())
+    }
+
+    /// A map with string keys: the entries whose key and value both read.
+    pub fn map<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: DeserializeOwned + Ord,
+        V: DeserializeOwned,
+    {
+        let values = BTreeMap::<String, serde_json::Value>::deserialize(deserializer)?;
+        Ok(values
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let key = serde_json::from_value(serde_json::Value::String(key)).ok()?;
+                Some((key, serde_json::from_value(value).ok()?))
+            })
+            .collect())
+    }
+}
+
 /// The whole `status.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastCycle {
@@ -167,18 +216,22 @@ pub struct LastCycle {
     pub success: bool,
     pub dry_run: bool,
     /// By family: the detected address.
+    #[serde(deserialize_with = "lenient::map")]
     pub addresses: BTreeMap<Family, IpAddr>,
+    #[serde(deserialize_with = "lenient::seq")]
     pub records: Vec<RecordLine>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::seq")]
     pub waf_lists: Vec<ListLine>,
     /// Cycle-wide problems, as sentences.
     pub problems: Vec<String>,
     /// The first problem of the last failed cycle, kept until a cycle succeeds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(deserialize_with = "lenient::seq")]
     pub failing: BTreeSet<Subject>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_success_at: Option<u64>,
+    #[serde(deserialize_with = "lenient::map")]
     pub last_changes: BTreeMap<RecordKey, Change>,
     pub counters: Counters,
     /// Unix seconds of the daemon's next check (absent for `--once`).
@@ -189,7 +242,7 @@ pub struct LastCycle {
     /// atomically, read back by `--once`, kept across restarts and ignored with a warning when
     /// corrupt, and the page and `status --json` read this document anyway. A file written
     /// before it existed reads as an empty history.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::seq")]
     pub history: Vec<AddressChange>,
 }
 

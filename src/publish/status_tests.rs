@@ -154,3 +154,63 @@ fn an_unknown_request_key_is_dropped_not_the_whole_file() {
     let read: LastCycle = serde_json::from_str(&text).expect("still reads");
     assert_eq!(read.counters.api_requests.len(), 2);
 }
+
+/// An entry the typed fields do not know costs that entry, not the file: the string-typed
+/// version read all of these (and dropped the history entry), so a hand-edited file kept its
+/// counters, history and what was failing, and the recoveries were announced. (review3)
+#[test]
+fn an_entry_this_version_cannot_type_is_dropped_not_the_whole_file() {
+    let edits = [
+        (
+            "\"history\": [",
+            "\"history\": [{\"family\": \"ipv5\", \"old\": \"a\", \"new\": \"b\", \"at\": 1}, ",
+        ),
+        ("\"failure\": 2,", "\"failure\": 2, \"partial\": 1,"),
+        ("\"address_changes\": {", "\"address_changes\": {\"ipv5\": 3, "),
+        ("\"ipv6\": \"2001:db8::7\"", "\"ipv6\": \"2001:db8::7\", \"ipv5\": \"x\""),
+        (
+            "\"last_changes\": {",
+            "\"last_changes\": {\"typeless.example.com\": {\"old\": \"\", \"new\": \"x\", \"at\": 1}, ",
+        ),
+        (
+            "\"failing\": [",
+            "\"failing\": [{\"kind\": \"detection\", \"family\": \"ipv5\"}, {\"kind\": \"zone\", \"name\": \"example.com\"}, {\"kind\": \"record\", \"name\": \"mx.example.com\", \"type\": \"MX\"}, ",
+        ),
+        (
+            "\"records\": [",
+            "\"records\": [{\"name\": \"mx.example.com\", \"type\": \"MX\", \"state\": \"in_sync\"}, {\"name\": \"x.example.com\", \"type\": \"A\", \"state\": \"skipped\"}, ",
+        ),
+        (
+            "\"waf_lists\": [",
+            "\"waf_lists\": [{\"name\": \"l\", \"account\": \"a\", \"state\": \"paused\", \"items\": []}, ",
+        ),
+    ];
+    let expected: LastCycle = serde_json::from_str(WRITTEN_BY_0_2).expect("0.2's file reads");
+    for (from, to) in edits {
+        assert!(WRITTEN_BY_0_2.contains(from), "{from}");
+        let text = WRITTEN_BY_0_2.replacen(from, to, 1);
+        let read: LastCycle = serde_json::from_str(&text)
+            .unwrap_or_else(|error| panic!("{to}: the whole file is lost: {error}"));
+        assert_eq!(read, expected, "{to}");
+    }
+}
+
+/// The file's text, not only its values, is what the string-typed version wrote: its maps were
+/// keyed by strings, so their keys came in the strings' order. (review3)
+#[test]
+fn the_maps_keep_the_string_typed_key_order() {
+    let read: LastCycle = serde_json::from_str(WRITTEN_BY_0_2).expect("0.2's file reads");
+    let text = serde_json::to_string(&read).expect("json");
+    assert!(
+        text.contains(r#""cycles":{"failure":2,"success":7}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""api_requests":{"GET 200":5,"PATCH 0":1,"POST 200":1}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#""addresses":{"ipv4":"81.23.45.77","ipv6":"2001:db8::7"}"#),
+        "{text}"
+    );
+}

@@ -32,6 +32,7 @@ mod page;
 mod regression;
 mod resilience;
 mod review2;
+mod review3;
 mod services;
 mod status_check;
 mod waf;

@@ -1,0 +1,189 @@
+//! What the adversarial review of round three found (each test failed before its fix).
+
+use crate::harness::{record, Record, World, OLD_IPV4};
+
+/// The webhook events the stand-in received, as "event subject".
+fn events(world: &World) -> Vec<String> {
+    world
+        .standin
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.starts_with("/hook"))
+        .map(|request| {
+            let event: serde_json::Value = serde_json::from_str(&request.body).expect("JSON");
+            format!(
+                "{} {}",
+                event["event"].as_str().unwrap_or(""),
+                event["name"]
+                    .as_str()
+                    .or(event["detection"].as_str())
+                    .unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// A status.json holding one entry the typed status does not know (here a history entry of a
+/// family that is not one, which the string-typed version dropped on read) was ignored as a
+/// whole by `--once`: the failure it remembered was never announced as recovered, and the
+/// cycle counters started again from zero.
+#[test]
+fn review3_one_untyped_entry_in_status_json_does_not_lose_the_failure_or_the_counters() {
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let notify = format!(
+        "\n[notify]\nwebhooks = [\"{}\"]\n",
+        world.standin.url("/hook/review3")
+    );
+    let broken = world.config_detect(
+        "ipv4 = [\"trace:http://127.0.0.1:1/cdn-cgi/trace\"]",
+        &format!("{}{notify}", record("home.example.com")),
+    );
+    let fine = world.config(&format!("{}{notify}", record("home.example.com")));
+    let failed = world.run(&broken, &["--once"]);
+    assert_eq!(failed.code, 1, "{}", failed.output());
+    assert_eq!(events(&world), vec!["failed ipv4"]);
+
+    let path = world.dir.path().join("state").join("status.json");
+    let mut status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("status.json")).expect("JSON");
+    status["history"]
+        .as_array_mut()
+        .expect("history")
+        .push(serde_json::json!({"family": "ipv5", "old": "a", "new": "b", "at": 1}));
+    std::fs::write(&path, status.to_string()).expect("edit");
+
+    let recovered = world.run(&fine, &["--once"]);
+    assert_eq!(recovered.code, 0, "{}", recovered.output());
+    let kinds = events(&world);
+    assert!(
+        kinds.contains(&"recovered ipv4".to_string()),
+        "{kinds:?}\n{}",
+        recovered.output()
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("status.json")).expect("JSON");
+    assert_eq!(status["counters"]["cycles"]["failure"], 1, "{status}");
+    assert_eq!(status["counters"]["cycles"]["success"], 1, "{status}");
+}
+
+/// Every file of the state directory: name, length, modification time and contents.
+fn state_files(world: &World) -> Vec<(String, u64, std::time::SystemTime, Vec<u8>)> {
+    let dir = world.dir.path().join("state");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| {
+                    let meta = entry.metadata().expect("metadata");
+                    (
+                        entry.file_name().to_string_lossy().to_string(),
+                        meta.len(),
+                        meta.modified().expect("mtime"),
+                        std::fs::read(entry.path()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Doctor reads a full state directory (zone cache, memory of records and WAF lists, status,
+/// a remembered Retry-After) and changes none of its files, whatever it meets: records out of
+/// sync, a record renamed behind the memory's back, a rate limit, failing lists, api mode.
+#[test]
+fn review3_doctor_changes_no_file_of_a_full_state_directory() {
+    use crate::harness::Fault;
+    let world = World::new();
+    world.standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let id = world.standin.add_record(
+        "example.com",
+        Record::new("gone.example.com", "A", OLD_IPV4),
+    );
+    let records = format!(
+        "{}{}\n[[waf_lists]]\naccount = \"{}\"\nname = \"home_ips\"\n",
+        record("home.example.com"),
+        record("gone.example.com"),
+        crate::waf::ACCOUNT
+    );
+    let dns = world.config(&records);
+    let api: String = dns
+        .lines()
+        .map(|line| {
+            if line.starts_with("nameservers = ") {
+                "nameservers = \"api\"\n".to_string()
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    let first = world.run(&dns, &["--once"]);
+    assert_eq!(first.code, 0, "{}", first.output());
+    world.standin.rename_record(&id, "renamed.example.com");
+    world.standin.set_public_ipv4("81.23.45.124");
+    // Beyond the cycle's deadline: no wait, the limit is reported (and a cycle remembers it).
+    let limited = || {
+        Fault::status(429, r#"{"success":false,"errors":[]}"#)
+            .header("retry-after", "3000")
+            .path("/client/v4")
+    };
+    let lists_refused = || {
+        Fault::status(
+            403,
+            r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}]}"#,
+        )
+        .path("/rules/lists")
+    };
+    let doctor_changes_nothing = |label: &str, config: &str, fault: Option<Fault>| {
+        let before = state_files(&world);
+        assert!(
+            before.iter().any(|(name, ..)| name == "status.json"),
+            "{before:?}"
+        );
+        world.standin.clear_faults();
+        if let Some(fault) = fault {
+            world.standin.inject(fault);
+        }
+        let doctor = world.run(config, &["doctor"]);
+        assert!(
+            doctor.stdout.contains("problem(s)") || doctor.stdout.contains("record "),
+            "{label}: {}",
+            doctor.output()
+        );
+        let after = state_files(&world);
+        let changed: Vec<&str> = after
+            .iter()
+            .filter(|file| !before.contains(file))
+            .chain(before.iter().filter(|file| !after.contains(file)))
+            .map(|(name, ..)| name.as_str())
+            .collect();
+        assert!(changed.is_empty(), "{label}: doctor changed {changed:?}");
+    };
+    doctor_changes_nothing("dns, out of sync", &dns, None);
+    doctor_changes_nothing("api, out of sync", &api, None);
+    doctor_changes_nothing("lists refused", &dns, Some(lists_refused()));
+    doctor_changes_nothing("rate limited", &dns, Some(limited()));
+    doctor_changes_nothing("api, rate limited", &api, Some(limited()));
+    // Now with a Retry-After remembered by a cycle.
+    world.standin.inject(limited());
+    let _ = world.run(&dns, &["--once"]);
+    world.standin.clear_faults();
+    assert!(
+        state_files(&world).len() > 3,
+        "a cycle remembers the wait: {:?}",
+        state_files(&world)
+            .iter()
+            .map(|(name, ..)| name.clone())
+            .collect::<Vec<_>>()
+    );
+    doctor_changes_nothing("a wait remembered", &dns, None);
+    doctor_changes_nothing("api, a wait remembered", &api, None);
+}
