@@ -12,6 +12,10 @@
 //!   fault, no disk read). Only segments the program never writes are touched: text and
 //!   read-only data outside the RELRO range (which the loader wrote relocations into and
 //!   `MADV_DONTNEED` would revert to the file's bytes).
+//! - A mapping holding a privately written page is left alone: a debugger's breakpoint or a
+//!   uprobe (perf, bpftrace) is such a page, and dropping it would silently remove the probe.
+//!   `/proc/self/smaps` shows it (`Anonymous:` above 0 in a file-backed text mapping); when
+//!   that file cannot be read, nothing is released.
 //!
 //! The pages stay in the page cache: this changes what the process holds, not what the machine
 //! caches, and it is safe to do at any time. It is measured by `scripts/bench` (the idle
@@ -33,7 +37,23 @@ mod linux {
     }
 
     pub fn release() {
+        // Capped: a process's smaps is a few tens of KiB.
+        let mut smaps = String::new();
+        let read = std::fs::File::open("/proc/self/smaps").and_then(|file| {
+            use std::io::Read as _;
+            file.take(4 << 20).read_to_string(&mut smaps)
+        });
+        if read.is_err() {
+            return;
+        }
+        let written = privately_written(&smaps);
         for range in read_only_ranges() {
+            if written
+                .iter()
+                .any(|other| other.start < range.end && range.start < other.end)
+            {
+                continue;
+            }
             // SAFETY: the range lies inside a PT_LOAD segment of this executable that has
             // neither PF_W nor any byte in PT_GNU_RELRO: its pages are exactly the file's
             // bytes, so dropping them loses nothing; the next access maps them again.
@@ -98,6 +118,39 @@ mod linux {
         1
     }
 
+    /// The mappings of `/proc/self/smaps` that hold privately written pages (`Anonymous:`
+    /// above 0): in a file-backed text mapping, a breakpoint or a uprobe. Pure.
+    pub fn privately_written(smaps: &str) -> Vec<Range> {
+        let mut found = Vec::new();
+        let mut current: Option<Range> = None;
+        for line in smaps.lines() {
+            if let Some(range) = mapping_header(line) {
+                current = Some(range);
+            } else if let Some(rest) = line.strip_prefix("Anonymous:") {
+                let kib: u64 = rest
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(1);
+                if kib > 0 {
+                    found.extend(current);
+                }
+            }
+        }
+        found
+    }
+
+    /// `55d0c0a00000-55d0c0a2a000 r-xp 00000000 fe:00 123 /usr/bin/flaredns` → its range.
+    fn mapping_header(line: &str) -> Option<Range> {
+        let (addresses, _) = line.split_once(' ')?;
+        let (start, end) = addresses.split_once('-')?;
+        Some(Range {
+            start: usize::from_str_radix(start, 16).ok()?,
+            end: usize::from_str_radix(end, 16).ok()?,
+        })
+    }
+
     fn page_size() -> usize {
         // SAFETY: sysconf has no preconditions.
         let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -132,7 +185,27 @@ mod linux {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::linux::{plan, Range};
+    use super::linux::{plan, privately_written, Range};
+
+    #[test]
+    fn a_mapping_with_a_privately_written_page_is_found() {
+        let smaps = "\
+55d0c0a00000-55d0c0a2a000 r--p 00000000 fe:00 123 /usr/bin/flaredns
+Size:                168 kB
+Anonymous:             0 kB
+55d0c0a2a000-55d0c0c00000 r-xp 0002a000 fe:00 123 /usr/bin/flaredns
+Size:               1880 kB
+Anonymous:             4 kB
+7ffd1000-7ffd2000 rw-p 00000000 00:00 0 [stack]
+Anonymous:           132 kB
+";
+        assert_eq!(
+            privately_written(smaps),
+            vec![r(0x55d0c0a2a000, 0x55d0c0c00000), r(0x7ffd1000, 0x7ffd2000)]
+        );
+        assert!(privately_written("").is_empty());
+        assert!(privately_written("garbage\nAnonymous: lots\n").is_empty());
+    }
 
     fn r(start: usize, end: usize) -> Range {
         Range { start, end }

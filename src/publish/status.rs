@@ -153,10 +153,16 @@ mod request_counts {
         deserializer: D,
     ) -> Result<BTreeMap<RequestKind, u64>, D::Error> {
         let text = BTreeMap::<String, u64>::deserialize(deserializer)?;
-        Ok(text
+        // Two spellings of one kind ("GET 0200", "GET 200") add up rather than replace.
+        let mut counts = BTreeMap::new();
+        for (kind, count) in text
             .into_iter()
             .filter_map(|(key, count)| Some((RequestKind::parse(&key)?, count)))
-            .collect())
+        {
+            let total: &mut u64 = counts.entry(kind).or_default();
+            *total = total.saturating_add(count);
+        }
+        Ok(counts)
     }
 }
 

@@ -214,3 +214,16 @@ fn the_maps_keep_the_string_typed_key_order() {
         "{text}"
     );
 }
+
+#[test]
+fn two_spellings_of_one_request_kind_add_up() {
+    let text = WRITTEN_BY_0_2.replace("\"PATCH 0\": 1", "\"GET 0200\": 2");
+    let read: LastCycle = serde_json::from_str(&text).expect("reads");
+    assert_eq!(
+        read.counters.api_requests.get(&RequestKind {
+            method: "GET",
+            status: 200
+        }),
+        Some(&7)
+    );
+}

@@ -18,9 +18,14 @@ pub struct Traced {
     pub peak_rss_kib: i64,
 }
 
-/// Runs `command` to its end and reads its peak RSS at exit.
-#[allow(clippy::zombie_processes)] // reaped by waitpid below, which std cannot see
+/// Runs `command` to its end (at most `LONGEST_RUN`) and reads its peak RSS at exit.
 pub fn run(command: &mut Command) -> Traced {
+    run_within(command, LONGEST_RUN)
+}
+
+/// `run`, killing the program after `limit`.
+#[allow(clippy::zombie_processes)] // reaped by waitpid in `trace`, which std cannot see
+pub fn run_within(command: &mut Command, limit: std::time::Duration) -> Traced {
     use std::os::unix::process::CommandExt;
     // SAFETY: PTRACE_TRACEME only marks this (forked, not yet exec'd) child as traced by its
     // parent; it allocates nothing and is async-signal-safe.
@@ -39,6 +44,51 @@ pub fn run(command: &mut Command) -> Traced {
         };
     };
     let pid = child.id() as libc::pid_t;
+    // A program that never ends must not hang the bench: killed after `limit`,
+    // through a pidfd, which names this process even once its pid could be reused.
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            while started.elapsed() < limit {
+                if done.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            if pidfd >= 0 {
+                // SAFETY: a signal through our pidfd reaches only the process it was opened
+                // for, and nothing when that process is gone.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        pidfd,
+                        libc::SIGKILL,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+            }
+        })
+    };
+    let traced = trace(pid);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = watchdog.join();
+    if pidfd >= 0 {
+        // SAFETY: our descriptor, closed once, after the watchdog that used it ended.
+        unsafe { libc::close(pidfd) };
+    }
+    traced
+}
+
+/// How long one measured run may take.
+const LONGEST_RUN: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Follows the traced child `pid` to its end, reading its `VmHWM` at the exit stop.
+fn trace(pid: libc::pid_t) -> Traced {
     let mut peak_rss_kib = 0;
     let mut status = 0;
     let mut options_set = false;
@@ -103,6 +153,16 @@ fn vm_hwm(pid: libc::pid_t) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_that_never_ends_is_ended_at_its_limit() {
+        let started = std::time::Instant::now();
+        let mut command = Command::new("sleep");
+        command.arg("30");
+        let traced = run_within(&mut command, std::time::Duration::from_millis(200));
+        assert_eq!(traced.code, -1, "killed");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
 
     #[test]
     fn a_small_child_of_a_large_parent_measures_small() {
