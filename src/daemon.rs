@@ -274,7 +274,7 @@ fn release_free_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-    crate::residency::release();
+    crate::residency::release_if_due();
 }
 
 fn new_ticker(interval: Duration) -> tokio::time::Interval {

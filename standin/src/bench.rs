@@ -150,7 +150,7 @@ fn idle_daemon(binary: &Path) {
         Path::new(&config),
         std::fs::read_to_string(&config)
             .unwrap_or_default()
-            .replace("[daemon]\n", "[daemon]\ninterval = \"1s\"\n"),
+            .replace("[daemon]\n", "[daemon]\ninterval = \"5s\"\n"),
     )
     .expect("rewrite config");
     standin.clear_requests();
@@ -161,7 +161,8 @@ fn idle_daemon(binary: &Path) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start the daemon");
-    std::thread::sleep(std::time::Duration::from_secs(6));
+    // Three cycles (at 0, 5 and 10 s), then a second between cycles: the idle state.
+    std::thread::sleep(std::time::Duration::from_secs(11));
     let status =
         std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
     let field = |name: &str| proc_field(&status, name);
@@ -174,13 +175,13 @@ fn idle_daemon(binary: &Path) {
     let _ = daemon.kill();
     let _ = daemon.wait();
     println!(
-        "| daemon, 3 records in sync, `interval = \"1s\"`, after 6 s | {} | 0 | — | {} now ({} peak) |",
+        "| daemon, 3 records in sync, `interval = \"5s\"`, after 11 s | {} | 0 | — | {} now ({} peak) |",
         standin.api_requests().len(),
         mib(rss),
         mib(hwm)
     );
     println!(
-        "\nThe idle daemon asked DNS {dns} times in those 6 s and Cloudflare's API {} times. Of its RSS, {} is anonymous memory (heap, stacks) and {} is file-backed (the mapped binary and libc).",
+        "\nThe idle daemon asked DNS {dns} times in those 11 s and Cloudflare's API {} times. Of its RSS, {} is anonymous memory (heap, stacks) and {} is file-backed (the mapped binary and libc).",
         standin.api_requests().len(),
         mib(anonymous),
         mib(file)
@@ -292,7 +293,9 @@ fn idle_over_tls(binary: &Path, program: &str) -> String {
         &["--config", &config, "--once"],
         &[("SSL_CERT_FILE", cert_file.as_path())],
     );
-    let text = over_tls.replace("[daemon]\n", "[daemon]\ninterval = \"1s\"\n")
+    // Two cycles (at 0 and 5 s), sampled 3 s after the second: between cycles, as a daemon
+    // with a real interval (minutes) spends nearly all its time.
+    let text = over_tls.replace("[daemon]\n", "[daemon]\ninterval = \"5s\"\n")
         + &format!(
             "\n[metrics]\nlisten = \"127.0.0.1:0\"\n\n[notify]\nwebhooks = [\"{}\"]\n",
             standin.url("/hook/bench")
@@ -319,7 +322,7 @@ fn idle_over_tls(binary: &Path, program: &str) -> String {
     let _ = daemon.wait();
     let _ = std::fs::remove_dir_all(&dir);
     format!(
-        "`--once` of {program} over TLS (3 records changed, API over https, SSL_CERT_FILE holding the loopback certificate and the system's roots): peak RSS **{}**, exit {}.\n\nIdle daemon over TLS (the same, `[metrics] listen` on and a webhook configured, 3 records changed then `interval = \"1s\"` for 8 s): **{} RSS now** ({} peak), after {requests} API request(s){}.",
+        "`--once` of {program} over TLS (3 records changed, API over https, SSL_CERT_FILE holding the loopback certificate and the system's roots): peak RSS **{}**, exit {}.\n\nIdle daemon over TLS (the same, `[metrics] listen` on and a webhook configured, 3 records changed then `interval = \"5s\"` for 8 s): **{} RSS now** ({} peak), after {requests} API request(s){}.",
         mib(once.peak_rss_kib),
         once.code,
         mib(rss),
