@@ -66,6 +66,7 @@ pub async fn run(
         pending: Pending::default(),
         last_start: None,
         watch_run: None,
+        releaser: crate::residency::Releaser::default(),
     };
     daemon.run().await
 }
@@ -91,6 +92,8 @@ struct Loop<'e, E: Events> {
     last_start: Option<Instant>,
     /// A burst of watched changes (a PPPoE flap, DAD) becomes one cycle at this time.
     watch_run: Option<Instant>,
+    /// Gives the code pages a cycle ran back, at most every 2 s.
+    releaser: crate::residency::Releaser,
 }
 
 /// What signals during a cycle asked for, done once it is over.
@@ -120,7 +123,7 @@ impl<E: Events> Loop<'_, E> {
             if self.dry_run {
                 crate::stdout(&render::plan(&report));
             }
-            release_free_memory();
+            release_free_memory(&mut self.releaser);
         }
     }
 
@@ -267,14 +270,14 @@ impl<E: Events> Loop<'_, E> {
 /// Hands memory freed by the cycle (resolver, response bodies) back to the system, and the
 /// code pages it ran back to the page cache, so the idle daemon's footprint is what it holds,
 /// not what its start and its busiest cycle once needed.
-fn release_free_memory() {
+fn release_free_memory(releaser: &mut crate::residency::Releaser) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap pages to the kernel; it touches no memory
     // that is in use and is safe to call at any time from any thread.
     unsafe {
         libc::malloc_trim(0);
     }
-    crate::residency::release_if_due();
+    releaser.release_if_due();
 }
 
 fn new_ticker(interval: Duration) -> tokio::time::Interval {

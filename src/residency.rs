@@ -7,15 +7,18 @@
 //! fault-around, which maps up to 16 neighbouring pages already in the page cache with every
 //! page a fault asks for. So, on Linux:
 //!
-//! - `release` (after a daemon cycle, at most every 2 s: `release_if_due`) unmaps the executable's read-only segments with
+//! - `release` (after a daemon cycle, at most every 2 s: `Releaser`) unmaps the executable's read-only segments with
 //!   `MADV_DONTNEED`; a page the next cycle needs is mapped again from the page cache (a minor
 //!   fault, no disk read). Only segments the program never writes are touched: text and
 //!   read-only data outside the RELRO range (which the loader wrote relocations into and
 //!   `MADV_DONTNEED` would revert to the file's bytes).
-//! - A mapping holding a privately written page is left alone: a debugger's breakpoint or a
-//!   uprobe (perf, bpftrace) is such a page, and dropping it would silently remove the probe.
-//!   `/proc/self/smaps` shows it (`Anonymous:` above 0 in a file-backed text mapping); when
-//!   that file cannot be read, nothing is released.
+//! - A page is given back only where `/proc/self/smaps` shows it in a mapping of the
+//!   executable's own file (its inode, as `/proc/self/exe` names it), not writable, and holding
+//!   no privately written page in memory, in swap or in huge pages (`Anonymous:`, `Swap:`,
+//!   `Private_Hugetlb:` all 0). A debugger's breakpoint or a uprobe (perf, bpftrace) is such a
+//!   page, and dropping it would silently remove the probe. When smaps cannot be read whole,
+//!   nothing is given back. (A probe set in the milliseconds between reading smaps and the
+//!   `madvise` would still be lost; a debugger attached for longer is seen.)
 //!
 //! The pages stay in the page cache: this changes what the process holds, not what the machine
 //! caches, and it is safe to do at any time. It is measured by `scripts/bench` (the idle
@@ -33,20 +36,25 @@ pub fn release() {
 /// in page faults.
 pub const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// `release`, unless the last one was less than `RELEASE_EVERY` ago (real time: the pages
-/// come back in real time, whatever the daemon's clock says).
-pub fn release_if_due() {
-    static LAST: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-    let now = std::time::Instant::now();
-    let mut last = LAST
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if last.is_some_and(|at| now.saturating_duration_since(at) < RELEASE_EVERY) {
-        return;
+/// The daemon's side: `release`, at most every `RELEASE_EVERY` of real time (the pages come
+/// back in real time, whatever the daemon's clock says).
+#[derive(Debug, Default)]
+pub struct Releaser {
+    last: Option<std::time::Instant>,
+}
+
+impl Releaser {
+    pub fn release_if_due(&mut self) {
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|at| now.saturating_duration_since(at) < RELEASE_EVERY)
+        {
+            return;
+        }
+        self.last = Some(now);
+        release();
     }
-    *last = Some(now);
-    drop(last);
-    release();
 }
 
 #[cfg(target_os = "linux")]
@@ -58,27 +66,41 @@ mod linux {
         pub end: usize,
     }
 
+    /// The most of `/proc/self/smaps` read: a process's is a few tens of KiB.
+    const SMAPS_CAP: u64 = 4 << 20;
+
     pub fn release() {
-        // Capped: a process's smaps is a few tens of KiB.
-        let mut smaps = String::new();
+        use std::os::unix::fs::MetadataExt as _;
+        // The executable as smaps names it: its inode, or (on overlayfs, where the mapping
+        // shows the lower file's inode) its path.
+        let (Ok(metadata), Ok(path)) = (
+            std::fs::metadata("/proc/self/exe"),
+            std::fs::read_link("/proc/self/exe"),
+        ) else {
+            return;
+        };
+        let exe = Exe {
+            inode: metadata.ino(),
+            path: path.to_string_lossy().into_owned(),
+        };
+        let mut bytes = Vec::new();
         let read = std::fs::File::open("/proc/self/smaps").and_then(|file| {
             use std::io::Read as _;
-            file.take(4 << 20).read_to_string(&mut smaps)
+            file.take(SMAPS_CAP + 1).read_to_end(&mut bytes)
         });
-        if read.is_err() {
+        if read.is_err() || bytes.len() as u64 > SMAPS_CAP {
             return;
         }
-        let written = privately_written(&smaps);
+        let mappings = mappings(&String::from_utf8_lossy(&bytes));
         for range in read_only_ranges() {
-            if written
-                .iter()
-                .any(|other| other.start < range.end && range.start < other.end)
-            {
+            if !clean_and_ours(&mappings, range, &exe) {
                 continue;
             }
-            // SAFETY: the range lies inside a PT_LOAD segment of this executable that has
-            // neither PF_W nor any byte in PT_GNU_RELRO: its pages are exactly the file's
-            // bytes, so dropping them loses nothing; the next access maps them again.
+            // SAFETY: smaps shows every page of the range in read-only mappings of this
+            // executable's own file with no private page in memory, swap or huge pages: each
+            // resident page is the page cache's copy of the file, so dropping it loses
+            // nothing, and the next access maps the same bytes again. The range also lies in
+            // a PT_LOAD segment without PF_W and outside PT_GNU_RELRO.
             unsafe {
                 libc::madvise(
                     range.start as *mut libc::c_void,
@@ -87,6 +109,99 @@ mod linux {
                 );
             }
         }
+    }
+
+    /// The running executable: its inode and path.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Exe {
+        pub inode: u64,
+        pub path: String,
+    }
+
+    /// One mapping of `/proc/self/smaps`.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Mapping {
+        pub range: Range,
+        pub writable: bool,
+        pub inode: u64,
+        /// The mapped file's path (empty for anonymous memory).
+        pub path: String,
+        /// `Anonymous:` + `Swap:` + `Private_Hugetlb:`, in kB (unreadable counts as 1).
+        pub private_kib: u64,
+    }
+
+    /// The mappings of a `/proc/self/smaps` text. Pure.
+    pub fn mappings(smaps: &str) -> Vec<Mapping> {
+        let mut found: Vec<Mapping> = Vec::new();
+        for line in smaps.lines() {
+            if let Some(mapping) = mapping_header(line) {
+                found.push(mapping);
+                continue;
+            }
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            if !matches!(key, "Anonymous" | "Swap" | "Private_Hugetlb") {
+                continue;
+            }
+            let kib: u64 = value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap_or(1);
+            if let Some(last) = found.last_mut() {
+                last.private_kib = last.private_kib.saturating_add(kib);
+            }
+        }
+        found
+    }
+
+    /// Whether every page of `range` lies in mappings of the executable (by inode or path)
+    /// that are not writable and hold no private page. Pure.
+    pub fn clean_and_ours(mappings: &[Mapping], range: Range, exe: &Exe) -> bool {
+        let mut covered = range.start;
+        let mut overlapping: Vec<&Mapping> = mappings
+            .iter()
+            .filter(|mapping| mapping.range.start < range.end && range.start < mapping.range.end)
+            .collect();
+        overlapping.sort_by_key(|mapping| mapping.range.start);
+        for mapping in overlapping {
+            let ours =
+                mapping.inode == exe.inode || (!exe.path.is_empty() && mapping.path == exe.path);
+            if mapping.writable || !ours || mapping.private_kib > 0 {
+                return false;
+            }
+            if mapping.range.start > covered {
+                return false;
+            }
+            covered = covered.max(mapping.range.end);
+        }
+        covered >= range.end
+    }
+
+    /// `55d0c0a00000-55d0c0a2a000 r-xp 00000000 fe:00 123 /usr/bin/flaredns` → a mapping.
+    fn mapping_header(line: &str) -> Option<Mapping> {
+        let mut fields = line.splitn(6, ' ');
+        let (start, end) = fields.next()?.split_once('-')?;
+        let perms = fields.next()?;
+        let _offset = fields.next()?;
+        let _device = fields.next()?;
+        let inode = fields.next()?.parse().ok()?;
+        let path = fields.next().unwrap_or("").trim().to_string();
+        if perms.len() != 4 {
+            return None;
+        }
+        Some(Mapping {
+            range: Range {
+                start: usize::from_str_radix(start, 16).ok()?,
+                end: usize::from_str_radix(end, 16).ok()?,
+            },
+            writable: perms.as_bytes().get(1) == Some(&b'w'),
+            inode,
+            path,
+            private_kib: 0,
+        })
     }
 
     /// What `dl_iterate_phdr` reported of the executable.
@@ -140,39 +255,6 @@ mod linux {
         1
     }
 
-    /// The mappings of `/proc/self/smaps` that hold privately written pages (`Anonymous:`
-    /// above 0): in a file-backed text mapping, a breakpoint or a uprobe. Pure.
-    pub fn privately_written(smaps: &str) -> Vec<Range> {
-        let mut found = Vec::new();
-        let mut current: Option<Range> = None;
-        for line in smaps.lines() {
-            if let Some(range) = mapping_header(line) {
-                current = Some(range);
-            } else if let Some(rest) = line.strip_prefix("Anonymous:") {
-                let kib: u64 = rest
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse()
-                    .unwrap_or(1);
-                if kib > 0 {
-                    found.extend(current);
-                }
-            }
-        }
-        found
-    }
-
-    /// `55d0c0a00000-55d0c0a2a000 r-xp 00000000 fe:00 123 /usr/bin/flaredns` → its range.
-    fn mapping_header(line: &str) -> Option<Range> {
-        let (addresses, _) = line.split_once(' ')?;
-        let (start, end) = addresses.split_once('-')?;
-        Some(Range {
-            start: usize::from_str_radix(start, 16).ok()?,
-            end: usize::from_str_radix(end, 16).ok()?,
-        })
-    }
-
     fn page_size() -> usize {
         // SAFETY: sysconf has no preconditions.
         let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
@@ -207,26 +289,62 @@ mod linux {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::linux::{plan, privately_written, Range};
+    use super::linux::{clean_and_ours, mappings, plan, Exe, Range};
 
-    #[test]
-    fn a_mapping_with_a_privately_written_page_is_found() {
-        let smaps = "\
+    fn exe(inode: u64) -> Exe {
+        Exe {
+            inode,
+            path: "/usr/bin/flaredns".to_string(),
+        }
+    }
+
+    const SMAPS: &str = "\
 55d0c0a00000-55d0c0a2a000 r--p 00000000 fe:00 123 /usr/bin/flaredns
 Size:                168 kB
 Anonymous:             0 kB
-55d0c0a2a000-55d0c0c00000 r-xp 0002a000 fe:00 123 /usr/bin/flaredns
-Size:               1880 kB
-Anonymous:             4 kB
+Swap:                  0 kB
+Private_Hugetlb:       0 kB
+55d0c0a2a000-55d0c0b00000 r-xp 0002a000 fe:00 123 /usr/bin/flaredns
+Anonymous:             0 kB
+Swap:                  0 kB
+55d0c0b00000-55d0c0c00000 r-xp 00100000 fe:00 123 /usr/bin/flaredns
+Anonymous:             0 kB
+Swap:                  4 kB
+7f0000000000-7f0000100000 r-xp 00000000 fe:00 999 /usr/lib/libc.so.6
+Anonymous:             0 kB
 7ffd1000-7ffd2000 rw-p 00000000 00:00 0 [stack]
 Anonymous:           132 kB
 ";
-        assert_eq!(
-            privately_written(smaps),
-            vec![r(0x55d0c0a2a000, 0x55d0c0c00000), r(0x7ffd1000, 0x7ffd2000)]
-        );
-        assert!(privately_written("").is_empty());
-        assert!(privately_written("garbage\nAnonymous: lots\n").is_empty());
+
+    #[test]
+    fn only_whole_clean_mappings_of_the_executable_are_given_back() {
+        let mappings = mappings(SMAPS);
+        assert_eq!(mappings.len(), 5);
+        let given_back =
+            |start: usize, end: usize, exe: &Exe| clean_and_ours(&mappings, r(start, end), exe);
+        let ours = exe(123);
+        // Read-only data and the first text mapping: clean and ours.
+        assert!(given_back(0x55d0c0a00000, 0x55d0c0b00000, &ours));
+        // On overlayfs the mapping shows another inode, but the executable's path.
+        assert!(given_back(0x55d0c0a00000, 0x55d0c0b00000, &exe(77)));
+        // A breakpoint swapped out is still a written page.
+        assert!(!given_back(0x55d0c0a2a000, 0x55d0c0c00000, &ours));
+        // Another file, a writable mapping, not mapped at all: no.
+        assert!(!given_back(0x7f0000000000, 0x7f0000001000, &ours));
+        assert!(!given_back(0x7ffd1000, 0x7ffd2000, &exe(0)));
+        assert!(!given_back(0x1000, 0x2000, &ours));
+        let elsewhere = Exe {
+            inode: 124,
+            path: "/opt/other".to_string(),
+        };
+        assert!(!given_back(0x55d0c0a00000, 0x55d0c0a2b000, &elsewhere));
+        // Garbage reads as nothing.
+        assert!(mappings_of_garbage_are_empty());
+    }
+
+    fn mappings_of_garbage_are_empty() -> bool {
+        super::linux::mappings("garbage\nAnonymous: lots\n").is_empty()
+            && super::linux::mappings("").is_empty()
     }
 
     fn r(start: usize, end: usize) -> Range {

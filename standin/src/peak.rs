@@ -48,6 +48,12 @@ pub fn run_within(command: &mut Command, limit: std::time::Duration) -> Traced {
     // through a pidfd, which names this process even once its pid could be reused.
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int;
+    if pidfd < 0 {
+        eprintln!(
+            "bench: no pidfd for the measured program ({}): a run that never ends is not stopped",
+            std::io::Error::last_os_error()
+        );
+    }
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watchdog = {
         let done = done.clone();
@@ -75,6 +81,20 @@ pub fn run_within(command: &mut Command, limit: std::time::Duration) -> Traced {
         })
     };
     let traced = trace(pid);
+    if traced.code == -1 && pidfd >= 0 {
+        // However the trace ended (killed, or waitpid failed), the program does not outlive
+        // it: a no-op when it is gone.
+        // SAFETY: as in the watchdog.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                pidfd,
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+    }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = watchdog.join();
     if pidfd >= 0 {
@@ -95,6 +115,9 @@ fn trace(pid: libc::pid_t) -> Traced {
     loop {
         // SAFETY: waiting for our own child; status is a plain int.
         if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
             return Traced {
                 code: -1,
                 peak_rss_kib,
@@ -114,7 +137,7 @@ fn trace(pid: libc::pid_t) -> Traced {
         }
         let mut forward = 0;
         let event = status >> 16;
-        if !options_set {
+        if !options_set && libc::WSTOPSIG(status) == libc::SIGTRAP {
             // The stop after execve: ask for a stop at exit too, and for a later execve (a
             // wrapper that execs the program) to be an event stop: without the option the
             // kernel sends that execve a SIGTRAP, which, delivered, kills the program.
