@@ -152,12 +152,14 @@ mod request_counts {
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<BTreeMap<RequestKind, u64>, D::Error> {
-        let text = BTreeMap::<String, u64>::deserialize(deserializer)?;
+        // As leniently as the rest (`lenient`): an entry whose key or count does not read is
+        // dropped on its own.
+        let text = BTreeMap::<String, serde_json::Value>::deserialize(deserializer)?;
         // Two spellings of one kind ("GET 0200", "GET 200") add up rather than replace.
         let mut counts = BTreeMap::new();
         for (kind, count) in text
             .into_iter()
-            .filter_map(|(key, count)| Some((RequestKind::parse(&key)?, count)))
+            .filter_map(|(key, count)| Some((RequestKind::parse(&key)?, count.as_u64()?)))
         {
             let total: &mut u64 = counts.entry(kind).or_default();
             *total = total.saturating_add(count);

@@ -227,3 +227,11 @@ fn two_spellings_of_one_request_kind_add_up() {
         Some(&7)
     );
 }
+
+#[test]
+fn a_request_count_that_is_not_a_number_is_dropped_on_its_own() {
+    let text = WRITTEN_BY_0_2.replace("\"PATCH 0\": 1", "\"PATCH 0\": \"many\"");
+    let read: LastCycle = serde_json::from_str(&text).expect("still reads");
+    assert_eq!(read.counters.api_requests.len(), 2);
+    assert_eq!(read.counters.cycles.len(), 2, "the rest is kept");
+}
