@@ -66,17 +66,7 @@ pub fn run_within(command: &mut Command, limit: std::time::Duration) -> Traced {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             if pidfd >= 0 {
-                // SAFETY: a signal through our pidfd reaches only the process it was opened
-                // for, and nothing when that process is gone.
-                unsafe {
-                    libc::syscall(
-                        libc::SYS_pidfd_send_signal,
-                        pidfd,
-                        libc::SIGKILL,
-                        std::ptr::null::<libc::siginfo_t>(),
-                        0,
-                    )
-                };
+                kill_through(pidfd);
             }
         })
     };
@@ -84,16 +74,7 @@ pub fn run_within(command: &mut Command, limit: std::time::Duration) -> Traced {
     if traced.code == -1 && pidfd >= 0 {
         // However the trace ended (killed, or waitpid failed), the program does not outlive
         // it: a no-op when it is gone.
-        // SAFETY: as in the watchdog.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                pidfd,
-                libc::SIGKILL,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
+        kill_through(pidfd);
     }
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = watchdog.join();
@@ -102,6 +83,21 @@ pub fn run_within(command: &mut Command, limit: std::time::Duration) -> Traced {
         unsafe { libc::close(pidfd) };
     }
     traced
+}
+
+/// SIGKILL through `pidfd`: it reaches only the process the descriptor was opened for, and
+/// nothing once that process is gone (its pid may be reused by then).
+fn kill_through(pidfd: libc::c_int) {
+    // SAFETY: pidfd_send_signal takes a descriptor, a signal, no siginfo and no flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd,
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
 }
 
 /// How long one measured run may take.

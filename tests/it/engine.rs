@@ -278,17 +278,7 @@ fn doctor_and_dry_run_agree_in_api_mode() {
         for record in &scenario.records {
             world.standin.add_record("example.com", record.clone());
         }
-        let config: String = world
-            .config(&record("home.example.com"))
-            .lines()
-            .map(|line| {
-                if line.starts_with("nameservers = ") {
-                    "nameservers = \"api\"\n".to_string()
-                } else {
-                    format!("{line}\n")
-                }
-            })
-            .collect();
+        let config = world.config_api_mode(&record("home.example.com"));
         assert!(config.contains("nameservers = \"api\""), "{config}");
         let plan = world.run(&config, &["--once", "--dry-run"]);
         let doctor = world.run(&config, &["doctor", "--json"]);

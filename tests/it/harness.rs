@@ -71,6 +71,12 @@ impl World {
     }
 
     /// A full config with a `[detect]` section of the test's own (`ipv4 = …`, `ipv6 = …`).
+    /// `config(records)` in api mode: `[check] nameservers = "api"` (no DNS check; every record
+    /// read through the API).
+    pub fn config_api_mode(&self, records: &str) -> String {
+        api_mode(&self.config(records))
+    }
+
     pub fn config_detect(&self, detect: &str, records: &str) -> String {
         format!(
             "[cloudflare]\napi_url = \"{}\"\n\n[detect]\n{detect}\ntimeout = \"2s\"\n\n[check]\nnameservers = [\"{}\"]\n\n{records}\n",
@@ -414,4 +420,18 @@ impl Notifications {
             .filter(|message| message.starts_with("READY=1") || message.starts_with("STATUS="))
             .count()
     }
+}
+
+/// A harness config switched to api mode: its `nameservers` line becomes `"api"`.
+pub fn api_mode(config: &str) -> String {
+    config
+        .lines()
+        .map(|line| {
+            if line.starts_with("nameservers = ") {
+                "nameservers = \"api\"\n".to_string()
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect()
 }

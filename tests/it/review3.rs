@@ -115,16 +115,7 @@ fn review3_doctor_changes_no_file_of_a_full_state_directory() {
         crate::waf::ACCOUNT
     );
     let dns = world.config(&records);
-    let api: String = dns
-        .lines()
-        .map(|line| {
-            if line.starts_with("nameservers = ") {
-                "nameservers = \"api\"\n".to_string()
-            } else {
-                format!("{line}\n")
-            }
-        })
-        .collect();
+    let api = crate::harness::api_mode(&dns);
     let first = world.run(&dns, &["--once"]);
     assert_eq!(first.code, 0, "{}", first.output());
     world.standin.rename_record(&id, "renamed.example.com");
