@@ -7,22 +7,24 @@
 //! fault-around, which maps up to 16 neighbouring pages already in the page cache with every
 //! page a fault asks for. So, on Linux:
 //!
-//! - `release` (after a daemon cycle, at most every 2 s: `Releaser`) unmaps the executable's read-only segments with
-//!   `MADV_DONTNEED`; a page the next cycle needs is mapped again from the page cache (a minor
-//!   fault, no disk read). Only segments the program never writes are touched: text and
-//!   read-only data outside the RELRO range (which the loader wrote relocations into and
-//!   `MADV_DONTNEED` would revert to the file's bytes).
+//! - `release` (after a daemon cycle, at most every 2 s: `Releaser`; around the `--once`
+//!   cycle) unmaps the executable's read-only segments with `MADV_DONTNEED`; a page the next
+//!   cycle needs is mapped again from the page cache (a minor fault, no disk read). Only
+//!   segments the program never writes are touched: text and read-only data outside the
+//!   RELRO range (which the loader wrote relocations into and `MADV_DONTNEED` would revert to
+//!   the file's bytes).
 //! - A page is given back only where `/proc/self/smaps` shows it in a mapping of the
-//!   executable's own file (its inode, as `/proc/self/exe` names it), not writable, and holding
-//!   no privately written page in memory, in swap or in huge pages (`Anonymous:`, `Swap:`,
-//!   `Private_Hugetlb:` all 0). A debugger's breakpoint or a uprobe (perf, bpftrace) is such a
-//!   page, and dropping it would silently remove the probe. When smaps cannot be read whole,
-//!   nothing is given back. (A probe set in the milliseconds between reading smaps and the
-//!   `madvise` would still be lost; a debugger attached for longer is seen.)
+//!   executable's own file (its inode or path, as `/proc/self/exe` names it), not writable,
+//!   and holding no privately written page in memory, in swap or in huge pages
+//!   (`Anonymous:`, `Swap:`, `Private_Hugetlb:` all 0). A debugger's breakpoint or a uprobe
+//!   (perf, bpftrace) is such a page, and dropping it would silently remove the probe. When
+//!   smaps cannot be read whole, nothing is given back. (A probe set in the milliseconds
+//!   between reading smaps and the `madvise` would still be lost; a debugger attached for
+//!   longer is seen.)
 //!
 //! The pages stay in the page cache: this changes what the process holds, not what the machine
-//! caches, and it is safe to do at any time. It is measured by `scripts/bench` (the idle
-//! daemon's RSS) and does nothing elsewhere.
+//! caches. It is measured by `scripts/bench` (the idle daemon's RSS) and does nothing on other
+//! systems.
 
 /// Unmaps the executable's clean, read-only pages; the code still to run maps them back.
 pub fn release() {
