@@ -27,7 +27,24 @@ fn received(world: &World, prefix: &str) -> Vec<LoggedRequest> {
         .collect()
 }
 
-/// The webhook events the stand-in received at `/hook`, in order.
+/// The webhook events as "event subject" (the record's name, or the failing detection).
+pub(crate) fn event_summaries(world: &World) -> Vec<String> {
+    events(world)
+        .iter()
+        .map(|event| {
+            format!(
+                "{} {}",
+                event["event"].as_str().unwrap_or(""),
+                event["name"]
+                    .as_str()
+                    .or(event["detection"].as_str())
+                    .unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// The webhook events the stand-in received at `/hook` (and below it), in order.
 pub(crate) fn events(world: &World) -> Vec<serde_json::Value> {
     received(world, "/hook")
         .iter()
@@ -295,16 +312,7 @@ fn a_failure_outliving_a_detection_outage_is_announced_once_and_ends_once() {
         }
         world.standin.clear_requests();
         world.run(&config, &["--once"]);
-        kinds.extend(events(&world).iter().map(|event| {
-            format!(
-                "{} {}",
-                event["event"].as_str().unwrap_or(""),
-                event["name"]
-                    .as_str()
-                    .or(event["detection"].as_str())
-                    .unwrap_or("")
-            )
-        }));
+        kinds.extend(event_summaries(&world));
     }
     let count = |wanted: &str| kinds.iter().filter(|kind| *kind == wanted).count();
     assert_eq!(count("failed home.example.com"), 1, "{kinds:?}");

@@ -2,27 +2,6 @@
 
 use crate::harness::{record, Record, World, OLD_IPV4};
 
-/// The webhook events the stand-in received, as "event subject".
-fn events(world: &World) -> Vec<String> {
-    world
-        .standin
-        .requests()
-        .into_iter()
-        .filter(|request| request.path.starts_with("/hook"))
-        .map(|request| {
-            let event: serde_json::Value = serde_json::from_str(&request.body).expect("JSON");
-            format!(
-                "{} {}",
-                event["event"].as_str().unwrap_or(""),
-                event["name"]
-                    .as_str()
-                    .or(event["detection"].as_str())
-                    .unwrap_or("")
-            )
-        })
-        .collect()
-}
-
 /// A status.json holding one entry the typed status does not know (here a history entry of a
 /// family that is not one, which the string-typed version dropped on read) was ignored as a
 /// whole by `--once`: the failure it remembered was never announced as recovered, and the
@@ -45,7 +24,7 @@ fn review3_one_untyped_entry_in_status_json_does_not_lose_the_failure_or_the_cou
     let fine = world.config(&format!("{}{notify}", record("home.example.com")));
     let failed = world.run(&broken, &["--once"]);
     assert_eq!(failed.code, 1, "{}", failed.output());
-    assert_eq!(events(&world), vec!["failed ipv4"]);
+    assert_eq!(crate::notify::event_summaries(&world), vec!["failed ipv4"]);
 
     let path = world.dir.path().join("state").join("status.json");
     let mut status: serde_json::Value =
@@ -58,7 +37,7 @@ fn review3_one_untyped_entry_in_status_json_does_not_lose_the_failure_or_the_cou
 
     let recovered = world.run(&fine, &["--once"]);
     assert_eq!(recovered.code, 0, "{}", recovered.output());
-    let kinds = events(&world);
+    let kinds = crate::notify::event_summaries(&world);
     assert!(
         kinds.contains(&"recovered ipv4".to_string()),
         "{kinds:?}\n{}",
