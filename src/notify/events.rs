@@ -152,7 +152,7 @@ pub fn events(
             continue;
         }
         let mut event = subject_event(EventKind::Failed, subject, time, host);
-        event.reason = failure.reason.clone();
+        event.reason = Some(failure.reason.clone());
         event.zone = failure.zone.clone();
         out.push(event);
     }

@@ -133,7 +133,7 @@ pub struct ListWritten {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Failure {
     /// The sentence.
-    pub reason: Option<String>,
+    pub reason: String,
     /// A record's zone.
     pub zone: Option<String>,
 }
@@ -150,8 +150,6 @@ pub struct CycleFacts {
     /// Subjects shown working: families detected, records in sync or changed, lists written
     /// or in sync, and the cycle when it had no problem.
     pub working: BTreeSet<Subject>,
-    /// Every managed record and family present this cycle (judged or not).
-    pub present: BTreeSet<(String, Family)>,
     /// The cycle was abandoned at its deadline: what it could not judge keeps its state.
     pub abandoned: bool,
     pub records: Vec<RecordFact>,
@@ -186,10 +184,6 @@ impl CycleFacts {
             addresses: report.addresses.clone(),
             failing: failing(report),
             working: working(report),
-            present: records
-                .iter()
-                .map(|record| (record.name.clone(), record.family))
-                .collect(),
             abandoned: report
                 .problems
                 .iter()
@@ -220,6 +214,15 @@ impl CycleFacts {
     }
 }
 
+impl CycleFacts {
+    /// Whether this cycle had the managed record `name` of `family` (judged or not).
+    pub fn has_record(&self, name: &str, family: Family) -> bool {
+        self.records
+            .iter()
+            .any(|record| record.name == name && record.family == family)
+    }
+}
+
 /// The subjects failing in a report, with why. A record not checked because its family's
 /// address is unknown is covered by the detection failure, not counted again.
 fn failing(report: &CycleReport) -> BTreeMap<Subject, Failure> {
@@ -232,7 +235,7 @@ fn failing(report: &CycleReport) -> BTreeMap<Subject, Failure> {
             CycleProblem::Abandoned { .. } => Subject::Cycle,
         };
         subjects.entry(subject).or_insert(Failure {
-            reason: Some(problem.to_string()),
+            reason: problem.to_string(),
             zone: None,
         });
     }
@@ -243,7 +246,7 @@ fn failing(report: &CycleReport) -> BTreeMap<Subject, Failure> {
                     name: list.name.clone(),
                 })
                 .or_insert(Failure {
-                    reason: Some(failure.to_string()),
+                    reason: failure.to_string(),
                     zone: None,
                 });
         }
@@ -259,7 +262,7 @@ fn failing(report: &CycleReport) -> BTreeMap<Subject, Failure> {
                     family: *family,
                 })
                 .or_insert(Failure {
-                    reason: Some(failure.to_string()),
+                    reason: failure.to_string(),
                     zone: record.zone.clone(),
                 });
         }
@@ -499,10 +502,7 @@ mod tests {
         assert_eq!(failing, vec![&bad, &other]);
         let why = &facts.failing[&bad];
         assert_eq!(why.zone.as_deref(), Some("example.com"));
-        assert!(why
-            .reason
-            .as_deref()
-            .is_some_and(|reason| reason.contains("bad.example.com")));
+        assert!(why.reason.contains("bad.example.com"));
         for working in ["in.example.com", "new.example.com"] {
             assert!(facts.working.contains(&Subject::Record {
                 name: working.to_string(),
@@ -542,7 +542,8 @@ mod tests {
             }]
         );
         assert_eq!(facts.lists_written.len(), 1);
-        assert_eq!(facts.present.len(), 4);
+        assert!(facts.has_record("unknown.example.com", Family::V4));
+        assert!(!facts.has_record("unknown.example.com", Family::V6));
         assert!(!facts.success && !facts.abandoned);
         assert!(facts.first_problem.is_some());
     }

@@ -352,7 +352,7 @@ impl LastCycle {
             let carried = match subject {
                 _ if judged => false,
                 Subject::Record { name, family } => {
-                    facts.present.contains(&(name.clone(), *family)) || facts.abandoned
+                    facts.has_record(name, *family) || facts.abandoned
                 }
                 Subject::Detection { .. } | Subject::List { .. } => facts.abandoned,
                 Subject::Cycle => false,
