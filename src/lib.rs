@@ -241,42 +241,57 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
                 EXIT_OK
             })
         }
-        None if cli.once => {
-            // One run at a time per state directory: a second waits, bounded.
-            let _lock = run_lock(&config).await?;
-            let mut publisher = publish::Publisher::new(&config);
-            let mut engine = cycle::Engine::new(config)?;
-            residency::release();
-            let started = tokio::time::Instant::now();
-            let report = engine.run_cycle(cli.dry_run).await;
-            residency::release();
-            cycle::render::log(&report);
-            publisher.after_cycle(&report, started.elapsed(), None);
-            publisher.settle().await;
-            if cli.dry_run {
-                stdout(&cycle::render::plan(&report));
-            }
-            Ok(if report.success() {
-                EXIT_OK
-            } else {
-                EXIT_FAILED
-            })
-        }
+        None if cli.once => run_once(config, cli.dry_run).await,
         None => {
-            let _lock = run_lock(&config).await?;
-            let mut publisher = publish::Publisher::new(&config);
-            if let Some(address) = config.metrics.listen {
-                let bound = metrics::server::start(address, publisher.share())
-                    .map_err(|source| Error::Metrics { address, source })?;
-                tracing::info!(
-                    "serving /metrics, /healthz, the page (/) and /status.json on http://{bound}"
-                );
-            }
-            let mut engine = cycle::Engine::new(config)?;
             let signals = daemon::Signals::install();
-            Ok(daemon::run(&mut engine, &mut publisher, cli.dry_run, signals).await)
+            run_daemon(config, cli.dry_run, signals).await
         }
     }
+}
+
+/// `flaredns --once`: one cycle under the state directory's lock, its notifications
+/// delivered (bounded), and the exit code of its result. Tests run it in-process too.
+pub async fn run_once(config: config::Config, dry_run: bool) -> Result<u8, Error> {
+    // One run at a time per state directory: a second waits, bounded.
+    let _lock = run_lock(&config).await?;
+    let mut publisher = publish::Publisher::new(&config);
+    let mut engine = cycle::Engine::new(config)?;
+    residency::release();
+    let started = tokio::time::Instant::now();
+    let report = engine.run_cycle(dry_run).await;
+    residency::release();
+    cycle::render::log(&report);
+    publisher.after_cycle(&report, started.elapsed(), None);
+    publisher.settle().await;
+    if dry_run {
+        stdout(&cycle::render::plan(&report));
+    }
+    Ok(if report.success() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+/// The daemon: the state directory's lock, the metrics server when configured, and the loop
+/// until `events` says stop. The binary passes the process's signals; tests on paused time
+/// pass a channel.
+pub async fn run_daemon(
+    config: config::Config,
+    dry_run: bool,
+    events: impl daemon::Events,
+) -> Result<u8, Error> {
+    let _lock = run_lock(&config).await?;
+    let mut publisher = publish::Publisher::new(&config);
+    if let Some(address) = config.metrics.listen {
+        let bound = metrics::server::start(address, publisher.share())
+            .map_err(|source| Error::Metrics { address, source })?;
+        tracing::info!(
+            "serving /metrics, /healthz, the page (/) and /status.json on http://{bound}"
+        );
+    }
+    let mut engine = cycle::Engine::new(config)?;
+    Ok(daemon::run(&mut engine, &mut publisher, dry_run, events).await)
 }
 
 /// Writes to stdout. A reader that went away (`flaredns import … | head -1`) is not an

@@ -5,8 +5,9 @@
 //! listens on 127.0.0.1 at ephemeral ports. It is a workspace member that the release binary
 //! never links.
 //!
-//! The stand-in runs on its own runtime thread, so tests can drive it from plain `#[test]`
-//! functions while the real `flaredns` binary talks to it over real sockets.
+//! The stand-in runs on its own runtime thread (`start`), so tests can drive it from plain
+//! `#[test]` functions while the real `flaredns` binary talks to it over real sockets; or as
+//! tasks of the caller's runtime (`start_here`), for the daemon run in-process on paused time.
 
 mod api;
 mod dns;
@@ -49,7 +50,8 @@ pub struct Standin {
 }
 
 impl Standin {
-    /// Starts the servers on 127.0.0.1 at ephemeral ports.
+    /// Starts the servers on 127.0.0.1 at ephemeral ports, on a runtime thread of their own
+    /// (for plain `#[test]` functions and the real binary).
     pub fn start() -> Standin {
         let state = Arc::new(Mutex::new(State::new()));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -62,54 +64,49 @@ impl Standin {
                 .build()
                 .expect("stand-in runtime");
             runtime.block_on(async move {
-                let http = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind stand-in HTTP");
-                let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind stand-in DNS");
-                // IPv6 loopback is optional: tests that need it skip without it.
-                let http_v6 = tokio::net::TcpListener::bind("[::1]:0").await.ok();
-                let udp_v6 = tokio::net::UdpSocket::bind("[::1]:0").await.ok();
-                let addresses = (
-                    http.local_addr().expect("http addr"),
-                    udp.local_addr().expect("dns addr"),
-                    http_v6.as_ref().and_then(|l| l.local_addr().ok()),
-                    udp_v6.as_ref().and_then(|s| s.local_addr().ok()),
-                );
-                shared.lock().expect("state").dns_port = addresses.1.port();
+                let (addresses, servers) = bind(shared).await;
                 ready_tx.send(addresses).expect("report addresses");
-                let optional_http = async {
-                    match http_v6 {
-                        Some(listener) => api::serve(listener, shared.clone()).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                let optional_dns = async {
-                    match udp_v6 {
-                        Some(socket) => dns::serve(socket, shared.clone()).await,
-                        None => std::future::pending().await,
-                    }
-                };
                 tokio::select! {
-                    _ = api::serve(http, shared.clone()) => {}
-                    _ = dns::serve(udp, shared.clone()) => {}
-                    _ = optional_http => {}
-                    _ = optional_dns => {}
+                    _ = servers => {}
                     _ = stop_rx => {}
                 }
             });
             runtime.shutdown_background();
         });
-        let (http, dns, http_v6, dns_v6) = ready_rx.recv().expect("stand-in started");
+        let addresses = ready_rx.recv().expect("stand-in started");
+        Standin::new(state, addresses, stop_tx, Some(thread))
+    }
+
+    /// Starts the servers as tasks of the current runtime. A test on paused time runs the
+    /// daemon and the stand-in on one runtime: the stand-in's work keeps it busy, so virtual
+    /// time moves on only while both sides wait on a timer.
+    pub async fn start_here() -> Standin {
+        let state = Arc::new(Mutex::new(State::new()));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (addresses, servers) = bind(state.clone()).await;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = servers => {}
+                _ = stop_rx => {}
+            }
+        });
+        Standin::new(state, addresses, stop_tx, None)
+    }
+
+    fn new(
+        state: Arc<Mutex<State>>,
+        (http, dns, http_v6, dns_v6): Addresses,
+        stop: tokio::sync::oneshot::Sender<()>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    ) -> Standin {
         Standin {
             state,
             http,
             dns,
             http_v6,
             dns_v6,
-            stop: Some(stop_tx),
-            thread: Some(thread),
+            stop: Some(stop),
+            thread,
         }
     }
 
@@ -394,6 +391,55 @@ impl Standin {
     pub fn dns_queries(&self) -> u64 {
         self.state().dns_queries
     }
+}
+
+/// HTTP and DNS on IPv4 loopback, and on IPv6 loopback when the machine has it.
+type Addresses = (
+    SocketAddr,
+    SocketAddr,
+    Option<SocketAddr>,
+    Option<SocketAddr>,
+);
+
+/// Binds the HTTP and DNS servers and returns their addresses and the future serving them.
+async fn bind(shared: Arc<Mutex<State>>) -> (Addresses, impl std::future::Future<Output = ()>) {
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind stand-in HTTP");
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind stand-in DNS");
+    // IPv6 loopback is optional: tests that need it skip without it.
+    let http_v6 = tokio::net::TcpListener::bind("[::1]:0").await.ok();
+    let udp_v6 = tokio::net::UdpSocket::bind("[::1]:0").await.ok();
+    let addresses = (
+        http.local_addr().expect("http addr"),
+        udp.local_addr().expect("dns addr"),
+        http_v6.as_ref().and_then(|l| l.local_addr().ok()),
+        udp_v6.as_ref().and_then(|s| s.local_addr().ok()),
+    );
+    shared.lock().expect("state").dns_port = addresses.1.port();
+    let servers = async move {
+        let optional_http = async {
+            match http_v6 {
+                Some(listener) => api::serve(listener, shared.clone()).await,
+                None => std::future::pending().await,
+            }
+        };
+        let optional_dns = async {
+            match udp_v6 {
+                Some(socket) => dns::serve(socket, shared.clone()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = api::serve(http, shared.clone()) => {}
+            _ = dns::serve(udp, shared.clone()) => {}
+            _ = optional_http => {}
+            _ = optional_dns => {}
+        }
+    };
+    (addresses, servers)
 }
 
 impl Drop for Standin {

@@ -156,7 +156,7 @@ pub struct State {
     pub looping_item_cursor: bool,
     next_id: u64,
     /// When the stand-in started: requests are logged with seconds since then.
-    pub(crate) started: std::time::Instant,
+    pub(crate) started: tokio::time::Instant,
 }
 
 impl State {
@@ -179,7 +179,7 @@ impl State {
             operations: std::collections::BTreeMap::new(),
             fail_next_operation: None,
             looping_item_cursor: false,
-            started: std::time::Instant::now(),
+            started: tokio::time::Instant::now(),
         }
     }
 

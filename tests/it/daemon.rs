@@ -1,9 +1,11 @@
-//! The daemon: real processes, real signals, a real sd_notify socket.
+//! The daemon: real processes, real signals, a real sd_notify socket; and what it does over
+//! time, in-process on paused time (`paused`).
 
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4};
+use crate::paused::{self, Here};
 
 const NEW_IPV4: &str = "81.23.45.200";
 
@@ -34,33 +36,39 @@ fn content(world: &World, name: &str) -> String {
         .unwrap_or_default()
 }
 
-#[test]
-fn follows_an_address_change_within_one_interval() {
-    let world = World::new();
-    world.standin.add_record(
+#[tokio::test(start_paused = true)]
+async fn follows_an_address_change_within_one_interval() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
     );
-    let mut daemon = world.spawn(
-        &daemon_config(&world, "1s", &record("home.example.com")),
-        &[],
-    );
-    assert!(
-        eventually(5.0, || content(&world, "home.example.com") == PUBLIC_IPV4),
-        "first cycle"
-    );
-    world.standin.set_public_ipv4(NEW_IPV4);
-    let changed = Instant::now();
-    assert!(
-        eventually(5.0, || content(&world, "home.example.com") == NEW_IPV4),
-        "followed the change"
-    );
-    assert!(
-        changed.elapsed() < Duration::from_millis(2500),
-        "took {:?}",
-        changed.elapsed()
-    );
-    assert_eq!(daemon.terminate(), 0);
+    let config = daemon_config(&here.world, "1s", &record("home.example.com"));
+    let (code, ()) = here
+        .daemon(&config, |_| async {
+            assert!(
+                paused::eventually(5, || content(&here.world, "home.example.com")
+                    == PUBLIC_IPV4)
+                .await,
+                "first cycle"
+            );
+            standin.set_public_ipv4(NEW_IPV4);
+            let changed = tokio::time::Instant::now();
+            assert!(
+                paused::eventually(5, || content(&here.world, "home.example.com") == NEW_IPV4)
+                    .await,
+                "followed the change"
+            );
+            // Within one interval, not bunched: at most a second (and its jitter-free tick).
+            assert!(
+                changed.elapsed() <= Duration::from_millis(1100),
+                "took {:?}",
+                changed.elapsed()
+            );
+        })
+        .await;
+    assert_eq!(code, 0);
 }
 
 #[test]
@@ -123,41 +131,66 @@ fn sighup_reloads_the_config_and_adds_a_record() {
     assert_eq!(daemon.terminate(), 0);
 }
 
-#[test]
-fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
-    let (world, mut daemon) = in_sync_daemon("1h");
-    world.write_config("[daemon]\nintervall = \"1s\"\n");
-    daemon.signal("HUP");
-    assert!(
-        daemon
-            .wait_for_line("old one stays in force", 10.0)
-            .is_some(),
-        "the broken config was not reported: {}",
-        daemon.stderr_so_far()
+#[tokio::test(start_paused = true)]
+async fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
     );
-    assert!(daemon.is_running(), "the daemon died on a broken config");
-    // The old config is still in force: SIGUSR1 runs a cycle with it.
-    world.standin.set_public_ipv4(NEW_IPV4);
-    daemon.signal("USR1");
-    assert!(
-        eventually(5.0, || content(&world, "home.example.com") == NEW_IPV4),
-        "a cycle ran with the old config"
-    );
-    let (code, stderr) = daemon.terminate_with_stderr();
+    let config = daemon_config(&here.world, "1h", &record("home.example.com"));
+    let world = &here.world;
+    let log = || here.log();
+    let (code, ()) = here
+        .daemon(&config, |control| async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            world.write_config("[daemon]\nintervall = \"1s\"\n");
+            control.reload();
+            assert!(
+                paused::eventually(5, || log().contains("old one stays in force")).await,
+                "the broken config was not reported: {}",
+                log()
+            );
+            // The old config is still in force: SIGUSR1 runs a cycle with it.
+            standin.set_public_ipv4(NEW_IPV4);
+            control.run_now();
+            assert!(
+                paused::eventually(5, || content(world, "home.example.com") == NEW_IPV4).await,
+                "a cycle ran with the old config"
+            );
+        })
+        .await;
     assert_eq!(code, 0);
-    assert!(
-        stderr.contains("intervall") && stderr.contains("old one stays in force"),
-        "{stderr}"
-    );
+    assert!(here.log().contains("intervall"), "{}", here.log());
 }
 
-#[test]
-fn sigusr1_runs_a_cycle_now() {
-    let (world, mut daemon) = in_sync_daemon("1h");
-    world.standin.set_public_ipv4(NEW_IPV4);
-    daemon.signal("USR1");
-    assert!(eventually(5.0, || content(&world, "home.example.com") == NEW_IPV4));
-    assert_eq!(daemon.terminate(), 0);
+#[tokio::test(start_paused = true)]
+async fn sigusr1_runs_a_cycle_now() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    let config = daemon_config(&here.world, "1h", &record("home.example.com"));
+    let world = &here.world;
+    let log = || here.log();
+    let (code, ()) = here
+        .daemon(&config, |control| async move {
+            // Past the first cycle (and the signal spacing), then a change only SIGUSR1 sees.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            standin.set_public_ipv4(NEW_IPV4);
+            control.run_now();
+            assert!(
+                paused::eventually(2, || content(world, "home.example.com") == NEW_IPV4).await,
+                "SIGUSR1 ran a cycle: {}",
+                log()
+            );
+        })
+        .await;
+    assert_eq!(code, 0);
+    assert!(here.log().contains("received SIGUSR1: checking now"));
 }
 
 #[test]

@@ -251,11 +251,6 @@ impl Daemon {
         assert!(status.success(), "kill -{name} failed");
     }
 
-    /// True while the process runs.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
     /// SIGTERM, waits, and returns the exit code and everything it wrote to stderr.
     pub fn terminate_with_stderr(&mut self) -> (i32, String) {
         let code = self.terminate();

@@ -3,6 +3,7 @@
 //! over real sockets on 127.0.0.1. One integration binary, one module per behaviour.
 
 mod harness;
+mod paused;
 
 mod adversarial;
 mod backoff;

@@ -340,12 +340,13 @@ fn a_looping_item_cursor_stops_at_the_first_repeated_item() {
 
 // See: issue 21, point 12. A 429 on an item write (another operation of the account still
 // pending) is waited out within the cycle, not taken as the end.
-#[test]
-fn a_429_on_an_item_write_is_waited_out() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn a_429_on_an_item_write_is_waited_out() {
+    let here = crate::paused::Here::new().await;
+    let world = &here.world;
     // Three 429s: as many as one call's attempts (MAX_ATTEMPTS), so the call gives up and the
-    // item write's own wait takes over, which is the point. A fourth only added a jittered
-    // backoff of up to 8 s to the same path.
+    // item write's own wait takes over, which is the point. (In virtual time: the backoff's
+    // seconds cost none.)
     world.standin.inject(
         crate::harness::Fault::status(
             429,
@@ -355,20 +356,16 @@ fn a_429_on_an_item_write_is_waited_out() {
         .path("/items")
         .times(3),
     );
-    let outcome = world.run(&lists_config(&world, ""), &["--once"]);
-    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    let code = here.once(&lists_config(world, "")).await;
+    assert_eq!(code, 0, "{}", here.log());
     assert_eq!(
-        held(&world),
+        held(world),
         vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))]
     );
-    let item_writes = outcome
-        .api
+    let api = world.standin.api_requests();
+    let item_writes = api
         .iter()
         .filter(|request| request.method == "POST" && request.path.contains("/items"))
         .count();
-    assert_eq!(
-        item_writes, 4,
-        "three 429s, then the write: {:?}",
-        outcome.api
-    );
+    assert_eq!(item_writes, 4, "three 429s, then the write: {api:?}");
 }

@@ -1,0 +1,179 @@
+//! The daemon and `--once` in-process on paused time: the same `flaredns::run_daemon` and
+//! `flaredns::run_once` the binary runs, with the stand-in's servers on the test's own runtime.
+//!
+//! Why: a daemon's behaviour is about time (a 1 s interval, jittered backoff, Retry-After,
+//! a 5 s stop grace, reconcile intervals). Run as a process it can only be watched in real
+//! seconds; here tokio's clock is paused and jumps to the next timer whenever every task (the
+//! daemon's and the stand-in's) waits, so a minute of daemon life takes milliseconds and the
+//! jitter is seeded. Requests still cross real loopback sockets, and a task woken by one keeps
+//! the clock still. What needs the process itself (signals, sd_notify, a child's exit, a
+//! network namespace) stays in the end-to-end tests that spawn the binary.
+//!
+//! A test is `#[tokio::test(start_paused = true)]` and starts with `Here::new().await`.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use flaredns::daemon::{Event, Events};
+
+use crate::harness::{Standin, World, TOKEN};
+
+/// A world whose stand-in runs on this runtime, and the log of what flaredns said in it.
+pub struct Here {
+    pub world: World,
+    logs: Logs,
+    _log_guard: tracing::subscriber::DefaultGuard,
+}
+
+/// Everything flaredns logged on this test's thread, as the binary would print it.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).to_string()
+    }
+}
+
+impl Here {
+    /// A stand-in holding zone example.com on this runtime, flaredns's log captured at the
+    /// binary's default level (on this thread: the runtime is the test's current thread), and
+    /// the jitter seeded.
+    pub async fn new() -> Here {
+        let standin = Standin::start_here().await;
+        standin.add_zone("example.com");
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .without_time()
+            .with_max_level(tracing::Level::INFO)
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        fastrand::seed(22);
+        Here {
+            world: World {
+                standin,
+                dir: tempfile::tempdir().expect("temp dir"),
+                env: Vec::new(),
+            },
+            logs,
+            _log_guard: guard,
+        }
+    }
+
+    pub fn standin(&self) -> &Standin {
+        &self.world.standin
+    }
+
+    /// What flaredns logged so far.
+    pub fn log(&self) -> String {
+        self.logs.text()
+    }
+
+    /// `text` read as the binary reads its config file, with the environment the end-to-end
+    /// harness gives it (the stand-in's token, a scratch state directory, `world.env`).
+    pub fn config(&self, text: &str) -> flaredns::config::Config {
+        let path = self.world.write_config(text);
+        let state = self.world.dir.path().join("state").display().to_string();
+        let home = self.world.dir.path().display().to_string();
+        let env = self.world.env.clone();
+        flaredns::config::parse(&path, text, &move |key| match key {
+            "CLOUDFLARE_API_TOKEN" => Some(TOKEN.to_string()),
+            "STATE_DIRECTORY" => Some(state.clone()),
+            "HOME" => Some(home.clone()),
+            _ => env
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.clone()),
+        })
+        .unwrap_or_else(|error| panic!("config: {error}\n{text}"))
+    }
+
+    /// `flaredns --once` in-process; its exit code.
+    pub async fn once(&self, text: &str) -> u8 {
+        self.world.standin.clear_requests();
+        flaredns::run_once(self.config(text), false)
+            .await
+            .unwrap_or_else(|error| panic!("--once: {error}"))
+    }
+
+    /// The daemon in-process while `script` runs; then a stop, as SIGTERM would. Returns the
+    /// daemon's exit code and what the script returned. The script drives the daemon through
+    /// `Control` (SIGUSR1, SIGHUP) and lets time pass with `tokio::time::sleep`.
+    pub async fn daemon<T, F>(&self, text: &str, script: impl FnOnce(Control) -> F) -> (u8, T)
+    where
+        F: Future<Output = T>,
+    {
+        self.world.standin.clear_requests();
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let control = Control(sender.clone());
+        let daemon = flaredns::run_daemon(self.config(text), false, Channel(receiver));
+        let script = script(control);
+        tokio::pin!(daemon, script);
+        let value = tokio::select! {
+            code = &mut daemon => panic!("the daemon ended before the script: {code:?}\n{}", self.log()),
+            value = &mut script => value,
+        };
+        let _ = sender.send(Event::Stop("SIGTERM"));
+        let code = daemon
+            .await
+            .unwrap_or_else(|error| panic!("daemon: {error}"));
+        (code, value)
+    }
+}
+
+/// What a script tells the in-process daemon: the signals, as events.
+#[derive(Clone)]
+pub struct Control(tokio::sync::mpsc::UnboundedSender<Event>);
+
+impl Control {
+    /// SIGUSR1.
+    pub fn run_now(&self) {
+        let _ = self.0.send(Event::RunNow);
+    }
+
+    /// SIGHUP.
+    pub fn reload(&self) {
+        let _ = self.0.send(Event::Reload);
+    }
+}
+
+/// The daemon's events from a channel; a closed channel is a stop.
+struct Channel(tokio::sync::mpsc::UnboundedReceiver<Event>);
+
+impl Events for Channel {
+    async fn next(&mut self) -> Event {
+        self.0.recv().await.unwrap_or(Event::Stop("closed"))
+    }
+}
+
+/// Polls `condition` every 10 ms of virtual time for up to `seconds`; true once it holds.
+pub async fn eventually(seconds: u64, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
