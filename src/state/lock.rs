@@ -11,8 +11,9 @@ pub const LOCK_WAIT: Duration = Duration::from_secs(30);
 
 /// Held while a run works; released when dropped (or when the process ends).
 #[derive(Debug)]
+#[cfg_attr(not(unix), allow(dead_code))]
 pub struct RunLock {
-    _file: File,
+    file: File,
 }
 
 /// Why the lock could not be taken.
@@ -50,13 +51,25 @@ impl RunLock {
         let started = tokio::time::Instant::now();
         loop {
             if try_lock(&file) {
-                return Ok(RunLock { _file: file });
+                return Ok(RunLock { file });
             }
             if started.elapsed() >= wait {
                 return Err(LockError::Busy { path, waited: wait });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+/// Unlocks before the file is closed: closing releases an `flock` only when the last copy of
+/// the descriptor goes, and a process forked meanwhile (a hook, or another thread's child
+/// before its exec closes the copy) would hold the lock on until then.
+#[cfg(unix)]
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a file descriptor this value owns; it changes no memory.
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
     }
 }
 
@@ -70,4 +83,24 @@ fn try_lock(file: &File) -> bool {
 #[cfg(not(unix))]
 fn try_lock(_file: &File) -> bool {
     true
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    // A copy of the lock's descriptor outliving the lock (a child forked by another thread,
+    // not yet at its exec) does not keep the next run out.
+    #[tokio::test]
+    async fn a_copy_of_the_descriptor_does_not_outlive_the_lock() {
+        let dir = tempfile::tempdir().expect("dir");
+        let lock = RunLock::acquire(dir.path(), Duration::ZERO)
+            .await
+            .expect("first");
+        let copy = lock.file.try_clone().expect("a copy, as a fork makes");
+        drop(lock);
+        let again = RunLock::acquire(dir.path(), Duration::ZERO).await;
+        assert!(again.is_ok(), "{again:?}");
+        drop(copy);
+    }
 }

@@ -4,6 +4,7 @@
 //! the first lifetime refresh of an address seen as a change.
 
 use crate::harness::{World, PUBLIC_IPV4};
+use crate::paused::Here;
 use crate::waf::{held, ACCOUNT};
 
 fn list_config(world: &World, comment: &str) -> String {
@@ -34,33 +35,28 @@ fn replace_item(world: &World, ip: &str, comment: &str) {
 // split A's next address change deletes B's live item, which now carries B's new comment.
 // PASSES: under the shared comment A removes B's item at once (as the README warns), so
 // nothing stale is left in A's memory. Kept as a guard.
-#[test]
-fn review_after_a_comment_split_the_other_hosts_item_is_kept() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn review_after_a_comment_split_the_other_hosts_item_is_kept() {
+    let here = Here::new().await;
+    let world = &here.world;
     // Host B's address, under the shared default comment.
     world
         .standin
         .add_list_item(ACCOUNT, "home_ips", "203.0.113.5", Some("flaredns"));
-    assert_eq!(
-        world
-            .run(&list_config(&world, "flaredns"), &["--once"])
-            .code,
-        0
-    );
+    assert_eq!(here.once(&list_config(world, "flaredns")).await, 0);
     // The admin follows the README: A becomes "flaredns fw1", B "flaredns fw2".
-    replace_item(&world, "203.0.113.5", "flaredns fw2");
-    let split = list_config(&world, "flaredns fw1");
+    replace_item(world, "203.0.113.5", "flaredns fw2");
+    let split = list_config(world, "flaredns fw1");
     world.standin.set_public_ipv4("81.23.45.77");
-    let changed = world.run(&split, &["--once"]);
-    assert_eq!(changed.code, 0, "{}", changed.output());
+    assert_eq!(here.once(&split).await, 0, "{}", here.log());
     assert_eq!(
-        held(&world),
+        held(world),
         vec![
             ("203.0.113.5".to_string(), Some("flaredns fw2".to_string())),
             ("81.23.45.77".to_string(), Some("flaredns fw1".to_string())),
         ],
         "{}",
-        changed.output()
+        here.log()
     );
 }
 
@@ -68,23 +64,23 @@ fn review_after_a_comment_split_the_other_hosts_item_is_kept() {
 // of band: this host's item is deleted in the dashboard and the same address is listed again
 // by someone else ("office"); when this host's address moves on, it deletes the office item.
 //  (foreign item removed).
-#[test]
-fn review_a_foreign_item_at_this_hosts_old_address_is_kept() {
-    let world = World::new();
-    let config = list_config(&world, "flaredns");
-    assert_eq!(world.run(&config, &["--once"]).code, 0);
-    replace_item(&world, PUBLIC_IPV4, "office");
+#[tokio::test(start_paused = true)]
+async fn review_a_foreign_item_at_this_hosts_old_address_is_kept() {
+    let here = Here::new().await;
+    let world = &here.world;
+    let config = list_config(world, "flaredns");
+    assert_eq!(here.once(&config).await, 0);
+    replace_item(world, PUBLIC_IPV4, "office");
     world.standin.set_public_ipv4("81.23.45.77");
-    let changed = world.run(&config, &["--once"]);
-    assert_eq!(changed.code, 0, "{}", changed.output());
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
     assert_eq!(
-        held(&world),
+        held(world),
         vec![
             ("81.23.45.77".to_string(), Some("flaredns".to_string())),
             (PUBLIC_IPV4.to_string(), Some("office".to_string())),
         ],
         "{}",
-        changed.output()
+        here.log()
     );
 }
 
@@ -166,11 +162,12 @@ fn review_a_lifetime_refresh_of_an_address_present_at_start_starts_no_cycle() {
 // Claim 1 (for lists): a list renamed in the dashboard keeps its id; memory's list id is
 // used without checking the name this cycle, so flaredns keeps writing to the renamed list
 // and never fills the list the rule `ip.src in $home_ips` names.
-#[test]
-fn review_a_list_renamed_in_the_dashboard_is_not_written() {
-    let world = World::new();
-    let config = list_config(&world, "flaredns");
-    assert_eq!(world.run(&config, &["--once"]).code, 0);
+#[tokio::test(start_paused = true)]
+async fn review_a_list_renamed_in_the_dashboard_is_not_written() {
+    let here = Here::new().await;
+    let world = &here.world;
+    let config = list_config(world, "flaredns");
+    assert_eq!(here.once(&config).await, 0);
     {
         let mut state = world.standin.state();
         let list = state
@@ -181,8 +178,7 @@ fn review_a_list_renamed_in_the_dashboard_is_not_written() {
         list.name = "office_ips".to_string();
     }
     world.standin.set_public_ipv4("81.23.45.77");
-    let changed = world.run(&config, &["--once"]);
-    assert_eq!(changed.code, 0, "{}", changed.output());
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
     let office = world
         .standin
         .list_items(ACCOUNT, "office_ips")
@@ -190,10 +186,10 @@ fn review_a_list_renamed_in_the_dashboard_is_not_written() {
     assert!(
         office.iter().all(|item| item.ip != "81.23.45.77"),
         "the renamed list was written: {office:?}\n{:?}",
-        changed.api
+        world.standin.api_requests()
     );
     assert_eq!(
-        held(&world),
+        held(world),
         vec![("81.23.45.77".to_string(), Some("flaredns".to_string()))],
         "home_ips holds this host's address"
     );
@@ -201,9 +197,10 @@ fn review_a_list_renamed_in_the_dashboard_is_not_written() {
 
 // Claim 12: a 429 that never ends on an item write is waited out only until the cycle's
 // deadline ([daemon].cycle_timeout), with a bounded number of requests. Expected to pass.
-#[test]
-fn review_an_endless_429_on_an_item_write_ends_at_the_deadline() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn review_an_endless_429_on_an_item_write_ends_at_the_deadline() {
+    let here = Here::new().await;
+    let world = &here.world;
     world.standin.inject(
         crate::harness::Fault::status(
             429,
@@ -213,27 +210,35 @@ fn review_an_endless_429_on_an_item_write_ends_at_the_deadline() {
         .path("/items")
         .times(100_000),
     );
-    let config = list_config(&world, "flaredns").replace(
+    let config = list_config(world, "flaredns").replace(
         "[[waf_lists]]",
         "[daemon]\ncycle_timeout = \"3s\"\n\n[[waf_lists]]",
     );
-    let outcome = world.run(&config, &["--once"]);
-    assert_eq!(outcome.code, 1, "{}", outcome.output());
-    assert!(outcome.api.len() < 60, "{} requests", outcome.api.len());
+    let started = tokio::time::Instant::now();
+    assert_eq!(here.once(&config).await, 1, "{}", here.log());
+    // In virtual time the deadline is exact: the run ends within the 3 s it was given.
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed <= std::time::Duration::from_secs(3),
+        "took {elapsed:?}"
+    );
+    let api = world.standin.api_requests();
+    assert!(api.len() < 60, "{} requests", api.len());
 }
 
 // Claim 6: `[check] nameservers = "api"` "compares through the API every cycle and never
 // trusts memory". WAF lists still answer "in sync" from records.json in api mode: a list
 // item removed in the dashboard stays missing until [check].reconcile.
-#[test]
-fn review_api_mode_reads_the_waf_list_every_run() {
-    let world = World::new();
-    let config = list_config(&world, "flaredns").replace(
+#[tokio::test(start_paused = true)]
+async fn review_api_mode_reads_the_waf_list_every_run() {
+    let here = Here::new().await;
+    let world = &here.world;
+    let config = list_config(world, "flaredns").replace(
         &format!("nameservers = [\"{}\"]", world.standin.dns_addr()),
         "nameservers = \"api\"",
     );
     assert!(config.contains("nameservers = \"api\""), "{config}");
-    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    assert_eq!(here.once(&config).await, 0);
     {
         let mut state = world.standin.state();
         let list = state
@@ -243,13 +248,12 @@ fn review_api_mode_reads_the_waf_list_every_run() {
             .expect("list");
         list.items.clear();
     }
-    let again = world.run(&config, &["--once"]);
-    assert_eq!(again.code, 0, "{}", again.output());
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
     assert_eq!(
-        held(&world),
+        held(world),
         vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))],
         "requests: {:?}",
-        again.api
+        world.standin.api_requests()
     );
 }
 
@@ -318,14 +322,15 @@ fn review_a_provider_echoing_its_url_does_not_leak_the_secret() {
 // Claim 1/3 with a tampered records.json: `added_items` is believed as read (no cap, no
 // check against what this host ever wrote), so a line in the state file makes flaredns
 // delete any foreign item of the list at the next change of address.
-#[test]
-fn review_a_tampered_added_items_memory_never_deletes_foreign_items() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn review_a_tampered_added_items_memory_never_deletes_foreign_items() {
+    let here = Here::new().await;
+    let world = &here.world;
     world
         .standin
         .add_list_item(ACCOUNT, "home_ips", "9.9.9.9", Some("office"));
-    let config = list_config(&world, "flaredns");
-    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    let config = list_config(world, "flaredns");
+    assert_eq!(here.once(&config).await, 0);
     let path = world.dir.path().join("state/records.json");
     let text = std::fs::read_to_string(&path).expect("records.json");
     let mut memory: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -335,25 +340,26 @@ fn review_a_tampered_added_items_memory_never_deletes_foreign_items() {
     }
     std::fs::write(&path, memory.to_string()).expect("write");
     world.standin.set_public_ipv4("81.23.45.77");
-    let changed = world.run(&config, &["--once"]);
-    assert_eq!(changed.code, 0, "{}", changed.output());
+    let mark = here.log().len();
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
     assert!(
-        held(&world).contains(&("9.9.9.9".to_string(), Some("office".to_string()))),
+        held(world).contains(&("9.9.9.9".to_string(), Some("office".to_string()))),
         "the office item was deleted: {:?}\n{}",
-        held(&world),
-        changed.stderr
+        held(world),
+        &here.log()[mark..]
     );
 }
 
 // README: "a list id that is not an id, is never written". The list id remembered in
 // records.json is used as a path segment without that check (list_info's safe_id guards only
 // ids from the API), so a tampered id walks out of /rules/lists.
-#[test]
-fn review_a_remembered_list_id_that_is_not_an_id_is_never_used() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn review_a_remembered_list_id_that_is_not_an_id_is_never_used() {
+    let here = Here::new().await;
+    let world = &here.world;
     let zone = world.standin.state().zones[0].id.clone();
-    let config = list_config(&world, "flaredns");
-    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    let config = list_config(world, "flaredns");
+    assert_eq!(here.once(&config).await, 0);
     let path = world.dir.path().join("state/records.json");
     let text = std::fs::read_to_string(&path).expect("records.json");
     let mut memory: serde_json::Value = serde_json::from_str(&text).expect("json");
@@ -363,9 +369,10 @@ fn review_a_remembered_list_id_that_is_not_an_id_is_never_used() {
     }
     std::fs::write(&path, memory.to_string()).expect("write");
     world.standin.set_public_ipv4("81.23.45.77");
-    let outcome = world.run(&config, &["--once"]);
-    let strays: Vec<String> = outcome
-        .api
+    here.once(&config).await;
+    let strays: Vec<String> = world
+        .standin
+        .api_requests()
         .iter()
         .filter(|request| !request.path.contains("/rules/lists"))
         .map(|request| format!("{} {}", request.method, request.path))
@@ -373,6 +380,6 @@ fn review_a_remembered_list_id_that_is_not_an_id_is_never_used() {
     assert!(
         strays.is_empty(),
         "requests outside the Lists API: {strays:?}\n{}",
-        outcome.output()
+        here.log()
     );
 }

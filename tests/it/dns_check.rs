@@ -22,9 +22,10 @@ fn auto_nameservers_come_from_the_zone_and_in_sync_costs_nothing_once_cached() {
     assert!(world.standin.dns_queries() >= 2);
 }
 
-#[test]
-fn unreachable_dns_falls_back_to_the_api_and_says_so_once() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn unreachable_dns_falls_back_to_the_api_and_says_so_once() {
+    let here = crate::paused::Here::new().await;
+    let world = &here.world;
     world.standin.add_record(
         "example.com",
         Record::new("a.example.com", "A", PUBLIC_IPV4),
@@ -41,20 +42,15 @@ fn unreachable_dns_falls_back_to_the_api_and_says_so_once() {
             record("b.example.com")
         ))
         .replace("timeout = \"2s\"", "timeout = \"1s\"");
-    let outcome = world.run(&config, &["--once"]);
-    assert_eq!(outcome.code, 0, "{}", outcome.output());
-    assert_eq!(
-        outcome.stderr.matches("did not answer").count(),
-        1,
-        "{}",
-        outcome.stderr
-    );
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
+    let log = here.log();
+    assert_eq!(log.matches("did not answer").count(), 1, "{log}");
+    let api = world.standin.api_requests();
     assert!(
-        outcome.writes().is_empty(),
-        "records were in sync: {:?}",
-        outcome.api
+        api.iter().all(|request| !request.is_write()),
+        "records were in sync: {api:?}"
     );
-    assert_eq!(outcome.api.len(), 2, "zones + list: {:?}", outcome.api);
+    assert_eq!(api.len(), 2, "zones + list: {api:?}");
 }
 
 #[test]

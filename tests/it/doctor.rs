@@ -76,22 +76,20 @@ fn under_attack_mode_is_reported_with_what_it_does_and_the_fix() {
     assert!(outcome.stdout.contains("Skip action"), "{}", outcome.stdout);
 }
 
-#[test]
-fn a_rejected_token_is_a_problem_that_says_token() {
-    let mut world = World::new();
-    world
-        .env
-        .push(("CLOUDFLARE_API_TOKEN".into(), "not-the-token".into()));
-    let outcome = world.run(&world.config(&record("home.example.com")), &["doctor"]);
-    assert_eq!(outcome.code, 1, "{}", outcome.output());
-    assert!(
-        outcome
-            .stdout
-            .contains("[problem] token: Cloudflare rejected the API token"),
-        "{}",
-        outcome.stdout
+#[tokio::test(start_paused = true)]
+async fn a_rejected_token_is_a_problem_that_says_token() {
+    let here = crate::paused::Here::new().await;
+    let config = here.config_token(
+        &here.world.config(&record("home.example.com")),
+        "not-the-token",
     );
-    assert!(!outcome.output().contains("not-the-token"));
+    let (code, report) = here.doctor(config).await;
+    assert_eq!(code, 1, "{report}\n{}", here.log());
+    assert!(
+        report.contains("[problem] token: Cloudflare rejected the API token"),
+        "{report}"
+    );
+    assert!(!report.contains("not-the-token") && !here.log().contains("not-the-token"));
 }
 
 #[test]
@@ -183,9 +181,10 @@ fn a_config_error_exits_2() {
     assert_eq!(outcome.code, 2, "{}", outcome.output());
 }
 
-#[test]
-fn an_account_token_that_cannot_use_user_verify_but_lists_zones_is_ok() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn an_account_token_that_cannot_use_user_verify_but_lists_zones_is_ok() {
+    let here = crate::paused::Here::new().await;
+    let world = &here.world;
     world.standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", PUBLIC_IPV4),
@@ -197,14 +196,13 @@ fn an_account_token_that_cannot_use_user_verify_but_lists_zones_is_ok() {
         )
         .path("/user/tokens/verify"),
     );
-    let outcome = world.run(&world.config(&record("home.example.com")), &["doctor"]);
-    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    let (code, report) = here
+        .doctor(here.config(&world.config(&record("home.example.com"))))
+        .await;
+    assert_eq!(code, 0, "{report}\n{}", here.log());
     assert!(
-        outcome
-            .stdout
-            .contains("[ok] token: the API token can list zones"),
-        "{}",
-        outcome.stdout
+        report.contains("[ok] token: the API token can list zones"),
+        "{report}"
     );
 }
 

@@ -177,3 +177,63 @@ pub async fn eventually(seconds: u64, mut condition: impl FnMut() -> bool) -> bo
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+// Helpers for the `--once` tests of waf, adversarial, resilience, doctor and the like, run
+// in-process: doctor, `--dry-run`'s plan, and another token than the stand-in's.
+impl Here {
+    /// `text` read as `config` reads it, with `token` in `CLOUDFLARE_API_TOKEN` (`config`
+    /// always gives the stand-in's, whatever `world.env` says).
+    pub fn config_token(&self, text: &str, token: &str) -> flaredns::config::Config {
+        let path = self.world.write_config(text);
+        let state = self.world.dir.path().join("state").display().to_string();
+        let home = self.world.dir.path().display().to_string();
+        let token = token.to_string();
+        flaredns::config::parse(&path, text, &move |key| match key {
+            "CLOUDFLARE_API_TOKEN" => Some(token.clone()),
+            "STATE_DIRECTORY" => Some(state.clone()),
+            "HOME" => Some(home.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|error| panic!("config: {error}\n{text}"))
+    }
+
+    /// `once` with a config already read (e.g. by `config_token`).
+    pub async fn once_config(&self, config: flaredns::config::Config) -> u8 {
+        self.world.standin.clear_requests();
+        flaredns::run_once(config, false)
+            .await
+            .unwrap_or_else(|error| panic!("--once: {error}"))
+    }
+
+    /// `flaredns doctor` in-process (`flaredns::doctor::run`): its exit code and the report
+    /// as the binary prints it (src/lib.rs's Doctor branch).
+    pub async fn doctor(&self, config: flaredns::config::Config) -> (u8, String) {
+        self.world.standin.clear_requests();
+        let report = flaredns::doctor::run(config)
+            .await
+            .unwrap_or_else(|error| panic!("doctor: {error}"));
+        let code = if report.problems > 0 {
+            flaredns::error::EXIT_FAILED
+        } else {
+            flaredns::error::EXIT_OK
+        };
+        (code, report.render())
+    }
+
+    /// `flaredns --once --dry-run` in-process: the cycle `run_once` runs, dry, and the plan the
+    /// binary prints (`cycle::render::plan`; `run_once` writes it to the process's stdout).
+    /// Without the run lock and the publisher: a dry run tells nobody and writes no state.
+    pub async fn dry_run(&self, text: &str) -> (u8, String) {
+        self.world.standin.clear_requests();
+        let mut engine = flaredns::cycle::Engine::new(self.config(text))
+            .unwrap_or_else(|error| panic!("engine: {error}"));
+        let report = engine.run_cycle(true).await;
+        flaredns::cycle::render::log(&report);
+        let code = if report.success() {
+            flaredns::error::EXIT_OK
+        } else {
+            flaredns::error::EXIT_FAILED
+        };
+        (code, flaredns::cycle::render::plan(&report))
+    }
+}

@@ -1,6 +1,7 @@
 //! Failures the cycle must survive and explain.
 
 use crate::harness::{record, Fault, Record, World, OLD_IPV4};
+use crate::paused::Here;
 
 #[test]
 fn a_challenge_page_is_reported_as_such_and_not_retried() {
@@ -49,23 +50,26 @@ fn detection_failure_exits_1_and_writes_nothing() {
     assert!(outcome.api.is_empty(), "{:?}", outcome.api);
 }
 
-#[test]
-fn rate_limit_with_retry_after_is_waited_out() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn rate_limit_with_retry_after_is_waited_out() {
+    let here = Here::new().await;
+    let world = &here.world;
     world.standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
     );
     world.standin.inject(Fault::status(429, r#"{"success":false,"errors":[{"code":971,"message":"Please wait and consider throttling your request speed"}]}"#).header("retry-after", "2").times(1));
-    let outcome = world.once(&record("home.example.com"));
-    assert_eq!(outcome.code, 0, "{}", outcome.output());
-    let gap = outcome.api[1].at - outcome.api[0].at;
-    assert!(gap >= 1.95, "the retry came {gap}s after the 429");
+    let code = here.once(&world.config(&record("home.example.com"))).await;
+    assert_eq!(code, 0, "{}", here.log());
+    let api = world.standin.api_requests();
+    let gap = api[1].at - api[0].at;
+    assert!(gap >= 2.0, "the retry came {gap}s after the 429");
 }
 
-#[test]
-fn server_errors_on_every_request_exit_1_after_at_most_six_requests() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn server_errors_on_every_request_exit_1_after_at_most_six_requests() {
+    let here = Here::new().await;
+    let world = &here.world;
     world.standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
@@ -77,19 +81,15 @@ fn server_errors_on_every_request_exit_1_after_at_most_six_requests() {
         500,
         r#"{"success":false,"errors":[{"code":10000,"message":"internal error"}]}"#,
     ));
-    let outcome = world.once(&format!(
+    let config = world.config(&format!(
         "{}{}",
         record("home.example.com"),
         record("www.example.com")
     ));
-    assert_eq!(outcome.code, 1, "{}", outcome.output());
-    assert!(
-        outcome.api.len() <= 6,
-        "{} requests: {:?}",
-        outcome.api.len(),
-        outcome.api
-    );
-    assert!(outcome.stderr.contains("HTTP 500"), "{}", outcome.stderr);
+    assert_eq!(here.once(&config).await, 1, "{}", here.log());
+    let api = world.standin.api_requests();
+    assert!(api.len() <= 6, "{} requests: {api:?}", api.len());
+    assert!(here.log().contains("HTTP 500"), "{}", here.log());
 }
 
 #[test]
@@ -108,9 +108,10 @@ fn a_body_that_is_not_json_is_reported_without_a_panic() {
     assert!(!outcome.stderr.contains("panicked"), "{}", outcome.stderr);
 }
 
-#[test]
-fn a_server_that_never_answers_ends_within_the_cycle_deadline() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn a_server_that_never_answers_ends_within_the_cycle_deadline() {
+    let here = Here::new().await;
+    let world = &here.world;
     world.standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
@@ -120,20 +121,19 @@ fn a_server_that_never_answers_ends_within_the_cycle_deadline() {
         "[daemon]\ncycle_timeout = \"1s\"\n\n{}",
         record("home.example.com")
     ));
-    let started = std::time::Instant::now();
-    let outcome = world.run(&config, &["--once"]);
+    let started = tokio::time::Instant::now();
+    let code = here.once(&config).await;
     let elapsed = started.elapsed();
-    assert_eq!(outcome.code, 1, "{}", outcome.output());
+    assert_eq!(code, 1, "{}", here.log());
+    // In virtual time the deadline is exact: the run ends within the 1 s it was given.
     assert!(
-        elapsed < std::time::Duration::from_secs(6),
+        elapsed <= std::time::Duration::from_secs(1),
         "took {elapsed:?}"
     );
+    let log = here.log();
     assert!(
-        outcome.stderr.contains("timed out")
-            || outcome.stderr.contains("deadline")
-            || outcome.stderr.contains("did not finish"),
-        "{}",
-        outcome.stderr
+        log.contains("timed out") || log.contains("deadline") || log.contains("did not finish"),
+        "{log}"
     );
 }
 

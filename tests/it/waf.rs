@@ -2,7 +2,8 @@
 //! with this host's address, foreign items kept, only flaredns's items swapped on a change,
 //! nothing sent while in sync, failures named with the fix, and doctor on the rule.
 
-use crate::harness::{record, World, PUBLIC_IPV4};
+use crate::harness::{record, LoggedRequest, World, PUBLIC_IPV4};
+use crate::paused::Here;
 
 pub(crate) const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 
@@ -10,6 +11,16 @@ fn lists_config(world: &World, records: &str) -> String {
     world.config(&format!(
         "{records}\n[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\n"
     ))
+}
+
+/// The API writes the stand-in saw since its log was last cleared (each run clears it).
+pub(crate) fn writes(world: &World) -> Vec<LoggedRequest> {
+    world
+        .standin
+        .api_requests()
+        .into_iter()
+        .filter(LoggedRequest::is_write)
+        .collect()
 }
 
 /// This host's list as the stand-in holds it: (item, comment), sorted.
@@ -25,144 +36,132 @@ pub(crate) fn held(world: &World) -> Vec<(String, Option<String>)> {
     items
 }
 
-#[test]
-fn the_list_is_created_filled_and_then_costs_nothing() {
-    let world = World::new();
-    let config = lists_config(&world, "");
-    let plan = world.run(&config, &["--once", "--dry-run"]);
-    assert_eq!(plan.code, 0, "{}", plan.output());
+#[tokio::test(start_paused = true)]
+async fn the_list_is_created_filled_and_then_costs_nothing() {
+    let here = Here::new().await;
+    let world = &here.world;
+    let config = lists_config(world, "");
+    let (code, plan) = here.dry_run(&config).await;
+    assert_eq!(code, 0, "{}", here.log());
     assert!(
-        plan.stdout
-            .contains("WAF list home_ips (to be created): (none) → 81.23.45.99"),
-        "{}",
-        plan.stdout
+        plan.contains("WAF list home_ips (to be created): (none) → 81.23.45.99"),
+        "{plan}"
     );
-    assert!(plan.writes().is_empty());
+    assert!(writes(world).is_empty());
     assert!(world.standin.list_items(ACCOUNT, "home_ips").is_none());
-    let first = world.run(&config, &["--once"]);
-    assert_eq!(first.code, 0, "{}", first.output());
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
     assert_eq!(
-        held(&world),
+        held(world),
         vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))]
     );
-    let again = world.run(&config, &["--once"]);
-    assert_eq!(again.code, 0, "{}", again.output());
-    assert!(again.api.is_empty(), "{:?}", again.api);
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
+    let again = world.standin.api_requests();
+    assert!(again.is_empty(), "{again:?}");
 }
 
-#[test]
-fn a_change_swaps_only_flaredns_items_and_keeps_foreign_ones() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn a_change_swaps_only_flaredns_items_and_keeps_foreign_ones() {
+    let here = Here::new().await;
+    let world = &here.world;
     world
         .standin
         .add_list_item(ACCOUNT, "home_ips", "9.9.9.9", Some("office"));
     world
         .standin
         .add_list_item(ACCOUNT, "home_ips", "203.0.113.0/24", None);
-    let config = lists_config(&world, "");
-    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    let config = lists_config(world, "");
+    assert_eq!(here.once(&config).await, 0);
     world.standin.set_public_ipv4("81.23.45.77");
-    let changed = world.run(&config, &["--once"]);
-    assert_eq!(changed.code, 0, "{}", changed.output());
+    let mark = here.log().len();
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
     assert_eq!(
-        held(&world),
+        held(world),
         vec![
             ("203.0.113.0/24".to_string(), None),
             ("81.23.45.77".to_string(), Some("flaredns".to_string())),
             ("9.9.9.9".to_string(), Some("office".to_string())),
         ]
     );
-    let item_writes = changed.writes().len();
-    assert_eq!(item_writes, 2, "one add and one remove: {:?}", changed.api);
-    assert!(
-        changed
-            .stderr
-            .contains("WAF list home_ips: 81.23.45.99 → 81.23.45.77"),
-        "{}",
-        changed.stderr
-    );
-}
-
-#[test]
-fn a_failed_operation_or_a_token_without_list_permission_is_named_and_records_still_update() {
-    let world = World::new();
-    world.standin.add_record(
-        "example.com",
-        flaredns_standin::Record::new("home.example.com", "A", "81.23.45.10"),
-    );
-    world
-        .standin
-        .fail_next_operation("quota of list items exceeded");
-    let config = lists_config(&world, &record("home.example.com"));
-    let failed = world.run(&config, &["--once"]);
-    assert_eq!(failed.code, 1, "{}", failed.output());
-    assert!(
-        failed.stderr.contains("home_ips")
-            && failed.stderr.contains("quota of list items exceeded"),
-        "{}",
-        failed.stderr
-    );
+    let item_writes = writes(world);
     assert_eq!(
-        world.standin.records_at("example.com", "home.example.com")[0].content,
-        PUBLIC_IPV4
+        item_writes.len(),
+        2,
+        "one add and one remove: {item_writes:?}"
     );
-
-    let other = World::new();
-    other
-        .standin
-        .add_scoped_token("dns-only-token-000000000000", &["example.com"]);
-    let mut other = other;
-    other.env.push((
-        "CLOUDFLARE_API_TOKEN".to_string(),
-        "dns-only-token-000000000000".to_string(),
-    ));
-    let denied = other.run(&lists_config(&other, ""), &["--once"]);
-    assert_eq!(denied.code, 1, "{}", denied.output());
+    let changed = &here.log()[mark..];
     assert!(
-        denied.stderr.contains("Account Filter Lists"),
-        "{}",
-        denied.stderr
+        changed.contains("WAF list home_ips: 81.23.45.99 → 81.23.45.77"),
+        "{changed}"
     );
 }
 
-#[test]
-fn doctor_says_whether_a_rule_uses_the_list() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn a_failed_operation_or_a_token_without_list_permission_is_named_and_records_still_update() {
+    {
+        let here = Here::new().await;
+        let world = &here.world;
+        world.standin.add_record(
+            "example.com",
+            flaredns_standin::Record::new("home.example.com", "A", "81.23.45.10"),
+        );
+        world
+            .standin
+            .fail_next_operation("quota of list items exceeded");
+        let config = lists_config(world, &record("home.example.com"));
+        assert_eq!(here.once(&config).await, 1, "{}", here.log());
+        let log = here.log();
+        assert!(
+            log.contains("home_ips") && log.contains("quota of list items exceeded"),
+            "{log}"
+        );
+        assert_eq!(
+            world.standin.records_at("example.com", "home.example.com")[0].content,
+            PUBLIC_IPV4
+        );
+    }
+
+    let other = Here::new().await;
+    other
+        .standin()
+        .add_scoped_token("dns-only-token-000000000000", &["example.com"]);
+    let config = other.config_token(
+        &lists_config(&other.world, ""),
+        "dns-only-token-000000000000",
+    );
+    assert_eq!(other.once_config(config).await, 1, "{}", other.log());
+    assert!(
+        other.log().contains("Account Filter Lists"),
+        "{}",
+        other.log()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn doctor_says_whether_a_rule_uses_the_list() {
+    let here = Here::new().await;
+    let world = &here.world;
     world.standin.add_record(
         "example.com",
         flaredns_standin::Record::new("home.example.com", "A", PUBLIC_IPV4),
     );
-    let config = lists_config(&world, &record("home.example.com"));
-    let without = world.run(&config, &["doctor"]);
+    let config = lists_config(world, &record("home.example.com"));
+    let (_, without) = here.doctor(here.config(&config)).await;
     assert!(
-        without
-            .stdout
-            .contains("no WAF custom rule in the managed zones uses $home_ips"),
-        "{}",
-        without.stdout
+        without.contains("no WAF custom rule in the managed zones uses $home_ips"),
+        "{without}"
     );
-    assert!(
-        without.stdout.contains("(ip.src in $home_ips)"),
-        "{}",
-        without.stdout
-    );
+    assert!(without.contains("(ip.src in $home_ips)"), "{without}");
     world
         .standin
         .add_firewall_rule("example.com", "(ip.src in $home_ips)");
-    assert_eq!(world.run(&config, &["--once"]).code, 0);
-    let with = world.run(&config, &["doctor"]);
+    assert_eq!(here.once(&config).await, 0);
+    let (_, with) = here.doctor(here.config(&config)).await;
     assert!(
-        with.stdout
-            .contains("a WAF custom rule (action skip) uses $home_ips in zone example.com"),
-        "{}",
-        with.stdout
+        with.contains("a WAF custom rule (action skip) uses $home_ips in zone example.com"),
+        "{with}"
     );
-    assert!(
-        with.stdout.contains("holds this host's 81.23.45.99"),
-        "{}",
-        with.stdout
-    );
-    assert!(with.writes().is_empty());
+    assert!(with.contains("holds this host's 81.23.45.99"), "{with}");
+    assert!(writes(world).is_empty());
 }
 
 #[test]
@@ -190,9 +189,10 @@ fn waf_list_settings_are_checked() {
     }
 }
 
-#[test]
-fn a_429_while_an_operation_runs_is_waited_out_and_an_empty_comment_is_refused() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn a_429_while_an_operation_runs_is_waited_out_and_an_empty_comment_is_refused() {
+    let here = Here::new().await;
+    let world = &here.world;
     world.standin.inject(
         crate::harness::Fault::status(
             429,
@@ -202,13 +202,19 @@ fn a_429_while_an_operation_runs_is_waited_out_and_an_empty_comment_is_refused()
         .path("/bulk_operations/")
         .times(3),
     );
-    let outcome = world.run(&lists_config(&world, ""), &["--once"]);
-    assert_eq!(outcome.code, 0, "{}", outcome.output());
     assert_eq!(
-        held(&world),
+        here.once(&lists_config(world, "")).await,
+        0,
+        "{}",
+        here.log()
+    );
+    assert_eq!(
+        held(world),
         vec![(PUBLIC_IPV4.to_string(), Some("flaredns".to_string()))]
     );
 
+    // The binary itself for a config error's exit code 2; it sends no request, so it may
+    // block this runtime (and the stand-in on it) while it runs.
     let config = world.config(&format!(
         "[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\ncomment = \" \"\n"
     ));
@@ -255,60 +261,56 @@ fn a_list_of_another_kind_is_not_written() {
 
 // See: issue 21, point 3. After a `comment` change (as the README advises for shared lists),
 // this host's old address stayed in the skip list for good, and doctor said ok.
-#[test]
-fn after_a_comment_change_the_old_address_leaves_the_skip_list() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn after_a_comment_change_the_old_address_leaves_the_skip_list() {
+    let here = Here::new().await;
+    let world = &here.world;
     world
         .standin
         .add_list_item(ACCOUNT, "home_ips", "9.9.9.9", Some("office"));
-    assert_eq!(world.run(&lists_config(&world, ""), &["--once"]).code, 0);
+    assert_eq!(here.once(&lists_config(world, "")).await, 0);
     let renamed = world.config(&format!(
         "[[waf_lists]]\naccount = \"{ACCOUNT}\"\nname = \"home_ips\"\ncomment = \"home-server\"\n"
     ));
     world.standin.set_public_ipv4("81.23.45.77");
-    let doctor = world.run(&renamed, &["doctor"]);
+    let (_, doctor) = here.doctor(here.config(&renamed)).await;
     assert!(
-        doctor
-            .stdout
-            .contains("list home_ips still holds this host's old 81.23.45.99; the next run removes it and adds 81.23.45.77"),
-        "{}",
-        doctor.stdout
+        doctor.contains("list home_ips still holds this host's old 81.23.45.99; the next run removes it and adds 81.23.45.77"),
+        "{doctor}"
     );
-    let changed = world.run(&renamed, &["--once"]);
-    assert_eq!(changed.code, 0, "{}", changed.output());
+    let mark = here.log().len();
+    assert_eq!(here.once(&renamed).await, 0, "{}", here.log());
     assert_eq!(
-        held(&world),
+        held(world),
         vec![
             ("81.23.45.77".to_string(), Some("home-server".to_string())),
             ("9.9.9.9".to_string(), Some("office".to_string())),
         ]
     );
+    let changed = &here.log()[mark..];
     assert!(
-        changed
-            .stderr
-            .contains("WAF list home_ips: 81.23.45.99 → 81.23.45.77"),
-        "{}",
-        changed.stderr
+        changed.contains("WAF list home_ips: 81.23.45.99 → 81.23.45.77"),
+        "{changed}"
     );
 }
 
 // See: issue 21, point 12. A list deleted out of band answered 404, which was taken for a
 // rejected token (halting it) and re-created only the next run.
-#[test]
-fn a_list_deleted_out_of_band_is_recreated_in_the_same_run() {
-    let world = World::new();
+#[tokio::test(start_paused = true)]
+async fn a_list_deleted_out_of_band_is_recreated_in_the_same_run() {
+    let here = Here::new().await;
+    let world = &here.world;
     world.standin.add_record(
         "example.com",
         crate::harness::Record::new("home.example.com", "A", crate::harness::OLD_IPV4),
     );
-    let config = lists_config(&world, &record("home.example.com"));
-    assert_eq!(world.run(&config, &["--once"]).code, 0);
+    let config = lists_config(world, &record("home.example.com"));
+    assert_eq!(here.once(&config).await, 0);
     world.standin.delete_list(ACCOUNT, "home_ips");
     world.standin.set_public_ipv4("81.23.45.77");
-    let outcome = world.run(&config, &["--once"]);
-    assert_eq!(outcome.code, 0, "{}", outcome.output());
+    assert_eq!(here.once(&config).await, 0, "{}", here.log());
     assert_eq!(
-        held(&world),
+        held(world),
         vec![("81.23.45.77".to_string(), Some("flaredns".to_string()))]
     );
     assert_eq!(
