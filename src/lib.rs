@@ -241,7 +241,11 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
                 EXIT_OK
             })
         }
-        None if cli.once => run_once(config, cli.dry_run).await,
+        None if cli.once => {
+            let (code, plan) = run_once(config, cli.dry_run).await?;
+            stdout(&plan);
+            Ok(code)
+        }
         None => {
             let signals = daemon::Signals::install();
             run_daemon(config, cli.dry_run, signals).await
@@ -250,8 +254,9 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
 }
 
 /// `flaredns --once`: one cycle under the state directory's lock, its notifications
-/// delivered (bounded), and the exit code of its result. Tests run it in-process too.
-pub async fn run_once(config: config::Config, dry_run: bool) -> Result<u8, Error> {
+/// delivered (bounded). Returns the exit code of its result and what goes to stdout (the plan
+/// on a dry run, else nothing). Tests run it in-process too.
+pub async fn run_once(config: config::Config, dry_run: bool) -> Result<(u8, String), Error> {
     // One run at a time per state directory: a second waits, bounded.
     let _lock = run_lock(&config).await?;
     let mut publisher = publish::Publisher::new(&config);
@@ -263,14 +268,17 @@ pub async fn run_once(config: config::Config, dry_run: bool) -> Result<u8, Error
     cycle::render::log(&report);
     publisher.after_cycle(&report, started.elapsed(), None);
     publisher.settle().await;
-    if dry_run {
-        stdout(&cycle::render::plan(&report));
-    }
-    Ok(if report.success() {
+    let plan = if dry_run {
+        cycle::render::plan(&report)
+    } else {
+        String::new()
+    };
+    let code = if report.success() {
         EXIT_OK
     } else {
         EXIT_FAILED
-    })
+    };
+    Ok((code, plan))
 }
 
 /// The daemon: the state directory's lock, the metrics server when configured, and the loop

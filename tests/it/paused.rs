@@ -90,28 +90,12 @@ impl Here {
     /// `text` read as the binary reads its config file, with the environment the end-to-end
     /// harness gives it (the stand-in's token, a scratch state directory, `world.env`).
     pub fn config(&self, text: &str) -> flaredns::config::Config {
-        let path = self.world.write_config(text);
-        let state = self.world.dir.path().join("state").display().to_string();
-        let home = self.world.dir.path().display().to_string();
-        let env = self.world.env.clone();
-        flaredns::config::parse(&path, text, &move |key| match key {
-            "CLOUDFLARE_API_TOKEN" => Some(TOKEN.to_string()),
-            "STATE_DIRECTORY" => Some(state.clone()),
-            "HOME" => Some(home.clone()),
-            _ => env
-                .iter()
-                .find(|(name, _)| name == key)
-                .map(|(_, value)| value.clone()),
-        })
-        .unwrap_or_else(|error| panic!("config: {error}\n{text}"))
+        self.config_token(text, TOKEN)
     }
 
     /// `flaredns --once` in-process; its exit code.
     pub async fn once(&self, text: &str) -> u8 {
-        self.world.standin.clear_requests();
-        flaredns::run_once(self.config(text), false)
-            .await
-            .unwrap_or_else(|error| panic!("--once: {error}"))
+        self.once_config(self.config(text)).await
     }
 
     /// The daemon in-process while `script` runs; then a stop, as SIGTERM would. Returns the
@@ -181,18 +165,21 @@ pub async fn eventually(seconds: u64, mut condition: impl FnMut() -> bool) -> bo
 // Helpers for the `--once` tests of waf, adversarial, resilience, doctor and the like, run
 // in-process: doctor, `--dry-run`'s plan, and another token than the stand-in's.
 impl Here {
-    /// `text` read as `config` reads it, with `token` in `CLOUDFLARE_API_TOKEN` (`config`
-    /// always gives the stand-in's, whatever `world.env` says).
+    /// `text` read as `config` reads it, with `token` in `CLOUDFLARE_API_TOKEN`.
     pub fn config_token(&self, text: &str, token: &str) -> flaredns::config::Config {
         let path = self.world.write_config(text);
         let state = self.world.dir.path().join("state").display().to_string();
         let home = self.world.dir.path().display().to_string();
         let token = token.to_string();
+        let env = self.world.env.clone();
         flaredns::config::parse(&path, text, &move |key| match key {
             "CLOUDFLARE_API_TOKEN" => Some(token.clone()),
             "STATE_DIRECTORY" => Some(state.clone()),
             "HOME" => Some(home.clone()),
-            _ => None,
+            _ => env
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.clone()),
         })
         .unwrap_or_else(|error| panic!("config: {error}\n{text}"))
     }
@@ -203,6 +190,7 @@ impl Here {
         flaredns::run_once(config, false)
             .await
             .unwrap_or_else(|error| panic!("--once: {error}"))
+            .0
     }
 
     /// `flaredns doctor` in-process (`flaredns::doctor::run`): its exit code and the report
@@ -220,20 +208,11 @@ impl Here {
         (code, report.render())
     }
 
-    /// `flaredns --once --dry-run` in-process: the cycle `run_once` runs, dry, and the plan the
-    /// binary prints (`cycle::render::plan`; `run_once` writes it to the process's stdout).
-    /// Without the run lock and the publisher: a dry run tells nobody and writes no state.
+    /// `flaredns --once --dry-run` in-process: its exit code and the plan it prints.
     pub async fn dry_run(&self, text: &str) -> (u8, String) {
         self.world.standin.clear_requests();
-        let mut engine = flaredns::cycle::Engine::new(self.config(text))
-            .unwrap_or_else(|error| panic!("engine: {error}"));
-        let report = engine.run_cycle(true).await;
-        flaredns::cycle::render::log(&report);
-        let code = if report.success() {
-            flaredns::error::EXIT_OK
-        } else {
-            flaredns::error::EXIT_FAILED
-        };
-        (code, flaredns::cycle::render::plan(&report))
+        flaredns::run_once(self.config(text), true)
+            .await
+            .unwrap_or_else(|error| panic!("--once --dry-run: {error}"))
     }
 }
