@@ -166,7 +166,7 @@ impl Publisher {
         if report.dry_run {
             return Deliveries(None);
         }
-        let now = SystemTime::now();
+        let now = crate::clock::wall_now();
         let unix = unix_seconds(now);
         // The cycle's facts, built once; the status, the events and the heartbeat read them.
         let facts = CycleFacts::of(report);

@@ -1,10 +1,11 @@
 //! The daemon: real processes, real signals, a real sd_notify socket; and what it does over
 //! time, in-process on paused time (`paused`).
 
+use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4};
+use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4, TOKEN};
 use crate::paused::{self, Here};
 
 const NEW_IPV4: &str = "81.23.45.200";
@@ -25,6 +26,22 @@ fn in_sync_daemon(interval: &str) -> (World, crate::harness::Daemon) {
         &[],
     );
     (world, daemon)
+}
+
+/// `text` with the token and the state directory in the file itself, as `Here::config` gives
+/// them: a reload in-process reads the test process's environment, which holds neither.
+fn reloadable(world: &World, text: &str) -> String {
+    let state = world.dir.path().join("state");
+    text.replacen(
+        "[cloudflare]\n",
+        &format!("[cloudflare]\napi_token = \"{TOKEN}\"\n"),
+        1,
+    )
+    .replacen(
+        "[daemon]\n",
+        &format!("[daemon]\nstate_dir = \"{}\"\n", state.display()),
+        1,
+    )
 }
 
 fn content(world: &World, name: &str) -> String {
@@ -71,35 +88,37 @@ async fn follows_an_address_change_within_one_interval() {
     assert_eq!(code, 0);
 }
 
-#[test]
-fn sends_no_api_request_while_idle_for_several_intervals() {
-    let world = World::new();
-    world.standin.add_record(
+#[tokio::test(start_paused = true)]
+async fn sends_no_api_request_while_idle_for_several_intervals() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", PUBLIC_IPV4),
     );
-    let queries_before = world.standin.dns_queries();
-    let mut daemon = world.spawn_ready(
-        &daemon_config(&world, "1s", &record("home.example.com")),
-        &[],
-    );
-    // Four whole cycles, three intervals apart, each told to systemd as it ends.
-    assert!(daemon.wait_for_cycles(4, 20.0), "four cycles ran");
-    let (code, stderr) = daemon.terminate_with_stderr();
+    let queries_before = standin.dns_queries();
+    let config = daemon_config(&here.world, "1s", &record("home.example.com"));
+    let (code, ()) = here
+        .daemon(&config, |_| async {
+            // Four whole cycles (at 0, 1, 2 and 3 s), three intervals apart.
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+        })
+        .await;
     assert_eq!(code, 0);
     assert!(
-        world.standin.api_requests().is_empty(),
+        standin.api_requests().is_empty(),
         "{:?}",
-        world.standin.api_requests()
+        standin.api_requests()
     );
     assert!(
-        world.standin.dns_queries() - queries_before >= 4,
+        standin.dns_queries() - queries_before >= 4,
         "a DNS check per interval"
     );
     assert_eq!(
-        stderr.lines().count(),
+        here.log().lines().count(),
         2,
-        "start and stop lines only: {stderr}"
+        "start and stop lines only: {}",
+        here.log()
     );
 }
 
@@ -109,6 +128,19 @@ fn sigterm_exits_0_promptly() {
     let started = Instant::now();
     assert_eq!(daemon.terminate(), 0);
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+// The real signal reaches the loop as "check now"; what a check now does (a cycle, at most
+// one a second) is proven in-process: `sigusr1_runs_a_cycle_now`,
+// `hostile::a_flood_of_sigusr1_runs_at_most_one_cycle_a_second`.
+#[test]
+fn the_binary_takes_sigusr1_as_check_now() {
+    let (_world, mut daemon) = in_sync_daemon("1h");
+    daemon.signal("USR1");
+    let line = daemon.wait_for_line("received SIGUSR1: checking now", 5.0);
+    let (code, stderr) = daemon.terminate_with_stderr();
+    assert!(line.is_some(), "{stderr}");
+    assert_eq!(code, 0);
 }
 
 #[test]
@@ -208,7 +240,8 @@ fn tells_systemd_it_is_ready_and_pings_the_watchdog_at_half_the_timeout() {
     world
         .env
         .push(("NOTIFY_SOCKET".into(), socket_path.display().to_string()));
-    world.env.push(("WATCHDOG_USEC".into(), "1000000".into()));
+    // WatchdogSec=300ms: a ping every 150 ms, so four take under half a second.
+    world.env.push(("WATCHDOG_USEC".into(), "300000".into()));
     let mut daemon = world.spawn(
         &daemon_config(&world, "1h", &record("home.example.com")),
         &[],
@@ -222,8 +255,8 @@ fn tells_systemd_it_is_ready_and_pings_the_watchdog_at_half_the_timeout() {
             .filter(|(_, m)| m.contains("WATCHDOG=1"))
             .count()
     };
-    // Until READY=1 and five pings (about 2.5 s), or 10 s.
-    while (pings(&messages) < 5 || !messages.iter().any(|(_, m)| m.contains("READY=1")))
+    // Until READY=1 and four pings (about 0.45 s), or 10 s.
+    while (pings(&messages) < 4 || !messages.iter().any(|(_, m)| m.contains("READY=1")))
         && started.elapsed() < Duration::from_secs(10)
     {
         if let Ok(length) = socket.recv(&mut buffer) {
@@ -244,53 +277,75 @@ fn tells_systemd_it_is_ready_and_pings_the_watchdog_at_half_the_timeout() {
         .filter(|(_, m)| m.contains("WATCHDOG=1"))
         .map(|(t, _)| *t)
         .collect();
-    assert!(pings.len() >= 5, "every 0.5 s for 3 s: {pings:?}");
+    assert!(pings.len() >= 4, "every 0.15 s: {pings:?}");
+    // Half the timeout apart: never as late as the timeout itself (systemd's kill), and not
+    // bunched either.
     for pair in pings.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!((0.25..1.0).contains(&gap), "watchdog gap {gap}: {pings:?}");
+        assert!((0.075..0.3).contains(&gap), "watchdog gap {gap}: {pings:?}");
     }
 }
 
-#[test]
-fn a_sighup_during_a_cycle_is_acted_on_once_the_cycle_is_over() {
-    let world = World::new();
-    world.standin.add_record(
+#[tokio::test(start_paused = true)]
+async fn a_sighup_during_a_cycle_is_acted_on_once_the_cycle_is_over() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
     );
     // The first cycle hangs on the record list until its 2-second deadline.
-    world
-        .standin
-        .inject(crate::harness::Fault::hang().path("/dns_records").times(1));
+    standin.inject(crate::harness::Fault::hang().path("/dns_records").times(1));
+    let world = &here.world;
     let config = |records: &str| {
-        world.config(&format!(
-            "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"2s\"\n\n{records}"
-        ))
+        reloadable(
+            world,
+            &world.config(&format!(
+                "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"2s\"\n\n{records}"
+            )),
+        )
     };
-    let mut daemon = world.spawn(&config(&record("home.example.com")), &[]);
-    // The stand-in logs the listing before it hangs: the cycle is under way.
-    assert!(
-        eventually(10.0, || world
-            .standin
-            .api_requests()
-            .iter()
-            .any(|request| request.path.contains("/dns_records"))),
-        "the first cycle reached the record list"
-    );
-    world.write_config(&config(&format!(
-        "{}{}",
-        record("home.example.com"),
-        record("added.example.com")
-    )));
-    daemon.signal("HUP");
-    assert!(
-        eventually(10.0, || content(&world, "added.example.com") == PUBLIC_IPV4),
-        "the reload waited for the cycle, then took effect"
-    );
-    assert_eq!(content(&world, "home.example.com"), PUBLIC_IPV4);
-    let (code, stderr) = daemon.terminate_with_stderr();
+    let first = config(&record("home.example.com"));
+    let log = || here.log();
+    let (code, (reloaded_at, hung_at)) = here
+        .daemon(&first, |control| async move {
+            // The stand-in logs the listing before it hangs: the cycle is under way.
+            assert!(
+                paused::eventually(10, || standin
+                    .api_requests()
+                    .iter()
+                    .any(|request| request.path.contains("/dns_records")))
+                .await,
+                "the first cycle reached the record list"
+            );
+            let hung_at = tokio::time::Instant::now();
+            world.write_config(&config(&format!(
+                "{}{}",
+                record("home.example.com"),
+                record("added.example.com")
+            )));
+            control.reload();
+            assert!(
+                paused::eventually(10, || content(world, "added.example.com") == PUBLIC_IPV4).await,
+                "the reload waited for the cycle, then took effect: {}",
+                log()
+            );
+            (tokio::time::Instant::now(), hung_at)
+        })
+        .await;
     assert_eq!(code, 0);
-    assert!(stderr.contains("reloading once it is over"), "{stderr}");
+    assert_eq!(content(&here.world, "home.example.com"), PUBLIC_IPV4);
+    assert!(
+        here.log().contains("reloading once it is over"),
+        "{}",
+        here.log()
+    );
+    // Not before the hung cycle's deadline.
+    assert!(
+        reloaded_at - hung_at >= Duration::from_millis(1900),
+        "{:?}",
+        reloaded_at - hung_at
+    );
 }
 
 // See: issue 21, point 8. READY=1 waited for notifications, so a dead receiver with a long
@@ -302,9 +357,23 @@ fn ready_is_sent_before_deliveries_end() {
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
     );
-    world
-        .standin
-        .inject(crate::harness::Fault::hang().path("/hook/"));
+    // A receiver that answers nothing until the test has seen READY=1: the delivery cannot
+    // end before it. Answered then, the stop needs no grace for it.
+    let receiver = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+    let hook = format!("http://{}/hook/dead", receiver.local_addr().expect("addr"));
+    let (answer, answered) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let Some(stream) = accept_within(&receiver, Duration::from_secs(10)) else {
+            return String::new();
+        };
+        let request = read_request(&stream);
+        let _ = answered.recv();
+        let mut writer = &stream;
+        let _ = writer.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n");
+        // Held open until the daemon lets go (its exit at the latest).
+        let _ = std::io::Read::read(&mut &stream, &mut [0u8; 1]);
+        request
+    });
     let socket_path = world.dir.path().join("notify.sock");
     let socket = UnixDatagram::bind(&socket_path).expect("bind notify socket");
     socket
@@ -314,9 +383,8 @@ fn ready_is_sent_before_deliveries_end() {
         .env
         .push(("NOTIFY_SOCKET".into(), socket_path.display().to_string()));
     let config = format!(
-        "{}\n[notify]\nwebhooks = [\"{}\"]\ntimeout = \"120s\"\n",
+        "{}\n[notify]\nwebhooks = [\"{hook}\"]\ntimeout = \"120s\"\n",
         daemon_config(&world, "1h", &record("home.example.com")),
-        world.standin.url("/hook/dead")
     );
     let mut daemon = world.spawn(&config, &[]);
     let started = Instant::now();
@@ -328,11 +396,58 @@ fn ready_is_sent_before_deliveries_end() {
             ready = String::from_utf8_lossy(&buffer[..length]).contains("READY=1");
         }
     }
+    let _ = answer.send(());
+    let stopping = Instant::now();
     assert_eq!(daemon.terminate(), 0);
     assert!(ready, "READY=1 did not arrive while the webhook hung");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "the answered delivery held the stop: {:?}",
+        stopping.elapsed()
+    );
+    let request = holder.join().expect("receiver");
+    assert!(request.contains("POST /hook/dead"), "{request}");
     assert_eq!(
         content(&world, "home.example.com"),
         PUBLIC_IPV4,
         "the first cycle's DNS work was done"
     );
+}
+
+/// The first connection to `listener` within `limit`, as a blocking stream.
+fn accept_within(listener: &std::net::TcpListener, limit: Duration) -> Option<std::net::TcpStream> {
+    listener.set_nonblocking(true).ok()?;
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok((stream, _)) = listener.accept() {
+            stream.set_nonblocking(false).ok()?;
+            return Some(stream);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+/// An HTTP request's head and body, read from `stream` (by its content-length).
+fn read_request(stream: &std::net::TcpStream) -> String {
+    use std::io::{BufRead, BufReader, Read};
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0u8; length];
+    let _ = reader.read_exact(&mut body);
+    head + &String::from_utf8_lossy(&body)
 }

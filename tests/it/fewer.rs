@@ -3,84 +3,106 @@
 //! tampered id is never written), a deleted record is re-created without a duplicate, and
 //! records of two tokens are managed side by side without either token showing.
 
-use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4};
+use std::time::Duration;
 
-#[test]
-fn a_proxied_record_in_sync_costs_no_request_between_reconciles() {
-    let world = World::new();
-    world.standin.add_record(
+use crate::harness::{record, Record, World, OLD_IPV4, PUBLIC_IPV4};
+use crate::paused::{self, Here};
+
+#[tokio::test(start_paused = true)]
+async fn a_proxied_record_in_sync_costs_no_request_between_reconciles() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
         "example.com",
         Record::new("api.example.com", "A", PUBLIC_IPV4).proxied(true),
     );
     let records = record("api.example.com");
+    let once = here.world.config(&records);
     // From cron: the first run lists the zone; the next runs believe what it showed.
-    let first = world.once(&records);
-    assert_eq!(first.code, 0, "{}", first.output());
-    assert!(!first.api.is_empty());
+    assert_eq!(here.once(&once).await, 0, "{}", here.log());
+    assert!(!standin.api_requests().is_empty());
     for _ in 0..3 {
-        let again = world.once(&records);
-        assert_eq!(again.code, 0, "{}", again.output());
-        assert!(again.api.is_empty(), "{:?}", again.api);
+        assert_eq!(here.once(&once).await, 0, "{}", here.log());
+        assert!(
+            standin.api_requests().is_empty(),
+            "{:?}",
+            standin.api_requests()
+        );
     }
     // The daemon re-reads once at start, then nothing while the address holds.
-    let config = world.config(&format!("{records}\n[daemon]\ninterval = \"1s\"\n"));
-    let mut daemon = world.spawn_ready(&config, &[]);
-    // The first cycle and three more, each told to systemd as it ends.
-    assert!(daemon.wait_for_cycles(4, 20.0), "four cycles ran");
-    let requests = world.standin.api_requests().len();
-    let code = daemon.terminate();
+    let config = here
+        .world
+        .config(&format!("{records}\n[daemon]\ninterval = \"1s\"\n"));
+    let (code, requests) = here
+        .daemon(&config, |_| async {
+            // The first cycle and three more (at 1, 2 and 3 s).
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+            standin.api_requests().len()
+        })
+        .await;
     assert_eq!(code, 0);
     assert_eq!(
         requests,
         1,
         "only the start-up re-read: {:?}",
-        world.standin.api_requests()
+        standin.api_requests()
     );
 }
 
-#[test]
-fn a_hand_edit_of_a_proxied_record_is_corrected_after_the_reconcile_interval() {
-    let world = World::new();
-    let id = world.standin.add_record(
+#[tokio::test(start_paused = true)]
+async fn a_hand_edit_of_a_proxied_record_is_corrected_after_the_reconcile_interval() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    let id = standin.add_record(
         "example.com",
         Record::new("api.example.com", "A", PUBLIC_IPV4).proxied(true),
     );
-    let config = world
+    let config = here
+        .world
         .config(&format!(
             "{}\n[daemon]\ninterval = \"1s\"\n",
             record("api.example.com")
         ))
         .replace("[check]\n", "[check]\nreconcile = \"3s\"\n");
-    let mut daemon = world.spawn(&config, &[]);
-    assert!(eventually(10.0, || !world
-        .standin
-        .api_requests()
-        .is_empty()));
-    // Someone edits the record in the dashboard.
-    {
-        let mut state = world.standin.state();
-        for zone in &mut state.zones {
-            for record in zone.records.iter_mut().filter(|record| record.id == id) {
-                record.content = OLD_IPV4.to_string();
+    let content = || {
+        standin.records_at("example.com", "api.example.com")[0]
+            .content
+            .clone()
+    };
+    let (code, (believed, corrected)) = here
+        .daemon(&config, |_| async {
+            assert!(paused::eventually(10, || !standin.api_requests().is_empty()).await);
+            // Someone edits the record in the dashboard.
+            {
+                let mut state = standin.state();
+                for zone in &mut state.zones {
+                    for record in zone.records.iter_mut().filter(|record| record.id == id) {
+                        record.content = OLD_IPV4.to_string();
+                    }
+                }
             }
-        }
-    }
-    let corrected = eventually(10.0, || {
-        world.standin.records_at("example.com", "api.example.com")[0].content == PUBLIC_IPV4
-    });
-    let (code, stderr) = daemon.terminate_with_stderr();
-    assert!(corrected, "{stderr}");
+            let edited = tokio::time::Instant::now();
+            // DNS cannot see it (proxied): the listing is believed until it is 3 s old.
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            let believed = content() == OLD_IPV4;
+            let corrected = paused::eventually(10, || content() == PUBLIC_IPV4)
+                .await
+                .then(|| edited.elapsed());
+            (believed, corrected)
+        })
+        .await;
+    let log = here.log();
     assert_eq!(code, 0);
-    let listings = world
-        .standin
+    assert!(believed, "corrected before the reconcile interval: {log}");
+    let corrected = corrected.unwrap_or_else(|| panic!("never corrected: {log}"));
+    // At the first cycle after 3 s (the listing's age is counted in whole seconds).
+    assert!(corrected <= Duration::from_millis(4500), "{corrected:?}");
+    let listings = standin
         .api_requests()
         .iter()
         .filter(|request| request.path.ends_with("/dns_records"))
         .count();
-    assert!(
-        listings <= 4,
-        "{listings} listings in a few seconds at reconcile = 3s"
-    );
+    assert_eq!(listings, 2, "the start-up listing and the reconcile's");
 }
 
 #[test]

@@ -313,11 +313,11 @@ impl Daemon {
     /// SIGTERM, then waits (at most 10 s) and returns the exit code.
     pub fn terminate(&mut self) -> i32 {
         self.signal("TERM");
-        for _ in 0..100 {
+        for _ in 0..1000 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.code().unwrap_or(-1);
             }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let _ = self.child.kill();
         panic!("flaredns did not exit within 10 s of SIGTERM");
@@ -331,7 +331,8 @@ impl Drop for Daemon {
     }
 }
 
-/// Polls `condition` every 100 ms for at most `seconds`; true once it holds.
+/// Polls `condition` every 10 ms for at most `seconds`; true once it holds. (The daemon
+/// answers in milliseconds: a coarser poll would be most of a test's waiting.)
 pub fn eventually(seconds: f64, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
     loop {
@@ -341,7 +342,7 @@ pub fn eventually(seconds: f64, mut condition: impl FnMut() -> bool) -> bool {
         if std::time::Instant::now() > deadline {
             return false;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::harness::{eventually, record, Fault, Record, World, OLD_IPV4, PUBLIC_IPV4};
+use crate::harness::{record, Fault, Record, World, OLD_IPV4, PUBLIC_IPV4};
 
 fn world_with_old_record() -> World {
     let world = World::new();
@@ -335,47 +335,48 @@ fn a_server_message_cannot_forge_a_log_line() {
     );
 }
 
-#[test]
-fn a_flood_of_sigusr1_runs_at_most_one_cycle_a_second() {
-    let world = World::new();
-    world.standin.add_record(
+#[tokio::test(start_paused = true)]
+async fn a_flood_of_sigusr1_runs_at_most_one_cycle_a_second() {
+    let here = crate::paused::Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", PUBLIC_IPV4),
     );
-    let config = world.config(&format!(
+    let config = here.world.config(&format!(
         "{}\n[daemon]\ninterval = \"1h\"\n",
         record("home.example.com")
     ));
-    let mut daemon = world.spawn(&config, &[]);
     let traces = || {
-        world
-            .standin
+        standin
             .requests()
             .iter()
             .filter(|request| request.path == "/cdn-cgi/trace")
             .count()
     };
-    assert!(eventually(10.0, || traces() >= 1));
-    let before = traces();
-    let started = Instant::now();
-    for _ in 0..50 {
-        daemon.signal("USR1");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(1500));
-    let seconds = started.elapsed().as_secs_f64();
-    let cycles = traces() - before;
-    let (_, stderr) = daemon.terminate_with_stderr();
+    let (code, (cycles, seconds)) = here
+        .daemon(&config, |control| async move {
+            assert!(crate::paused::eventually(10, || traces() >= 1).await);
+            let before = traces();
+            let started = tokio::time::Instant::now();
+            for _ in 0..50 {
+                control.run_now();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            (traces() - before, started.elapsed().as_secs_f64())
+        })
+        .await;
+    assert_eq!(code, 0);
+    // In 2.5 s from the first signal: the cycles due 1 s and 2 s after the first one.
     assert!(
-        cycles as f64 <= seconds + 1.0,
+        cycles as f64 <= seconds,
         "{cycles} cycles in {seconds:.1} s from 50 signals"
     );
     assert!(cycles >= 1, "the signal was acted on");
-    let info_lines = stderr
-        .lines()
-        .filter(|line| line.contains("SIGUSR1"))
-        .count();
-    assert!(info_lines <= cycles + 1, "{info_lines} lines:\n{stderr}");
+    let log = here.log();
+    let info_lines = log.lines().filter(|line| line.contains("SIGUSR1")).count();
+    assert!(info_lines <= cycles + 1, "{info_lines} lines:\n{log}");
 }
 
 #[test]

@@ -5,7 +5,8 @@
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4};
+use crate::harness::{record, Record, World, OLD_IPV4, PUBLIC_IPV4};
+use crate::paused::{self, Here};
 
 /// GET `path` from 127.0.0.1:`port`: (status, body), or None while nothing listens.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -49,66 +50,143 @@ fn parse(text: &str) -> prometheus_parse::Scrape {
     prometheus_parse::Scrape::parse(lines).expect("valid exposition format")
 }
 
-#[test]
-fn the_daemon_serves_metrics_that_grow_and_health_that_follows_the_api() {
-    let world = World::new();
-    world.standin.add_record(
+/// `get` for a test on paused time: the daemon's server runs on the test's own runtime, so
+/// the request must not block it.
+async fn get_here(port: u16, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+        .await
+        .ok()?
+        .ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())?;
+    Some((status, body))
+}
+
+/// Asks `path` every 100 ms of virtual time for up to `seconds` until `wanted` holds of the
+/// answer; the virtual time it took.
+async fn until_answer(
+    port: u16,
+    path: &str,
+    seconds: u64,
+    wanted: impl Fn(u16, &str) -> bool,
+) -> Option<Duration> {
+    let started = tokio::time::Instant::now();
+    while started.elapsed() <= Duration::from_secs(seconds) {
+        if get_here(port, path)
+            .await
+            .is_some_and(|(status, body)| wanted(status, &body))
+        {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// The port in the in-process daemon's start-up line (`listen = "127.0.0.1:0"`).
+fn metrics_port(log: &str) -> u16 {
+    log.lines()
+        .find(|line| line.contains("serving /metrics"))
+        .and_then(|line| line.rsplit(':').next())
+        .and_then(|port| port.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no metrics start-up line: {log}"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_daemon_serves_metrics_that_grow_and_health_that_follows_the_api() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
     );
-    let config = world.config(&format!(
+    let config = here.world.config(&format!(
         "{}\n[daemon]\ninterval = \"1s\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
         record("home.example.com")
     ));
-    let mut daemon = world.spawn(&config, &[]);
-    let port = daemon.metrics_port();
-    assert!(eventually(10.0, || get(port, "/healthz")
-        .is_some_and(|(status, _)| status == 200)));
-    let (status, first) = get(port, "/metrics").expect("scrape");
-    assert_eq!(status, 200);
-    let first = parse(&first);
-    assert_eq!(value(&first, "flaredns_build_info", &[]), Some(1.0));
-    assert_eq!(
-        value(
-            &first,
-            "flaredns_detected_address_info",
-            &[("family", "ipv4"), ("address", PUBLIC_IPV4)]
-        ),
-        Some(1.0)
-    );
-    assert!(value(
-        &first,
-        "flaredns_api_requests_total",
-        &[("method", "POST"), ("code", "200")]
-    )
-    .is_some());
-    let cycles = |scrape: &prometheus_parse::Scrape| {
-        value(scrape, "flaredns_cycles_total", &[("result", "success")]).unwrap_or(0.0)
-    };
-    assert!(eventually(10.0, || {
-        get(port, "/metrics").is_some_and(|(_, text)| cycles(&parse(&text)) > cycles(&first))
-    }));
-    assert_eq!(get(port, "/other").map(|(status, _)| status), Some(404));
-    // Detection fails for longer than two intervals: 503 with the reason; then 200 again.
-    world.standin.set_public_ipv4("192.168.1.20");
-    assert!(eventually(10.0, || get(port, "/healthz").is_some_and(
-        |(status, body)| status == 503 && body.contains("private")
-    )));
-    world.standin.set_public_ipv4(PUBLIC_IPV4);
-    assert!(eventually(10.0, || get(port, "/healthz")
-        .is_some_and(|(status, _)| status == 200)));
-    let (status, text) = get(port, "/metrics").expect("scrape");
-    assert_eq!(status, 200);
-    assert!(
-        value(
-            &parse(&text),
-            "flaredns_cycles_total",
-            &[("result", "failure")]
-        )
-        .unwrap_or(0.0)
-            >= 1.0
-    );
-    assert_eq!(daemon.terminate(), 0);
+    let log = || here.log();
+    let (code, ()) = here
+        .daemon(&config, |_| async move {
+            paused::eventually(5, || log().contains("serving /metrics")).await;
+            let port = metrics_port(&log());
+            assert!(
+                until_answer(port, "/healthz", 10, |status, _| status == 200)
+                    .await
+                    .is_some()
+            );
+            let (status, first) = get_here(port, "/metrics").await.expect("scrape");
+            assert_eq!(status, 200);
+            let first = parse(&first);
+            assert_eq!(value(&first, "flaredns_build_info", &[]), Some(1.0));
+            assert_eq!(
+                value(
+                    &first,
+                    "flaredns_detected_address_info",
+                    &[("family", "ipv4"), ("address", PUBLIC_IPV4)]
+                ),
+                Some(1.0)
+            );
+            assert!(value(
+                &first,
+                "flaredns_api_requests_total",
+                &[("method", "POST"), ("code", "200")]
+            )
+            .is_some());
+            let cycles = |scrape: &prometheus_parse::Scrape| {
+                value(scrape, "flaredns_cycles_total", &[("result", "success")]).unwrap_or(0.0)
+            };
+            let before = cycles(&first);
+            // The next cycle is a second away: the count grows within it.
+            let grew = until_answer(port, "/metrics", 10, |_, text| {
+                cycles(&parse(text)) > before
+            });
+            assert!(grew
+                .await
+                .is_some_and(|took| took <= Duration::from_millis(1100)));
+            assert_eq!(
+                get_here(port, "/other").await.map(|(status, _)| status),
+                Some(404)
+            );
+            // Detection fails for longer than two intervals: 503 with the reason; then 200
+            // again.
+            standin.set_public_ipv4("192.168.1.20");
+            let unhealthy = until_answer(port, "/healthz", 10, |status, body| {
+                status == 503 && body.contains("private")
+            })
+            .await
+            .unwrap_or_else(|| panic!("never 503: {}", log()));
+            assert!(
+                (Duration::from_secs(2)..=Duration::from_secs(4)).contains(&unhealthy),
+                "503 after {unhealthy:?}, with a last success one interval before the change"
+            );
+            standin.set_public_ipv4(PUBLIC_IPV4);
+            let healthy = until_answer(port, "/healthz", 10, |status, _| status == 200)
+                .await
+                .expect("200 again");
+            assert!(healthy <= Duration::from_millis(1100), "{healthy:?}");
+            let (status, text) = get_here(port, "/metrics").await.expect("scrape");
+            assert_eq!(status, 200);
+            assert!(
+                value(
+                    &parse(&text),
+                    "flaredns_cycles_total",
+                    &[("result", "failure")]
+                )
+                .unwrap_or(0.0)
+                    >= 1.0
+            );
+        })
+        .await;
+    assert_eq!(code, 0);
 }
 
 #[test]
@@ -208,9 +286,11 @@ fn status_reads_the_last_cycle_without_a_request() {
 }
 
 // See: issue 21, point 9. Under the units' UMask=0077 the textfile was 0600 (node_exporter could
-// not read it), and a read-only directory was warned every cycle.
+// not read it), and a read-only directory was warned every cycle (the daemon's half, on paused
+// time, is `a_textfile_the_daemon_cannot_write_is_warned_once`). The umask is the process's:
+// this half runs the binary.
 #[test]
-fn the_textfile_is_0644_under_umask_077_and_a_failure_is_warned_once() {
+fn the_textfile_is_0644_under_umask_077() {
     use std::os::unix::fs::PermissionsExt;
     let world = World::new();
     world.standin.add_record(
@@ -241,27 +321,40 @@ fn the_textfile_is_0644_under_umask_077_and_a_failure_is_warned_once() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o644);
+}
 
-    let missing = world.dir.path().join("no-such-dir/flaredns.prom");
+// See: issue 21, point 9: the daemon's half.
+#[tokio::test(start_paused = true)]
+async fn a_textfile_the_daemon_cannot_write_is_warned_once() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
+        "example.com",
+        Record::new("home.example.com", "A", OLD_IPV4),
+    );
+    let missing = here.world.dir.path().join("no-such-dir/flaredns.prom");
     let daemon_config = format!(
         "{}\n[daemon]\ninterval = \"1s\"\n\n[metrics]\ntextfile = \"{}\"\n",
         record("home.example.com"),
         missing.display()
     );
-    let mut daemon = world.spawn(&world.config(&daemon_config), &[]);
     let cycles = || {
-        world
-            .standin
+        standin
             .requests()
             .iter()
             .filter(|request| !request.is_api())
             .count()
     };
-    assert!(eventually(20.0, || cycles() >= 3), "three cycles ran");
-    let (code, stderr) = daemon.terminate_with_stderr();
-    assert_eq!(code, 0, "{stderr}");
-    let warnings = stderr.matches("cannot write the metrics textfile").count();
-    assert_eq!(warnings, 1, "{stderr}");
+    let (code, ran) = here
+        .daemon(&here.world.config(&daemon_config), |_| async {
+            paused::eventually(20, || cycles() >= 3).await
+        })
+        .await;
+    let log = here.log();
+    assert!(ran, "three cycles ran: {log}");
+    assert_eq!(code, 0, "{log}");
+    let warnings = log.matches("cannot write the metrics textfile").count();
+    assert_eq!(warnings, 1, "{log}");
 }
 
 // See: issue 21, point 11. Four slots were taken before `accept`, 2 s each: 133 idle sockets

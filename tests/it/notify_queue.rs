@@ -9,10 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::harness::{eventually, record, Fault, Record, World, OLD_IPV4};
+use crate::harness::{record, Fault, Record, World, OLD_IPV4};
+use crate::paused::{self, Here};
 
 /// A plain HTTP receiver that counts requests and the most connections in use at once. Each
-/// answer takes 20 ms and closes its connection, so concurrency shows as connections.
+/// answer takes 3 ms and closes its connection, so concurrency shows as connections: long
+/// enough for four to overlap (and for a client without a limit to pile up far more), short
+/// enough that 300 at four at once take a quarter of a second.
 struct Counter {
     url: String,
     received: Arc<AtomicUsize>,
@@ -55,7 +58,7 @@ impl Counter {
                     if body.starts_with(b"{") {
                         r.fetch_add(1, Ordering::SeqCst);
                     }
-                    std::thread::sleep(Duration::from_millis(20));
+                    std::thread::sleep(Duration::from_millis(3));
                     // Counted out before the answer: the client opens its next connection
                     // only after reading one.
                     u.fetch_sub(1, Ordering::SeqCst);
@@ -182,54 +185,68 @@ fn two_receivers_on_one_host_are_warned_about_separately() {
     assert_eq!(good, 3);
 }
 
-#[test]
-fn the_daemons_next_cycle_never_waits_for_a_hanging_receiver() {
-    let world = World::new();
-    world.standin.add_record(
+#[tokio::test(start_paused = true)]
+async fn the_daemons_next_cycle_never_waits_for_a_hanging_receiver() {
+    let here = Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
     );
-    world.standin.inject(Fault::hang().path("/hook/"));
-    let config = world.config(&format!(
+    standin.inject(Fault::hang().path("/hook/"));
+    let config = here.world.config(&format!(
         "[daemon]\ninterval = \"1s\"\n\n{}\n[notify]\nwebhooks = [\"{}\"]\ntimeout = \"60s\"\n",
         record("home.example.com"),
-        world.standin.url("/hook/hangs")
+        standin.url("/hook/hangs")
     ));
-    let mut daemon = world.spawn(&config, &[]);
     let content = || {
-        world
-            .standin
+        standin
             .records_at("example.com", "home.example.com")
             .first()
             .map(|record| record.content.clone())
             .unwrap_or_default()
     };
-    assert!(
-        eventually(5.0, || content() == crate::harness::PUBLIC_IPV4),
-        "first cycle"
-    );
     let delivering = || {
-        world
-            .standin
+        standin
             .requests()
             .iter()
             .any(|request| request.path.starts_with("/hook/"))
     };
-    assert!(eventually(5.0, delivering), "the event's delivery started");
-    // The first event's delivery hangs for a minute; the next change is written anyway.
-    world.standin.set_public_ipv4("81.23.45.200");
+    let (code, stopping) = here
+        .daemon(&config, |_| async {
+            assert!(
+                paused::eventually(5, || content() == crate::harness::PUBLIC_IPV4).await,
+                "first cycle"
+            );
+            assert!(
+                paused::eventually(5, delivering).await,
+                "the event's delivery started"
+            );
+            // The first event's delivery hangs for a minute; the next change is written at
+            // the next tick anyway.
+            standin.set_public_ipv4("81.23.45.200");
+            let changed = tokio::time::Instant::now();
+            assert!(
+                paused::eventually(5, || content() == "81.23.45.200").await,
+                "the next cycle waited for the queue"
+            );
+            assert!(
+                changed.elapsed() <= Duration::from_millis(1100),
+                "{:?}",
+                changed.elapsed()
+            );
+            tokio::time::Instant::now()
+        })
+        .await;
+    let log = here.log();
+    assert_eq!(code, 0, "{log}");
+    // The stop gives the queue its 5 s grace, not the delivery's minute.
     assert!(
-        eventually(5.0, || content() == "81.23.45.200"),
-        "the next cycle waited for the queue"
-    );
-    let stopping = Instant::now();
-    let (code, stderr) = daemon.terminate_with_stderr();
-    assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stopping.elapsed() < Duration::from_secs(8),
+        stopping.elapsed() <= Duration::from_millis(5100),
         "stopping waited {:?} for the queue",
         stopping.elapsed()
     );
+    assert!(log.contains("they are dropped"), "{log}");
 }
 
 #[test]
@@ -251,7 +268,7 @@ fn at_most_four_hooks_run_at_once() {
     std::fs::write(
         &hook,
         format!(
-            "#!/bin/sh\ntouch {r}/$$\nls {r} | wc -l >> {s}\nsleep 0.2\nrm {r}/$$\n",
+            "#!/bin/sh\ntouch {r}/$$\nls {r} | wc -l >> {s}\nsleep 0.05\nrm {r}/$$\n",
             r = running.display(),
             s = seen.display()
         ),
