@@ -225,9 +225,10 @@ impl Log {
     }
 
     /// A barrier in the kernel's own order, instead of a quiet window: after changes that
-    /// must start no cycle (made since `since`), `barrier` makes one that must, and this
-    /// waits until the daemon has told a change and then finished a cycle. Returns what it
-    /// told since `since`, for the test to compare with the barrier's line alone.
+    /// must start no cycle (made since `since`, with the daemon idle: its last cycle
+    /// finished), `barrier` makes one that must, and this waits until the daemon has told a
+    /// change and then finished a cycle. Returns what it told since `since`, for the test to
+    /// compare with the barrier's line alone.
     ///
     /// Why that proves "nothing else": the kernel queues every notification on the daemon's
     /// one netlink socket in the order of the changes (a neighbour's or an IPv4 address's
