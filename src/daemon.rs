@@ -16,9 +16,6 @@ use crate::detect::watch::{Change, Watcher};
 use crate::publish::Publisher;
 use crate::systemd;
 
-/// Signal-triggered cycles start at most this often.
-const SIGNAL_SPACING: Duration = Duration::from_secs(1);
-
 /// What woke the loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -48,6 +45,7 @@ pub async fn run(
     engine.reread_next_cycle();
     publisher.write_when_changed();
     let watcher = Watcher::for_config(&engine.config);
+    let windows = Windows::of_this_build();
     let mut daemon = Loop {
         engine,
         publisher,
@@ -66,6 +64,7 @@ pub async fn run(
         pending: Pending::default(),
         last_start: None,
         watch_run: None,
+        windows,
         releaser: crate::residency::Releaser::default(),
     };
     daemon.run().await
@@ -92,6 +91,8 @@ struct Loop<'e, E: Events> {
     last_start: Option<Instant>,
     /// A burst of watched changes (a PPPoE flap, DAD) becomes one cycle at this time.
     watch_run: Option<Instant>,
+    /// How long a burst settles and how far apart watch- and signal-started cycles are.
+    windows: Windows,
     /// Gives the code pages a cycle ran back, at most every 2 s.
     releaser: crate::residency::Releaser,
 }
@@ -130,8 +131,8 @@ impl<E: Events> Loop<'_, E> {
     /// Waits for the next tick, a signal's or a watched change's run, pinging the watchdog
     /// and answering signals meanwhile. `Err` is a stop signal.
     async fn wait_for_next_run(&mut self) -> Result<(), &'static str> {
-        let mut signal_run: Option<Instant> =
-            std::mem::take(&mut self.pending.run).then(|| earliest_signal_run(self.last_start));
+        let mut signal_run: Option<Instant> = std::mem::take(&mut self.pending.run)
+            .then(|| self.windows.earliest_signal_run(self.last_start));
         loop {
             tokio::select! {
                 _ = self.ticker.tick() => break,
@@ -151,7 +152,7 @@ impl<E: Events> Loop<'_, E> {
                         self.engine.reread_next_cycle();
                         if signal_run.is_none() {
                             tracing::info!("received SIGUSR1: checking now");
-                            signal_run = Some(earliest_signal_run(self.last_start));
+                            signal_run = Some(self.windows.earliest_signal_run(self.last_start));
                         } else {
                             tracing::debug!("received SIGUSR1 again; one check is already due");
                         }
@@ -173,7 +174,7 @@ impl<E: Events> Loop<'_, E> {
                 Change::Overrun => tracing::info!("address notifications were lost: checking now"),
             }
         }
-        self.watch_run = Some(next_watch_run(
+        self.watch_run = Some(self.windows.next_watch_run(
             self.watch_run,
             change,
             Instant::now(),
@@ -286,39 +287,99 @@ fn new_ticker(interval: Duration) -> tokio::time::Interval {
     ticker
 }
 
-/// How long a burst of address notifications may last before its one cycle starts.
-const WATCH_SETTLE: Duration = Duration::from_millis(300);
-/// How long a tentative address (duplicate address detection running) is waited for; the
-/// kernel says when DAD ends, which starts the cycle sooner.
-const DAD_WAIT: Duration = Duration::from_secs(3);
-/// Watch-started cycles are at least this far apart (a flapping link gave 2.5 a second).
-const WATCH_SPACING: Duration = Duration::from_secs(1);
+/// The daemon's short windows: how long a burst of watched changes settles, how long a
+/// tentative address is waited for, and how far apart watch- and signal-started cycles are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Windows {
+    /// How long a burst of address notifications may last before its one cycle starts.
+    settle: Duration,
+    /// How long a tentative address (duplicate address detection running) is waited for;
+    /// the kernel says when DAD ends, which starts the cycle sooner.
+    dad_wait: Duration,
+    /// Watch-started cycles are at least this far apart (a flapping link gave 2.5 a second).
+    watch_spacing: Duration,
+    /// Signal-triggered cycles start at most this often.
+    signal_spacing: Duration,
+}
 
-/// When the cycle a watched change asks for starts: soon after the first change of a burst
-/// (a later one never postpones it), at most `DAD_WAIT` after a tentative address, and never
-/// sooner than `WATCH_SPACING` after the last cycle started. Pure, for the tests.
-fn next_watch_run(
-    current: Option<Instant>,
-    change: &Change,
-    now: Instant,
-    last_start: Option<Instant>,
-) -> Instant {
-    let tentative = matches!(
-        change,
-        Change::Address {
-            tentative: true,
-            ..
-        }
-    );
-    let wanted = now + if tentative { DAD_WAIT } else { WATCH_SETTLE };
-    let run = match current {
-        Some(current) if tentative => current,
-        Some(current) => current.min(wanted),
-        None => wanted,
+/// In a debug build, divides the windows (an integer from 2 to 100): the end-to-end tests
+/// run the real binary in network namespaces, where each watch-started cycle would
+/// otherwise cost them a real second. A release build never reads it.
+#[cfg(debug_assertions)]
+const WINDOW_DIVISOR_VARIABLE: &str = "FLAREDNS_TEST_WINDOW_DIVISOR";
+
+impl Windows {
+    /// The windows the SPEC gives.
+    const SPEC: Windows = Windows {
+        settle: Duration::from_millis(300),
+        dad_wait: Duration::from_secs(3),
+        watch_spacing: Duration::from_secs(1),
+        signal_spacing: Duration::from_secs(1),
     };
-    last_start
-        .and_then(|start| start.checked_add(WATCH_SPACING))
-        .map_or(run, |earliest| run.max(earliest))
+
+    /// The SPEC's windows; in a debug build divided by `FLAREDNS_TEST_WINDOW_DIVISOR` when
+    /// that is set (and said so once).
+    fn of_this_build() -> Windows {
+        #[cfg(debug_assertions)]
+        if let Some(divisor) = std::env::var(WINDOW_DIVISOR_VARIABLE)
+            .ok()
+            .and_then(|value| value.parse::<u32>().ok())
+            .filter(|divisor| (2..=100).contains(divisor))
+        {
+            tracing::info!("{WINDOW_DIVISOR_VARIABLE}={divisor}: the watch and signal windows are {divisor} times shorter (a debug build, for tests)");
+            let spec = Windows::SPEC;
+            return Windows {
+                settle: spec.settle / divisor,
+                dad_wait: spec.dad_wait / divisor,
+                watch_spacing: spec.watch_spacing / divisor,
+                signal_spacing: spec.signal_spacing / divisor,
+            };
+        }
+        Windows::SPEC
+    }
+
+    /// When the cycle a watched change asks for starts: soon after the first change of a
+    /// burst (a later one never postpones it), at most `dad_wait` after a tentative address,
+    /// and never sooner than `watch_spacing` after the last cycle started. Pure, for the
+    /// tests.
+    fn next_watch_run(
+        &self,
+        current: Option<Instant>,
+        change: &Change,
+        now: Instant,
+        last_start: Option<Instant>,
+    ) -> Instant {
+        let tentative = matches!(
+            change,
+            Change::Address {
+                tentative: true,
+                ..
+            }
+        );
+        let wanted = now
+            + if tentative {
+                self.dad_wait
+            } else {
+                self.settle
+            };
+        let run = match current {
+            Some(current) if tentative => current,
+            Some(current) => current.min(wanted),
+            None => wanted,
+        };
+        last_start
+            .and_then(|start| start.checked_add(self.watch_spacing))
+            .map_or(run, |earliest| run.max(earliest))
+    }
+
+    /// A signal-triggered cycle starts no sooner than this: `signal_spacing` after the last
+    /// start.
+    fn earliest_signal_run(&self, last_start: Option<Instant>) -> Instant {
+        let now = Instant::now();
+        last_start
+            .and_then(|start| start.checked_add(self.signal_spacing))
+            .map_or(now, |earliest| earliest.max(now))
+    }
 }
 
 /// The next watched change, or never without a watch.
@@ -327,14 +388,6 @@ async fn watch_next(watcher: &mut Option<Watcher>) -> std::io::Result<Change> {
         Some(watcher) => watcher.changed().await,
         None => std::future::pending().await,
     }
-}
-
-/// A signal-triggered cycle starts no sooner than this: one second after the last start.
-fn earliest_signal_run(last_start: Option<Instant>) -> Instant {
-    let now = Instant::now();
-    last_start
-        .and_then(|start| start.checked_add(SIGNAL_SPACING))
-        .map_or(now, |earliest| earliest.max(now))
 }
 
 async fn sleep_until_or_never(when: Option<Instant>) {
@@ -558,7 +611,7 @@ mod tests {
             ),
         ];
         for (label, current, change, last_start, expected) in cases {
-            let run = next_watch_run(current, change, now, last_start);
+            let run = Windows::SPEC.next_watch_run(current, change, now, last_start);
             assert_eq!(run - now, expected, "{label}");
         }
     }

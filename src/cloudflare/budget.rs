@@ -96,28 +96,33 @@ impl Budget {
         if let Some((until, reason)) = self.not_before(now) {
             return Err(Refused::NotBefore { until, reason });
         }
-        if self.used_this_cycle >= self.per_cycle {
-            return Err(Refused::CycleSpent {
-                limit: self.per_cycle,
-            });
-        }
-        while self
-            .sent
-            .front()
-            .is_some_and(|sent| now.saturating_duration_since(*sent) >= HOUR)
-        {
-            self.sent.pop_front();
-        }
-        if self.sent.len() >= self.per_hour as usize {
-            let oldest = self.sent.front().copied().unwrap_or(now);
-            return Err(Refused::HourSpent {
-                limit: self.per_hour,
-                until: instant_after(oldest, HOUR),
-            });
+        if let Some(refused) = self.spent_at(now) {
+            return Err(refused);
         }
         self.used_this_cycle += 1;
         self.sent.push_back(now);
         Ok(())
+    }
+
+    /// Whether a request taken at `at` would find this cycle's or the rolling hour's
+    /// requests used up. Both only fill up until then (the hour is judged at `at`), so a
+    /// caller about to wait until `at` can know now that the request will be refused.
+    pub fn spent_at(&self, at: Instant) -> Option<Refused> {
+        if self.used_this_cycle >= self.per_cycle {
+            return Some(Refused::CycleSpent {
+                limit: self.per_cycle,
+            });
+        }
+        let mut in_window = self
+            .sent
+            .iter()
+            .filter(|sent| at.saturating_duration_since(**sent) < HOUR);
+        let oldest = in_window.next().copied();
+        let count = oldest.map_or(0, |_| 1 + in_window.count());
+        (count >= self.per_hour as usize).then(|| Refused::HourSpent {
+            limit: self.per_hour,
+            until: instant_after(oldest.unwrap_or(at), HOUR),
+        })
     }
 
     /// Records a success: backoff resets (a wait already set is kept).
@@ -200,6 +205,31 @@ mod tests {
         assert_eq!(budget.acquire(now), Err(Refused::CycleSpent { limit: 3 }));
         budget.start_cycle();
         assert_eq!(budget.acquire(now), Ok(()));
+    }
+
+    #[test]
+    fn a_spent_budget_is_known_before_a_wait_ends() {
+        let start = Instant::now();
+        let mut budget = Budget::new(1, 2);
+        assert_eq!(budget.spent_at(start), None);
+        assert_eq!(budget.acquire(start), Ok(()));
+        let wait = budget.failed(start, None);
+        let retry = start + wait;
+        assert_eq!(
+            budget.spent_at(retry),
+            Some(Refused::CycleSpent { limit: 1 })
+        );
+        assert_eq!(budget.acquire(retry), Err(Refused::CycleSpent { limit: 1 }));
+        budget.start_cycle();
+        assert_eq!(budget.acquire(start + HOUR / 2), Ok(()));
+        let spent = Some(Refused::HourSpent {
+            limit: 2,
+            until: start + HOUR,
+        });
+        budget.start_cycle();
+        assert_eq!(budget.spent_at(start + HOUR / 2), spent);
+        // The first request leaves the rolling hour: one is free again.
+        assert_eq!(budget.spent_at(start + HOUR), None);
     }
 
     #[test]

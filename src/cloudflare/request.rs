@@ -1,8 +1,9 @@
 //! Sending one logical request: the loop every API call goes through. It refuses a path
 //! segment that is not an id, honours the halts of the cycle (a challenge or a rejected token
 //! stops the token; a 403 about a zone stops that zone), waits out backoff and Retry-After
-//! only when that fits the deadline, retries only what Cloudflare cannot have applied, never
-//! follows a redirect, and believes a batch only when its answer shows the records written.
+//! only when that fits the deadline and the budget will then allow the request, retries only
+//! what Cloudflare cannot have applied, never follows a redirect, and believes a batch only
+//! when its answer shows the records written.
 
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
@@ -108,21 +109,16 @@ impl ApiCycle<'_> {
                     reason,
                 });
             }
+            // A request the budget will refuse when the wait ends is refused now: a cycle
+            // whose requests are spent ends without sitting out a backoff first.
+            if let Some(refused) = lock(&self.client.budget).spent_at(until) {
+                return Err(over_budget(refused));
+            }
             tokio::time::sleep_until(until).await;
         }
         lock(&self.client.budget)
             .acquire(Instant::now())
-            .map_err(|refused| ApiError::Budget {
-                detail: match refused {
-                    Refused::CycleSpent { limit } => {
-                        format!("{limit} requests this cycle, [daemon].max_requests_per_cycle")
-                    }
-                    Refused::HourSpent { limit, .. } => {
-                        format!("{limit} requests in the last hour, [daemon].max_requests_per_hour")
-                    }
-                    Refused::NotBefore { reason, .. } => reason.to_string(),
-                },
-            })
+            .map_err(over_budget)
     }
 
     /// One HTTP exchange. Returns the status (0 when no answer came) and any `Retry-After`
@@ -295,6 +291,21 @@ pub(super) fn unconfirmed_if_unknown(error: ApiError) -> ApiError {
             detail: error.to_string(),
         },
         other => other,
+    }
+}
+
+/// The error for a request the budget refused.
+fn over_budget(refused: Refused) -> ApiError {
+    ApiError::Budget {
+        detail: match refused {
+            Refused::CycleSpent { limit } => {
+                format!("{limit} requests this cycle, [daemon].max_requests_per_cycle")
+            }
+            Refused::HourSpent { limit, .. } => {
+                format!("{limit} requests in the last hour, [daemon].max_requests_per_hour")
+            }
+            Refused::NotBefore { reason, .. } => reason.to_string(),
+        },
     }
 }
 

@@ -154,6 +154,8 @@ pub struct State {
     pub fail_next_operation: Option<String>,
     /// Item pages answer cursors that alternate between two pages forever.
     pub looping_item_cursor: bool,
+    /// Bulk operations are done at their first poll instead of the second.
+    pub operations_done_at_once: bool,
     next_id: u64,
     /// When the stand-in started: requests are logged with seconds since then.
     pub(crate) started: tokio::time::Instant,
@@ -179,6 +181,7 @@ impl State {
             operations: std::collections::BTreeMap::new(),
             fail_next_operation: None,
             looping_item_cursor: false,
+            operations_done_at_once: false,
             started: tokio::time::Instant::now(),
         }
     }

@@ -1,11 +1,13 @@
-//! A network namespace a test makes for itself (`ip netns add`), removed when dropped. Tests
-//! that need one say so loudly when they cannot have it (not root, no iproute2); under CI
-//! (`CI` set, run as root) that is a failure, never a silent pass.
+//! A network namespace a test makes for itself (`ip netns add`), removed when dropped, and
+//! the daemon run inside one: its stderr followed line by line, and barriers in the kernel's
+//! own order instead of quiet windows. Tests that need a namespace say so loudly when they
+//! cannot have it (not root, no iproute2); under CI (`CI` set, run as root) that is a
+//! failure, never a silent pass.
 
 use std::io::BufRead;
 use std::process::{Child, Command};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Says loudly that `test` cannot run on this machine and why; under CI (`CI` set) that is a
 /// failure, never a silent pass.
@@ -38,7 +40,11 @@ pub fn ip(args: &[&str]) -> bool {
 pub struct Namespace(pub String);
 
 impl Namespace {
-    /// A new namespace, or None (after printing why) where this machine cannot make one.
+    /// A new namespace, or None (after printing why) where this machine cannot make one. Its
+    /// interfaces get no IPv6 link-local address: one would appear a moment after its link
+    /// comes up (and, on a veth, only after duplicate address detection, a second or two
+    /// later), as a notification a daemon started meanwhile would count. The addresses a
+    /// test adds are then the only ones, there the moment `ip` returns.
     pub fn new(label: &str) -> Option<Namespace> {
         let name = unique_name(label);
         if !ip(&["netns", "add", &name]) {
@@ -50,6 +56,15 @@ impl Namespace {
         }
         let namespace = Namespace(name);
         assert!(namespace.ip(&["link", "set", "lo", "up"]));
+        let quiet = namespace
+            .command("sh")
+            .args([
+                "-c",
+                "echo 1 > /proc/sys/net/ipv6/conf/default/addr_gen_mode",
+            ])
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(quiet, "no link-local addresses in {}", namespace.0);
         Some(namespace)
     }
 
@@ -74,7 +89,36 @@ impl Namespace {
         command.args(["netns", "exec", &self.0, program]);
         command
     }
+
+    /// The real binary inside the namespace with `config` and `-v`, its state directory
+    /// beside the config, stderr piped (read it with `follow_stderr`). Its watch and signal
+    /// windows are `WINDOW_DIVISOR` times shorter: every wait on them below is on an event.
+    pub fn spawn_flaredns(&self, config: &std::path::Path) -> Child {
+        let state = config.with_file_name("state");
+        self.command(env!("CARGO_BIN_EXE_flaredns"))
+            .arg("--config")
+            .arg(config)
+            .arg("-v")
+            .env("CLOUDFLARE_API_TOKEN", "unused")
+            .env("STATE_DIRECTORY", state)
+            .env("FLAREDNS_TEST_WINDOW_DIVISOR", WINDOW_DIVISOR.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the daemon in the namespace")
+    }
 }
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// The daemons here settle a burst for 30 ms instead of 300, and start watch- and
+/// signal-started cycles 100 ms apart instead of a second (a debug build's
+/// `FLAREDNS_TEST_WINDOW_DIVISOR`; the windows themselves are unit-tested in `daemon.rs`).
+pub const WINDOW_DIVISOR: u32 = 10;
 
 /// A daemon config for the watch tests, in `dir`: detection from `iface:fl0` (private
 /// addresses only, so each cycle ends at detection without an API request: the API is a
@@ -94,86 +138,139 @@ pub fn watch_config(dir: &std::path::Path, watch: &[&str]) -> std::path::PathBuf
     config
 }
 
-impl Namespace {
-    /// The real binary inside the namespace with `config` and `-v`, stderr piped (read it
-    /// with `follow_stderr`).
-    pub fn spawn_flaredns(&self, config: &std::path::Path) -> Child {
-        self.command(env!("CARGO_BIN_EXE_flaredns"))
-            .arg("--config")
-            .arg(config)
-            .arg("-v")
-            .env("CLOUDFLARE_API_TOKEN", "unused")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("start the daemon in the namespace")
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 /// Every line a child writes to stderr, with when it arrived, read by a thread as it comes;
-/// the thread ends when the child closes stderr.
-pub type Lines = Arc<Mutex<Vec<(Instant, String)>>>;
+/// each line wakes whoever waits on the log, so no wait here polls.
+#[derive(Default)]
+pub struct Log {
+    lines: Mutex<Vec<(Instant, String)>>,
+    arrived: Condvar,
+}
 
-/// Starts collecting the child's stderr (which must be piped).
-pub fn follow_stderr(child: &mut Child) -> (Lines, std::thread::JoinHandle<()>) {
-    let lines: Lines = Arc::new(Mutex::new(Vec::new()));
+/// Starts following the child's stderr (which must be piped); the thread ends when the
+/// child closes it.
+pub fn follow_stderr(child: &mut Child) -> (Arc<Log>, std::thread::JoinHandle<()>) {
+    let log = Arc::new(Log::default());
     let stderr = child.stderr.take().expect("stderr is piped");
     let reader = {
-        let lines = lines.clone();
+        let log = log.clone();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr)
                 .lines()
                 .map_while(Result::ok)
             {
-                lines.lock().expect("lines").push((Instant::now(), line));
+                log.lines
+                    .lock()
+                    .expect("lines")
+                    .push((Instant::now(), line));
+                log.arrived.notify_all();
             }
         })
     };
-    (lines, reader)
+    (log, reader)
 }
 
-/// The lines since `since` in which the daemon says a watched change (an address, the
-/// neighbour table, lost notifications) started a cycle or asked for one.
-pub fn changes_told_since(lines: &Lines, since: Instant) -> Vec<String> {
-    const TOLD: [&str; 4] = [
-        "an address changed",
-        "a new address on",
-        "the neighbour table changed",
-        "notifications were lost",
-    ];
+/// The lines in which the daemon says a watched change (an address, the neighbour table,
+/// lost notifications) started a cycle or asked for one. It says so for the first change of
+/// a burst, the moment it reads it.
+const TOLD: [&str; 4] = [
+    "an address changed",
+    "a new address on",
+    "the neighbour table changed",
+    "notifications were lost",
+];
+
+impl Log {
+    /// Waits (at most 10 s) until `condition` holds of the lines so far; true once it does.
+    pub fn wait_until(&self, mut condition: impl FnMut(&[(Instant, String)]) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lines = self.lines.lock().expect("lines");
+        loop {
+            if condition(&lines) {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            lines = self.arrived.wait_timeout(lines, left).expect("lines").0;
+        }
+    }
+
+    /// When each cycle that finished since `since` finished.
+    pub fn cycles_since(&self, since: Instant) -> Vec<Instant> {
+        finished_since(&self.lines.lock().expect("lines"), since)
+    }
+
+    /// How long after `since` the first cycle finished, waiting for it (at most 10 s).
+    pub fn wait_for_cycle(&self, since: Instant) -> Option<Duration> {
+        let mut first = None;
+        self.wait_until(|lines| {
+            first = finished_since(lines, since).first().copied();
+            first.is_some()
+        });
+        first.map(|at| at.duration_since(since))
+    }
+
+    /// The lines since `since` in which the daemon told a watched change, with when each
+    /// came.
+    pub fn told_since(&self, since: Instant) -> Vec<(Instant, String)> {
+        told_since(&self.lines.lock().expect("lines"), since)
+    }
+
+    /// Every line so far, for a failure's message.
+    pub fn text(&self) -> String {
+        let lines = self.lines.lock().expect("lines");
+        let text: Vec<&str> = lines.iter().map(|(_, line)| line.as_str()).collect();
+        text.join("\n")
+    }
+
+    /// A barrier in the kernel's own order, instead of a quiet window: after changes that
+    /// must start no cycle (made since `since`, with the daemon idle: its last cycle
+    /// finished), `barrier` makes one that must, and this waits until the daemon has told a
+    /// change and then finished a cycle. Returns what it told since `since`, for the test to
+    /// compare with the barrier's line alone.
+    ///
+    /// Why that proves "nothing else": the kernel queues every notification on the daemon's
+    /// one netlink socket in the order of the changes (a neighbour's or an IPv4 address's
+    /// before `ip` returns), and the daemon reads them in that order and tells a change the
+    /// moment it reads it, if no cycle is due from the watch yet. So had an earlier change
+    /// counted, its line would come first, and the barrier's (part of the same burst) not at
+    /// all; had none counted, the barrier's line is the only one. A cycle needs a told
+    /// change (the interval is an hour and no signal is sent), so the caller's count of
+    /// cycles since `since` must be exactly the barrier's one.
+    pub fn told_before(&self, since: Instant, barrier: impl FnOnce()) -> Vec<String> {
+        barrier();
+        let done = self.wait_until(|lines| {
+            told_since(lines, since)
+                .first()
+                .is_some_and(|(told, _)| !finished_since(lines, *told).is_empty())
+        });
+        assert!(
+            done,
+            "no change told, or no cycle after it:\n{}",
+            self.text()
+        );
+        self.told_since(since)
+            .into_iter()
+            .map(|(_, line)| line)
+            .collect()
+    }
+}
+
+/// When each cycle in `lines` that finished since `since` finished.
+pub fn finished_since(lines: &[(Instant, String)], since: Instant) -> Vec<Instant> {
     lines
-        .lock()
-        .expect("lines")
         .iter()
-        .filter(|(at, line)| *at >= since && TOLD.iter().any(|told| line.contains(told)))
-        .map(|(_, line)| line.clone())
+        .filter(|(at, line)| *at >= since && line.contains("cycle finished"))
+        .map(|(at, _)| *at)
         .collect()
 }
 
-/// Sends SIGUSR1 to the daemon `pid` and waits (at most 10 s) for a cycle that finishes after
-/// it: a barrier instead of a quiet window. Changes made before it were queued by the kernel
-/// before the signal, and the daemon tells a change the moment it reads one, before or during
-/// that cycle; so once this returns, `changes_told_since` shows whether any of them counted.
-/// The daemon must log at `-v` ("cycle finished").
-pub fn usr1_barrier(pid: u32, lines: &Lines) {
-    let signalled = Instant::now();
-    let status = Command::new("kill")
-        .args(["-USR1", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -USR1 {pid}");
-    let finished = crate::harness::eventually(10.0, || {
-        lines
-            .lock()
-            .expect("lines")
-            .iter()
-            .any(|(at, line)| *at >= signalled && line.contains("cycle finished"))
-    });
-    assert!(finished, "no cycle within 10 s of SIGUSR1");
+/// The lines since `since` in which the daemon told a watched change, with when each came.
+pub fn told_since(lines: &[(Instant, String)], since: Instant) -> Vec<(Instant, String)> {
+    lines
+        .iter()
+        .filter(|(at, line)| *at >= since && TOLD.iter().any(|told| line.contains(told)))
+        .cloned()
+        .collect()
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use crate::harness::{eventually, record, Record, World, OLD_IPV4};
+use crate::harness::{record, Record, World, OLD_IPV4};
 
 fn flaredns() -> Command {
     Command::new(env!("CARGO_BIN_EXE_flaredns"))
@@ -130,16 +130,9 @@ fn get(port: u16, path: &str) -> Option<String> {
 #[test]
 fn review2_page_shows_a_unicode_name_in_both_forms() {
     let world = World::new();
-    let config = world.config(&format!(
-        "{}\n[daemon]\ninterval = \"1h\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
-        record("bücher.example.com")
-    ));
-    let mut daemon = world.spawn(&config, &[]);
-    let port = daemon.metrics_port();
-    assert!(eventually(10.0, || get(port, "/")
-        .is_some_and(|body| body.contains("<dt>result</dt>"))));
+    let (mut daemon, port) = crate::page::serve(&world, &record("bücher.example.com"));
     let page = get(port, "/").expect("page");
-    daemon.terminate();
+    crate::page::stop(&mut daemon);
     assert!(page.contains("xn--bcher-kva.example.com"), "{page}");
     assert!(
         page.contains("bücher.example.com"),

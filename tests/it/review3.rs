@@ -95,6 +95,8 @@ fn review3_doctor_changes_no_file_of_a_full_state_directory() {
     );
     let dns = world.config(&records);
     let api = crate::harness::api_mode(&dns);
+    // The list is filled by an operation: done at its first poll, no second one to wait for.
+    world.standin.finish_operations_at_once();
     let first = world.run(&dns, &["--once"]);
     assert_eq!(first.code, 0, "{}", first.output());
     world.standin.rename_record(&id, "renamed.example.com");
@@ -105,11 +107,15 @@ fn review3_doctor_changes_no_file_of_a_full_state_directory() {
             .header("retry-after", "3000")
             .path("/client/v4")
     };
+    // With a Retry-After past the deadline, so doctor's next request is not sent after a
+    // random backoff of up to a second but refused at once (and the wait, which a cycle
+    // would remember, is one more thing doctor must not write).
     let lists_refused = || {
         Fault::status(
             403,
             r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}]}"#,
         )
+        .header("retry-after", "3000")
         .path("/rules/lists")
     };
     let doctor_changes_nothing = |label: &str, config: &str, fault: Option<Fault>| {
