@@ -117,7 +117,7 @@ impl Drop for Namespace {
 
 /// The daemons here settle a burst for 30 ms instead of 300, and start watch- and
 /// signal-started cycles 100 ms apart instead of a second (a debug build's
-/// `FLAREDNS_TEST_WINDOW_DIVISOR`; the windows themselves are unit-tested in `daemon.rs`).
+/// `FLAREDNS_TEST_WINDOW_DIVISOR`; the windows themselves are unit-tested in `daemon/windows.rs`).
 pub const WINDOW_DIVISOR: u32 = 10;
 
 /// A daemon config for the watch tests, in `dir`: detection from `iface:fl0` (private
