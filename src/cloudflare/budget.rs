@@ -96,6 +96,15 @@ impl Budget {
         if let Some((until, reason)) = self.not_before(now) {
             return Err(Refused::NotBefore { until, reason });
         }
+        // Requests older than the rolling hour are forgotten here, so a daemon that runs for
+        // a year keeps at most an hour's worth.
+        while self
+            .sent
+            .front()
+            .is_some_and(|sent| now.saturating_duration_since(*sent) >= HOUR)
+        {
+            self.sent.pop_front();
+        }
         if let Some(refused) = self.spent_at(now) {
             return Err(refused);
         }
@@ -205,6 +214,20 @@ mod tests {
         assert_eq!(budget.acquire(now), Err(Refused::CycleSpent { limit: 3 }));
         budget.start_cycle();
         assert_eq!(budget.acquire(now), Ok(()));
+    }
+
+    #[test]
+    fn a_day_of_requests_keeps_only_the_last_hours() {
+        let start = Instant::now();
+        let mut budget = Budget::new(10, 1200);
+        for minute in 0..24 * 60 {
+            budget.start_cycle();
+            let now = start + Duration::from_secs(60 * minute);
+            for _ in 0..3 {
+                assert_eq!(budget.acquire(now), Ok(()));
+            }
+        }
+        assert!(budget.sent.len() <= 3 * 60, "{} kept", budget.sent.len());
     }
 
     #[test]
