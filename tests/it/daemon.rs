@@ -44,6 +44,16 @@ fn reloadable(world: &World, text: &str) -> String {
     )
 }
 
+/// In-process on paused time: a world whose home.example.com is in sync.
+async fn in_sync_here() -> Here {
+    let here = Here::new().await;
+    here.standin().add_record(
+        "example.com",
+        Record::new("home.example.com", "A", PUBLIC_IPV4),
+    );
+    here
+}
+
 fn content(world: &World, name: &str) -> String {
     world
         .standin
@@ -90,12 +100,8 @@ async fn follows_an_address_change_within_one_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn sends_no_api_request_while_idle_for_several_intervals() {
-    let here = Here::new().await;
+    let here = in_sync_here().await;
     let standin = here.standin();
-    standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", PUBLIC_IPV4),
-    );
     let queries_before = standin.dns_queries();
     let config = daemon_config(&here.world, "1s", &record("home.example.com"));
     let (code, ()) = here
@@ -165,12 +171,8 @@ fn sighup_reloads_the_config_and_adds_a_record() {
 
 #[tokio::test(start_paused = true)]
 async fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
-    let here = Here::new().await;
+    let here = in_sync_here().await;
     let standin = here.standin();
-    standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", PUBLIC_IPV4),
-    );
     let config = daemon_config(&here.world, "1h", &record("home.example.com"));
     let world = &here.world;
     let log = || here.log();
@@ -199,12 +201,8 @@ async fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
 
 #[tokio::test(start_paused = true)]
 async fn sigusr1_runs_a_cycle_now() {
-    let here = Here::new().await;
+    let here = in_sync_here().await;
     let standin = here.standin();
-    standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", PUBLIC_IPV4),
-    );
     let config = daemon_config(&here.world, "1h", &record("home.example.com"));
     let world = &here.world;
     let log = || here.log();
