@@ -246,10 +246,7 @@ async fn run_with(cli: &Cli, config: config::Config) -> Result<u8, Error> {
             stdout(&plan);
             Ok(code)
         }
-        None => {
-            let signals = daemon::Signals::install();
-            run_daemon(config, cli.dry_run, signals).await
-        }
+        None => run_daemon(config, cli.dry_run, daemon::Signals::install).await,
     }
 }
 
@@ -282,12 +279,13 @@ pub async fn run_once(config: config::Config, dry_run: bool) -> Result<(u8, Stri
 }
 
 /// The daemon: the state directory's lock, the metrics server when configured, and the loop
-/// until `events` says stop. The binary passes the process's signals; tests on paused time
-/// pass a channel.
-pub async fn run_daemon(
+/// until its events say stop. The binary passes the process's signals; tests on paused time
+/// pass a channel. They are set up once the lock is held and the engine built, not before: a
+/// handler installed earlier would swallow a SIGTERM sent while the lock is awaited.
+pub async fn run_daemon<E: daemon::Events>(
     config: config::Config,
     dry_run: bool,
-    events: impl daemon::Events,
+    events: impl FnOnce() -> E,
 ) -> Result<u8, Error> {
     let _lock = run_lock(&config).await?;
     let mut publisher = publish::Publisher::new(&config);
@@ -299,7 +297,7 @@ pub async fn run_daemon(
         );
     }
     let mut engine = cycle::Engine::new(config)?;
-    Ok(daemon::run(&mut engine, &mut publisher, dry_run, events).await)
+    Ok(daemon::run(&mut engine, &mut publisher, dry_run, events()).await)
 }
 
 /// Writes to stdout. A reader that went away (`flaredns import … | head -1`) is not an

@@ -49,9 +49,18 @@ impl RunLock {
                 source,
             })?;
         let started = tokio::time::Instant::now();
+        let mut told = false;
         loop {
             if try_lock(&file) {
                 return Ok(RunLock { file });
+            }
+            if !std::mem::replace(&mut told, true) {
+                // Says why nothing happens yet (a --once from the timer, or a second daemon).
+                tracing::info!(
+                    "another flaredns run holds {}: waiting for it, at most {}",
+                    path.display(),
+                    humantime::format_duration(wait)
+                );
             }
             if started.elapsed() >= wait {
                 return Err(LockError::Busy { path, waited: wait });

@@ -108,7 +108,7 @@ impl Here {
         self.world.standin.clear_requests();
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let control = Control(sender.clone());
-        let daemon = flaredns::run_daemon(self.config(text), false, Channel(receiver));
+        let daemon = flaredns::run_daemon(self.config(text), false, move || Channel(receiver));
         let script = script(control);
         tokio::pin!(daemon, script);
         let value = tokio::select! {
