@@ -23,7 +23,8 @@ fn catches_sigterm(pid: u32) -> bool {
 // second daemon, holds it) used to die at once on SIGTERM or Ctrl-C: no handler was installed
 // yet. Since run_daemon's signals are installed before the lock, the signal is caught and
 // nobody looks at it until the lock wait (30 s) is over: `systemctl stop` or Ctrl-C hang
-// for half a minute, and a daemon that then gets the lock starts a cycle before it stops.
+// for half a minute, then the run ends with the lock's error (exit 1), or, had it got the
+// lock, as a daemon whose first select may start a cycle before it sees the stop.
 #[test]
 fn a_daemon_waiting_for_the_run_lock_stops_promptly_on_sigterm() {
     let world = World::new();
