@@ -34,6 +34,7 @@ mod regression;
 mod resilience;
 mod review2;
 mod review3;
+mod review22;
 mod services;
 mod status_check;
 mod waf;
