@@ -1,6 +1,7 @@
 //! What wakes the daemon's loop besides its timers: the process's signals (SIGTERM/SIGINT
 //! stop, SIGHUP reloads, SIGUSR1 runs a cycle now), behind a trait so tests drive the same
-//! loop from a channel or stop it after hours of virtual time.
+//! loop from a channel or stop it after hours of virtual time. The environment comes the
+//! same way, so such a test is hermetic.
 
 use std::future::Future;
 
@@ -15,10 +16,17 @@ pub enum Event {
     RunNow,
 }
 
-/// A source of loop events.
+/// What the loop hears from outside: its events, and the environment a reload reads the
+/// config with (and a debug build its window divisor).
 pub trait Events {
     /// The next event; pending until there is one.
     fn next(&mut self) -> impl Future<Output = Event>;
+
+    /// A variable of the environment: the process's, unless a test gives its own so that
+    /// nothing of the machine it runs on (a token, a divisor) leaks into the daemon.
+    fn env(&self, key: &str) -> Option<String> {
+        crate::config::process_env(key)
+    }
 }
 
 /// The process's signals.

@@ -39,7 +39,7 @@ pub async fn run(
     engine.reread_next_cycle();
     publisher.write_when_changed();
     let watcher = Watcher::for_config(&engine.config);
-    let windows = Windows::of_this_build();
+    let windows = Windows::of_this_build(&|key| events.env(key));
     let mut daemon = Loop {
         engine,
         publisher,
@@ -247,7 +247,7 @@ impl<E: Events> Loop<'_, E> {
 
     /// The one reload: the config, and what depends on it (the interval's ticker, the watch).
     fn reload(&mut self) {
-        if reload(self.engine, self.publisher) {
+        if reload(self.engine, self.publisher, &|key| self.events.env(key)) {
             self.interval = self.engine.config.daemon.interval;
             self.ticker = new_ticker(self.interval);
             self.watcher = Watcher::reopen(self.watcher.take(), &self.engine.config);
@@ -312,10 +312,14 @@ fn stop(signal: &str) -> u8 {
 }
 
 /// Re-reads the config file. Returns true when the new config is in force.
-fn reload(engine: &mut Engine, publisher: &mut Publisher) -> bool {
+fn reload(
+    engine: &mut Engine,
+    publisher: &mut Publisher,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> bool {
     systemd::reloading();
     let path = engine.config.path.clone();
-    let result = crate::config::load_from(&engine.config.origin, &crate::config::process_env)
+    let result = crate::config::load_from(&engine.config.origin, env)
         .map_err(crate::error::Error::from)
         .and_then(|config| {
             for warning in &config.warnings {

@@ -40,10 +40,11 @@ impl Windows {
 
     /// The SPEC's windows; in a debug build divided by `FLAREDNS_TEST_WINDOW_DIVISOR` when
     /// that is set (and said so once).
-    pub(super) fn of_this_build() -> Windows {
+    pub(super) fn of_this_build(env: &dyn Fn(&str) -> Option<String>) -> Windows {
+        #[cfg(not(debug_assertions))]
+        let _ = env;
         #[cfg(debug_assertions)]
-        if let Some(divisor) = std::env::var(WINDOW_DIVISOR_VARIABLE)
-            .ok()
+        if let Some(divisor) = env(WINDOW_DIVISOR_VARIABLE)
             .and_then(|value| value.parse::<u32>().ok())
             .filter(|divisor| (2..=100).contains(divisor))
         {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4, TOKEN};
+use crate::harness::{eventually, record, Record, World, OLD_IPV4, PUBLIC_IPV4};
 use crate::paused::{self, Here};
 
 const NEW_IPV4: &str = "81.23.45.200";
@@ -26,22 +26,6 @@ fn in_sync_daemon(interval: &str) -> (World, crate::harness::Daemon) {
         &[],
     );
     (world, daemon)
-}
-
-/// `text` with the token and the state directory in the file itself, as `Here::config` gives
-/// them: a reload in-process reads the test process's environment, which holds neither.
-fn reloadable(world: &World, text: &str) -> String {
-    let state = world.dir.path().join("state");
-    text.replacen(
-        "[cloudflare]\n",
-        &format!("[cloudflare]\napi_token = \"{TOKEN}\"\n"),
-        1,
-    )
-    .replacen(
-        "[daemon]\n",
-        &format!("[daemon]\nstate_dir = \"{}\"\n", state.display()),
-        1,
-    )
 }
 
 /// In-process on paused time: a world whose home.example.com is in sync.
@@ -296,12 +280,9 @@ async fn a_sighup_during_a_cycle_is_acted_on_once_the_cycle_is_over() {
     standin.inject(crate::harness::Fault::hang().path("/dns_records").times(1));
     let world = &here.world;
     let config = |records: &str| {
-        reloadable(
-            world,
-            &world.config(&format!(
-                "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"2s\"\n\n{records}"
-            )),
-        )
+        world.config(&format!(
+            "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"2s\"\n\n{records}"
+        ))
     };
     let first = config(&record("home.example.com"));
     let log = || here.log();

@@ -107,8 +107,12 @@ impl Here {
     {
         self.world.standin.clear_requests();
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        // A reload reads the config with the same environment the first read had.
+        let env = self.env(TOKEN);
         let control = Control(sender.clone());
-        let daemon = flaredns::run_daemon(self.config(text), false, move || Channel(receiver));
+        let daemon = flaredns::run_daemon(self.config(text), false, move || {
+            Channel(receiver, Box::new(env))
+        });
         let script = script(control);
         tokio::pin!(daemon, script);
         let value = tokio::select! {
@@ -139,12 +143,18 @@ impl Control {
     }
 }
 
-/// The daemon's events from a channel; a closed channel is a stop.
-struct Channel(tokio::sync::mpsc::UnboundedReceiver<Event>);
+/// The daemon's events from a channel (a closed channel is a stop), and the test's
+/// environment instead of the process's.
+type Env = Box<dyn Fn(&str) -> Option<String>>;
+struct Channel(tokio::sync::mpsc::UnboundedReceiver<Event>, Env);
 
 impl Events for Channel {
     async fn next(&mut self) -> Event {
         self.0.recv().await.unwrap_or(Event::Stop("closed"))
+    }
+
+    fn env(&self, key: &str) -> Option<String> {
+        (self.1)(key)
     }
 }
 
@@ -168,11 +178,18 @@ impl Here {
     /// `text` read as `config` reads it, with `token` in `CLOUDFLARE_API_TOKEN`.
     pub fn config_token(&self, text: &str, token: &str) -> flaredns::config::Config {
         let path = self.world.write_config(text);
+        flaredns::config::parse(&path, text, &self.env(token))
+            .unwrap_or_else(|error| panic!("config: {error}\n{text}"))
+    }
+
+    /// The environment the end-to-end harness gives the binary, and nothing of this
+    /// process's: `token`, the scratch state directory and home, and `world.env`.
+    fn env(&self, token: &str) -> impl Fn(&str) -> Option<String> + 'static {
         let state = self.world.dir.path().join("state").display().to_string();
         let home = self.world.dir.path().display().to_string();
         let token = token.to_string();
         let env = self.world.env.clone();
-        flaredns::config::parse(&path, text, &move |key| match key {
+        move |key| match key {
             "CLOUDFLARE_API_TOKEN" => Some(token.clone()),
             "STATE_DIRECTORY" => Some(state.clone()),
             "HOME" => Some(home.clone()),
@@ -180,8 +197,7 @@ impl Here {
                 .iter()
                 .find(|(name, _)| name == key)
                 .map(|(_, value)| value.clone()),
-        })
-        .unwrap_or_else(|error| panic!("config: {error}\n{text}"))
+        }
     }
 
     /// `once` with a config already read (e.g. by `config_token`).

@@ -1,23 +1,10 @@
 //! Review of issue 22's session (paused time, signals installed before the run lock). The
-//! first test is a bug an unlucky admin would hit, and fails; the others pin behaviour that
-//! a mutation of the production code broke without any test failing.
+//! first test is a bug an unlucky admin would have hit (it failed before the fix); the others
+//! pin behaviour that a mutation of the production code broke without any test failing.
 
 use std::time::{Duration, Instant};
 
 use crate::harness::{record, Record, World, PUBLIC_IPV4};
-
-/// Whether `pid` has a handler for SIGTERM (bit 15 of /proc/PID/status's SigCgt).
-fn catches_sigterm(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("SigCgt:"))
-                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-        })
-        .is_some_and(|mask| mask & (1 << (libc::SIGTERM - 1)) != 0)
-}
 
 // A daemon that waits for the state directory's lock (a `--once` from the timer, or a
 // second daemon, holds it) used to die at once on SIGTERM or Ctrl-C: no handler was installed
@@ -38,13 +25,14 @@ fn a_daemon_waiting_for_the_run_lock_stops_promptly_on_sigterm() {
     ));
     let mut holder = world.spawn_ready(&config, &[]);
     let mut waiting = world.spawn(&config, &[]);
-    // Until the second one is past its start-up (its handlers in place, or the old code's
-    // lock wait under way): at most a second.
-    let pid = waiting.child.id();
-    let started = Instant::now();
-    while !catches_sigterm(pid) && started.elapsed() < Duration::from_secs(1) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // Until the second one says it waits for the lock.
+    assert!(
+        waiting
+            .wait_for_line("another flaredns run holds", 10.0)
+            .is_some(),
+        "the second daemon did not say it waits: {}",
+        waiting.stderr_so_far()
+    );
     waiting.signal("TERM");
     let stopping = Instant::now();
     let mut exited = None;
