@@ -261,13 +261,6 @@ impl Standin {
         self.state().fail_next_operation = Some(error.to_string());
     }
 
-    /// Makes bulk operations done at their first poll (as Cloudflare's small ones often
-    /// are), for a test whose list writes are setup: the client then waits for no second
-    /// poll.
-    pub fn finish_operations_at_once(&self) {
-        self.state().operations_done_at_once = true;
-    }
-
     /// Makes item pages answer cursors that alternate between two pages forever.
     pub fn loop_item_cursor(&self) {
         self.state().looping_item_cursor = true;

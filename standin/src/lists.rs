@@ -1,8 +1,7 @@
 //! The stand-in's Lists API: an account's custom lists, their items with cursor paging, item
 //! writes that answer an `operation_id`, and bulk operations that are `pending` on the first
-//! poll and `completed` (or `failed`) after (or at once, when a test asks). Like Cloudflare,
-//! only one pending operation per account: a second write meanwhile gets a 429. Written
-//! apart from the client on purpose.
+//! poll and `completed` (or `failed`) after. Like Cloudflare, only one pending operation per
+//! account: a second write meanwhile gets a 429. Written apart from the client on purpose.
 
 use serde_json::{json, Value};
 
@@ -189,7 +188,6 @@ fn write(state: &mut State, account: &str, list: &str, body: &Value, add: bool) 
 }
 
 fn poll(state: &mut State, account: &str, id: &str) -> Answer {
-    let at_once = state.operations_done_at_once;
     let Some(operation) = state.operations.get_mut(id) else {
         return err(failure(404, 10001, "operation not found"));
     };
@@ -198,9 +196,7 @@ fn poll(state: &mut State, account: &str, id: &str) -> Answer {
     }
     if !operation.polled {
         operation.polled = true;
-        if !at_once {
-            return ok(json!({"id": id, "status": "pending"}));
-        }
+        return ok(json!({"id": id, "status": "pending"}));
     }
     match &operation.error {
         Some(error) => ok(json!({"id": id, "status": "failed", "error": error})),

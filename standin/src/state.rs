@@ -154,8 +154,6 @@ pub struct State {
     pub fail_next_operation: Option<String>,
     /// Item pages answer cursors that alternate between two pages forever.
     pub looping_item_cursor: bool,
-    /// Bulk operations are done at their first poll instead of the second.
-    pub operations_done_at_once: bool,
     next_id: u64,
     /// When the stand-in started: requests are logged with seconds since then.
     pub(crate) started: tokio::time::Instant,
@@ -181,7 +179,6 @@ impl State {
             operations: std::collections::BTreeMap::new(),
             fail_next_operation: None,
             looping_item_cursor: false,
-            operations_done_at_once: false,
             started: tokio::time::Instant::now(),
         }
     }

@@ -56,11 +56,13 @@ impl Namespace {
         }
         let namespace = Namespace(name);
         assert!(namespace.ip(&["link", "set", "lo", "up"]));
+        // Without IPv6 (a kernel booted with ipv6.disable=1) there is no such file, and no
+        // link-local address to keep out.
         let quiet = namespace
             .command("sh")
             .args([
                 "-c",
-                "echo 1 > /proc/sys/net/ipv6/conf/default/addr_gen_mode",
+                "f=/proc/sys/net/ipv6/conf/default/addr_gen_mode; [ ! -e $f ] || echo 1 > $f",
             ])
             .status()
             .is_ok_and(|status| status.success());

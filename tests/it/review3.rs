@@ -75,10 +75,45 @@ fn state_files(world: &World) -> Vec<(String, u64, std::time::SystemTime, Vec<u8
 /// Doctor reads a full state directory (zone cache, memory of records and WAF lists, status,
 /// a remembered Retry-After) and changes none of its files, whatever it meets: records out of
 /// sync, a record renamed behind the memory's back, a rate limit, failing lists, api mode.
-#[test]
-fn review3_doctor_changes_no_file_of_a_full_state_directory() {
+/// Runs doctor in-process with `fault` injected and asserts it changed no file of the state
+/// directory.
+async fn doctor_changes_nothing(
+    here: &crate::paused::Here,
+    label: &str,
+    config: &str,
+    fault: Option<crate::harness::Fault>,
+) {
+    let world = &here.world;
+    let before = state_files(world);
+    assert!(
+        before.iter().any(|(name, ..)| name == "status.json"),
+        "{before:?}"
+    );
+    world.standin.clear_faults();
+    if let Some(fault) = fault {
+        world.standin.inject(fault);
+    }
+    let (_, report) = here.doctor(here.config(config)).await;
+    assert!(
+        report.contains("problem(s)") || report.contains("record "),
+        "{label}: {report}"
+    );
+    let after = state_files(world);
+    let changed: Vec<&str> = after
+        .iter()
+        .filter(|file| !before.contains(file))
+        .chain(before.iter().filter(|file| !after.contains(file)))
+        .map(|(name, ..)| name.as_str())
+        .collect();
+    assert!(changed.is_empty(), "{label}: doctor changed {changed:?}");
+}
+
+// On paused time: doctor's backoff after a refused request costs no real second.
+#[tokio::test(start_paused = true)]
+async fn review3_doctor_changes_no_file_of_a_full_state_directory() {
     use crate::harness::Fault;
-    let world = World::new();
+    let here = crate::paused::Here::new().await;
+    let world = &here.world;
     world.standin.add_record(
         "example.com",
         Record::new("home.example.com", "A", OLD_IPV4),
@@ -95,10 +130,7 @@ fn review3_doctor_changes_no_file_of_a_full_state_directory() {
     );
     let dns = world.config(&records);
     let api = crate::harness::api_mode(&dns);
-    // The list is filled by an operation: done at its first poll, no second one to wait for.
-    world.standin.finish_operations_at_once();
-    let first = world.run(&dns, &["--once"]);
-    assert_eq!(first.code, 0, "{}", first.output());
+    assert_eq!(here.once(&dns).await, 0, "{}", here.log());
     world.standin.rename_record(&id, "renamed.example.com");
     world.standin.set_public_ipv4("81.23.45.124");
     // Beyond the cycle's deadline: no wait, the limit is reported (and a cycle remembers it).
@@ -107,59 +139,40 @@ fn review3_doctor_changes_no_file_of_a_full_state_directory() {
             .header("retry-after", "3000")
             .path("/client/v4")
     };
-    // With a Retry-After past the deadline, so doctor's next request is not sent after a
-    // random backoff of up to a second but refused at once (and the wait, which a cycle
-    // would remember, is one more thing doctor must not write).
     let lists_refused = || {
         Fault::status(
             403,
             r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}]}"#,
         )
-        .header("retry-after", "3000")
         .path("/rules/lists")
     };
-    let doctor_changes_nothing = |label: &str, config: &str, fault: Option<Fault>| {
-        let before = state_files(&world);
-        assert!(
-            before.iter().any(|(name, ..)| name == "status.json"),
-            "{before:?}"
-        );
-        world.standin.clear_faults();
-        if let Some(fault) = fault {
-            world.standin.inject(fault);
-        }
-        let doctor = world.run(config, &["doctor"]);
-        assert!(
-            doctor.stdout.contains("problem(s)") || doctor.stdout.contains("record "),
-            "{label}: {}",
-            doctor.output()
-        );
-        let after = state_files(&world);
-        let changed: Vec<&str> = after
-            .iter()
-            .filter(|file| !before.contains(file))
-            .chain(before.iter().filter(|file| !after.contains(file)))
-            .map(|(name, ..)| name.as_str())
-            .collect();
-        assert!(changed.is_empty(), "{label}: doctor changed {changed:?}");
-    };
-    doctor_changes_nothing("dns, out of sync", &dns, None);
-    doctor_changes_nothing("api, out of sync", &api, None);
-    doctor_changes_nothing("lists refused", &dns, Some(lists_refused()));
-    doctor_changes_nothing("rate limited", &dns, Some(limited()));
-    doctor_changes_nothing("api, rate limited", &api, Some(limited()));
+    doctor_changes_nothing(&here, "dns, out of sync", &dns, None).await;
+    doctor_changes_nothing(&here, "api, out of sync", &api, None).await;
+    doctor_changes_nothing(&here, "lists refused", &dns, Some(lists_refused())).await;
+    // A Retry-After past the deadline with the refusal: doctor's next request is refused at
+    // once, and the wait, which a cycle would remember, is one more thing it must not write.
+    let refused_with_wait = lists_refused().header("retry-after", "3000");
+    doctor_changes_nothing(
+        &here,
+        "lists refused, a wait",
+        &dns,
+        Some(refused_with_wait),
+    )
+    .await;
+    doctor_changes_nothing(&here, "rate limited", &dns, Some(limited())).await;
+    doctor_changes_nothing(&here, "api, rate limited", &api, Some(limited())).await;
     // Now with a Retry-After remembered by a cycle.
     world.standin.inject(limited());
-    let _ = world.run(&dns, &["--once"]);
+    let _ = here.once(&dns).await;
     world.standin.clear_faults();
     assert!(
-        state_files(&world).len() > 3,
+        state_files(world).len() > 3,
         "a cycle remembers the wait: {:?}",
-        state_files(&world)
+        state_files(world)
             .iter()
             .map(|(name, ..)| name.clone())
             .collect::<Vec<_>>()
     );
-    doctor_changes_nothing("a wait remembered", &dns, None);
-    doctor_changes_nothing("api, a wait remembered", &api, None);
+    doctor_changes_nothing(&here, "a wait remembered", &dns, None).await;
+    doctor_changes_nothing(&here, "api, a wait remembered", &api, None).await;
 }
