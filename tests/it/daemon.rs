@@ -120,6 +120,17 @@ fn sigterm_exits_0_promptly() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+// Ctrl-C in a terminal: the same stop as SIGTERM.
+#[test]
+fn sigint_exits_0_promptly() {
+    let (_world, mut daemon) = in_sync_daemon("5m");
+    let started = Instant::now();
+    let (code, stderr) = daemon.stop_with_stderr("INT");
+    assert_eq!(code, 0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(stderr.contains("received SIGINT"), "{stderr}");
+}
+
 // The real signal reaches the loop as "check now"; what a check now does (a cycle, at most
 // one a second) is proven in-process: `sigusr1_runs_a_cycle_now`,
 // `hostile::a_flood_of_sigusr1_runs_at_most_one_cycle_a_second`.

@@ -253,7 +253,12 @@ impl Daemon {
 
     /// SIGTERM, waits, and returns the exit code and everything it wrote to stderr.
     pub fn terminate_with_stderr(&mut self) -> (i32, String) {
-        let code = self.terminate();
+        self.stop_with_stderr("TERM")
+    }
+
+    /// Like `terminate_with_stderr`, with `signal` (TERM, INT).
+    pub fn stop_with_stderr(&mut self, signal: &str) -> (i32, String) {
+        let code = self.stop_with(signal);
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }
@@ -312,7 +317,12 @@ impl Daemon {
 
     /// SIGTERM, then waits (at most 10 s) and returns the exit code.
     pub fn terminate(&mut self) -> i32 {
-        self.signal("TERM");
+        self.stop_with("TERM")
+    }
+
+    /// Sends `signal` (TERM, INT) and waits at most 10 s for the exit; its code (-1: killed).
+    pub fn stop_with(&mut self, signal: &str) -> i32 {
+        self.signal(signal);
         for _ in 0..1000 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.code().unwrap_or(-1);
@@ -320,7 +330,7 @@ impl Daemon {
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
         let _ = self.child.kill();
-        panic!("flaredns did not exit within 10 s of SIGTERM");
+        panic!("flaredns did not exit within 10 s of SIG{signal}");
     }
 }
 
