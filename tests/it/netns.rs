@@ -111,6 +111,20 @@ impl Namespace {
     }
 }
 
+impl Namespace {
+    /// Moves the calling thread into this namespace (a network namespace is per thread):
+    /// the sockets it opens from now on, a paused-time test's stand-in and daemon included,
+    /// are in here, as are the processes it starts. The thread stays there until it ends.
+    pub fn enter_this_thread(&self) {
+        use std::os::unix::io::AsRawFd;
+        let file = std::fs::File::open(format!("/run/netns/{}", self.0)).expect("netns file");
+        // SAFETY: setns with a namespace file this function holds open; it changes only the
+        // calling thread's network namespace.
+        let entered = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(entered, 0, "setns into {}", self.0);
+    }
+}
+
 impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();

@@ -5,7 +5,8 @@
 //! where the kernel has no dummy module); the interface holds only private addresses, so each
 //! cycle ends at detection ("refused: private") without an API request, and nothing leaves
 //! the namespace. The daemon's windows are ten times shorter (`netns::WINDOW_DIVISOR`), and
-//! every "no more cycles" is a barrier in the kernel's order, not a quiet window.
+//! every "no more cycles" is a barrier in the kernel's order, not a quiet window. A change
+//! during a cycle is tested in-process on paused time, the test's thread in the namespace.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -164,4 +165,63 @@ fn cycles_once_quiet(namespace: &Namespace, log: &Log, since: Instant) -> usize 
             .count();
     }
     panic!("the daemon never read a change while idle:\n{}", log.text());
+}
+
+// Review of issue 22: dropping a change that arrives while a cycle runs broke no test. The
+// daemon runs in-process on paused time, in a namespace this test's thread enters (stand-in
+// on its loopback, the watch on its interfaces); the first cycle hangs on the record list
+// until its deadline, and the change comes meanwhile.
+#[tokio::test(start_paused = true)]
+async fn a_watched_change_during_a_cycle_runs_another_once_it_is_over() {
+    let Some(namespace) = Namespace::new("during") else {
+        return;
+    };
+    assert!(namespace.ip(&["link", "set", "lo", "up"]));
+    assert!(namespace.add_interface("fl0"), "an interface");
+    namespace.enter_this_thread();
+    let here = crate::paused::Here::new().await;
+    let standin = here.standin();
+    standin.add_record(
+        "example.com",
+        crate::harness::Record::new("home.example.com", "A", crate::harness::OLD_IPV4),
+    );
+    standin.inject(crate::harness::Fault::hang().path("/dns_records").times(1));
+    let config = here.world.config(&format!(
+        "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"5s\"\n\n{}",
+        crate::harness::record("home.example.com")
+    ));
+    let config = config.replace("[detect]\n", "[detect]\nwatch = [\"fl0\"]\n");
+    let log = || here.log();
+    let (code, ()) = here
+        .daemon(&config, |_| async {
+            // The first cycle is under way: the stand-in logged the listing it hangs on.
+            assert!(
+                crate::paused::eventually(2, || standin
+                    .api_requests()
+                    .iter()
+                    .any(|request| request.path.contains("/dns_records")))
+                .await,
+                "the first cycle reached the record list: {}",
+                log()
+            );
+            assert!(namespace.ip(&["addr", "add", "10.9.8.7/24", "dev", "fl0"]));
+            // The hang ends at the cycle's deadline; the change asked for one more cycle,
+            // which finds the record out of sync and writes it.
+            assert!(
+                crate::paused::eventually(10, || standin
+                    .records_at("example.com", "home.example.com")[0]
+                    .content
+                    == crate::harness::PUBLIC_IPV4)
+                .await,
+                "no cycle after the one the change came during: {}",
+                log()
+            );
+        })
+        .await;
+    assert_eq!(code, 0);
+    let log = here.log();
+    assert!(
+        log.contains("an address changed during the cycle; checking again once it is over"),
+        "{log}"
+    );
 }
