@@ -282,13 +282,8 @@ fn tells_systemd_it_is_ready_and_pings_the_watchdog_at_half_the_timeout() {
 #[tokio::test(start_paused = true)]
 async fn a_sighup_during_a_cycle_is_acted_on_once_the_cycle_is_over() {
     let here = Here::new().await;
-    let standin = here.standin();
-    standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", OLD_IPV4),
-    );
     // The first cycle hangs on the record list until its 2-second deadline.
-    standin.inject(crate::harness::Fault::hang().path("/dns_records").times(1));
+    here.hang_the_first_listing();
     let world = &here.world;
     let config = |records: &str| {
         world.config(&format!(
@@ -297,17 +292,11 @@ async fn a_sighup_during_a_cycle_is_acted_on_once_the_cycle_is_over() {
     };
     let first = config(&record("home.example.com"));
     let log = || here.log();
+    let asked = || here.listing_asked();
     let (code, (reloaded_at, hung_at)) = here
         .daemon(&first, |control| async move {
             // The stand-in logs the listing before it hangs: the cycle is under way.
-            assert!(
-                paused::eventually(10, || standin
-                    .api_requests()
-                    .iter()
-                    .any(|request| request.path.contains("/dns_records")))
-                .await,
-                "the first cycle reached the record list"
-            );
+            assert!(asked().await, "the first cycle reached the record list");
             let hung_at = tokio::time::Instant::now();
             world.write_config(&config(&format!(
                 "{}{}",

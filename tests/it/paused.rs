@@ -232,3 +232,28 @@ impl Here {
             .unwrap_or_else(|error| panic!("--once --dry-run: {error}"))
     }
 }
+
+// A cycle held open: for what must happen when something comes while a cycle runs.
+impl Here {
+    /// home.example.com out of date, and the first listing of records answered never: the
+    /// first cycle stays under way until its `[daemon].cycle_timeout`.
+    pub fn hang_the_first_listing(&self) {
+        let standin = self.standin();
+        standin.add_record(
+            "example.com",
+            crate::harness::Record::new("home.example.com", "A", crate::harness::OLD_IPV4),
+        );
+        standin.inject(crate::harness::Fault::hang().path("/dns_records").times(1));
+    }
+
+    /// Waits (virtual seconds) until the hung listing was asked for: the cycle is under way.
+    pub async fn listing_asked(&self) -> bool {
+        eventually(5, || {
+            self.standin()
+                .api_requests()
+                .iter()
+                .any(|request| request.path.contains("/dns_records"))
+        })
+        .await
+    }
+}

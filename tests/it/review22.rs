@@ -110,13 +110,8 @@ async fn a_spent_cycle_ends_without_sitting_out_its_backoff() {
 #[tokio::test(start_paused = true)]
 async fn a_cycle_longer_than_the_interval_is_not_followed_by_a_burst_of_cycles() {
     let here = Here::new().await;
-    let standin = here.standin();
-    standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", OLD_IPV4),
-    );
     // The first cycle hangs on the record list until its 5-second deadline.
-    standin.inject(Fault::hang().path("/dns_records").times(1));
+    here.hang_the_first_listing();
     let config = here.world.config(&format!(
         "[daemon]\ninterval = \"1s\"\ncycle_timeout = \"5s\"\n\n{}",
         record("home.example.com")
@@ -148,25 +143,16 @@ async fn a_cycle_longer_than_the_interval_is_not_followed_by_a_burst_of_cycles()
 async fn a_sigusr1_during_a_cycle_runs_another_once_it_is_over() {
     let here = Here::new().await;
     let standin = here.standin();
-    standin.add_record(
-        "example.com",
-        Record::new("home.example.com", "A", OLD_IPV4),
-    );
-    standin.inject(Fault::hang().path("/dns_records").times(1));
+    here.hang_the_first_listing();
     let config = here.world.config(&format!(
         "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"2s\"\n\n{}",
         record("home.example.com")
     ));
+    let asked = || here.listing_asked();
     let (code, ()) = here
         .daemon(&config, |control| async move {
             // The first cycle is under way (its listing hangs) when the signal comes.
-            assert!(
-                crate::paused::eventually(5, || standin
-                    .api_requests()
-                    .iter()
-                    .any(|request| request.path.contains("/dns_records")))
-                .await
-            );
+            assert!(asked().await);
             control.run_now();
             tokio::time::sleep(Duration::from_secs(10)).await;
         })

@@ -181,11 +181,7 @@ async fn a_watched_change_during_a_cycle_runs_another_once_it_is_over() {
     namespace.enter_this_thread();
     let here = crate::paused::Here::new().await;
     let standin = here.standin();
-    standin.add_record(
-        "example.com",
-        crate::harness::Record::new("home.example.com", "A", crate::harness::OLD_IPV4),
-    );
-    standin.inject(crate::harness::Fault::hang().path("/dns_records").times(1));
+    here.hang_the_first_listing();
     let config = here.world.config(&format!(
         "[daemon]\ninterval = \"1h\"\ncycle_timeout = \"5s\"\n\n{}",
         crate::harness::record("home.example.com")
@@ -196,11 +192,7 @@ async fn a_watched_change_during_a_cycle_runs_another_once_it_is_over() {
         .daemon(&config, |_| async {
             // The first cycle is under way: the stand-in logged the listing it hangs on.
             assert!(
-                crate::paused::eventually(2, || standin
-                    .api_requests()
-                    .iter()
-                    .any(|request| request.path.contains("/dns_records")))
-                .await,
+                here.listing_asked().await,
                 "the first cycle reached the record list: {}",
                 log()
             );
