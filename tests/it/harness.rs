@@ -303,6 +303,15 @@ impl Daemon {
         eventually(seconds, || notifications.cycles() >= count)
     }
 
+    /// Everything it told systemd so far (a daemon started by `spawn_ready`).
+    pub fn told_systemd(&mut self) -> Vec<String> {
+        self.notifications
+            .as_mut()
+            .expect("a daemon started by spawn_ready")
+            .read()
+            .to_vec()
+    }
+
     /// The port the daemon's metrics endpoint bound (`listen = "127.0.0.1:0"`), read from
     /// its start-up line: no port is picked, released and raced for.
     pub fn metrics_port(&self) -> u16 {
