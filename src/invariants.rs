@@ -79,6 +79,14 @@ fn only_the_client_spends_the_token() {
 }
 
 #[test]
+fn the_wall_clock_is_read_in_one_place() {
+    // `clock::wall_now`: the system clock in the binary, virtual time's in a paused test, so
+    // what is remembered in wall-clock seconds and what is waited in tokio's time agree.
+    let found = offenders("SystemTime::now", &["clock.rs", "fuzz.rs"]);
+    assert!(found.is_empty(), "SystemTime::now in {found:?}");
+}
+
+#[test]
 fn only_the_daemon_knows_signals() {
     let found = offenders("tokio::signal", &["daemon/"]);
     assert!(found.is_empty(), "signals outside the daemon: {found:?}");

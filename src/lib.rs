@@ -149,7 +149,7 @@ fn show_status(dir: Option<&std::path::Path>, json: bool) -> u8 {
             if json {
                 stdout(&format!("{}\n", status::json(&last)));
             } else {
-                stdout(&status::render(&last, std::time::SystemTime::now()));
+                stdout(&status::render(&last, crate::clock::wall_now()));
             }
             if last.success {
                 EXIT_OK

@@ -121,20 +121,21 @@ impl Client {
     /// The wall-clock time before which Cloudflare asked not to be called, if in the future.
     pub fn rate_limited_until(&self) -> Option<SystemTime> {
         let until = (*lock(&self.rate_limited_until))?;
-        (until > SystemTime::now()).then_some(until)
+        (until > crate::clock::wall_now()).then_some(until)
     }
 
     /// Honours a Retry-After remembered from an earlier run (`--once` from cron). A time
     /// further out than `budget::MAX_SERVER_WAIT` is cut to it: a clock that was wrong when it
     /// was written must not silence the tool.
     pub fn defer_until(&self, until: SystemTime) {
-        if let Ok(wait) = until.duration_since(SystemTime::now()) {
+        if let Ok(wait) = until.duration_since(crate::clock::wall_now()) {
             let wait = wait.min(budget::MAX_SERVER_WAIT);
             lock(&self.budget).defer(
                 budget::instant_after(Instant::now(), wait),
                 WaitReason::RetryAfter,
             );
-            *lock(&self.rate_limited_until) = Some(budget::wall_after(SystemTime::now(), wait));
+            *lock(&self.rate_limited_until) =
+                Some(budget::wall_after(crate::clock::wall_now(), wait));
         }
     }
 

@@ -7,7 +7,6 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Mutex;
-use std::time::SystemTime;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -74,7 +73,7 @@ impl ApiCycle<'_> {
             // remembered for the next run.
             if let (Some(wait), true) = (retry_after, counts_against_health(&error)) {
                 *lock(&self.client.rate_limited_until) =
-                    Some(budget::wall_after(SystemTime::now(), wait));
+                    Some(budget::wall_after(crate::clock::wall_now(), wait));
             }
             match error.halt_scope(zone.is_some()) {
                 Some(HaltScope::Account) => *lock(&self.halted) = Some(error.clone()),
@@ -101,7 +100,7 @@ impl ApiCycle<'_> {
         if let Some((until, reason)) = waiting {
             if until > self.deadline {
                 let wall = budget::wall_after(
-                    SystemTime::now(),
+                    crate::clock::wall_now(),
                     until.saturating_duration_since(Instant::now()),
                 );
                 return Err(ApiError::WaitTooLong {
@@ -184,8 +183,8 @@ impl ApiCycle<'_> {
         }
         let mitigated =
             header("cf-mitigated").is_some_and(|value| value.eq_ignore_ascii_case("challenge"));
-        let retry_after =
-            header("retry-after").and_then(|value| parse_retry_after(&value, SystemTime::now()));
+        let retry_after = header("retry-after")
+            .and_then(|value| parse_retry_after(&value, crate::clock::wall_now()));
         let html = header("content-type").is_some_and(|value| value.contains("text/html"));
         if let Some((remaining, reset)) =
             header("ratelimit").and_then(|value| parse_ratelimit(&value))

@@ -183,7 +183,7 @@ impl<E: Events> Loop<'_, E> {
         self.watch_run = None;
         let started = Instant::now();
         let interval = self.interval;
-        let next_check = std::time::SystemTime::now().checked_add(interval);
+        let next_check = crate::clock::wall_now().checked_add(interval);
         let Loop {
             engine,
             publisher,
@@ -352,7 +352,7 @@ fn reload(
 
 /// "3 in sync, 0 changed, 0 failed at 81.23.45.99; next check 14:05:00".
 fn status_line(report: &CycleReport, interval: Duration) -> String {
-    let now = std::time::SystemTime::now();
+    let now = crate::clock::wall_now();
     let next = now.checked_add(interval).unwrap_or(now);
     let next = humantime::format_rfc3339_seconds(next).to_string();
     let clock = next.get(11..19).unwrap_or(&next);

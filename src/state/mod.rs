@@ -152,7 +152,7 @@ impl StateDir {
             return None;
         };
         let until = UNIX_EPOCH.checked_add(Duration::from_secs(seconds))?;
-        let now = SystemTime::now();
+        let now = crate::clock::wall_now();
         let wait = until.duration_since(now).ok()?;
         Some(wall_after(now, wait.min(MAX_SERVER_WAIT)))
     }
