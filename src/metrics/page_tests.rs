@@ -290,3 +290,28 @@ fn long_hostile_names_cannot_make_the_page_grow_past_its_cap() {
     assert!(page.contains(" more (see "), "the rest are counted");
     assert!(page.trim_end().ends_with("</html>"));
 }
+
+#[test]
+fn each_list_state_is_a_badge_of_its_own() {
+    for (state, badge) in [
+        (ListStatus::InSync, "in sync"),
+        (ListStatus::Changed, "changed"),
+        (ListStatus::Planned, "planned"),
+        (ListStatus::Failed, "failed"),
+    ] {
+        let mut last = status();
+        last.waf_lists[0].state = state;
+        let page = render(&last, NOW, "gateway");
+        let card = page
+            .split("<li class=\"card\"><span class=\"name\">home_ips</span>")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            card.starts_with(&format!(
+                " <span class=\"badge {}\">{badge}</span>",
+                super::state_class(state.name())
+            )),
+            "{badge}: {card}"
+        );
+    }
+}
