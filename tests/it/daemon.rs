@@ -28,16 +28,6 @@ fn in_sync_daemon(interval: &str) -> (World, crate::harness::Daemon) {
     (world, daemon)
 }
 
-/// In-process on paused time: a world whose home.example.com is in sync.
-async fn in_sync_here() -> Here {
-    let here = Here::new().await;
-    here.standin().add_record(
-        "example.com",
-        Record::new("home.example.com", "A", PUBLIC_IPV4),
-    );
-    here
-}
-
 fn content(world: &World, name: &str) -> String {
     world
         .standin
@@ -84,7 +74,7 @@ async fn follows_an_address_change_within_one_interval() {
 
 #[tokio::test(start_paused = true)]
 async fn sends_no_api_request_while_idle_for_several_intervals() {
-    let here = in_sync_here().await;
+    let here = Here::in_sync().await;
     let standin = here.standin();
     let queries_before = standin.dns_queries();
     let config = daemon_config(&here.world, "1s", &record("home.example.com"));
@@ -188,7 +178,7 @@ fn sighup_reloads_the_config_and_adds_a_record() {
 
 #[tokio::test(start_paused = true)]
 async fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
-    let here = in_sync_here().await;
+    let here = Here::in_sync().await;
     let standin = here.standin();
     let config = daemon_config(&here.world, "1h", &record("home.example.com"));
     let world = &here.world;
@@ -218,7 +208,7 @@ async fn a_broken_config_on_sighup_keeps_the_old_one_and_the_daemon_alive() {
 
 #[tokio::test(start_paused = true)]
 async fn sigusr1_runs_a_cycle_now() {
-    let here = in_sync_here().await;
+    let here = Here::in_sync().await;
     let standin = here.standin();
     let config = daemon_config(&here.world, "1h", &record("home.example.com"));
     let world = &here.world;

@@ -257,3 +257,27 @@ impl Here {
         .await
     }
 }
+
+// What the stand-in saw of the daemon.
+impl Here {
+    /// A world whose home.example.com is in sync (at the stand-in's public address).
+    pub async fn in_sync() -> Here {
+        let here = Here::new().await;
+        here.standin().add_record(
+            "example.com",
+            crate::harness::Record::new("home.example.com", "A", crate::harness::PUBLIC_IPV4),
+        );
+        here
+    }
+
+    /// When the stand-in saw each detection (one a cycle, for a config that detects through
+    /// its trace echo), in virtual seconds since it started.
+    pub fn cycle_starts(&self) -> Vec<f64> {
+        self.standin()
+            .requests()
+            .iter()
+            .filter(|request| request.path == "/cdn-cgi/trace")
+            .map(|request| request.at)
+            .collect()
+    }
+}

@@ -58,16 +58,6 @@ fn a_daemon_waiting_for_the_run_lock_stops_promptly_on_sigterm() {
 use crate::harness::{Fault, OLD_IPV4};
 use crate::paused::Here;
 
-/// When the stand-in saw each detection (one a cycle), in virtual seconds since it started.
-fn cycle_starts(here: &Here) -> Vec<f64> {
-    here.standin()
-        .requests()
-        .iter()
-        .filter(|request| request.path == "/cdn-cgi/trace")
-        .map(|request| request.at)
-        .collect()
-}
-
 // Mutation: request.rs's wait_for_gate no longer asks `spent_at` before sleeping out a
 // backoff (the point of f17d0c9). The outcome is the same refusal, only later, so nothing
 // failed; here the spent cycle must end at once instead of after its jittered backoff (at
@@ -122,7 +112,7 @@ async fn a_cycle_longer_than_the_interval_is_not_followed_by_a_burst_of_cycles()
         })
         .await;
     assert_eq!(code, 0);
-    let starts = cycle_starts(&here);
+    let starts = here.cycle_starts();
     // At 0 (hung until 5), then 5 and 6: three, where a burst gives seven.
     assert!(
         starts.len() <= 3,
@@ -158,7 +148,7 @@ async fn a_sigusr1_during_a_cycle_runs_another_once_it_is_over() {
         })
         .await;
     assert_eq!(code, 0);
-    let starts = cycle_starts(&here);
+    let starts = here.cycle_starts();
     assert_eq!(starts.len(), 2, "{starts:?}\n{}", here.log());
     assert!(
         here.log().contains("checking again once it is over"),
